@@ -1,0 +1,162 @@
+"""Who is acting: the actor every command carries, and what their role lets them touch.
+
+Authorisation is role x organisation path, decided here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Self
+
+import jwt
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from shared.errors import DomainError, forbidden
+
+CODE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+#: Stands for "no municipality" in path texts and subjects; no code can take it.
+NO_MUNICIPALITY = "_"
+
+
+class Role(StrEnum):
+    CURATOR = "curator"
+    MUNICIPAL = "municipal"
+    REGIONAL = "regional"
+    AUDITOR = "auditor"
+    PARTICIPANT = "participant"
+    SYSTEM = "system"
+
+
+class OrgPath(BaseModel):
+    """Region → municipality → organisation, as short codes safe for NATS subjects."""
+
+    model_config = ConfigDict(frozen=True)
+
+    region: str
+    municipality: str | None = None
+    organisation: str | None = None
+
+    @field_validator("region", "municipality", "organisation")
+    @classmethod
+    def _code(cls, value: str | None) -> str | None:
+        if value is not None and not CODE_PATTERN.match(value):
+            raise ValueError(f"недопустимый код: {value!r}")
+        return value
+
+    @classmethod
+    def parse(cls, text: str) -> Self:
+        """The inverse of ``str``: ``region``, ``region/municipality``,
+        ``region/municipality/organisation`` or ``region/_/organisation``."""
+        parts = [p for p in text.strip("/").split("/") if p]
+        misplaced = NO_MUNICIPALITY in parts and (len(parts) != 3 or parts[1] != NO_MUNICIPALITY)
+        if not 1 <= len(parts) <= 3 or misplaced:
+            raise ValueError("путь организации: регион[/муниципалитет[/организация]]")
+        region, municipality, organisation = [*parts, None, None][:3]
+        return cls(region=region, municipality=None if municipality == NO_MUNICIPALITY else municipality,
+                   organisation=organisation)
+
+    def __str__(self) -> str:
+        return path_text(self.model_dump())
+
+    def contains(self, other: OrgPath) -> bool:
+        """True when `other` lies inside (or is) this path."""
+        if self.organisation is not None:
+            # An organisation holds only itself: a regional college (no municipality) must not
+            # take in every municipality's organisation of the same code.
+            return self == other
+        mine = (self.region, self.municipality, self.organisation)
+        theirs = (other.region, other.municipality, other.organisation)
+        return all(m is None or m == t for m, t in zip(mine, theirs, strict=True))
+
+
+def path_text(path: Mapping[str, str | None]) -> str:
+    """``region/municipality/organisation`` of an org path as events carry it (a plain dict).
+
+    An organisation directly under the region (a regional college, a partner) is
+    ``region/_/organisation``: ``region/x`` alone always means the municipality ``x``.
+    """
+    return org_key_text(path["region"], path.get("municipality"), path.get("organisation"))
+
+
+def org_key_text(region: str, municipality: str | None, organisation: str | None) -> str:
+    if organisation is not None:
+        return f"{region}/{municipality or NO_MUNICIPALITY}/{organisation}"
+    return f"{region}/{municipality}" if municipality is not None else region
+
+
+class Actor(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    user: str
+    role: Role
+    scope: OrgPath
+
+    def in_scope(self, path: OrgPath) -> bool:
+        """Membership only: the path lies inside the actor's scope, whatever the role."""
+        return self.scope.contains(path)
+
+    def can_read(self, path: OrgPath) -> bool:
+        # A participant reads their own pair and forms (checked by membership where those live),
+        # never an organisation's records: names of classmates, orders, figures.
+        if self.role is Role.PARTICIPANT:
+            return False
+        return self.scope.contains(path)
+
+    def can_write(self, path: OrgPath) -> bool:
+        if self.role in (Role.AUDITOR, Role.PARTICIPANT):
+            return False
+        return self.scope.contains(path)
+
+    def require_read(self, path: OrgPath) -> None:
+        if self.role is Role.PARTICIPANT:
+            raise forbidden("Участнику доступны только его пара и анкеты")
+        if not self.can_read(path):
+            raise forbidden("Эти данные вне вашей зоны доступа")
+
+    def require_record_read(self, path: OrgPath, missing: DomainError) -> None:
+        """A record (person, pair, document) outside one's reach answers as if it did not exist."""
+        if not self.can_read(path):
+            raise missing
+
+    def require_record_write(self, path: OrgPath, missing: DomainError) -> None:
+        self.require_record_read(path, missing)
+        self.require_write(path)
+
+    def require_write(self, path: OrgPath) -> None:
+        if self.role is Role.AUDITOR:
+            raise forbidden("Аудитор имеет доступ только для чтения")
+        if not self.can_write(path):
+            raise forbidden("Действие вне вашей организации или территории")
+
+
+SYSTEM_ACTOR_USER = "system"
+
+
+def system_actor(region: str) -> Actor:
+    return Actor(user=SYSTEM_ACTOR_USER, role=Role.SYSTEM, scope=OrgPath(region=region))
+
+
+def issue_token(actor: Actor, secret: str, ttl_seconds: int = 12 * 3600) -> str:
+    now = int(time.time())
+    claims = {
+        "sub": actor.user,
+        "role": actor.role.value,
+        "scope": str(actor.scope),
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def read_token(token: str, secret: str) -> Actor:
+    try:
+        claims = jwt.decode(token, secret, algorithms=["HS256"])
+        return Actor(user=claims["sub"], role=Role(claims["role"]),
+                     scope=OrgPath.parse(claims["scope"]))
+    except jwt.ExpiredSignatureError as exc:
+        raise DomainError("TOKEN_EXPIRED", "Срок действия входа истёк, войдите снова", 401) from exc
+    except (jwt.InvalidTokenError, KeyError, ValueError) as exc:
+        raise DomainError("UNAUTHENTICATED", "Требуется вход в систему", 401) from exc

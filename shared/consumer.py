@@ -1,0 +1,495 @@
+"""Idempotent, in-order consumers: a read model and its stream position change in one transaction.
+
+Replicas of a service share the work: each (projection, stream) has ONE durable pull consumer,
+bound by every replica that shares the read model's database, and each fetched batch goes to
+exactly one of them. The durable admits one waiting pull request at a time, so messages are
+dealt to one replica at a time, in stream order, and at most two batches are out
+(``max_ack_pending``): one being applied, the next already fetched and waiting its turn. A replica
+that dies holding a batch leaves it to come back to another after ``ack_wait``.
+
+The database position stays the truth. A message at or below it is acknowledged and skipped; a
+message that does not directly follow it (a gap: another replica still holds the batch before it)
+is never applied: the replica waits a moment for the predecessor's commit, then gives the batch
+back. When the durable has acknowledged more than the database holds (the read model was rebuilt
+or restored), or its configuration changed, it is deleted and created again from the position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Protocol
+
+import nats.errors
+import sqlalchemy as sa
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy, Header, StatusCode
+from nats.js.errors import APIError, NotFoundError
+
+from shared.contracts import Envelope, stream_name, stream_subjects
+from shared.logging import get_logger
+from shared.metrics import CONSUMER_LAG, EVENTS_CONSUMED, error
+
+log = get_logger(__name__)
+
+#: Past it, a batch not acknowledged goes to another replica: what a dead replica held waits
+#: this long. A batch still being applied then is harmless: its second commit waits on the
+#: position row and applies nothing.
+ACK_WAIT_SECONDS = 10.0
+#: How long a replica holding a batch out of turn waits for the batch before it to be committed.
+GAP_WAIT_SECONDS = 1.0
+#: The first look again is quick (a replica's commit takes milliseconds), later ones slower.
+GAP_POLL_SECONDS = (0.005, 0.05)
+FETCH_SECONDS = 0.5
+#: A pull request ends on the server at its expiry; the client waits this much longer for the end.
+PULL_MARGIN_SECONDS = 0.2
+TURNED_AWAY_SECONDS = 0.05
+#: An idle replica refreshes the lag from the durable at most this often (one API call each).
+LAG_REFRESH_SECONDS = 2.0
+#: Only removes durables nobody binds any more (their database was replaced); a live one is
+#: always pulled from, and one removed after a long stop is recreated from the database position.
+DURABLE_INACTIVE_SECONDS = 7 * 24 * 3600.0
+
+metadata = sa.MetaData()
+consumer_positions = sa.Table(
+    "consumer_positions", metadata,
+    sa.Column("consumer", sa.String(100), primary_key=True),
+    sa.Column("stream", sa.String(100), primary_key=True),
+    sa.Column("last_seq", sa.BigInteger, nullable=False),
+)
+# The durable's name lives with the read model: replicas sharing the database share the durable,
+# while another deployment (or another test) on the same NATS, with a database of its own, never
+# takes their messages.
+consumer_durables = sa.Table(
+    "consumer_durables", metadata,
+    sa.Column("consumer", sa.String(100), primary_key=True),
+    sa.Column("stream", sa.String(100), primary_key=True),
+    sa.Column("durable", sa.String(100), nullable=False),
+)
+
+
+class Projection(Protocol):
+    """A read model fed by events. ``apply`` runs inside the caller's transaction."""
+
+    name: str
+    sources: tuple[str, ...]
+
+    def apply(self, conn: sa.Connection, envelopes: Sequence[Envelope]) -> None: ...
+
+
+def read_position(conn: sa.Connection, consumer: str, stream: str) -> int:
+    value = conn.execute(
+        sa.select(consumer_positions.c.last_seq).where(
+            consumer_positions.c.consumer == consumer, consumer_positions.c.stream == stream)
+    ).scalar()
+    return int(value or 0)
+
+
+def write_position(conn: sa.Connection, consumer: str, stream: str, last_seq: int) -> None:
+    updated = conn.execute(
+        consumer_positions.update()
+        .where(consumer_positions.c.consumer == consumer, consumer_positions.c.stream == stream)
+        .values(last_seq=last_seq)
+    )
+    if updated.rowcount == 0:
+        conn.execute(consumer_positions.insert().values(
+            consumer=consumer, stream=stream, last_seq=last_seq))
+
+
+def _durable_prefix(name: str) -> str:
+    """Durable names may not hold dots, wildcards or spaces."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", name)[:60]
+
+
+async def _wait(stop: asyncio.Event | None) -> None:
+    if stop is None:
+        await asyncio.Event().wait()
+    else:
+        await stop.wait()
+
+
+async def _nak(messages: Sequence[Msg]) -> None:
+    """Give messages back for redelivery; on a lost connection ``ack_wait`` does it instead."""
+    for message in messages:
+        with contextlib.suppress(nats.errors.Error, ConnectionError):
+            await message.nak()
+
+
+class DurablePull:
+    """One-shot pull requests on a durable, ``no_wait`` with ``expires``: the server waits up to
+    ``expires`` for messages, hands over what there is at once and ends the request.
+
+    nats-py's ``fetch`` falls back to a lingering request for a whole batch; with replicas on one
+    durable such requests hold parts of a batch each (the server deals waiting requests messages
+    in turn) while the rest cannot come (``max_ack_pending``), and every hand-over stalled a whole
+    fetch timeout. The durable admits one waiting request (``max_waiting=1``), so one replica at
+    a time is dealt messages, always in stream order; the others are turned away and ask again.
+    """
+
+    def __init__(self, js: JetStreamContext, stream: str, durable: str) -> None:
+        # nats-py keeps the connection and the API prefix (which carries a JetStream domain)
+        # private; both have been there since 2.0.
+        self.nc = js._nc
+        self.subject = f"{js._prefix}.CONSUMER.MSG.NEXT.{stream}.{durable}"
+        self.inbox = self.nc.new_inbox()
+        self.queue: asyncio.Queue[Msg] = asyncio.Queue()
+        self.sub: Subscription | None = None
+        self.requests = 0
+        self.open_request: tuple[str, float] | None = None  # reply subject, when it surely ended
+
+    async def open(self) -> DurablePull:
+        self.sub = await self.nc.subscribe(f"{self.inbox}.*", cb=self._received)
+        return self
+
+    async def _received(self, message: Msg) -> None:
+        self.queue.put_nowait(message)
+
+    async def fetch(self, batch: int, timeout: float) -> tuple[list[Msg], bool]:
+        """Up to ``batch`` messages (none when idle), and whether the server turned the request
+        away (another replica's request is waiting, the durable is gone or moving)."""
+        self.requests += 1
+        reply = f"{self.inbox}.{self.requests}"
+        body = {"batch": batch, "expires": int(timeout * 1e9), "no_wait": True}
+        deadline = time.monotonic() + timeout + PULL_MARGIN_SECONDS
+        self.open_request = (reply, deadline)
+        await self.nc.publish(self.subject, json.dumps(body).encode(), reply=reply)
+        messages: list[Msg] = []
+        while len(messages) < batch:
+            message = await self._next(deadline)
+            if message is None:
+                break
+            status = message.headers.get(Header.STATUS) if message.headers else None
+            if status is None:
+                messages.append(message)  # late ones of an earlier request are ours as well
+                continue
+            if message.subject != reply or status == StatusCode.CONTROL_MESSAGE:
+                continue  # the end of an earlier request, or a heartbeat
+            self.open_request = None
+            description = str((message.headers or {}).get(Header.DESCRIPTION, ""))
+            # 404 and 408 "Request Timeout": nothing (more) to hand over. Anything else (408
+            # "Requests Pending", 409 "Exceeded MaxWaiting", "Consumer Deleted", 503) turns away.
+            ended = status == StatusCode.NO_MESSAGES or (
+                status == StatusCode.REQUEST_TIMEOUT and "Pending" not in description)
+            return messages, not messages and not ended
+        self.open_request = None  # full (the server ends it silently) or past its expiry
+        return messages, False
+
+    async def _next(self, deadline: float) -> Msg | None:
+        with contextlib.suppress(asyncio.QueueEmpty):
+            return self.queue.get_nowait()
+        try:
+            return await asyncio.wait_for(self.queue.get(), deadline - time.monotonic())
+        except TimeoutError:
+            return None
+
+    async def close(self) -> None:
+        """Stop pulling; whatever arrived unread goes back for another replica at once.
+
+        A request cut short (a cancelled task) stays waiting on the server, which does not check
+        for a listener before dealing it messages: those would be lost to the void until
+        ``ack_wait``. So its end is awaited here, briefly, and what it brought given back.
+        """
+        left: list[Msg] = []
+        if self.open_request is not None and self.nc.is_connected:
+            reply, deadline = self.open_request
+            with contextlib.suppress(Exception):
+                while (message := await self._next(deadline)) is not None:
+                    headers = message.headers or {}
+                    if Header.STATUS not in headers:
+                        left.append(message)
+                    elif message.subject == reply:
+                        break
+        if self.sub is not None:
+            with contextlib.suppress(nats.errors.Error):
+                await self.sub.unsubscribe()
+        while not self.queue.empty():
+            message = self.queue.get_nowait()
+            if Header.STATUS not in (message.headers or {}):
+                left.append(message)
+        await _nak(left)
+
+
+class ConsumerRunner:
+    def __init__(self, engine: sa.Engine, js: JetStreamContext, projection: Projection,
+                 batch: int = 500, filter_subject: str | None = None,
+                 ack_wait: float = ACK_WAIT_SECONDS, gap_wait: float = GAP_WAIT_SECONDS) -> None:
+        self.engine = engine
+        self.js = js
+        self.projection = projection
+        self.batch = batch
+        # Two batches out at most: one being applied, the next fetched whole by another replica,
+        # which applies it the moment the first is committed. With one, the next replica's
+        # request would be dealt the first batch's slots one by one as they are acknowledged.
+        self.window = 2 * batch
+        self.filter_subject = filter_subject
+        self.ack_wait = ack_wait
+        self.gap_wait = gap_wait
+        self.applied_total = 0
+        metadata.create_all(engine)
+
+    def position(self, source: str) -> int:
+        with self.engine.connect() as conn:
+            return read_position(conn, self.projection.name, stream_name(source))
+
+    def durable_name(self, source: str) -> str:
+        """The durable of this read model's database for the stream, named on first use."""
+        stream = stream_name(source)
+        name = self.projection.name
+        for attempt in range(3):
+            try:
+                with self.engine.begin() as conn:
+                    durable = conn.execute(sa.select(consumer_durables.c.durable).where(
+                        consumer_durables.c.consumer == name, consumer_durables.c.stream == stream)
+                    ).scalar()
+                    if durable is None:
+                        durable = f"{_durable_prefix(name)}-{uuid.uuid4().hex[:12]}"
+                        conn.execute(consumer_durables.insert().values(
+                            consumer=name, stream=stream, durable=durable))
+                    # A position row from the start: every commit then locks an existing row.
+                    if conn.execute(sa.select(consumer_positions.c.last_seq).where(
+                            consumer_positions.c.consumer == name,
+                            consumer_positions.c.stream == stream)).first() is None:
+                        conn.execute(consumer_positions.insert().values(
+                            consumer=name, stream=stream, last_seq=0))
+                    return str(durable)
+            except sa.exc.IntegrityError:
+                if attempt == 2:
+                    raise
+                # Another replica named it at the same moment: the next round reads theirs.
+        raise AssertionError("unreachable")
+
+    def _commit(self, stream: str, batch: list[tuple[int, Envelope]],
+                after: int | None = None) -> int | None:
+        """Apply what the database does not hold yet; the number applied, or None when the
+        position went back below ``after`` (the read model was reset under this batch)."""
+        name = self.projection.name
+        where = (consumer_positions.c.consumer == name, consumer_positions.c.stream == stream)
+        with self.engine.begin() as conn:
+            # Touching the row first takes the row lock (PostgreSQL) or the write lock (SQLite,
+            # where SELECT ... FOR UPDATE means nothing): a replica committing an overlapping,
+            # redelivered batch waits here and then sees this commit.
+            conn.execute(consumer_positions.update().where(*where)
+                         .values(last_seq=consumer_positions.c.last_seq))
+            committed = conn.execute(sa.select(consumer_positions.c.last_seq).where(*where)).scalar() or 0
+            if after is not None and committed < after:
+                return None
+            # Whatever another runner (or an earlier attempt) committed is not applied twice.
+            fresh = [envelope for seq, envelope in batch if seq > committed]
+            if not fresh:
+                return 0
+            self.projection.apply(conn, fresh)
+            write_position(conn, name, stream, batch[-1][0])
+        EVENTS_CONSUMED.labels(name, stream).inc(len(fresh))
+        return len(fresh)
+
+    # --- the durable ---------------------------------------------------------------------------
+
+    def _subject(self, source: str) -> str:
+        return self.filter_subject or stream_subjects(source)[0]
+
+    def _config(self, durable: str, subject: str, after: int) -> ConsumerConfig:
+        return ConsumerConfig(
+            durable_name=durable,
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE if after else DeliverPolicy.ALL,
+            opt_start_seq=after + 1 if after else None,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.ack_wait,
+            max_ack_pending=self.window,
+            filter_subject=subject,
+            inactive_threshold=DURABLE_INACTIVE_SECONDS,
+            max_waiting=1,
+        )
+
+    def _differs(self, config: ConsumerConfig, subject: str) -> bool:
+        wanted = (subject, AckPolicy.EXPLICIT.value, float(self.ack_wait), self.window, 1)
+        policy = config.ack_policy
+        have = (config.filter_subject, policy.value if isinstance(policy, AckPolicy) else policy,
+                float(config.ack_wait or 0), config.max_ack_pending, config.max_waiting)
+        return have != wanted
+
+    async def _info(self, stream: str, durable: str) -> ConsumerInfo | None:
+        try:
+            return await self.js.consumer_info(stream, durable)
+        except NotFoundError:
+            return None
+
+    async def _bind(self, source: str) -> tuple[DurablePull, str]:
+        """Bind to the durable, (re)creating it from the database position when it is missing,
+        ahead of the database, or configured otherwise."""
+        stream = stream_name(source)
+        subject = self._subject(source)
+        durable = await asyncio.to_thread(self.durable_name, source)
+        for attempt in range(5):
+            info = await self._info(stream, durable)
+            # Read after the info: a commit always precedes its ack, so a floor ahead of this
+            # position cannot be a replica's commit landing in between.
+            position = await asyncio.to_thread(self.position, source)
+            if info is not None:
+                ahead = info.ack_floor is not None and info.ack_floor.stream_seq > position
+                if not ahead and not self._differs(info.config, subject):
+                    self._set_lag(stream, info)
+                    return await DurablePull(self.js, stream, durable).open(), durable
+                log.info("consumer.recreate", consumer=self.projection.name, stream=stream,
+                         durable=durable, position=position, ahead=ahead)
+                with contextlib.suppress(NotFoundError):
+                    await self.js.delete_consumer(stream, durable)
+            try:
+                info = await self.js.add_consumer(stream, self._config(durable, subject, position))
+            except APIError as exc:
+                # Another replica created it a moment before, perhaps from another position:
+                # look again.
+                log.info("consumer.create_raced", consumer=self.projection.name, error=repr(exc))
+                if attempt == 4:
+                    raise
+                continue
+            self._set_lag(stream, info)
+            return await DurablePull(self.js, stream, durable).open(), durable
+        raise AssertionError("unreachable")
+
+    def _set_lag(self, stream: str, info: ConsumerInfo) -> None:
+        # Not yet delivered plus delivered but not acknowledged: the whole service's backlog.
+        CONSUMER_LAG.labels(self.projection.name, stream).set(
+            (info.num_pending or 0) + (info.num_ack_pending or 0))
+
+    async def _follows(self, stream: str, subject: str, previous: int, seq: int) -> bool:
+        """Is ``seq`` the next message after ``previous`` this consumer can see? Asked of the
+        stream only on a jump (a filtered stream, deleted messages, or a real gap)."""
+        if seq == previous + 1:
+            return True
+        try:
+            found = await self.js.get_msg(stream, seq=previous + 1, subject=subject, next=True)
+        except NotFoundError:
+            return False
+        return found.seq == seq
+
+    async def _await_position(self, source: str, position: int, stop: asyncio.Event | None) -> int:
+        """The position once it moves off ``position``, or as it is after ``gap_wait``."""
+        deadline = time.monotonic() + self.gap_wait
+        interval, longest = GAP_POLL_SECONDS
+        while True:
+            now = await asyncio.to_thread(self.position, source)
+            if now != position or time.monotonic() >= deadline or (stop is not None and stop.is_set()):
+                return now
+            await asyncio.sleep(interval)
+            interval = min(interval * 1.5, longest)
+
+    async def _handle(self, source: str, durable: str, messages: list[Msg],
+                      stop: asyncio.Event | None) -> tuple[int, str]:
+        """Apply one fetched batch in order: (applied, "ok" | "gap" | "reseek")."""
+        stream = stream_name(source)
+        # Redeliveries may arrive out of stream order; within a batch, order is restored here.
+        held = sorted({m.metadata.sequence.stream: m for m in messages}.items())
+        applied = 0
+        try:
+            position = await asyncio.to_thread(self.position, source)
+            while held:
+                chain = await self._chain(stream, self._subject(source), position, held)
+                if chain:
+                    envelopes = [(seq, Envelope.from_bytes(m.data)) for seq, m in chain]
+                    result = await asyncio.to_thread(self._commit, stream, envelopes, position)
+                    if result is None:  # the read model was reset meanwhile: judge the batch again
+                        position = await asyncio.to_thread(self.position, source)
+                        continue
+                    applied += result
+                    self.applied_total += result
+                    position = chain[-1][0]
+                # Everything at or below the position is in the read model: done with.
+                for _, message in (item for item in held if item[0] <= position):
+                    await message.ack()
+                held = [(seq, m) for seq, m in held if seq > position]
+                if not held:
+                    return applied, "ok"
+                # A gap: another replica holds the messages before these, or the durable is ahead
+                # of the read model. Wait for that replica's commit; if none comes, find out which.
+                moved = await self._await_position(source, position, stop)
+                if moved != position:
+                    position = moved
+                    continue
+                log.info("consumer.gap", consumer=self.projection.name, stream=stream,
+                         position=position, first=held[0][0])
+                error("consumer", "gap")
+                info = await self._info(stream, durable)
+                current = await asyncio.to_thread(self.position, source)
+                if info is None or (info.ack_floor is not None and info.ack_floor.stream_seq > current):
+                    return applied, "reseek"  # what it holds belongs to a durable about to go
+                await _nak([m for _, m in held])
+                return applied, "gap"
+            return applied, "ok"
+        except BaseException:
+            # Failed or cancelled: the batch goes back at once rather than after ack_wait.
+            await _nak([m for _, m in held])
+            raise
+
+    async def _chain(self, stream: str, subject: str, position: int,
+                     held: list[tuple[int, Msg]]) -> list[tuple[int, Msg]]:
+        """The held messages that directly follow the position, one after another."""
+        chain: list[tuple[int, Msg]] = []
+        previous = position
+        for seq, message in held:
+            if seq <= position:
+                continue
+            if not await self._follows(stream, subject, previous, seq):
+                break
+            chain.append((seq, message))
+            previous = seq
+        return chain
+
+    async def consume(self, source: str, stop: asyncio.Event | None = None,
+                      until_caught_up: bool = False) -> int:
+        """Apply the stream's events in order. With ``until_caught_up``, return when none pend."""
+        stream = stream_name(source)
+        applied = 0
+        while stop is None or not stop.is_set():
+            pull, durable = await self._bind(source)
+            lag_at = time.monotonic()
+            backoff = TURNED_AWAY_SECONDS
+            try:
+                while stop is None or not stop.is_set():
+                    messages, turned_away = await pull.fetch(self.batch, FETCH_SECONDS)
+                    if not messages:
+                        if turned_away:
+                            # Another replica's request waits and gets whatever comes; ask again
+                            # soon (under load that request ends at once), less often when idle.
+                            with contextlib.suppress(TimeoutError):
+                                await asyncio.wait_for(_wait(stop), timeout=backoff)
+                            backoff = min(backoff * 2, FETCH_SECONDS)
+                        if not until_caught_up and time.monotonic() - lag_at < LAG_REFRESH_SECONDS:
+                            continue
+                        # Nothing here, but another replica may hold a batch: ask the durable.
+                        info = await self._info(stream, durable)
+                        if info is None:
+                            break  # deleted (another replica re-seeks it): bind again
+                        self._set_lag(stream, info)
+                        lag_at = time.monotonic()
+                        if until_caught_up and not info.num_pending and not info.num_ack_pending:
+                            return applied
+                        continue
+                    backoff = TURNED_AWAY_SECONDS
+                    done, outcome = await self._handle(source, durable, messages, stop)
+                    applied += done
+                    CONSUMER_LAG.labels(self.projection.name, stream).set(
+                        messages[-1].metadata.num_pending)
+                    lag_at = time.monotonic()
+                    if outcome == "reseek":
+                        break  # binding again finds the durable ahead and recreates it
+                    if until_caught_up and outcome == "ok" and messages[-1].metadata.num_pending == 0:
+                        return applied
+            finally:
+                await pull.close()
+        return applied
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.gather(*(self.consume(s, stop) for s in self.projection.sources))
+            except (nats.errors.Error, TimeoutError, ConnectionError) as exc:
+                log.warning("consumer.retry", consumer=self.projection.name, error=repr(exc))
+                error("consumer", exc)
+                await asyncio.sleep(0.5)

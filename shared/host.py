@@ -1,0 +1,120 @@
+"""Runs services: one FastAPI app, one NATS connection, each service's background loops.
+
+``nastavnik serve registry`` hosts one service; ``nastavnik up`` hosts them all in one process.
+Either way they meet only over NATS: a service's runtime gets the bus, never another service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from shared import metrics
+from shared.bus import connect, ensure_streams
+from shared.logging import configure_logging, get_logger
+from shared.relay import OutboxRelay
+from shared.security import InputGuardMiddleware, RateLimitMiddleware, SecurityHeadersMiddleware
+from shared.settings import Settings
+from shared.web import install_error_handlers
+
+log = get_logger(__name__)
+
+
+class ServiceRuntime(Protocol):
+    name: str
+    router: APIRouter
+
+    async def start(self, app: FastAPI, nc: Client, js: JetStreamContext,
+                    stop: asyncio.Event) -> list[asyncio.Task[Any]]: ...
+
+    def health(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+def create_app(settings: Settings, runtimes: Sequence[ServiceRuntime]) -> FastAPI:
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        deadline = settings.connect_deadline_seconds
+        nc = await connect(settings.nats_url, name="+".join(r.name for r in runtimes),
+                           settings=settings, deadline=deadline)
+        js = nc.jetstream()
+        await ensure_streams(js, settings.stream_replicas, deadline=deadline)
+        stop = asyncio.Event()
+        tasks: list[asyncio.Task[Any]] = []
+        for runtime in runtimes:
+            tasks += await runtime.start(app, nc, js, stop)
+            for relay in relays_of(runtime):
+                relay.use_lease(f"{settings.instance}", settings.relay_lease_seconds,
+                                settings.stream_replicas)
+        app.state.nats = nc
+        app.state.tasks = tasks
+        log.info("host.started", services=[r.name for r in runtimes])
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await nc.drain()
+            for runtime in runtimes:
+                runtime.close()
+            log.info("host.stopped")
+
+    app = FastAPI(title="Наставник", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.middleware("http")(metrics.observe_request)
+    # Added last = outermost: a 429 from the limiter still gets the security headers.
+    app.add_middleware(InputGuardMiddleware)
+    app.add_middleware(RateLimitMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.include_router(metrics.router)
+    for runtime in runtimes:
+        app.include_router(runtime.router)
+
+    @app.get("/health", tags=["health"])
+    def health() -> dict[str, Any]:
+        nc: Client | None = getattr(app.state, "nats", None)
+        return {"status": "ok" if nc is not None and nc.is_connected else "degraded",
+                "nats": bool(nc and nc.is_connected),
+                "services": {r.name: r.health() for r in runtimes}}
+
+    @app.get("/live", tags=["health"])
+    def live() -> JSONResponse:
+        """Dead when a background loop (relay, consumer) ended while the process should run."""
+        tasks: list[asyncio.Task[Any]] = getattr(app.state, "tasks", [])
+        dead = [t.get_name() for t in tasks if t.done()]
+        return JSONResponse({"live": not dead, "dead_tasks": dead}, status_code=503 if dead else 200)
+
+    @app.get("/ready", tags=["health"])
+    async def ready() -> JSONResponse:
+        """Ready for traffic: NATS connected, every service's store answers, consumers caught up."""
+        nc: Client | None = getattr(app.state, "nats", None)
+        checks: dict[str, Any] = {"nats": bool(nc and nc.is_connected)}
+        for runtime in runtimes:
+            try:
+                # health() reads the store; a store that is down raises or hangs.
+                await asyncio.wait_for(asyncio.to_thread(runtime.health), timeout=2.0)
+                checks[f"store:{runtime.name}"] = True
+            except Exception:  # noqa: BLE001 - any failure means not ready
+                checks[f"store:{runtime.name}"] = False
+        lag = metrics.max_consumer_lag()
+        checks["consumer_lag"] = lag
+        ok = all(v for k, v in checks.items() if k != "consumer_lag") and lag <= settings.ready_max_lag
+        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+
+    return app
+
+
+def relays_of(runtime: ServiceRuntime) -> list[OutboxRelay]:
+    """The relays a runtime started: each gets the store's lease, whatever the service."""
+    return [value for value in vars(runtime).values() if isinstance(value, OutboxRelay)]

@@ -1,0 +1,81 @@
+"""Prometheus metrics every service exposes on ``/metrics`` (prometheus-client).
+
+The outbox figures are read from the store when Prometheus scrapes, so they are never stale:
+``stored - published`` is the backlog a dashboard should alarm on (a relay that does not run).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+
+EVENTS_STORED = Gauge("nastavnik_events_stored", "Events in the service's event store (outbox position)",
+                      ["source"])
+EVENTS_PUBLISHED = Counter("nastavnik_events_published", "Events the relay published to JetStream",
+                           ["source"])
+RELAY_PUBLISHED_POSITION = Gauge("nastavnik_relay_published_position",
+                                 "Store position of the last event on the stream", ["source"])
+RELAY_LEASE_HELD = Gauge("nastavnik_relay_lease_held", "1 while this replica holds the relay lease",
+                         ["source"])
+EVENTS_CONSUMED = Counter("nastavnik_events_consumed", "Events applied by a consumer",
+                          ["consumer", "stream"])
+CONSUMER_LAG = Gauge("nastavnik_consumer_lag", "Messages on the stream not yet applied",
+                     ["consumer", "stream"])
+ERRORS = Counter("nastavnik_errors", "Errors by component and kind", ["component", "kind"])
+REQUEST_SECONDS = Histogram("nastavnik_request_seconds", "HTTP request latency",
+                            ["method", "route", "status"])
+
+
+def watch_stored(source: str, read_position: Callable[[], int]) -> None:
+    """Report the store's position at scrape time; a store that cannot be read shows NaN."""
+
+    def value() -> float:
+        try:
+            return float(read_position())
+        except Exception:  # noqa: BLE001 - a scrape must not fail because the store is down
+            return math.nan
+
+    EVENTS_STORED.labels(source).set_function(value)
+
+
+def error(component: str, exc: BaseException | str) -> None:
+    ERRORS.labels(component, exc if isinstance(exc, str) else type(exc).__name__).inc()
+
+
+def max_consumer_lag() -> float:
+    """The worst lag of any consumer in this process (0 when it runs none)."""
+    worst = 0.0
+    for metric in CONSUMER_LAG.collect():
+        for sample in metric.samples:
+            worst = max(worst, sample.value)
+    return worst
+
+
+async def observe_request(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
+    """Middleware: latency by route template (not raw path, which would explode the label set)."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await call_next(request)
+        status = response.status_code
+        return response
+    finally:
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        REQUEST_SECONDS.labels(request.method, template, str(status)).observe(
+            time.perf_counter() - started)
+        if status >= 500:
+            error("http", f"status_{status}")
+
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics() -> Response:
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

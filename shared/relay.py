@@ -1,0 +1,264 @@
+"""The outbox relay: publishes every stored event exactly once, in order, after it is stored.
+
+The service's notification log (written in the same transaction as the events) is the outbox.
+The stream itself records how far the relay got: its last message carries the position it came
+from. Every publish says which stream sequence it expects to follow
+(``Nats-Expected-Last-Sequence``), so a message can neither be stored twice nor overtake a lost
+one, even with hundreds in flight, a crash at any point, or two relays racing on one store.
+``Nats-Msg-Id`` (the event id) de-duplicates retries as a second line of defence.
+
+With several replicas of a service, one relay per event store holds a lease (a key with a TTL in
+a NATS KV bucket) and publishes; the others stand by and take over when it lapses. The lease is
+an efficiency measure only: the expected-sequence guard stays the safety net when two relays
+overlap (a paused holder waking up after its lease expired).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import nats.errors
+from nats.js import JetStreamContext
+from nats.js.api import KeyValueConfig, StorageType
+from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+from shared.contracts import (
+    EXPECTED_LAST_SEQUENCE_HEADER,
+    MESSAGE_ID_HEADER,
+    POSITION_HEADER,
+    Envelope,
+    stream_name,
+)
+from shared.logging import get_logger
+from shared.metrics import EVENTS_PUBLISHED, RELAY_LEASE_HELD, RELAY_PUBLISHED_POSITION, error, watch_stored
+from shared.store import ServiceApplication
+
+log = get_logger(__name__)
+TRACEPARENT_HEADER = "traceparent"
+
+
+LEASE_BUCKET = "nastavnik_relay_leases"
+
+
+class RelayInterrupted(Exception):
+    """Some publishes of a batch were refused; the stream tail is the truth to resume from."""
+
+
+class EventTooLarge(RelayInterrupted):
+    """A stored event is larger than the server accepts (``max_payload``). Publishing stops
+    before it, since events leave in order; the store refuses such events at command time, so
+    only a store written before that check (or a server configured tighter) can hold one, and
+    the cure is the operator's: raise the server's ``max_payload``."""
+
+    def __init__(self, envelope: Envelope, size: int, limit: int) -> None:
+        super().__init__(f"event at position {envelope.source_position} ({envelope.type}) is "
+                         f"{size} bytes, the server accepts {limit}")
+        self.position = envelope.source_position
+        self.type = envelope.type
+        self.size = size
+        self.limit = limit
+
+
+#: Room left for the headers a publish carries (message id, position, expected sequence, trace).
+HEADERS_ALLOWANCE_BYTES = 512
+
+
+class RelayLease:
+    """Who publishes a store: the replica whose key in the lease bucket has not expired.
+
+    The holder rewrites its key every third of the TTL (compare-and-set on the revision it
+    wrote); a stand-by tries to create the key, which succeeds only once it has expired or was
+    released. A holder that cannot refresh in time loses the lease on its next attempt.
+    """
+
+    def __init__(self, js: JetStreamContext, key: str, holder: str, ttl: float,
+                 replicas: int = 1) -> None:
+        self.js = js
+        self.key = key
+        self.holder = holder.encode()
+        self.ttl = ttl
+        self.replicas = replicas
+        self.revision: int | None = None
+        self.refreshed = 0.0
+        self._kv: KeyValue | None = None
+
+    @property
+    def standby_seconds(self) -> float:
+        return max(self.ttl / 4, 0.05)
+
+    async def bucket(self) -> KeyValue:
+        if self._kv is None:
+            try:
+                self._kv = await self.js.key_value(LEASE_BUCKET)
+            except BucketNotFoundError:
+                self._kv = await self.js.create_key_value(KeyValueConfig(
+                    bucket=LEASE_BUCKET, history=1, ttl=self.ttl, storage=StorageType.FILE,
+                    replicas=self.replicas, description="Аренда ретранслятора outbox"))
+        return self._kv
+
+    async def acquire(self) -> bool:
+        """True while this replica holds the lease, refreshing it when a third of the TTL passed."""
+        now = time.monotonic()
+        if self.revision is not None and now - self.refreshed < self.ttl / 3:
+            return True
+        kv = await self.bucket()
+        try:
+            if self.revision is not None:
+                self.revision = await kv.update(self.key, self.holder, last=self.revision)
+            else:
+                self.revision = await kv.create(self.key, self.holder)
+        except KeyWrongLastSequenceError:
+            if self.revision is not None:
+                log.warning("relay.lease_lost", key=self.key)
+            self.revision = None
+            return False
+        self.refreshed = now
+        return True
+
+    async def release(self) -> None:
+        """On a clean stop the stand-by takes over at once instead of after the TTL."""
+        if self.revision is None or self._kv is None:
+            return
+        with contextlib.suppress(nats.errors.Error, TimeoutError):
+            await self._kv.delete(self.key, last=self.revision)
+        self.revision = None
+
+
+class OutboxRelay:
+    def __init__(self, app: ServiceApplication, js: JetStreamContext, batch: int = 1000,
+                 idle_seconds: float = 0.2) -> None:
+        self.app = app
+        self.js = js
+        self.stream = stream_name(app.source)
+        self.batch = batch
+        self.idle_seconds = idle_seconds
+        self.wake = asyncio.Event()
+        self.published_total = 0
+        self.ack_timeout = 10.0
+        self.lease: RelayLease | None = None
+        watch_stored(app.source, app.max_position)
+
+    def use_lease(self, holder: str, ttl: float, replicas: int = 1) -> None:
+        """Publish only while holding the store's lease (several replicas of one service)."""
+        self.lease = RelayLease(self.js, self.app.source, holder, ttl, replicas) if ttl > 0 else None
+
+    async def stream_tail(self) -> tuple[int, int]:
+        """(last stream sequence, store position of the event it holds)."""
+        info = await self.js.stream_info(self.stream)
+        last_seq = info.state.last_seq
+        if last_seq == 0:
+            return 0, 0
+        message = await self.js.get_msg(self.stream, seq=last_seq)
+        headers = message.headers or {}
+        return last_seq, int(headers.get(POSITION_HEADER, 0))
+
+    async def publish_pending(self) -> int:
+        """Publish everything stored and not yet on the stream. Returns how many were published."""
+        last_seq, position = await self.stream_tail()
+        published = 0
+        while True:
+            if self.lease is not None and not await self.lease.acquire():
+                return published
+            envelopes = await asyncio.to_thread(
+                lambda p=position: list(self.app.envelopes_after(p, self.batch))
+            )
+            if not envelopes:
+                return published
+            encoded = [envelope.to_bytes() for envelope in envelopes]
+            keep = self._publishable_prefix(encoded)
+            if keep == 0:
+                raise EventTooLarge(envelopes[0], len(encoded[0]), self._max_payload())
+            # Everything stored before a too large event still leaves; it stops the next pass.
+            envelopes, encoded = envelopes[:keep], encoded[:keep]
+            # Concurrent requests rather than ``publish_async``: nats-py 2.16 never resolves an
+            # async publish whose ack is an error, which would hang the relay on a refusal.
+            acks = await asyncio.gather(*(
+                self.js.publish(envelope.subject, data, timeout=self.ack_timeout,
+                                headers={
+                                    MESSAGE_ID_HEADER: str(envelope.event_id),
+                                    TRACEPARENT_HEADER: traceparent(envelope),
+                                    POSITION_HEADER: str(envelope.source_position),
+                                    EXPECTED_LAST_SEQUENCE_HEADER: str(last_seq + offset),
+                                })
+                for offset, (envelope, data) in enumerate(zip(envelopes, encoded, strict=True))),
+                return_exceptions=True)
+            failed = [ack for ack in acks if isinstance(ack, BaseException)]
+            if failed:
+                raise RelayInterrupted(f"{len(failed)} of {len(acks)} refused: {failed[0]!r}")
+            last_seq += len(envelopes)
+            position = envelopes[-1].source_position
+            published += len(envelopes)
+            self.published_total += len(envelopes)
+            EVENTS_PUBLISHED.labels(self.app.source).inc(len(envelopes))
+            RELAY_PUBLISHED_POSITION.labels(self.app.source).set(position)
+
+    def _max_payload(self) -> int:
+        return int(getattr(getattr(self.js, "_nc", None), "max_payload", 0) or 0)
+
+    def _publishable_prefix(self, encoded: list[bytes]) -> int:
+        """How many of the batch fit the server's ``max_payload``, counted from the first."""
+        limit = self._max_payload()
+        if limit <= 0:
+            return len(encoded)  # not connected yet: the publish itself will say so
+        for index, data in enumerate(encoded):
+            if len(data) + HEADERS_ALLOWANCE_BYTES > limit:
+                return index
+        return len(encoded)
+
+    def notify(self) -> None:
+        """Called after a command stored events, so they leave at once rather than at the next poll."""
+        self.wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    if self.lease is not None and not await self.lease.acquire():
+                        RELAY_LEASE_HELD.labels(self.app.source).set(0)
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(stop.wait(), timeout=self.lease.standby_seconds)
+                        continue
+                    if self.lease is not None:
+                        RELAY_LEASE_HELD.labels(self.app.source).set(1)
+                    count = await self.publish_pending()
+                    if count:
+                        log.info("relay.published", source=self.app.source, count=count)
+                except EventTooLarge as exc:
+                    # It cannot pass by itself: said loudly, and retried rarely (the operator may
+                    # raise the server's max_payload meanwhile).
+                    log.error("relay.event_too_large", source=self.app.source, position=exc.position,
+                              type=exc.type, size=exc.size, max_payload=exc.limit)
+                    error("relay", exc)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=30.0)
+                    continue
+                except (RelayInterrupted, nats.errors.Error, TimeoutError, ConnectionError,
+                        OSError) as exc:
+                    # OSError: the store itself may be restarting (PostgreSQL failover).
+                    log.warning("relay.retry", source=self.app.source, error=repr(exc))
+                    error("relay", exc)
+                    await asyncio.sleep(0.5)
+                    continue
+                except Exception as exc:  # noqa: BLE001 - e.g. the store's driver errors; keep going
+                    log.warning("relay.store_retry", source=self.app.source, error=repr(exc))
+                    error("relay", exc)
+                    await asyncio.sleep(0.5)
+                    continue
+                self.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), timeout=self.idle_seconds)
+        finally:
+            if self.lease is not None:
+                await self.lease.release()
+
+
+def traceparent(envelope: Envelope) -> str:
+    """W3C trace context: the correlation id is the trace, the event id the span.
+
+    Both are already 128-bit ids, so any OpenTelemetry-aware consumer joins the event to the
+    request that caused it without a tracing SDK in this process.
+    """
+    return f"00-{envelope.correlation_id.hex}-{envelope.event_id.hex[:16]}-01"

@@ -1,0 +1,108 @@
+"""All configuration in one place: ``NASTAVNIK_*`` environment variables, sensible embedded defaults."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+import socket
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import unquote, urlparse
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NASTAVNIK_", extra="ignore")
+
+    data_dir: Path = Path("var")
+    nats_url: str = ""
+    #: Empty: SQLite files in the data folder. ``postgresql://user:pw@host:port/db[?schema=s]``.
+    database_url: str = ""
+    region: str = "demo"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    log_level: str = "INFO"
+    #: Secret for signing access tokens; read from ``<data_dir>/secrets/token.key`` when unset.
+    token_secret: str = ""
+    relay_batch: int = 1000
+    relay_idle_seconds: float = 0.2
+    # --- distributed mode (deploy/README.md) ---
+    #: A ``.creds`` file (JWT + nkey seed), as issued by the region's NATS operator.
+    nats_credentials: str = ""
+    #: A file holding an nkey seed, for servers configured with plain nkey users.
+    nats_nkey_seed: str = ""
+    nats_user: str = ""
+    nats_password: str = ""
+    #: 3 on a NATS cluster: a stream survives the loss of one node.
+    stream_replicas: int = 1
+    #: How long to wait for NATS or the store at start before giving up (0: forever).
+    connect_deadline_seconds: float = 120.0
+    db_pool_size: int = 5
+    #: One relay per event store publishes; others stand by. 0 turns the lease off.
+    relay_lease_seconds: float = 10.0
+    #: Told apart in leases and logs; defaults to host name and process id.
+    instance_id: str = ""
+    #: /ready fails while a consumer of this process is further behind than this.
+    ready_max_lag: int = 100_000
+    #: Reverse proxies (and the portal) whose X-Forwarded-For is believed: IPs or CIDRs, comma
+    #: separated. Empty: the direct peer is the client, whatever a header claims.
+    trusted_proxies: Annotated[list[str], NoDecode] = []
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_networks(cls, value: Any) -> list[str]:
+        items = value.split(",") if isinstance(value, str) else list(value)
+        # Checked here so a typo stops the start instead of silently trusting nobody.
+        return [str(ipaddress.ip_network(i.strip(), strict=False)) for i in items if i.strip()]
+
+    @property
+    def secrets_dir(self) -> Path:
+        path = self.data_dir / "secrets"
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return path
+
+    def service_dir(self, service: str) -> Path:
+        path = self.data_dir / service
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @cached_property
+    def signing_secret(self) -> str:
+        if self.token_secret:
+            return self.token_secret
+        return read_or_create_secret(self.secrets_dir / "token.key")
+
+    @property
+    def instance(self) -> str:
+        return self.instance_id or f"{socket.gethostname()}-{os.getpid()}"
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.database_url.startswith(("postgresql", "postgres"))
+
+    def postgres_parts(self) -> dict[str, str]:
+        url = urlparse(self.database_url)
+        query = dict(p.split("=", 1) for p in url.query.split("&") if "=" in p)
+        return {
+            "host": url.hostname or "127.0.0.1",
+            "port": str(url.port or 5432),
+            "user": unquote(url.username or "postgres"),
+            "password": unquote(url.password or ""),
+            "dbname": url.path.lstrip("/") or "postgres",
+            "schema": query.get("schema", ""),
+        }
+
+
+def read_or_create_secret(path: Path, nbytes: int = 32) -> str:
+    """Secrets live outside the repository, created once per deployment with tight permissions."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(nbytes)
+    path.touch(mode=0o600)
+    path.write_text(value)
+    return value

@@ -1,0 +1,405 @@
+"""Persistence for every service: the event store (eventsourcing) and the read-model database.
+
+SQLite files in ``<data_dir>/<service>/`` by default; PostgreSQL when ``NASTAVNIK_DATABASE_URL``
+says so (each service's tables in the schema of the URL, or in its own tables' prefix).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+from uuid import UUID, uuid4, uuid5
+
+import sqlalchemy as sa
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, CanMutateAggregate
+from eventsourcing.persistence import Notification
+
+from shared.auth import Actor, OrgPath
+from shared.contracts import Envelope
+from shared.errors import DomainError
+from shared.events import public_payload, schema_version
+from shared.logging import get_logger
+from shared.metrics import error
+from shared.settings import Settings
+
+__all__ = ["MAX_EVENT_BYTES", "CommandContext", "EventSourcedAggregate", "EventSourcedService",
+           "ServiceApplication", "check_publishable", "dispatch", "schema_setup_lock", "view_engine"]
+
+log = get_logger(__name__)
+
+
+class CommandContext:
+    """What every command carries besides its data: who acts and which chain of work it is in."""
+
+    def __init__(
+        self, actor: Actor, correlation_id: UUID | None = None, causation_id: UUID | None = None
+    ) -> None:
+        self.actor = actor
+        self.correlation_id = correlation_id or uuid4()
+        self.causation_id = causation_id
+
+    def meta(self, org: OrgPath) -> dict[str, Any]:
+        return {
+            "actor": self.actor.model_dump(mode="json"),
+            "org": org.model_dump(mode="json"),
+            "correlation_id": str(self.correlation_id),
+            "causation_id": str(self.causation_id) if self.causation_id else None,
+        }
+
+
+class EventSourcedAggregate(Aggregate):
+    """Every event of every aggregate carries ``meta``: actor, org path, correlation, causation."""
+
+    class Event(Aggregate.Event):
+        meta: dict[str, Any]
+
+    class Created(Event, Aggregate.Created):
+        pass
+
+
+def event_id_of(aggregate_id: UUID, version: int) -> UUID:
+    """Deterministic, so a re-published event keeps its id (and its JetStream de-dup key)."""
+    return uuid5(aggregate_id, str(version))
+
+
+class ServiceApplication(Application[UUID]):
+    """An eventsourcing application whose notification log is the service's outbox."""
+
+    source: str = ""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(env=event_store_env(settings, self.source or self.name.lower()))
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """Store the objects' pending events, refusing first any that could never be published.
+
+        Stored events are published in order, so one the bus refuses (larger than NATS's
+        ``max_payload``) would hold every later event of the service back for good: it is
+        refused here, before anything is stored, with a clear 4xx.
+        """
+        for event in _pending_events(objs):
+            check_publishable(self.source, event)
+        return super().save(*objs, **kwargs)
+
+    def notifications_after(self, position: int, limit: int) -> Sequence[Notification]:
+        return self.recorder.select_notifications(
+            start=position, limit=limit, inclusive_of_start=False
+        )
+
+    def max_position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def to_envelope(self, notification: Notification) -> Envelope:
+        event = self.mapper.to_domain_event(notification)
+        return envelope_of(self.source, notification.id, event)
+
+    def envelopes_after(self, position: int, limit: int) -> Iterator[Envelope]:
+        for notification in self.notifications_after(position, limit):
+            yield self.to_envelope(notification)
+
+
+class LocalView(Protocol):
+    """A service's own read model: where it got to in the event store, and how it applies events."""
+
+    def current_position(self, conn: sa.Connection) -> int: ...
+
+    def apply_events(self, conn: sa.Connection,
+                     events: list[tuple[int, CanMutateAggregate[UUID]]]) -> None: ...
+
+
+Target = TypeVar("Target")
+
+
+def dispatch(handlers: Mapping[str, Callable[[Target, Any], None]], target: Target,
+             events: Iterable[tuple[int, CanMutateAggregate[UUID]]]) -> None:
+    """Hand each (position, event) to the handler named after the event's type, in order.
+
+    A view lists only the types it projects; any other type (a newer event, another view's) is
+    passed over, so adding an event never breaks an older view. ``target`` is what the handlers
+    write to: the view's connection, or a batch over it.
+    """
+    for _, event in events:
+        handler = handlers.get(type(event).__name__)
+        if handler is not None:
+            handler(target, event)
+
+
+class EventSourcedService:
+    """The plumbing every service layer shares: save events, catch the local view up, wake the relay.
+
+    The view follows the service's own notification log (position and rows in one transaction),
+    so after a command returns its effect is visible, and a crash between the two only delays it.
+    Commands run one at a time per process: the rules they check read the view (uniqueness,
+    capacity, numbering), and two commands interleaving could both pass them. Where replicas
+    share the store, ``exclusive`` extends that to every replica.
+    """
+
+    def __init__(self, events: ServiceApplication, engine: sa.Engine, view: LocalView) -> None:
+        self.events = events
+        self.engine = engine
+        self.view = view
+        self.on_stored: Callable[[], None] = lambda: None
+        self._lock = threading.RLock()
+        self._exclusive_depth = 0
+
+    def close(self) -> None:
+        self.events.close()
+        self.engine.dispose()
+
+    def catch_up(self) -> None:
+        with self._lock, self.engine.begin() as conn:
+            self._exclude_other_replicas(conn)
+            position = self.view.current_position(conn)
+            while True:
+                notifications = self.events.notifications_after(position, 1000)
+                if not notifications:
+                    return
+                events = [(n.id, self.events.mapper.to_domain_event(n)) for n in notifications]
+                self.view.apply_events(conn, events)
+                position = notifications[-1].id
+
+    def _exclude_other_replicas(self, conn: sa.Connection) -> None:
+        """Replicas sharing one PostgreSQL view would otherwise both apply the same events and the
+        slower one would fail on the rows the faster one inserted; the lock ends with the transaction."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || :view))"),
+                         {"view": f".{self.events.source}.view"})
+        elif conn.dialect.name == "sqlite":
+            # Take the write lock before reading the position, not at the first insert: a reader
+            # whose snapshot went stale while it waited could not upgrade to a writer.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    def _save(self, *aggregates: Any) -> None:
+        self.events.save(*aggregates)
+        self._after_stored()
+
+    def _after_stored(self) -> None:
+        """Once events are stored the command has happened, whatever the view does next.
+
+        A failing catch-up must not answer the client with an error: it would retry a command
+        that succeeded and store it twice. The view is only late; the next command or start
+        retries the catch-up, and the relay is woken either way.
+        """
+        try:
+            self.catch_up()
+        except Exception as exc:  # noqa: BLE001 - logged and counted; the events are stored
+            log.error("store.catch_up_failed", source=self.events.source, error=repr(exc))
+            error("catch_up", exc)
+        finally:
+            self.on_stored()
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """One command at a time across every process sharing this service's store, with the
+        view caught up on what the others stored first: a rule checked against the view (a
+        mentee not yet paired, a mentor's free places) then holds until the save.
+
+        PostgreSQL: a session advisory lock per schema and service; SQLite: a lock file next to
+        the view (replicas on one machine). Re-entrant within the holding thread.
+        """
+        with self._lock:
+            if self._exclusive_depth:
+                self._exclusive_depth += 1
+                try:
+                    yield
+                finally:
+                    self._exclusive_depth -= 1
+                return
+            with self._across_processes():
+                self._exclusive_depth = 1
+                try:
+                    self.catch_up()
+                    yield
+                finally:
+                    self._exclusive_depth = 0
+
+    @contextlib.contextmanager
+    def _across_processes(self) -> Iterator[None]:
+        if self.engine.dialect.name == "postgresql":
+            key = {"key": f".{self.events.source}.commands"}
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT pg_advisory_lock(hashtext(current_schema() || :key))"), key)
+                try:
+                    yield
+                finally:
+                    conn.execute(sa.text("SELECT pg_advisory_unlock(hashtext(current_schema() || :key))"),
+                                 key)
+                    conn.commit()
+            return
+        database = self.engine.url.database
+        if not database or database == ":memory:":
+            yield
+            return
+        with open(f"{database}.commands.lock", "w") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            yield
+
+
+#: Largest envelope a service may store: half of NATS's default ``max_payload`` (1 MiB), so
+#: the message headers and a server configured a little tighter still leave room.
+MAX_EVENT_BYTES = 512 * 1024
+
+
+def event_too_large(event_type: str, size: int) -> DomainError:
+    refusal = DomainError(
+        "EVENT_TOO_LARGE",
+        "Слишком большой объём данных в одной записи: сократите текст или списки "
+        f"(не более {MAX_EVENT_BYTES // 1024} КБ)", 413)
+    refusal.details = [{"event": event_type, "bytes": size, "max_bytes": MAX_EVENT_BYTES}]
+    return refusal
+
+
+def check_publishable(source: str, event: Any) -> None:
+    """Refuse an event whose envelope on the bus would exceed ``MAX_EVENT_BYTES``."""
+    if not isinstance(getattr(event, "meta", None), dict):
+        return  # not one of ours (no actor, no path): the relay reports it in its own way
+    if _size_bound(vars(event)) + ENVELOPE_OVERHEAD_BYTES <= MAX_EVENT_BYTES:
+        return  # the common case, without encoding every event of a bulk import twice
+    try:
+        # The real position is not known before the save; the largest one is assumed.
+        size = len(envelope_of(source, 2**63 - 1, event).to_bytes())
+    except LookupError:
+        return  # not in the catalogue: the relay refuses it by its type, not its size
+    if size > MAX_EVENT_BYTES:
+        raise event_too_large(type(event).__name__, size)
+
+
+#: The envelope's own fields (ids, type, times, positions) around the event's data.
+ENVELOPE_OVERHEAD_BYTES = 1024
+
+
+def _size_bound(value: Any) -> int:
+    """An upper bound of ``value``'s size in the envelope's JSON: every character of a string
+    counted as an escape sequence (6 bytes), every other scalar as 64."""
+    if isinstance(value, str):
+        return 6 * len(value) + 2
+    if isinstance(value, dict):
+        return 2 + sum(_size_bound(k) + _size_bound(v) + 2 for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return 2 + sum(_size_bound(item) + 1 for item in value)
+    return 64
+
+
+def _pending_events(objs: Iterable[Any]) -> Iterator[Any]:
+    for obj in objs:
+        if obj is None:
+            continue
+        pending = getattr(obj, "pending_events", None)
+        if pending is None:
+            yield obj  # an event saved on its own
+        else:
+            yield from pending
+
+
+def envelope_of(source: str, position: int, event: CanMutateAggregate[UUID]) -> Envelope:
+    event_type = type(event).__name__
+    fields = {
+        k: v
+        for k, v in event.__dict__.items()
+        if k not in ("originator_id", "originator_version", "timestamp", "meta", "originator_topic")
+    }
+    meta = event.meta  # type: ignore[attr-defined]
+    timestamp: datetime = event.timestamp
+    return Envelope(
+        event_id=event_id_of(event.originator_id, event.originator_version),
+        type=event_type,
+        schema_version=schema_version(event_type),
+        occurred_at=timestamp.astimezone(UTC),
+        org=OrgPath.model_validate(meta["org"]),
+        actor=Actor.model_validate(meta["actor"]),
+        correlation_id=UUID(meta["correlation_id"]),
+        causation_id=UUID(meta["causation_id"]) if meta.get("causation_id") else None,
+        source=source,
+        source_position=position,
+        aggregate_id=event.originator_id,
+        aggregate_version=event.originator_version,
+        payload=public_payload(event_type, fields),
+    )
+
+
+def event_store_env(settings: Settings, service: str) -> dict[str, str]:
+    if settings.uses_postgres:
+        pg = settings.postgres_parts()
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": pg["dbname"],
+            "POSTGRES_HOST": pg["host"],
+            "POSTGRES_PORT": pg["port"],
+            "POSTGRES_USER": pg["user"],
+            "POSTGRES_PASSWORD": pg["password"],
+            "POSTGRES_POOL_SIZE": str(settings.db_pool_size),
+            # A pooled connection killed by a PostgreSQL restart is noticed before use.
+            "POSTGRES_PRE_PING": "y",
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+        }
+        if pg["schema"]:
+            env["POSTGRES_SCHEMA"] = pg["schema"]
+        return env
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(settings.service_dir(service) / "events.sqlite"),
+        "SQLITE_LOCK_TIMEOUT": "30",
+    }
+
+
+@contextlib.contextmanager
+def schema_setup_lock(settings: Settings) -> Iterator[None]:
+    """Replicas starting together on an empty store would race on CREATE TABLE and the demo
+    accounts, and one would exit; while one process sets up, the others wait for it."""
+    if not settings.uses_postgres:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(settings.data_dir / ".schema-setup.lock", "w") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            yield
+        return
+    import psycopg
+
+    pg = settings.postgres_parts()
+    with psycopg.connect(host=pg["host"], port=int(pg["port"]), user=pg["user"],
+                         password=pg["password"] or None, dbname=pg["dbname"],
+                         autocommit=True) as conn:
+        key = f"{pg['schema'] or 'public'}.schema-setup"
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+
+
+def view_engine(settings: Settings, service: str, *, secure_delete: bool = False) -> sa.Engine:
+    """The SQLAlchemy engine for a service's read models, positions and local tables.
+
+    ``secure_delete`` (SQLite): deleted rows are overwritten with zeros, not merely unlinked,
+    for tables whose deleted content must not be recoverable from the file (destroyed keys).
+    """
+    if settings.uses_postgres:
+        pg = settings.postgres_parts()
+        url = sa.URL.create(
+            "postgresql+psycopg",
+            username=pg["user"],
+            password=pg["password"] or None,
+            host=pg["host"],
+            port=int(pg["port"]),
+            database=pg["dbname"],
+        )
+        connect_args = {"options": f"-csearch_path={pg['schema']}"} if pg["schema"] else {}
+        return sa.create_engine(url, connect_args=connect_args, pool_size=settings.db_pool_size,
+                                pool_pre_ping=True)
+    path = settings.service_dir(service) / "views.sqlite"
+    engine = sa.create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        if secure_delete:
+            cursor.execute("PRAGMA secure_delete=ON")
+        cursor.close()
+
+    return engine

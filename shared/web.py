@@ -1,0 +1,119 @@
+"""HTTP plumbing every service shares: errors as JSON, the acting user from the bearer token."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID, uuid4
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.auth import Actor
+from shared.errors import DomainError
+from shared.logging import bind_contextvars, clear_contextvars
+from shared.security import actor_from_token, token_needs_network
+from shared.store import CommandContext
+
+VALIDATION_MESSAGES = {
+    "missing": "обязательное поле не заполнено",
+    "string_too_short": "слишком короткое значение",
+    "string_too_long": "слишком длинное значение",
+    "string_pattern_mismatch": "недопустимые символы",
+    "greater_than_equal": "значение меньше допустимого",
+    "less_than_equal": "значение больше допустимого",
+    "int_parsing": "нужно целое число",
+    "date_from_datetime_parsing": "нужна дата в виде ГГГГ-ММ-ДД",
+    "date_parsing": "нужна дата в виде ГГГГ-ММ-ДД",
+    "uuid_parsing": "неверный идентификатор",
+    "literal_error": "недопустимое значение",
+    "extra_forbidden": "лишнее поле",
+    "too_long": "слишком много значений",
+}
+
+
+HTTP_ERRORS = {
+    404: ("NOT_FOUND", "Адрес не найден"),
+    405: ("METHOD_NOT_ALLOWED", "Этот метод для адреса не поддерживается"),
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse(exc.to_json(), status_code=exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Routing errors (unknown path, wrong method) answer in the same {code, message} shape.
+        code, message = HTTP_ERRORS.get(exc.status_code, ("HTTP_ERROR", "Запрос не может быть выполнен"))
+        return JSONResponse({"code": code, "message": message}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [_detail(err) for err in exc.errors()]
+        body = {"code": "VALIDATION_ERROR",
+                "message": "Проверьте данные: " + "; ".join(
+                    f"{d['field']}: {d['message']}" for d in details),
+                "details": details}
+        return JSONResponse(body, status_code=422)
+
+
+def _detail(err: dict[str, Any]) -> dict[str, str]:
+    """One problem as ``{field, code, message}``.
+
+    A validator of the project (``ValidationProblem``: INVALID_SNILS, IMPLAUSIBLE_DATE, …)
+    names its own code and the field it checked; pydantic reports it only as a ``value_error``
+    of the model that ran the validator, so both are taken from the problem itself.
+    """
+    loc = [str(p) for p in err["loc"][1:]]
+    problem = err.get("ctx", {}).get("error") if err["type"] == "value_error" else None
+    code = getattr(problem, "code", None)
+    if isinstance(code, str) and code:
+        field = getattr(problem, "field", None)
+        if isinstance(field, str) and field and (not loc or loc[-1] != field):
+            loc.append(field)
+        return {"field": ".".join(loc), "code": code, "message": _russian(err)}
+    return {"field": ".".join(loc), "code": err["type"], "message": _russian(err)}
+
+
+def _russian(err: dict[str, Any]) -> str:
+    if err["type"] == "value_error":
+        error = err.get("ctx", {}).get("error", err["msg"])
+        return str(getattr(error, "message_ru", error))
+    return VALIDATION_MESSAGES.get(err["type"], "недопустимое значение")
+
+
+# Both dependencies are async on purpose: FastAPI runs a sync dependency in a worker thread
+# with a copy of the request's context, so what it binds for the logs would be lost with that
+# copy. Bound here, on the request's own task, it reaches the route and every log line after.
+
+async def current_actor(request: Request,
+                        authorization: Annotated[str | None, Header()] = None) -> Actor:
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise DomainError("UNAUTHENTICATED", "Требуется вход в систему", 401)
+    token = authorization[7:].strip()
+    secret = request.app.state.settings.signing_secret
+    if token_needs_network(token):
+        # The regional SSO's keys may have to be fetched: not on the event loop.
+        actor = await run_in_threadpool(actor_from_token, token, secret)
+    else:
+        actor = actor_from_token(token, secret)
+    clear_contextvars()  # nothing of an earlier request on this task may leak into these logs
+    bind_contextvars(actor=actor.user, role=actor.role.value)
+    return actor
+
+
+async def command_context(actor: Annotated[Actor, Depends(current_actor)],
+                          x_correlation_id: Annotated[UUID | None, Header()] = None) -> CommandContext:
+    ctx = CommandContext(actor, correlation_id=x_correlation_id or uuid4())
+    bind_contextvars(actor=actor.user, role=actor.role.value,
+                     correlation_id=str(ctx.correlation_id))
+    return ctx
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+Context = Annotated[CommandContext, Depends(command_context)]
