@@ -1,0 +1,521 @@
+"""Accounts of officials and participants: login, password hash, role, scope, optional TOTP.
+
+Accounts live in the registry's database (not in its event store): a password hash or a TOTP
+secret must never travel on the bus or into the audit log. Sign-in gives a short-lived access
+token (the same HS256 token every service already accepts) and an opaque refresh token, stored
+only as its SHA-256 and rotated on every use; presenting an already used refresh token revokes
+the whole session family, as a stolen one would be.
+
+Failed sign-ins are counted in the same database, so every replica of the registry enforces one
+lock-out per login. TOTP secrets are sealed (AES-256-GCM) under a key kept in the secrets
+directory, outside the database: a copy of the database alone cannot mint second-factor codes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pyotp
+import sqlalchemy as sa
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy.dialects import postgresql, sqlite
+
+from shared.auth import CODE_PATTERN, Actor, OrgPath, Role, issue_token
+from shared.errors import DomainError, conflict, forbidden
+from shared.logging import get_logger
+from shared.security import (
+    LoginGuard,
+    SecuritySettings,
+    account_locked,
+    hash_password,
+    password_needs_rehash,
+    security_settings,
+    verify_password,
+)
+from shared.settings import read_or_create_secret
+
+log = get_logger(__name__)
+
+metadata = sa.MetaData()
+TOTP_COLUMN_LENGTH = 200
+accounts = sa.Table(
+    "registry_accounts", metadata,
+    sa.Column("login", sa.String(64), primary_key=True),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("scope", sa.String(200), nullable=False),
+    #: For participants: their registry person id, which their tokens carry as the user.
+    sa.Column("person_id", sa.Uuid, nullable=True),
+    #: Sealed (``TotpSealer``); rows written before sealing hold the plain base32 until start-up.
+    sa.Column("totp_secret", sa.String(TOTP_COLUMN_LENGTH), nullable=True),
+    sa.Column("totp_enabled", sa.Boolean, nullable=False, default=False),
+    sa.Column("totp_last_step", sa.BigInteger, nullable=True),
+    #: A new secret being set up (sealed): the active one stays in force until a code of this
+    #: one confirms it.
+    sa.Column("totp_pending_secret", sa.String(TOTP_COLUMN_LENGTH), nullable=True),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+refresh_tokens = sa.Table(
+    "registry_refresh_tokens", metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("login", sa.String(64), nullable=False, index=True),
+    sa.Column("family", sa.String(32), nullable=False, index=True),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("used", sa.Boolean, nullable=False, default=False),
+)
+#: Failed sign-ins per login, shared by every replica. A table of its own, not columns of the
+#: accounts: unknown logins are counted and locked the same way (the answers must not tell which
+#: logins exist), and existing databases need no migration.
+login_failures = sa.Table(
+    "registry_login_failures", metadata,
+    sa.Column("login", sa.String(64), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("locked_until", sa.Float, nullable=False),
+    sa.Column("last_failure_at", sa.Float, nullable=False, index=True),
+)
+
+LOGIN_PATTERN = CODE_PATTERN
+DEMO_PASSWORD = "nastavnik-demo"
+DEMO_REGION = "demo"
+TOTP_ISSUER = "Наставник"
+
+
+@dataclass(frozen=True)
+class Account:
+    login: str
+    role: Role
+    scope: OrgPath
+    person_id: UUID | None
+    totp_enabled: bool
+
+    @property
+    def actor(self) -> Actor:
+        user = str(self.person_id) if self.role is Role.PARTICIPANT and self.person_id else self.login
+        return Actor(user=user, role=self.role, scope=self.scope)
+
+
+@dataclass(frozen=True)
+class Session:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    account: Account
+
+    def to_json(self) -> dict[str, Any]:
+        return {"access_token": self.access_token, "token_type": "bearer",
+                "expires_in": self.expires_in, "refresh_token": self.refresh_token,
+                "login": self.account.login, "role": self.account.role.value,
+                "scope": str(self.account.scope)}
+
+
+def demo_accounts(region: str) -> list[tuple[str, Role, str]]:
+    """The demo region's officials, one per role (the same logins the portal offers)."""
+    municipality = f"{region}/m-berezovsky"
+    return [
+        ("curator-school-1", Role.CURATOR, f"{municipality}/school-1"),
+        ("curator-school-2", Role.CURATOR, f"{municipality}/school-2"),
+        ("municipal-berezovsky", Role.MUNICIPAL, municipality),
+        ("regional", Role.REGIONAL, region),
+        ("auditor", Role.AUDITOR, region),
+    ]
+
+
+@lru_cache(maxsize=1)
+def _demo_hash() -> str:
+    # One argon2 hash per process, not one per account and start: tests start many registries.
+    return hash_password(DEMO_PASSWORD)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class SharedLockout:
+    """Lock-out per login after repeated failures, counted in the registry's database.
+
+    One atomic upsert per failure (SQLite and PostgreSQL both have INSERT … ON CONFLICT DO
+    UPDATE), so failures spread over replicas add up to one count and two failing at the same
+    moment never lose one. A streak older than the lock-out period is forgotten. Attempts that
+    are already past the check when the lock falls may still finish (at most one per replica
+    and concurrent request); every later one is refused.
+    """
+
+    def __init__(self, engine: sa.Engine, settings: SecuritySettings, clock: Any) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.clock = clock
+
+    def check(self, login: str) -> bool:
+        """Refuses a locked login; True when it has failures on record (to clear on success)."""
+        with self.engine.connect() as conn:
+            locked_until = conn.execute(sa.select(login_failures.c.locked_until)
+                                        .where(login_failures.c.login == login)).scalar()
+        remaining = (locked_until or 0.0) - self.clock()
+        if remaining > 0:
+            raise account_locked(remaining)
+        return locked_until is not None
+
+    def failed(self, login: str) -> None:
+        now = self.clock()
+        limit = self.settings.login_max_failures
+        period = self.settings.login_lockout_seconds
+        t = login_failures
+        streak = sa.case((t.c.last_failure_at < now - period, 0), else_=t.c.failures) + 1
+        locks = streak >= limit
+        first_locks = limit <= 1
+        with self.engine.begin() as conn:
+            insert = (postgresql.insert(t) if conn.dialect.name == "postgresql" else sqlite.insert(t))
+            statement = insert.values(
+                login=login, failures=0 if first_locks else 1,
+                locked_until=now + period if first_locks else 0.0, last_failure_at=now,
+            ).on_conflict_do_update(index_elements=[t.c.login], set_={
+                # Every right-hand side reads the row as it was before this update.
+                "failures": sa.case((locks, 0), else_=streak),
+                "locked_until": sa.case((locks, now + period), else_=t.c.locked_until),
+                "last_failure_at": now,
+            }).returning(t.c.locked_until)
+            locked_until = conn.execute(statement).scalar_one()
+        # Streaks nobody continued and locks that ended: the table stays as small as the attack.
+        # A transaction of its own: holding this row while waiting for others' could deadlock.
+        with self.engine.begin() as conn:
+            conn.execute(t.delete().where(t.c.last_failure_at < now - period, t.c.locked_until <= now))
+        if locked_until > now:
+            log.warning("accounts.locked_out", login=login, seconds=period)
+
+    def succeeded(self, login: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(login_failures.delete().where(login_failures.c.login == login))
+
+
+SEALED_PREFIX = "v1:"
+
+
+class TotpSealer:
+    """TOTP secrets sealed with AES-256-GCM under a key in the secrets directory.
+
+    The login is the associated data: a sealed secret copied onto another account's row does not
+    open. A plain base32 secret (written before sealing existed) still opens, and
+    ``seal_plain_rows`` replaces those at start-up.
+    """
+
+    def __init__(self, secrets_dir: Path) -> None:
+        material = read_or_create_secret(secrets_dir / "registry-totp.key")
+        self._aead = AESGCM(hashlib.sha256(b"totp" + material.encode()).digest())
+
+    def seal(self, login: str, secret: str) -> str:
+        nonce = os.urandom(12)
+        sealed = nonce + self._aead.encrypt(nonce, secret.encode(), login.encode())
+        return SEALED_PREFIX + base64.urlsafe_b64encode(sealed).decode()
+
+    def open(self, login: str, stored: str) -> str:
+        if not stored.startswith(SEALED_PREFIX):
+            return stored
+        raw = base64.urlsafe_b64decode(stored[len(SEALED_PREFIX):])
+        return self._aead.decrypt(raw[:12], raw[12:], login.encode()).decode()
+
+    def seal_plain_rows(self, engine: sa.Engine) -> int:
+        """Seal the secrets still stored plain; safe when replicas start together."""
+        with engine.begin() as conn:
+            plain = conn.execute(sa.select(accounts.c.login, accounts.c.totp_secret).where(
+                accounts.c.totp_secret.is_not(None),
+                sa.not_(accounts.c.totp_secret.startswith(SEALED_PREFIX, autoescape=True)))).all()
+            for row in plain:
+                # Compare-and-set: a row another replica sealed meanwhile is left alone.
+                conn.execute(accounts.update().where(accounts.c.login == row.login,
+                                                     accounts.c.totp_secret == row.totp_secret)
+                             .values(totp_secret=self.seal(row.login, row.totp_secret)))
+        if plain:
+            log.info("accounts.totp_secrets_sealed", count=len(plain))
+        return len(plain)
+
+
+def _widen_totp_column(engine: sa.Engine) -> None:
+    """Databases made before sealing have a 64-character column, too short for a sealed secret.
+
+    Widening a varchar is a catalogue change in PostgreSQL (no table rewrite); SQLite does not
+    enforce declared lengths at all.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    columns = {c["name"]: c for c in sa.inspect(engine).get_columns(accounts.name)}
+    length = getattr(columns["totp_secret"]["type"], "length", None)
+    if length is not None and length < TOTP_COLUMN_LENGTH:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"ALTER TABLE {accounts.name} ALTER COLUMN totp_secret "
+                                 f"TYPE VARCHAR({TOTP_COLUMN_LENGTH})"))
+
+
+def _add_pending_totp_column(engine: sa.Engine) -> None:
+    """Databases made before pending secrets lack the column; adding a nullable column is a
+    catalogue change on both SQLite and PostgreSQL. Replicas starting together may both try."""
+    if "totp_pending_secret" in {c["name"] for c in sa.inspect(engine).get_columns(accounts.name)}:
+        return
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"ALTER TABLE {accounts.name} ADD COLUMN totp_pending_secret "
+                                 f"VARCHAR({TOTP_COLUMN_LENGTH})"))
+    except sa.exc.DBAPIError:
+        columns = {c["name"] for c in sa.inspect(engine).get_columns(accounts.name)}
+        if "totp_pending_secret" not in columns:
+            raise
+
+
+class AccountService:
+    def __init__(self, engine: sa.Engine, signing_secret: str,
+                 settings: SecuritySettings | None = None,
+                 clock: Any = time.time, *, secrets_dir: Path) -> None:
+        self.engine = engine
+        self.secret = signing_secret
+        self.settings = settings or security_settings()
+        self.clock = clock
+        self.guard = LoginGuard(self.settings)
+        #: Wall-clock time, not monotonic: replicas on different hosts compare these instants.
+        self.lockout = SharedLockout(engine, self.settings, lambda: self.clock())
+        self.totp = TotpSealer(secrets_dir)
+        self._lock = threading.Lock()
+        metadata.create_all(engine)
+        _widen_totp_column(engine)
+        _add_pending_totp_column(engine)
+        self.totp.seal_plain_rows(engine)
+
+    # --- administration ----------------------------------------------------------------------
+
+    def create_account(self, admin: Actor, login: str, password: str, role: Role, scope: str,
+                       person_id: UUID | None = None) -> Account:
+        """A regional administrator creates accounts inside their region (never a system one)."""
+        if admin.role not in (Role.REGIONAL, Role.SYSTEM):
+            raise forbidden("Учётные записи создаёт региональный администратор")
+        login = login.strip().lower()
+        if not LOGIN_PATTERN.match(login):
+            raise DomainError("INVALID_LOGIN", "Логин: латинские буквы, цифры и дефис, до 63 символов",
+                              422)
+        if role is Role.SYSTEM:
+            raise forbidden("Системную учётную запись создать нельзя")
+        try:
+            path = OrgPath.parse(scope)
+        except ValueError as exc:
+            raise DomainError("INVALID_PATH", "Неверный путь организации", 422) from exc
+        if not admin.scope.contains(path):
+            raise forbidden("Учётная запись вне вашего региона")
+        if role is Role.PARTICIPANT and person_id is None:
+            raise DomainError("PERSON_REQUIRED", "Для участника укажите его идентификатор в реестре", 422)
+        password_hash = hash_password(password)
+        duplicate = conflict("DUPLICATE_LOGIN", "Такой логин уже занят")
+        try:
+            with self._lock, self.engine.begin() as conn:
+                if conn.execute(sa.select(accounts.c.login).where(accounts.c.login == login)).first():
+                    raise duplicate
+                conn.execute(accounts.insert().values(
+                    login=login, password_hash=password_hash, role=role.value, scope=str(path),
+                    person_id=person_id, totp_enabled=False, disabled=False, created_by=admin.user,
+                    created_at=self.clock()))
+        except sa.exc.IntegrityError as exc:  # created through another replica meanwhile
+            raise duplicate from exc
+        log.info("accounts.created", login=login, role=role.value, scope=str(path), by=admin.user)
+        return Account(login, role, path, person_id, False)
+
+    def ensure_demo_accounts(self, region: str) -> int:
+        """The demo region's accounts, so `make run` can sign in; no other region gets any."""
+        if region != DEMO_REGION:
+            return 0
+        with self._lock, self.engine.begin() as conn:
+            existing = {r.login for r in conn.execute(sa.select(accounts.c.login))}
+            rows = [{"login": login, "password_hash": _demo_hash(), "role": role.value, "scope": scope,
+                     "person_id": None, "totp_enabled": False, "disabled": False,
+                     "created_by": "demo", "created_at": self.clock()}
+                    for login, role, scope in demo_accounts(region) if login not in existing]
+            if rows:
+                conn.execute(accounts.insert(), rows)
+        return len(rows)
+
+    # --- sign-in ---------------------------------------------------------------------------
+
+    def login(self, login: str, password: str, otp: str | None, address: str) -> Session:
+        login = login.strip().lower()[:64]
+        self.guard.before_attempt(address)
+        had_failures = self.lockout.check(login)
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(accounts).where(accounts.c.login == login)).first()
+        # verify_password hashes a dummy for an unknown login: same time, same answer.
+        ok = verify_password(row.password_hash if row else None, password)
+        if not ok or row is None or row.disabled:
+            self.lockout.failed(login)
+            raise DomainError("INVALID_CREDENTIALS", "Неверный логин или пароль", 401)
+        if row.totp_enabled:
+            if not otp:
+                raise DomainError("OTP_REQUIRED", "Введите код из приложения-аутентификатора", 401)
+            if not self._check_otp(row, otp):
+                self.lockout.failed(login)
+                raise DomainError("INVALID_OTP", "Неверный или устаревший код подтверждения", 401)
+        if had_failures:
+            self.lockout.succeeded(login)
+        if password_needs_rehash(row.password_hash):
+            with self.engine.begin() as conn:
+                conn.execute(accounts.update().where(accounts.c.login == login)
+                             .values(password_hash=hash_password(password)))
+        log.info("accounts.signed_in", login=login, address=address)
+        return self._new_session(self._account(row), family=secrets.token_hex(16))
+
+    def _matching_steps(self, login: str, stored: str | None, otp: str) -> list[int]:
+        """The time steps (now, one back, one ahead: clock skew) whose code ``otp`` is."""
+        if not stored:
+            return []
+        try:
+            totp = pyotp.TOTP(self.totp.open(login, stored))
+        except (InvalidTag, ValueError):
+            # Sealed under another key (a lost or replaced secrets directory) or damaged: no code
+            # can match; the user sets the second factor up again with an administrator.
+            log.error("accounts.totp_secret_unreadable", login=login)
+            return []
+        now = self.clock()
+        steps = []
+        for drift in (0, -1, 1):
+            at = now + drift * totp.interval
+            if totp.verify(otp.strip(), for_time=at):
+                steps.append(totp.timecode(datetime.fromtimestamp(at, tz=UTC)))
+        return steps
+
+    def _check_otp(self, row: Any, otp: str) -> bool:
+        """A code of the active secret, good once: the step is taken in one conditional UPDATE,
+        so two sign-ins with one code (a shoulder-surfed code replayed at the same moment, on
+        another replica) cannot both pass; the row read before is no proof of anything."""
+        t = accounts
+        for step in self._matching_steps(row.login, row.totp_secret, otp):
+            with self.engine.begin() as conn:
+                taken = conn.execute(t.update().where(
+                    t.c.login == row.login, t.c.totp_secret == row.totp_secret,
+                    sa.or_(t.c.totp_last_step.is_(None), t.c.totp_last_step < step),
+                ).values(totp_last_step=step)).rowcount
+            if taken == 1:
+                return True
+        return False
+
+    def refresh(self, refresh_token: str) -> Session:
+        digest = _digest(refresh_token)
+        invalid = DomainError("INVALID_REFRESH_TOKEN", "Сеанс завершён, войдите снова", 401)
+        t = refresh_tokens
+        with self.engine.begin() as conn:
+            # Spent in one conditional statement: of two requests presenting one token at once
+            # (on any replicas) exactly one gets the row back; for the other it is already used.
+            spent = conn.execute(t.update().where(
+                t.c.token_hash == digest, t.c.used == sa.false(), t.c.expires_at > self.clock(),
+            ).values(used=True).returning(t.c.login, t.c.family)).first()
+        if spent is None:
+            with self.engine.begin() as conn:
+                token = conn.execute(sa.select(t).where(t.c.token_hash == digest)).first()
+                if token is not None and token.used:
+                    # Reuse of a rotated token: someone else holds the session. End all of it
+                    # (committed here, before the refusal below).
+                    conn.execute(t.delete().where(t.c.family == token.family))
+                    log.warning("accounts.refresh_reused", login=token.login)
+            raise invalid
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(accounts).where(accounts.c.login == spent.login)).first()
+        if row is None or row.disabled:
+            raise invalid
+        return self._new_session(self._account(row), family=spent.family)
+
+    def logout(self, refresh_token: str) -> None:
+        with self._lock, self.engine.begin() as conn:
+            token = conn.execute(sa.select(refresh_tokens)
+                                 .where(refresh_tokens.c.token_hash == _digest(refresh_token))).first()
+            if token is not None:
+                conn.execute(refresh_tokens.delete().where(refresh_tokens.c.family == token.family))
+
+    def _new_session(self, account: Account, family: str) -> Session:
+        ttl = self.settings.access_token_minutes * 60
+        refresh = secrets.token_urlsafe(32)
+        with self.engine.begin() as conn:
+            now = self.clock()
+            conn.execute(refresh_tokens.delete().where(refresh_tokens.c.expires_at <= now))
+            conn.execute(refresh_tokens.insert().values(
+                token_hash=_digest(refresh), login=account.login, family=family,
+                expires_at=now + self.settings.refresh_token_hours * 3600, used=False))
+        access = issue_token(account.actor, self.secret, ttl_seconds=ttl)
+        return Session(access, refresh, ttl, account)
+
+    # --- second factor ---------------------------------------------------------------------
+
+    def start_totp(self, actor: Actor, otp: str | None = None) -> dict[str, str]:
+        """A new secret for the signed-in user's own account, pending until a code confirms it.
+
+        An active second factor stays in force meanwhile, and replacing it takes a current code
+        of it: a stolen session alone can neither switch the factor off nor swap in its own.
+        Wrong codes count towards the sign-in lock-out, as at sign-in.
+        """
+        row = self._own_row(actor)
+        if row.totp_enabled:
+            if not otp:
+                raise DomainError("OTP_REQUIRED", "Чтобы заменить второй фактор, введите текущий "
+                                  "код из приложения-аутентификатора", 422)
+            self.lockout.check(row.login)
+            if not self._check_otp(row, otp):
+                self.lockout.failed(row.login)
+                raise DomainError("INVALID_OTP", "Неверный или устаревший код подтверждения", 422)
+        secret = pyotp.random_base32()
+        with self.engine.begin() as conn:
+            conn.execute(accounts.update().where(accounts.c.login == row.login)
+                         .values(totp_pending_secret=self.totp.seal(row.login, secret)))
+        uri = pyotp.TOTP(secret).provisioning_uri(name=row.login, issuer_name=TOTP_ISSUER)
+        return {"secret": secret, "uri": uri}
+
+    def confirm_totp(self, actor: Actor, otp: str) -> None:
+        """A code of the pending secret makes it the active one (the old one ends here)."""
+        row = self._own_row(actor)
+        invalid = DomainError("INVALID_OTP", "Неверный или устаревший код подтверждения", 422)
+        pending = row.totp_pending_secret
+        if pending is None:
+            # A set-up begun before pending secrets existed left its secret in place, not active.
+            if row.totp_enabled or not row.totp_secret or not self._check_otp(row, otp):
+                raise invalid
+            values: dict[str, Any] = {"totp_enabled": True}
+            guard = accounts.c.totp_secret == row.totp_secret
+        else:
+            steps = self._matching_steps(row.login, pending, otp)
+            if not steps:
+                raise invalid
+            # The confirming code is spent: it cannot sign in a second time.
+            values = {"totp_secret": pending, "totp_pending_secret": None, "totp_enabled": True,
+                      "totp_last_step": max(steps)}
+            guard = accounts.c.totp_pending_secret == pending
+        with self.engine.begin() as conn:
+            switched = conn.execute(accounts.update().where(accounts.c.login == row.login, guard)
+                                    .values(**values)).rowcount
+        if switched != 1:
+            raise invalid  # another set-up replaced the secret meanwhile
+        log.info("accounts.totp_enabled", login=row.login)
+
+    def _own_row(self, actor: Actor) -> Any:
+        with self.engine.connect() as conn:
+            column = accounts.c.login
+            if actor.role is Role.PARTICIPANT:
+                try:
+                    row = conn.execute(sa.select(accounts).where(
+                        accounts.c.person_id == UUID(actor.user))).first()
+                except ValueError:
+                    row = None
+            else:
+                row = conn.execute(sa.select(accounts).where(column == actor.user)).first()
+        if row is None:
+            raise DomainError("NO_ACCOUNT", "Вход выполнен не через учётную запись системы "
+                              "(единый вход региона): второй фактор настраивается там", 409)
+        return row
+
+    @staticmethod
+    def _account(row: Any) -> Account:
+        return Account(row.login, Role(row.role), OrgPath.parse(row.scope), row.person_id,
+                       bool(row.totp_enabled))

@@ -1,0 +1,122 @@
+"""What a user can ask the registry to do, validated before anything is stored."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from services.registry.domain import ConsentGiver
+from services.registry.validation import (
+    MAX_LIST_ITEM_LENGTH,
+    MAX_LIST_ITEMS,
+    parse_birth_date,
+    parse_full_name,
+    parse_full_name_parts,
+    validate_email,
+    validate_phone,
+    validate_snils,
+)
+from shared.events import OrganisationKind
+
+SCHOOL_YEAR = re.compile(r"^(\d{4})-(\d{4})$")
+
+
+def check_school_year(value: str) -> str:
+    match = SCHOOL_YEAR.match(value)
+    if not match or int(match[2]) != int(match[1]) + 1:
+        raise ValueError("учебный год в виде 2025-2026")
+    return value
+
+
+SchoolYear = Annotated[str, AfterValidator(check_school_year)]
+#: One request or competency: every free string a command carries is bounded, so no command
+#: can grow an event past what the bus carries.
+ListItem = Annotated[str, Field(min_length=1, max_length=MAX_LIST_ITEM_LENGTH)]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class RegisterOrganisation(Command):
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+                      description="Короткий латинский код (для путей и подписок)")
+    name: str = Field(min_length=2, max_length=500)
+    kind: OrganisationKind
+    parent_id: UUID | None = None
+
+
+class DeclareContingent(Command):
+    school_year: SchoolYear
+    students_total: int = Field(ge=0, le=10_000_000)
+    students_10_19: int = Field(ge=0, le=10_000_000)
+    students_15_19: int = Field(ge=0, le=10_000_000)
+    teachers_total: int = Field(ge=0, le=1_000_000)
+    young_teachers: int = Field(ge=0, le=1_000_000)
+    enterprises: int = Field(ge=0, le=1_000_000, default=0)
+
+
+class PersonalData(Command):
+    last_name: str = Field(min_length=1, max_length=100)
+    first_name: str = Field(min_length=1, max_length=100)
+    middle_name: str | None = Field(default=None, max_length=100)
+    birth_date: date
+    snils: str | None = Field(default=None, max_length=32)
+    phone: str | None = Field(default=None, max_length=32)
+    email: str | None = Field(default=None, max_length=200)
+    guardian_name: str | None = Field(default=None, max_length=300)
+
+    @model_validator(mode="after")
+    def _normalise(self) -> PersonalData:
+        name = parse_full_name_parts(self.last_name, self.first_name, self.middle_name)
+        self.last_name, self.first_name, self.middle_name = name.last, name.first, name.middle
+        parse_birth_date(self.birth_date, today=date.today())
+        self.snils = validate_snils(self.snils) if self.snils else None
+        self.phone = validate_phone(self.phone)
+        self.email = validate_email(self.email)
+        if self.guardian_name:
+            self.guardian_name = str(parse_full_name(self.guardian_name, "guardian_name"))
+        return self
+
+
+class RegisterPerson(Command):
+    organisation_id: UUID
+    category: str = Field(min_length=1, max_length=32)
+    person: PersonalData
+    consent_given_by: ConsentGiver
+    class_letter: str | None = Field(default=None, max_length=3)
+
+
+class RegisterMentor(RegisterPerson):
+    role: Literal["mentor"] = "mentor"
+    competencies: list[ListItem] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
+    capacity: int = Field(default=1, ge=1, le=15)
+    #: A pupil-mentor's grade: the pairing asks a pupil-mentor to be in a higher grade.
+    grade: int | None = Field(default=None, ge=1, le=11)
+
+
+class RegisterMentee(RegisterPerson):
+    role: Literal["mentee"] = "mentee"
+    grade: int | None = Field(default=None, ge=1, le=11)
+    requests: list[ListItem] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
+
+    @model_validator(mode="after")
+    def _grade(self) -> RegisterMentee:
+        if self.category == "student" and self.grade is None:
+            raise ValueError("для обучающегося укажите класс от 1 до 11")
+        return self
+
+
+class WithdrawConsent(Command):
+    reason: str = Field(default="", max_length=500)
+
+
+class LaunchProgramme(Command):
+    organisation_id: UUID
+    form: str = Field(min_length=2, max_length=64)
+    school_year: SchoolYear
+    curator: str = Field(min_length=1, max_length=200)
