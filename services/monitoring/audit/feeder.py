@@ -1,0 +1,275 @@
+"""Feeds the audit log from JetStream and signs its heads.
+
+``AuditFeeder`` is a ``shared.consumer`` projection: the ConsumerRunner commits each stream's
+position in the same transaction as the appended entries, so a crash can neither log an event
+twice nor skip one. ``HeadSigningLoop`` signs a head whenever the log grew (and on demand),
+appends it to the heads file outside the database and announces it on NATS. ``AuditReader``
+is the log as a reader opens it (``audit verify``, an auditor's copy): nothing is created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import nats.errors
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from nats.aio.client import Client
+
+from shared.bus import AUDIT_HEADS_SUBJECT
+from shared.contracts import SOURCES, Envelope
+from shared.logging import get_logger
+from shared.settings import Settings
+from shared.store import view_engine
+
+from .heads import HeadsFile, HeadSigner, SignedHead, load_or_create_key, load_private_key
+from .store import AuditEnvelope, AuditStore
+
+log = get_logger(__name__)
+
+SERVICE = "monitoring"
+FEEDER_NAME = "audit-log"
+HEADS_FILE_NAME = "audit-heads.jsonl"
+KEY_FILE_NAME = "audit-head.key"
+#: The file ``shared.store.view_engine`` keeps the monitoring tables in on SQLite.
+VIEWS_FILE_NAME = "views.sqlite"
+
+
+def audit_envelope(envelope: Envelope) -> AuditEnvelope:
+    """The log keeps the canonical bytes that were published, plus the columns it indexes."""
+    return AuditEnvelope(
+        data=envelope.to_bytes(),
+        source=envelope.source,
+        source_position=envelope.source_position,
+        event_id=str(envelope.event_id),
+        event_type=envelope.type,
+        occurred_at=envelope.occurred_at,
+        aggregate_id=str(envelope.aggregate_id),
+        region=envelope.org.region,
+        municipality=envelope.org.municipality,
+        organisation=envelope.org.organisation,
+    )
+
+
+class AuditFeeder:
+    """Appends every envelope of every stream, in delivery order, to the audit log."""
+
+    name = FEEDER_NAME
+    sources: tuple[str, ...] = SOURCES
+
+    def __init__(self, store: AuditStore) -> None:
+        self.store = store
+
+    def apply(self, conn: sa.Connection, envelopes: Sequence[Envelope]) -> None:
+        self.store.append_batch(conn, [audit_envelope(e) for e in envelopes])
+
+
+def write_engine(settings: Settings) -> sa.Engine:
+    """The monitoring engine for writers.
+
+    Several consumer loops write to one SQLite file; a deferred transaction that read first and
+    writes second fails at once with "database is locked" (SQLite does not wait in that case).
+    ``BEGIN IMMEDIATE`` takes the write lock up front, so writers queue on the busy timeout.
+    """
+    engine = view_engine(settings, SERVICE)
+    if engine.dialect.name == "sqlite":
+
+        @sa.event.listens_for(engine, "connect")
+        def _no_implicit_transactions(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin_immediate(conn: sa.Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+@dataclass
+class AuditLog:
+    """Everything one deployment's audit log consists of, found from the settings."""
+
+    store: AuditStore
+    signer: HeadSigner
+    heads: HeadsFile
+    key_path: Path
+
+    @classmethod
+    def open(cls, settings: Settings, engine: sa.Engine | None = None) -> AuditLog:
+        store = AuditStore(engine or view_engine(settings, SERVICE))
+        store.create_schema()
+        key_path = settings.secrets_dir / KEY_FILE_NAME
+        signer = HeadSigner(load_or_create_key(key_path))
+        heads = HeadsFile(settings.service_dir(SERVICE) / HEADS_FILE_NAME)
+        return cls(store, signer, heads, key_path)
+
+    def size(self) -> int:
+        with self.store.engine.connect() as conn:
+            return self.store.head(conn).size
+
+    def sign_head(self) -> SignedHead:
+        with self.store.engine.connect() as conn:
+            return self.store.sign_head(conn, self.signer, self.heads)
+
+
+@dataclass
+class AuditReader:
+    """The deployment's log opened for reading only: no schema, no key, no head is created.
+
+    On SQLite the database is opened read-only (``mode=ro``), so not even a stray write can
+    reach it; a log that does not exist yet reads as an empty one (kept in memory). The public
+    key is the one given (an auditor's own copy) or else the deployment's, when its private key
+    file is at hand; None when neither is.
+    """
+
+    store: AuditStore
+    heads: HeadsFile
+    public_key: Ed25519PublicKey | None
+
+    @classmethod
+    def open(cls, settings: Settings, public_key: Ed25519PublicKey | None = None) -> AuditReader:
+        # Paths are built, not asked of Settings: its accessors create the folders they name.
+        service_dir = settings.data_dir / SERVICE
+        if public_key is None:
+            key_path = settings.data_dir / "secrets" / KEY_FILE_NAME
+            if key_path.exists():
+                public_key = load_private_key(key_path).public_key()
+        heads = HeadsFile(service_dir / HEADS_FILE_NAME)
+        store: AuditStore | None = None
+        path = service_dir / VIEWS_FILE_NAME
+        if settings.uses_postgres:
+            store = AuditStore(view_engine(settings, SERVICE))
+        elif path.exists():
+            store = AuditStore(sa.create_engine(
+                f"sqlite:///file:{quote(str(path.resolve()))}?mode=ro&uri=true",
+                connect_args={"timeout": 30}))
+        if store is not None and not _has_log(store):
+            store.engine.dispose()
+            store = None
+        if store is None:
+            store = AuditStore(sa.create_engine("sqlite://", poolclass=sa.pool.StaticPool))
+            store.create_schema()  # in memory only: the empty log nobody has written yet
+        return cls(store, heads, public_key)
+
+    def close(self) -> None:
+        self.store.engine.dispose()
+
+
+def _has_log(store: AuditStore) -> bool:
+    with store.engine.connect() as conn:
+        return store.exists(conn)
+
+
+class HeadSigningLoop:
+    """Signs a head every ``interval`` seconds when the log grew, or at once on ``request()``.
+
+    ``request()`` may be called from any thread; ``sign_now()`` (on the loop's event loop)
+    requests a head and waits for it, for on-demand signing over HTTP.
+    """
+
+    def __init__(self, audit: AuditLog, interval: float = 10.0) -> None:
+        self.audit = audit
+        self.interval = interval
+        self.wake = asyncio.Event()
+        latest = audit.heads.latest()
+        self.signed_size = latest.size if latest is not None else 0
+        self.last_head: SignedHead | None = latest
+        self._loop: asyncio.AbstractEventLoop | None = None  # set while run() runs
+        self._waiters: list[asyncio.Future[SignedHead | None]] = []
+
+    @property
+    def running(self) -> bool:
+        return self._loop is not None
+
+    def request(self) -> None:
+        """Sign a head now (even if the log did not grow); safe from any thread."""
+        loop = self._loop
+        try:
+            current = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        if loop is not None and current is not loop:
+            # asyncio.Event is not thread-safe: set it on the loop that waits on it.
+            loop.call_soon_threadsafe(self.wake.set)
+        else:
+            self.wake.set()
+
+    async def sign_now(self, timeout: float) -> SignedHead | None:
+        """Request a head and wait for it; None if the loop is not running, failed or is slow.
+
+        Must run on the loop's own event loop (an ``async`` route of the same app)."""
+        if self._loop is None or self._loop is not asyncio.get_running_loop():
+            return None
+        waiter: asyncio.Future[SignedHead | None] = self._loop.create_future()
+        self._waiters.append(waiter)
+        self.request()
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        except TimeoutError:
+            return None
+        finally:
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(waiter)
+
+    def sign_if_grown(self, force: bool = False) -> SignedHead | None:
+        if not force and self.audit.size() <= self.signed_size:
+            return None
+        head = self.audit.sign_head()
+        self.signed_size = head.size
+        self.last_head = head
+        return head
+
+    async def run(self, nc: Client | None, stop: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            while not stop.is_set():
+                waking = asyncio.create_task(self.wake.wait())
+                await asyncio.wait({waking, stopping}, timeout=self.interval,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                waking.cancel()
+                if stop.is_set():
+                    break
+                forced = self.wake.is_set()
+                self.wake.clear()
+                await self._sign_and_publish(nc, forced)
+            # A last head on the way out, so the heads file covers everything logged.
+            await self._sign_and_publish(None, bool(self._waiters))
+        finally:
+            stopping.cancel()
+            self._loop = None
+            self._answer(self._waiters, None)
+
+    @staticmethod
+    def _answer(waiters: list[asyncio.Future[SignedHead | None]],
+                head: SignedHead | None) -> None:
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(head)
+
+    async def _sign_and_publish(self, nc: Client | None, forced: bool) -> None:
+        # Those who asked before this signing starts get its head; later ones wait for the next
+        # (the wake event is set again by their request, so it follows at once).
+        waiters, self._waiters = self._waiters, []
+        try:
+            head = await asyncio.to_thread(self.sign_if_grown, forced or bool(waiters))
+        except (sa.exc.DBAPIError, OSError) as exc:
+            log.warning("audit.head_failed", error=repr(exc))
+            self._answer(waiters, None)
+            return
+        self._answer(waiters, head)
+        if head is None:
+            return
+        log.info("audit.head_signed", size=head.size, root=head.root_hex[:16])
+        if nc is not None and nc.is_connected:
+            try:
+                await nc.publish(AUDIT_HEADS_SUBJECT, head.to_json().encode())
+            except (nats.errors.Error, OSError) as exc:
+                # The heads file is the anchor; the NATS copy is a courtesy to watchers.
+                log.warning("audit.head_publish_failed", error=repr(exc))

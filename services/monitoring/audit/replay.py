@@ -1,0 +1,36 @@
+"""Monitoring figures as of any moment, for auditors: from the audit log alone.
+
+The replay is the dashboards' own fold (``services.monitoring.dashboards``) run over the log up to
+the moment, in memory — a scratch copy that reads and writes no live table — and rendered by the
+same code as the live dashboards. So a replay as of a moment gives exactly the figures a
+dashboard showed then, KPIs included.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.auth import OrgPath
+
+from .store import AuditStore
+
+
+def replay_log(store: AuditStore, as_of: datetime, org: OrgPath | None = None,
+               settings: Any = None) -> dict[str, Any]:
+    """The dashboards of ``org`` (of every region in the log when None) as of ``as_of``."""
+    from services.monitoring.dashboards import replay_as_of  # the dashboards import this package
+
+    replayed = replay_as_of(store, as_of, settings)
+    scopes = [org] if org is not None else [OrgPath.parse(r) for r in replayed.regions()]
+    return {"as_of": as_of.isoformat(), "events": replayed.events,
+            "dashboards": {str(scope): replayed.dashboard(scope) for scope in scopes}}
+
+
+def parse_moment(text: str) -> datetime:
+    """``2025-12-31`` means the end of that day (UTC); a full ISO time is taken as given
+    (UTC when it has no offset)."""
+    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if len(text.strip()) == 10:  # a bare date
+        value = value.replace(hour=23, minute=59, second=59, microsecond=999999)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
