@@ -1,0 +1,250 @@
+"""The pair (or group) of mentorship as an event-sourced aggregate. No I/O here.
+
+A pair lives through the methodology's stages: it is formed (``PairFormed``), gets an individual
+development plan (``PlanGoalSet``), holds meetings in a fixed order — знакомство, пробная,
+встреча-планирование, regular meetings, итоговая (``MeetingHeld``) — collects feedback from both
+sides after each meeting (``FeedbackSubmitted``), and ends either completed after the final
+meeting (``PairCompleted``) or dissolved early (``PairDissolved``).
+
+Free-text feedback is stored in the pairing's own events only: the public payload models in
+``shared.events`` list no such field, so it never reaches the bus.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any, Literal
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from shared.errors import DomainError, conflict, not_found
+from shared.store import EventSourcedAggregate
+
+MeetingKind = Literal["intro", "trial", "planning", "regular", "final"]
+MeetingFormat = Literal["in_person", "online"]
+Side = Literal["mentor", "mentee"]
+GoalStatus = Literal["planned", "in_progress", "done", "dropped"]
+PairStatus = Literal["active", "completed", "dissolved"]
+
+KIND_TITLES: dict[str, str] = {
+    "intro": "встреча-знакомство",
+    "trial": "пробная встреча",
+    "planning": "встреча-планирование",
+    "regular": "регулярная встреча",
+    "final": "итоговая встреча",
+}
+#: What may follow each meeting kind (None: no meeting yet). Regular meetings may repeat or be
+#: skipped; nothing follows the final meeting.
+NEXT_KINDS: dict[str | None, tuple[str, ...]] = {
+    None: ("intro",),
+    "intro": ("trial",),
+    "trial": ("planning",),
+    "planning": ("regular", "final"),
+    "regular": ("regular", "final"),
+    "final": (),
+}
+MIN_DURATION, MAX_DURATION = 5, 600
+MIN_SATISFACTION, MAX_SATISFACTION = 1, 10
+
+
+def pair_closed(status: str) -> DomainError:
+    word = "завершена" if status == "completed" else "расформирована"
+    return conflict("PAIR_CLOSED", f"Пара (группа) уже {word}: изменения не принимаются")
+
+
+def check_new_pair(mentor_id: UUID, mentee_ids: Sequence[UUID]) -> None:
+    if not mentee_ids:
+        raise DomainError("MENTEES_REQUIRED", "Укажите хотя бы одного наставляемого", 422)
+    if len(set(mentee_ids)) != len(mentee_ids):
+        raise DomainError("DUPLICATE_MENTEE", "Один наставляемый указан дважды", 422)
+    if mentor_id in mentee_ids:
+        raise DomainError("SAME_PERSON", "Наставник и наставляемый — одно и то же лицо", 422)
+
+
+class Pair(EventSourcedAggregate):
+    """One mentor with one mentee (a pair) or several (a group)."""
+
+    @event("PairFormed")
+    def __init__(self, programme_id: UUID | None, organisation_id: UUID, form: str,
+                 mentor_id: UUID, mentee_ids: list[UUID], order_ref: str | None, suggested: bool,
+                 score: float | None, formed_on: str, meta: dict[str, Any]) -> None:
+        self.programme_id = programme_id
+        self.organisation_id = organisation_id
+        self.form = form
+        self.mentor_id = mentor_id
+        self.mentee_ids = list(mentee_ids)
+        self.order_ref = order_ref
+        self.suggested = suggested
+        self.score = score
+        self.formed_on = formed_on
+        self.status: PairStatus = "active"
+        self.meetings: list[dict[str, Any]] = []
+        self.goals: dict[str, dict[str, Any]] = {}
+        #: meeting number -> respondent id -> {side, satisfaction, went_well, to_change}
+        self.feedback: dict[int, dict[str, dict[str, Any]]] = {}
+        self.close_reason: str | None = None
+        self.returned_mentee_ids: list[UUID] = []
+
+    # --- queries ----------------------------------------------------------------------------
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    @property
+    def last_kind(self) -> str | None:
+        return self.meetings[-1]["kind"] if self.meetings else None
+
+    @property
+    def last_activity(self) -> str:
+        """ISO date of the last meeting, or of the formation when none was held yet."""
+        return self.meetings[-1]["date"] if self.meetings else self.formed_on
+
+    def side_of(self, person_id: UUID) -> Side | None:
+        if person_id == self.mentor_id:
+            return "mentor"
+        if person_id in self.mentee_ids:
+            return "mentee"
+        return None
+
+    def feedback_visible_to(self, meeting_number: int,
+                            viewer_id: UUID | None) -> list[dict[str, Any]]:
+        """The meeting's feedback as one viewer may see it.
+
+        ``viewer_id`` None is a curator (everything). A participant always sees their own answer
+        and sees the other side's answers only once they have submitted their own.
+        """
+        answers = self.feedback.get(meeting_number, {})
+        records = [{"respondent_id": rid, **record} for rid, record in answers.items()]
+        if viewer_id is None:
+            return records
+        side = self.side_of(viewer_id)
+        if side is None:
+            return []
+        own = [r for r in records if r["respondent_id"] == str(viewer_id)]
+        if not own:
+            return []
+        return [r for r in records if r["respondent_id"] == str(viewer_id) or r["side"] != side]
+
+    def _require_active(self) -> None:
+        if not self.active:
+            raise pair_closed(self.status)
+
+    # --- development plan -------------------------------------------------------------------
+
+    def set_goal(self, goal_id: UUID, title: str, due: date | None, status: GoalStatus,
+                 meta: dict[str, Any]) -> None:
+        self._require_active()
+        if not title.strip():
+            raise DomainError("GOAL_TITLE_REQUIRED", "Укажите формулировку цели", 422)
+        self._goal_set(goal_id=goal_id, title=title.strip(),
+                       due=due.isoformat() if due else None, status=status, meta=meta)
+
+    @event("PlanGoalSet")
+    def _goal_set(self, goal_id: UUID, title: str, due: str | None, status: str,
+                  meta: dict[str, Any]) -> None:
+        self.goals[str(goal_id)] = {"goal_id": str(goal_id), "title": title, "due": due,
+                                    "status": status}
+
+    # --- meetings ---------------------------------------------------------------------------
+
+    def hold_meeting(self, kind: str, on: date, duration_minutes: int, format: MeetingFormat,  # noqa: A002
+                     today: date, meta: dict[str, Any]) -> int:
+        """Record a meeting held on ``on``; refuses anything out of the methodology's order."""
+        self._require_active()
+        if on > today:
+            raise DomainError("MEETING_IN_FUTURE",
+                              f"Встреча не может быть отмечена проведённой заранее: "
+                              f"{on:%d.%m.%Y} ещё не наступило", 422)
+        if on.isoformat() < self.formed_on:
+            raise DomainError("MEETING_BEFORE_PAIR",
+                              "Дата встречи раньше даты формирования пары", 422)
+        if self.meetings and on.isoformat() < self.meetings[-1]["date"]:
+            raise DomainError("MEETING_BEFORE_PREVIOUS",
+                              "Дата встречи раньше даты предыдущей встречи", 422)
+        allowed = NEXT_KINDS[self.last_kind]
+        if kind not in allowed:
+            if not allowed:
+                message = "Итоговая встреча уже проведена: новые встречи не назначаются"
+            else:
+                expected = " или ".join(f"«{KIND_TITLES[k]}»" for k in allowed)
+                message = (f"Нарушен порядок встреч: сейчас может быть только {expected}, "
+                           f"а не «{KIND_TITLES.get(kind, kind)}»")
+            raise conflict("MEETING_OUT_OF_ORDER", message)
+        if not MIN_DURATION <= duration_minutes <= MAX_DURATION:
+            raise DomainError("INVALID_DURATION",
+                              f"Продолжительность встречи — от {MIN_DURATION} до "
+                              f"{MAX_DURATION} минут", 422)
+        number = len(self.meetings) + 1
+        self._meeting_held(kind=kind, date=on.isoformat(), duration_minutes=duration_minutes,
+                           format=format, number=number, meta=meta)
+        return number
+
+    @event("MeetingHeld")
+    def _meeting_held(self, kind: str, date: str, duration_minutes: int, format: str,  # noqa: A002
+                      number: int, meta: dict[str, Any]) -> None:
+        self.meetings.append({"kind": kind, "date": date, "duration_minutes": duration_minutes,
+                              "format": format, "number": number})
+
+    # --- feedback ---------------------------------------------------------------------------
+
+    def submit_feedback(self, meeting_number: int, respondent_id: UUID, satisfaction: int,
+                        went_well: str, to_change: str, meta: dict[str, Any]) -> Side:
+        """Feedback is about a meeting that was held, so it is accepted after the pair closed."""
+        if not 1 <= meeting_number <= len(self.meetings):
+            raise not_found(f"Встреча № {meeting_number}", "MEETING_NOT_FOUND")
+        side = self.side_of(respondent_id)
+        if side is None:
+            raise DomainError("NOT_A_MEMBER", "Отвечающий не состоит в этой паре (группе)", 422)
+        if not MIN_SATISFACTION <= satisfaction <= MAX_SATISFACTION:
+            raise DomainError("INVALID_SATISFACTION",
+                              "Удовлетворённость оценивается по шкале от 1 до 10", 422)
+        if str(respondent_id) in self.feedback.get(meeting_number, {}):
+            raise conflict("FEEDBACK_ALREADY_SUBMITTED",
+                           f"Обратная связь по встрече № {meeting_number} уже дана")
+        self._feedback_submitted(meeting_number=meeting_number, side=side,
+                                 respondent_id=respondent_id, satisfaction=satisfaction,
+                                 went_well=went_well.strip(), to_change=to_change.strip(),
+                                 meta=meta)
+        return side
+
+    @event("FeedbackSubmitted")
+    def _feedback_submitted(self, meeting_number: int, side: str, respondent_id: UUID,
+                            satisfaction: int, went_well: str, to_change: str,
+                            meta: dict[str, Any]) -> None:
+        self.feedback.setdefault(meeting_number, {})[str(respondent_id)] = {
+            "side": side, "satisfaction": satisfaction, "went_well": went_well,
+            "to_change": to_change}
+
+    # --- the end ----------------------------------------------------------------------------
+
+    def complete(self, meta: dict[str, Any]) -> None:
+        self._require_active()
+        if self.last_kind != "final":
+            raise conflict("FINAL_MEETING_REQUIRED",
+                           "Завершить работу пары можно только после итоговой встречи")
+        self._completed(meetings=len(self.meetings), meta=meta)
+
+    @event("PairCompleted")
+    def _completed(self, meetings: int, meta: dict[str, Any]) -> None:
+        self.status = "completed"
+
+    def dissolve(self, reason: str, meta: dict[str, Any],
+                 withdrawn_ids: Iterable[UUID] = ()) -> list[UUID]:
+        """End the pair early; every mentee except those who withdrew consent returns to the pool."""
+        self._require_active()
+        if len(reason.strip()) < 3:
+            raise DomainError("REASON_REQUIRED", "Укажите причину расформирования", 422)
+        gone = set(withdrawn_ids)
+        returned = [m for m in self.mentee_ids if m not in gone]
+        self._dissolved(reason=reason.strip(), returned_mentee_ids=returned, meta=meta)
+        return returned
+
+    @event("PairDissolved")
+    def _dissolved(self, reason: str, returned_mentee_ids: list[UUID],
+                   meta: dict[str, Any]) -> None:
+        self.status = "dissolved"
+        self.close_reason = reason
+        self.returned_mentee_ids = list(returned_mentee_ids)

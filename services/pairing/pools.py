@@ -1,0 +1,217 @@
+"""Candidate pools kept from the registry's events, and what curators add after the group meeting.
+
+No personal data: ids, category, grade, birth year, requests or competencies, capacity, consent
+state, organisation and municipality. A mentor's current load is not kept here: it is counted
+from the pairing's own pairs (``views.py``), the only place that knows it.
+
+The registry's categories are mapped onto the matching core's here. The registry registers a
+teacher-mentee only as ``young_teacher``, while some forms of mentorship (peer, reverse) name
+``teacher`` mentees; a young teacher is a teacher, so a form admitting teacher mentees admits the
+registry's young teachers too (``pairing_forms``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+import sqlalchemy as sa
+
+from services.pairing.matching import CATEGORIES, DEFAULT_FORMS, Form
+from services.pairing.matching_domain import TEACHER, YOUNG_TEACHER
+from shared.contracts import Envelope
+from shared.events import read_payload
+
+metadata = sa.MetaData()
+
+organisations = sa.Table(
+    "pairing_organisations", metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("parent_id", sa.Uuid, nullable=True),
+    sa.Column("path", sa.String(200), nullable=False),
+    sa.Column("region", sa.String(64), nullable=False),
+    sa.Column("municipality", sa.String(64), nullable=True),
+)
+programmes = sa.Table(
+    "pairing_programmes", metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("organisation_id", sa.Uuid, nullable=False),
+    sa.Column("path", sa.String(200), nullable=False),
+    sa.Column("form", sa.String(64), nullable=False),
+    sa.Column("school_year", sa.String(9), nullable=False),
+)
+
+
+def _person_columns() -> list[sa.Column[Any]]:
+    return [
+        sa.Column("id", sa.Uuid, primary_key=True),
+        sa.Column("organisation_id", sa.Uuid, nullable=False, index=True),
+        sa.Column("path", sa.String(200), nullable=False),
+        sa.Column("region", sa.String(64), nullable=False),
+        sa.Column("municipality", sa.String(64), nullable=True, index=True),
+        sa.Column("category", sa.String(32), nullable=False),
+        sa.Column("birth_year", sa.Integer, nullable=False),
+        sa.Column("consent", sa.Boolean, nullable=False, default=False),
+        sa.Column("withdrawn", sa.Boolean, nullable=False, default=False),
+    ]
+
+
+mentors = sa.Table(
+    "pairing_mentors", metadata, *_person_columns(),
+    sa.Column("competencies", sa.JSON, nullable=False),
+    sa.Column("capacity", sa.Integer, nullable=False),
+    sa.Column("grade", sa.Integer, nullable=True),  # a pupil-mentor's
+)
+mentees = sa.Table(
+    "pairing_mentees", metadata, *_person_columns(),
+    sa.Column("grade", sa.Integer, nullable=True),
+    sa.Column("requests", sa.JSON, nullable=False),
+    sa.Column("minor", sa.Boolean, nullable=False),
+)
+#: Named after the group meeting and entered by the curator through the pairing API.
+profiles = sa.Table(
+    "pairing_profiles", metadata,
+    sa.Column("person_id", sa.Uuid, primary_key=True),
+    sa.Column("preferred", sa.JSON, nullable=False),  # ids, most wanted first
+    sa.Column("availability", sa.JSON, nullable=False),  # free time slots, e.g. "вт-вечер"
+    sa.Column("relatives", sa.JSON, nullable=False),  # mentor ids who are parent / guardian
+    sa.Column("class_teacher", sa.Uuid, nullable=True),  # mentor id
+)
+
+#: Registry category -> matching category. Anything not listed passes through when the matching
+#: core knows it; an unknown category is kept but never admissible.
+REGISTRY_CATEGORIES: Mapping[str, str] = MappingProxyType({
+    "student": "student",
+    "young_teacher": YOUNG_TEACHER,
+    "college_student": "college_student",
+    "university_student": "university_student",
+})
+
+
+def matching_category(registry_category: str) -> str | None:
+    category = REGISTRY_CATEGORIES.get(registry_category, registry_category)
+    return category if category in CATEGORIES else None
+
+
+def _with_young_teachers(form: Form) -> Form:
+    if TEACHER in form.mentee_categories and YOUNG_TEACHER not in form.mentee_categories:
+        return Form(form.code, form.mentor_categories,
+                    form.mentee_categories | {YOUNG_TEACHER}, form.title_ru)
+    return form
+
+
+PAIRING_FORMS: Mapping[str, Form] = MappingProxyType(
+    {code: _with_young_teachers(form) for code, form in DEFAULT_FORMS.items()})
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"\s*[-–—]\s*", "-", text.strip().lower()).replace("ё", "е")
+
+
+def resolve_form(text: str, forms: Mapping[str, Form] = PAIRING_FORMS) -> Form | None:
+    """A form by its code or its Russian title («Ученик – ученик»), dashes and case aside."""
+    wanted = _normalise(text)
+    for form in forms.values():
+        if wanted in (_normalise(form.code), _normalise(form.title_ru)):
+            return form
+    # The brief's short titles: «учитель – учитель» is the first form whose title starts so.
+    for form in forms.values():
+        if _normalise(form.title_ru).startswith(wanted + " ") or \
+                _normalise(form.title_ru).startswith(wanted + "("):
+            return form
+    return None
+
+
+def create_tables(engine: sa.Engine) -> None:
+    metadata.create_all(engine)
+    # Pools made before mentors had a grade: the column is added, their rows keep none (the
+    # events they came from carried none either).
+    if "grade" not in {c["name"] for c in sa.inspect(engine).get_columns(mentors.name)}:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"ALTER TABLE {mentors.name} ADD COLUMN grade INTEGER"))
+
+
+# --- the projection of the registry stream ---------------------------------------------------
+
+def _path_columns(envelope: Envelope) -> dict[str, Any]:
+    return {"path": str(envelope.org), "region": envelope.org.region,
+            "municipality": envelope.org.municipality}
+
+
+def _upsert(conn: sa.Connection, table: sa.Table, row: dict[str, Any]) -> None:
+    """A row keyed by the aggregate id; written again as a whole if it is already there."""
+    conn.execute(table.delete().where(table.c.id == row["id"]))
+    conn.execute(table.insert().values(**row))
+
+
+def _organisation(conn: sa.Connection, e: Envelope) -> None:
+    p: Any = read_payload(e)
+    _upsert(conn, organisations, {"id": e.aggregate_id, "kind": p.kind, "parent_id": p.parent_id,
+                                  **_path_columns(e)})
+
+
+def _programme(conn: sa.Connection, e: Envelope) -> None:
+    p: Any = read_payload(e)
+    _upsert(conn, programmes, {"id": e.aggregate_id, "organisation_id": p.organisation_id,
+                               "path": str(e.org), "form": p.form, "school_year": p.school_year})
+
+
+def _mentor(conn: sa.Connection, e: Envelope) -> None:
+    p: Any = read_payload(e)
+    _upsert(conn, mentors, {"id": e.aggregate_id, "organisation_id": p.organisation_id,
+                            **_path_columns(e), "category": p.category,
+                            "birth_year": p.birth_year, "consent": False, "withdrawn": False,
+                            "competencies": list(p.competencies), "capacity": p.capacity,
+                            "grade": p.grade})
+
+
+def _mentee(conn: sa.Connection, e: Envelope) -> None:
+    p: Any = read_payload(e)
+    _upsert(conn, mentees, {"id": e.aggregate_id, "organisation_id": p.organisation_id,
+                            **_path_columns(e), "category": p.category,
+                            "birth_year": p.birth_year, "consent": False, "withdrawn": False,
+                            "grade": p.grade, "requests": list(p.requests), "minor": p.minor})
+
+
+def _consent_recorded(conn: sa.Connection, e: Envelope) -> None:
+    for table in (mentors, mentees):
+        conn.execute(table.update().where(table.c.id == e.aggregate_id,
+                                          table.c.withdrawn.is_(False)).values(consent=True))
+
+
+def _consent_withdrawn(conn: sa.Connection, e: Envelope) -> None:
+    for table in (mentors, mentees):
+        conn.execute(table.update().where(table.c.id == e.aggregate_id)
+                     .values(consent=False, withdrawn=True))
+    # What the curator noted about this person goes with their consent.
+    conn.execute(profiles.delete().where(profiles.c.person_id == e.aggregate_id))
+
+
+HANDLERS: dict[str, Callable[[sa.Connection, Envelope], None]] = {
+    "OrganisationRegistered": _organisation,
+    "ProgrammeLaunched": _programme,
+    "MentorRegistered": _mentor,
+    "MenteeRegistered": _mentee,
+    "ConsentRecorded": _consent_recorded,
+    "ConsentWithdrawn": _consent_withdrawn,
+}
+
+
+class PoolsProjection:
+    """The registry stream into the candidate pools, in the consumer's transaction."""
+
+    name = "pairing-pools"
+    sources = ("registry",)
+
+    def __init__(self, on_applied: Callable[[], None] = lambda: None) -> None:
+        self.on_applied = on_applied
+
+    def apply(self, conn: sa.Connection, envelopes: Sequence[Envelope]) -> None:
+        for envelope in envelopes:
+            handler = HANDLERS.get(envelope.type)
+            if handler is not None:
+                handler(conn, envelope)
+        self.on_applied()
