@@ -1,0 +1,272 @@
+"""What each kind of document is made of, and the one pure mapping recipe → DOCX bytes.
+
+A recipe is the validated request (registry persons by id, never by name) plus the number and
+date the document was registered under. Issue and download both render through ``render`` from
+a recipe read back from its JSON, so the bytes re-rendered at download are the bytes whose
+SHA-256 was registered at issue — unless the registry's answer about a person changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from services.documents import templates
+from services.documents.names import PersonName
+from services.documents.render import Requisites, Signatory
+from shared.errors import DomainError
+
+Names = Mapping[UUID, PersonName]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class SignatoryIn(Body):
+    position: str = Field(min_length=2, max_length=200, examples=["Директор"])
+    full_name: str = Field(min_length=3, max_length=200, examples=["Смирнова Ирина Петровна"])
+
+
+class IssuerIn(Body):
+    """Who issues: the organisation's name and place as printed, and who signs."""
+
+    organisation_name: str = Field(min_length=2, max_length=500)
+    parent_organisation: str | None = Field(default=None, max_length=500)
+    place: str = Field(default="", max_length=200)
+    signatory: SignatoryIn
+
+    def requisites(self, number: str, day: date) -> Requisites:
+        return Requisites(organisation_name=self.organisation_name, number=number, date=day,
+                          place=self.place, parent_organisation=self.parent_organisation,
+                          signatory=Signatory(self.signatory.position, self.signatory.full_name))
+
+
+class IssueIn(IssuerIn):
+    org: str = Field(description="Путь организации: регион/муниципалитет/организация")
+
+
+class OrderedPair(Body):
+    """A pair (group) as the order prints it and its recipe keeps it: as the pairing formed it."""
+
+    #: None only in recipes stored before orders were checked against the pairing service.
+    pair_id: UUID | None = None
+    mentor_id: UUID
+    mentee_ids: list[UUID] = Field(min_length=1, max_length=30)
+    form: str = Field(min_length=2, max_length=100)
+
+
+class PairsOrderRecipe(IssueIn):
+    """What a pairs order is rendered from (``pairs.verified_order`` makes it from a request)."""
+
+    school_year: str = Field(pattern=r"^\d{4}-\d{4}$")
+    pairs: list[OrderedPair] = Field(min_length=1, max_length=2000)
+
+
+class PairIn(Body):
+    """A pair (group) formed in the pairing service, by its id. The mentor, mentees and form are
+    taken from there; any of them given here must be what the pairing has (the order of mentees
+    and the form's wording as given are kept for print)."""
+
+    pair_id: UUID
+    mentor_id: UUID | None = None
+    mentee_ids: list[UUID] | None = Field(default=None, min_length=1, max_length=30)
+    form: str | None = Field(default=None, min_length=2, max_length=100)
+
+
+class PairsOrderIn(IssueIn):
+    school_year: str = Field(pattern=r"^\d{4}-\d{4}$")
+    pairs: list[PairIn] = Field(min_length=1, max_length=2000)
+
+
+class CuratorOrderIn(IssueIn):
+    school_year: str = Field(pattern=r"^\d{4}-\d{4}$")
+    curator_name: str = Field(min_length=3, max_length=200)
+    curator_position: str = Field(min_length=2, max_length=200)
+    forms: list[str] = Field(default_factory=list, max_length=20)
+
+
+class AwardIn(Body):
+    mentor_id: UUID
+    merit: str = Field(min_length=2, max_length=500)
+    award: str = Field(default="объявить благодарность", max_length=300)
+
+
+class AwardOrderIn(IssueIn):
+    school_year: str = Field(pattern=r"^\d{4}-\d{4}$")
+    awards: list[AwardIn] = Field(min_length=1, max_length=500)
+
+
+class ThanksLetterIn(IssueIn):
+    person_id: UUID | None = None
+    addressee: str | None = Field(default=None, max_length=300,
+                                  description="Адресат не из реестра (например, партнёр)")
+    text: str = Field(min_length=10, max_length=5000)
+
+    @model_validator(mode="after")
+    def _one_addressee(self) -> ThanksLetterIn:
+        if (self.person_id is None) == (self.addressee is None):
+            raise ValueError("укажите либо участника (person_id), либо адресата (addressee)")
+        return self
+
+
+class ConsentIn(IssueIn):
+    person_id: UUID
+
+
+class ReportTextIn(IssuerIn):
+    """What the issuer writes into a report: the territory as printed and the conclusions.
+
+    Every figure comes from the monitoring dashboard of the reporting unit (``report_content``),
+    so a report holds exactly what its dashboard shows; none is taken from the request.
+    """
+
+    territory: str = Field(min_length=2, max_length=300)
+    conclusions: list[str] = Field(default_factory=list, max_length=50)
+
+
+class ReportIn(ReportTextIn):
+    org: str
+    period: str = Field(min_length=4, max_length=100)
+
+
+#: Who the units under a reporting unit are, by its level: the table's column and the chart's.
+UNIT_TITLES: dict[str, tuple[str, str]] = {
+    "organisation": ("Организация", "по организациям"),
+    "municipality": ("Организация", "по организациям"),
+    "region": ("Муниципальное образование", "по муниципальным образованиям"),
+}
+SATISFACTION_TITLE = "Удовлетворённость наставников / наставляемых (1–10)"
+
+
+def _percent(fraction: float | None) -> float | None:
+    # Through the decimal text: 0.1 × 100 is 10.000000000000002 in floats.
+    return None if fraction is None else float(Decimal(str(fraction)) * 100)
+
+
+def _mean_text(mean: Mapping[str, Any]) -> str:
+    """A dashboard mean as printed: «<5» for a small group, «—» without answers, else the mean
+    with the dashboard's two decimals."""
+    if mean["suppressed"]:
+        return str(mean["count"])
+    if mean["mean"] is None:
+        return "—"
+    return f"{mean['mean']:.2f}".rstrip("0").rstrip(".").replace(".", ",")
+
+
+def satisfaction_text(dashboard: Mapping[str, Any] | None) -> str | None:
+    """Mentors' / mentees' mean satisfaction from meeting feedback."""
+    if dashboard is None:
+        return None
+    feedback = dashboard["satisfaction"]["feedback"]
+    return f"{_mean_text(feedback['mentor'])} / {_mean_text(feedback['mentee'])}"
+
+
+def report_content(body: ReportTextIn, period: str, dashboard: Mapping[str, Any],
+                   units: Mapping[str, Mapping[str, Any]]) -> templates.ReportContent:
+    """The report's tables from the dashboard of its unit (and those of the units under it, for
+    their satisfaction): the KPIs with numerator, denominator and target, and the participants."""
+    level = dashboard["level"]
+    indicators = [templates.Indicator(
+        name=k["title"], value=_percent(k["value"]), target=_percent(k["target"]),
+        numerator=k["numerator"], denominator=k["denominator"], shown=k["percent"])
+        for k in dashboard["kpis"]]
+    breakdown = [templates.BreakdownRow(
+        name=u.get("name") or u["scope"], mentors=int(u.get("mentors", 0)),
+        mentees=int(u.get("mentees", 0)), pairs=int(u.get("pairs.formed", 0)),
+        satisfaction=satisfaction_text(units.get(u["scope"])))
+        for u in dashboard["units"]]
+    totals = templates.BreakdownRow(
+        name="Итого", mentors=int(dashboard["mentors"]["total"]),
+        mentees=int(dashboard["mentees"]["total"]), pairs=int(dashboard["pairs"]["formed"]),
+        satisfaction=satisfaction_text(dashboard))
+    unit_title, units_in = UNIT_TITLES[level]
+    return templates.ReportContent(
+        level=level, territory=body.territory, period=period, indicators=indicators,
+        breakdown=breakdown, conclusions=list(body.conclusions), totals=totals,
+        satisfaction_title=SATISFACTION_TITLE, unit_title=unit_title, units_in=units_in)
+
+
+# --- kind → (input model, the registry persons it names, render) ----------------------------------
+
+B = TypeVar("B", bound=Body)
+
+
+@dataclass(frozen=True)
+class Recipe(Generic[B]):
+    model: type[B]
+    people: Callable[[B], list[UUID]]
+    render: Callable[[B, Names, str, date], bytes]
+
+
+def _pairs_order(body: PairsOrderRecipe, names: Names, number: str, day: date) -> bytes:
+    rows = [templates.PairRow(mentor=names[p.mentor_id].full_name,
+                              mentees=[names[m].full_name for m in p.mentee_ids], form=p.form)
+            for p in body.pairs]
+    return templates.pairs_order(body.requisites(number, day), rows, body.school_year)
+
+
+def _curator_order(body: CuratorOrderIn, names: Names, number: str, day: date) -> bytes:
+    return templates.curator_order(body.requisites(number, day), body.curator_name,
+                                   body.curator_position, body.school_year, body.forms)
+
+
+def _award_order(body: AwardOrderIn, names: Names, number: str, day: date) -> bytes:
+    rows = [templates.AwardRow(names[a.mentor_id].full_name, a.merit, a.award) for a in body.awards]
+    return templates.award_order(body.requisites(number, day), rows, body.school_year)
+
+
+def _thanks_letter(body: ThanksLetterIn, names: Names, number: str, day: date) -> bytes:
+    addressee = names[body.person_id].full_name if body.person_id else str(body.addressee)
+    return templates.thanks_letter(body.requisites(number, day), addressee, body.text)
+
+
+def _consent(body: ConsentIn, names: Names, number: str, day: date) -> bytes:
+    person = names[body.person_id]
+    if person.birth_date is None:
+        raise DomainError("BIRTH_DATE_UNKNOWN", "В реестре нет даты рождения участника", 422)
+    subject = templates.ConsentSubject(person.full_name, person.birth_date, person.guardian_name)
+    return templates.consent(body.requisites(number, day), subject)
+
+
+def _nobody(body: Body) -> list[UUID]:
+    return []
+
+
+RECIPES: dict[str, Recipe[Any]] = {
+    "pairs_order": Recipe(PairsOrderRecipe, lambda b: [i for p in b.pairs
+                                                       for i in (p.mentor_id, *p.mentee_ids)],
+                          _pairs_order),
+    "curator_order": Recipe(CuratorOrderIn, _nobody, _curator_order),
+    "award_order": Recipe(AwardOrderIn, lambda b: [a.mentor_id for a in b.awards], _award_order),
+    "thanks_letter": Recipe(ThanksLetterIn, lambda b: [b.person_id] if b.person_id else [],
+                            _thanks_letter),
+    "consent": Recipe(ConsentIn, lambda b: [b.person_id], _consent),
+}
+
+
+def recipe_of(kind: str) -> Recipe[Any]:
+    try:
+        return RECIPES[kind]
+    except KeyError:
+        raise DomainError("UNKNOWN_KIND", f"Неизвестный вид документа: {kind}", 422) from None
+
+
+def load(kind: str, data: Mapping[str, Any]) -> Body:
+    """A recipe's body from its stored JSON (the same validation as the request had)."""
+    return recipe_of(kind).model.model_validate(dict(data))
+
+
+def people(kind: str, body: Body) -> list[UUID]:
+    """The registry persons the document names, once each, in the order they appear."""
+    return list(dict.fromkeys(recipe_of(kind).people(body)))
+
+
+def render(kind: str, body: Body, names: Names, number: str, day: date) -> bytes:
+    return recipe_of(kind).render(body, names, number, day)
