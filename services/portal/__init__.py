@@ -1,0 +1,1 @@
+"""The web portal: Russian pages for curators, municipalities, the region and auditors."""
