@@ -1,0 +1,111 @@
+"""Fixtures for every test: a real nats-server, and a store backend per test (SQLite file, and
+PostgreSQL in a fresh schema whenever NASTAVNIK_TEST_POSTGRES_URL is set)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from shared.nats_server import EmbeddedNats
+from shared.settings import Settings
+
+POSTGRES_URL = os.environ.get("NASTAVNIK_TEST_POSTGRES_URL", "")
+BACKENDS = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
+TEST_SECRET = "test-secret-of-at-least-thirty-two-bytes"
+#: Roadmaps from the field (copies of ../shared/samples/roadmaps, so a clone tests on its own).
+FIELD_ROADMAPS = Path(__file__).resolve().parent / "fixtures" / "roadmaps" / "field"
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedNats]:
+    with EmbeddedNats(tmp_path_factory.mktemp("nats")) as server:
+        yield server
+
+
+@pytest.fixture
+def fresh_nats(tmp_path: Path) -> Iterator[EmbeddedNats]:
+    """A server of this test's own, for tests that count everything on a stream."""
+    with EmbeddedNats(tmp_path / "nats") as server:
+        yield server
+
+
+def _postgres_admin_url() -> sa.URL:
+    url = sa.make_url(POSTGRES_URL)
+    return url.set(drivername="postgresql+psycopg")
+
+
+@pytest.fixture
+def postgres_schema() -> Iterator[str]:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(_postgres_admin_url())
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield schema
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """Settings for one test: its own data folder, and its own schema on PostgreSQL."""
+    database_url = ""
+    if backend == "postgres":
+        schema = request.getfixturevalue("postgres_schema")
+        url = sa.make_url(POSTGRES_URL)
+        database_url = (f"postgresql://{url.username or 'postgres'}"
+                        f"{':' + url.password if url.password else ''}@{url.host or '127.0.0.1'}:"
+                        f"{url.port or 5432}/{url.database}?schema={schema}")
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, token_secret=TEST_SECRET)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 20.0, interval: float = 0.05,
+               message: str = "condition") -> None:
+    """Poll for a condition rather than sleeping a fixed time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {message}")
+
+
+async def async_wait_until(condition: Callable[[], bool], timeout: float = 20.0,
+                           message: str = "condition", quiet: bool = False) -> None:
+    """Poll for a condition; ``quiet`` returns at the timeout instead of failing."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    if not quiet:
+        raise AssertionError(f"timed out waiting for {message}")
+
+
+async def publish_until_delivered(client: Any, subject: str, data: bytes, delivered: list[bytes],
+                                  timeout: float = 20.0) -> None:
+    """Core NATS is at most once: across a cluster, a subscriber's interest reaches the other
+    nodes a moment after its flush, and a message published there before it is dropped. So the
+    publisher repeats until the subscriber has the message, the way a periodic publisher would."""
+    deadline = time.monotonic() + timeout
+    while data not in delivered:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{subject} never delivered")
+        await client.publish(subject, data)
+        await client.flush()
+        await async_wait_until(lambda: data in delivered, timeout=0.5, quiet=True)

@@ -1,0 +1,56 @@
+"""The registry's names responder, asked directly over NATS request/reply."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import nats
+
+from services.registry.rpc import NAMES_SUBJECT
+from shared.auth import Actor, OrgPath, Role, issue_token
+from tests.integration.documents.conftest import System, register
+
+
+def ask(system: System, request: Any) -> dict[str, Any]:
+    async def run() -> dict[str, Any]:
+        nc = await nats.connect(system.settings.nats_url)
+        try:
+            data = request if isinstance(request, bytes) else json.dumps(request).encode()
+            return json.loads((await nc.request(NAMES_SUBJECT, data, timeout=10)).data)
+        finally:
+            await nc.close()
+
+    return asyncio.run(run())
+
+
+def token(system: System, role: Role, scope: str) -> str:
+    return issue_token(Actor(user="u", role=role, scope=OrgPath.parse(scope)),
+                       system.settings.signing_secret)
+
+
+def test_names_only_for_issuers_within_their_scope(system: System) -> None:
+    mine = register(system, "mentee", "school-a", "Орлов", "Егор", "Ильич", "2013-05-02",
+                    guardian_name="Орлова Мария Ивановна")
+    theirs = register(system, "mentor", "school-b", "Чужой", "Виктор", "Павлович", "1980-01-01")
+
+    reply = ask(system, {"token": token(system, Role.CURATOR, "demo/m1/school-a"),
+                         "person_ids": [mine, theirs]})
+    assert reply["missing"] == [theirs]
+    assert reply["people"][mine] == {
+        "full_name": "Орлов Егор Ильич", "last_name": "Орлов", "first_name": "Егор",
+        "middle_name": "Ильич", "birth_date": "2013-05-02", "guardian_name": "Орлова Мария Ивановна",
+        "role": "mentee", "organisation_id": system.ids["school-a"]}
+    municipal = ask(system, {"token": token(system, Role.MUNICIPAL, "demo/m1"),
+                             "person_ids": [mine, theirs]})
+    assert sorted(municipal["people"]) == sorted([mine, theirs]) and municipal["missing"] == []
+
+    for role in (Role.PARTICIPANT, Role.AUDITOR):
+        refused = ask(system, {"token": token(system, role, "demo"), "person_ids": [mine]})
+        assert refused == {"error": {"code": "FORBIDDEN", "status": 403,
+                                     "message": "Недостаточно прав для получения ФИО участников"}}
+    assert ask(system, {"token": "forged", "person_ids": [mine]})["error"]["code"] == "UNAUTHENTICATED"
+    assert ask(system, {"token": token(system, Role.CURATOR, "demo/m1/school-a"),
+                        "person_ids": ["not-a-uuid"]})["error"]["code"] == "INVALID_REQUEST"
+    assert ask(system, b"\xff not json")["error"]["code"] == "INVALID_REQUEST"

@@ -1,0 +1,241 @@
+"""A consumer applies each event once and in order, whatever is redelivered or replayed; replicas
+of a service share one durable consumer and split the work between them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Iterator, Sequence
+
+import nats
+import pytest
+import sqlalchemy as sa
+from nats.js import JetStreamContext
+
+from services.registry.application import RegistryStore
+from shared.bus import ensure_streams
+from shared.consumer import ConsumerRunner, consumer_positions
+from shared.contracts import Envelope, stream_name
+from shared.nats_server import EmbeddedNats
+from shared.relay import OutboxRelay
+from shared.settings import Settings
+from shared.store import view_engine
+from tests.conftest import async_wait_until
+from tests.integration.platform.test_outbox_relay import store_organisations
+
+seen = sa.MetaData()
+applied = sa.Table("test_applied", seen,
+                   sa.Column("position", sa.Integer, primary_key=True),
+                   sa.Column("code", sa.String(50), nullable=False),
+                   sa.Column("replica", sa.String(10), nullable=False))
+
+
+class Hold:
+    """Stops a replica inside its transaction once past ``after``, until released; it then dies
+    (the transaction rolls back), as a process killed while applying a batch would."""
+
+    def __init__(self, after: int) -> None:
+        self.after = after
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+
+class Recorder:
+    """Records every applied event and who applied it; a primary key makes any double apply fail
+    loudly, and a batch that does not follow the last applied event fails it too."""
+
+    name = "test-recorder"
+    sources = ("registry",)
+
+    def __init__(self, fail_at: int | None = None, replica: str = "a", hold: Hold | None = None) -> None:
+        self.fail_at = fail_at
+        self.replica = replica
+        self.hold = hold
+
+    def apply(self, conn: sa.Connection, envelopes: Sequence[Envelope]) -> None:
+        hold = self.hold
+        if hold is not None and envelopes[0].source_position > hold.after and not hold.holding.is_set():
+            hold.holding.set()
+            hold.release.wait(30)
+            raise RuntimeError("replica died holding a batch")
+        last = conn.execute(sa.select(sa.func.max(applied.c.position))).scalar() or 0
+        for envelope in envelopes:
+            if envelope.source_position == self.fail_at:
+                raise RuntimeError("projection failed half-way through a batch")
+            assert envelope.source_position == last + 1, f"{envelope.source_position} after {last}"
+            last = envelope.source_position
+            conn.execute(applied.insert().values(position=envelope.source_position,
+                                                 code=envelope.payload["code"], replica=self.replica))
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[sa.Engine]:
+    engine = view_engine(settings, "consumer-test")
+    seen.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+async def publish(settings: Settings, nats_url: str, count: int) -> None:
+    store = RegistryStore(settings)
+    store_organisations(store, count)
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await ensure_streams(js)
+    await OutboxRelay(store, js).publish_pending()
+    await nc.close()
+    store.close()
+
+
+def positions(engine: sa.Engine) -> list[int]:
+    with engine.connect() as conn:
+        return list(conn.execute(sa.select(applied.c.position).order_by(applied.c.position)).scalars())
+
+
+def count(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(applied)).scalar() or 0)
+
+
+def per_replica(engine: sa.Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {str(replica): int(n) for replica, n in conn.execute(
+            sa.select(applied.c.replica, sa.func.count()).group_by(applied.c.replica))}
+
+
+@pytest.fixture
+def second_engine(settings: Settings, engine: sa.Engine) -> Iterator[sa.Engine]:
+    """The same database through a pool of its own, as a second replica's process has."""
+    other = view_engine(settings, "consumer-test")
+    yield other
+    other.dispose()
+
+
+async def ack_floor(js: JetStreamContext, durable: str, reaches: int) -> int:
+    """The durable's ack floor once it reaches ``reaches`` (acks are not waited for), or as it is."""
+    floor = 0
+    for _ in range(200):
+        info = await js.consumer_info(stream_name("registry"), durable)
+        floor = info.ack_floor.stream_seq if info.ack_floor else 0
+        if floor >= reaches:
+            break
+        await asyncio.sleep(0.05)
+    return floor
+
+
+async def stop_all(stop: asyncio.Event, tasks: list[asyncio.Task[None]]) -> None:
+    stop.set()
+    for result in await asyncio.gather(*tasks, return_exceptions=True):
+        if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+            raise result
+
+
+async def test_replay_and_redelivery_change_nothing_twice(settings: Settings, engine: sa.Engine,
+                                                          fresh_nats: EmbeddedNats) -> None:
+    await publish(settings, fresh_nats.url, 1200)
+    nc = await nats.connect(fresh_nats.url)
+    runner = ConsumerRunner(engine, nc.jetstream(), Recorder(), batch=250)
+    assert await runner.consume("registry", until_caught_up=True) == 1200
+    assert positions(engine) == list(range(1, 1201))
+
+    # A second runner (a restart) resumes after the committed position: nothing applied twice.
+    again = ConsumerRunner(engine, nc.jetstream(), Recorder(), batch=250)
+    assert await again.consume("registry", until_caught_up=True) == 0
+
+    # A batch delivered again (as after a lost ack) is recognised by its stream sequence.
+    stream = stream_name("registry")
+    redelivered = [(seq, Envelope.from_bytes((await nc.jetstream().get_msg(stream, seq=seq)).data))
+                   for seq in range(1190, 1201)]
+    runner._commit(stream, redelivered)
+    assert positions(engine) == list(range(1, 1201))
+    await nc.close()
+
+
+async def test_a_failed_batch_leaves_neither_rows_nor_position(settings: Settings, engine: sa.Engine,
+                                                               fresh_nats: EmbeddedNats) -> None:
+    await publish(settings, fresh_nats.url, 300)
+    nc = await nats.connect(fresh_nats.url)
+    failing = ConsumerRunner(engine, nc.jetstream(), Recorder(fail_at=150), batch=100)
+    with pytest.raises(RuntimeError):
+        await failing.consume("registry", until_caught_up=True)
+    assert positions(engine) == list(range(1, 101))  # the batch holding 150 left no trace
+    assert failing.position("registry") == 100
+
+    fixed = ConsumerRunner(engine, nc.jetstream(), Recorder(), batch=100)
+    assert await fixed.consume("registry", until_caught_up=True) == 200
+    assert positions(engine) == list(range(1, 301))
+    await nc.close()
+
+
+async def test_two_replicas_share_the_stream_each_event_applied_once_in_order(
+        settings: Settings, engine: sa.Engine, second_engine: sa.Engine, fresh_nats: EmbeddedNats) -> None:
+    total = 600
+    await publish(settings, fresh_nats.url, total)
+    nc_a, nc_b = await nats.connect(fresh_nats.url), await nats.connect(fresh_nats.url)
+    a = ConsumerRunner(engine, nc_a.jetstream(), Recorder(replica="a"), batch=50)
+    b = ConsumerRunner(second_engine, nc_b.jetstream(), Recorder(replica="b"), batch=50)
+    assert a.durable_name("registry") == b.durable_name("registry")  # one durable, shared
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(a.run(stop)), asyncio.create_task(b.run(stop))]
+    try:
+        await async_wait_until(lambda: count(engine) >= total, timeout=60, message="all applied")
+    finally:
+        await stop_all(stop, tasks)
+    assert positions(engine) == list(range(1, total + 1))
+    shares = per_replica(engine)
+    print(f"events applied per replica: {shares}")
+    assert shares["a"] > 0 and shares["b"] > 0 and shares["a"] + shares["b"] == total
+    assert a.applied_total + b.applied_total == total
+    await nc_a.close()
+    await nc_b.close()
+
+
+async def test_a_replica_dying_with_a_batch_leaves_it_to_the_other(
+        settings: Settings, engine: sa.Engine, second_engine: sa.Engine, fresh_nats: EmbeddedNats) -> None:
+    total = 400
+    await publish(settings, fresh_nats.url, total)
+    nc_a, nc_b = await nats.connect(fresh_nats.url), await nats.connect(fresh_nats.url)
+    hold = Hold(after=100)
+    # A short ack_wait: the dead replica's batch comes back to the other within the test's patience.
+    a = ConsumerRunner(engine, nc_a.jetstream(), Recorder(replica="a", hold=hold), batch=50, ack_wait=2.0)
+    b = ConsumerRunner(second_engine, nc_b.jetstream(), Recorder(replica="b"), batch=50, ack_wait=2.0)
+    stop = asyncio.Event()
+    task_a = asyncio.create_task(a.run(stop))
+    task_b = asyncio.create_task(b.run(stop))
+    try:
+        await async_wait_until(hold.holding.is_set, timeout=60, message="replica a holds a batch")
+        # The process dies: its connection goes first, so nothing is handed back by a nak —
+        # only the expiry of ack_wait returns the batch.
+        await nc_a.close()
+        task_a.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task_a
+        hold.release.set()
+        await async_wait_until(lambda: count(engine) >= total, timeout=60, message="b finished")
+    finally:
+        hold.release.set()
+        await stop_all(stop, [task_b])
+    assert positions(engine) == list(range(1, total + 1))
+    assert per_replica(engine)["b"] > 0
+    await nc_b.close()
+
+
+async def test_a_rebuilt_read_model_consumes_the_stream_again_from_the_start(
+        settings: Settings, engine: sa.Engine, fresh_nats: EmbeddedNats) -> None:
+    await publish(settings, fresh_nats.url, 300)
+    nc = await nats.connect(fresh_nats.url)
+    runner = ConsumerRunner(engine, nc.jetstream(), Recorder(), batch=100)
+    assert await runner.consume("registry", until_caught_up=True) == 300
+    durable = runner.durable_name("registry")
+    assert await ack_floor(nc.jetstream(), durable, reaches=300) == 300
+
+    # The read model is rebuilt (emptied, position 0); the durable still says 300 were done.
+    with engine.begin() as conn:
+        conn.execute(applied.delete())
+        conn.execute(consumer_positions.update().values(last_seq=0))
+    rebuilt = ConsumerRunner(engine, nc.jetstream(), Recorder(), batch=100)
+    assert await rebuilt.consume("registry", until_caught_up=True) == 300
+    assert positions(engine) == list(range(1, 301))
+    assert rebuilt.durable_name("registry") == durable  # the same durable, recreated from position 0
+    await nc.close()

@@ -1,0 +1,303 @@
+"""Secured NATS: a municipality's credentials reach only its own subjects, a service's replies reach
+only that service; nobody gets in anonymously."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import nats
+import pytest
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
+from nats.js.api import ConsumerConfig, KeyValueConfig, StreamConfig
+
+from services.registry.rpc import NAMES_QUEUE, NAMES_SUBJECT
+from shared import bus
+from shared.contracts import SOURCES, stream_name
+from shared.nats_auth import (
+    SERVICES,
+    NatsAuthorization,
+    build_authorization,
+    municipality_consumer,
+    municipality_inbox,
+    service_inbox,
+    write_authorization,
+)
+from shared.nats_server import EmbeddedNats
+from shared.settings import Settings
+from tests.conftest import publish_until_delivered
+
+REGION = "demo"
+
+
+@pytest.fixture
+def secured(tmp_path: Path) -> Iterator[tuple[EmbeddedNats, object]]:
+    authorization = build_authorization(REGION, ["m1", "m2"])
+    conf = write_authorization(tmp_path / "secrets" / "nats-auth.conf", authorization)
+    assert conf.stat().st_mode & 0o777 == 0o600
+    with EmbeddedNats(tmp_path / "nats", extra_args=["-c", str(conf)]) as server:
+        yield server, authorization
+
+
+async def connect(url: str, errors: list[str], inbox: str = "_INBOX") -> nats.NATS:
+    async def on_error(exc: Exception) -> None:
+        errors.append(str(exc))
+
+    return await nats.connect(url, error_cb=on_error, allow_reconnect=False, connect_timeout=2,
+                              inbox_prefix=inbox)
+
+
+async def connect_municipality(server: EmbeddedNats, authorization: NatsAuthorization,
+                               municipality: str, errors: list[str]) -> nats.NATS:
+    """A municipality's client: its credentials and the inbox prefix they allow."""
+    user = authorization.user(f"mun-{REGION}-{municipality}")
+    return await connect(user.url("127.0.0.1", server.port), errors,
+                         municipality_inbox(REGION, municipality).removesuffix(".>"))
+
+
+async def connect_service(server: EmbeddedNats, authorization: NatsAuthorization, service: str,
+                          errors: list[str] | None = None) -> Client:
+    """The way a service connects (shared.bus.connect), with its generated credentials."""
+    user = authorization.user(f"svc-{service}")
+    settings = Settings(nats_user=user.user, nats_password=user.password)
+    client = await bus.connect(server.url, service, settings)
+    if errors is not None:
+        async def on_error(exc: Exception) -> None:
+            errors.append(str(exc))
+
+        client._error_cb = on_error  # nats-py's own hook; bus.connect takes no callback
+    return client
+
+
+def refusal(errors: list[str], subject: str) -> bool:
+    return any("permissions violation for subscription" in e.lower() and subject.lower() in e.lower()
+               for e in errors)
+
+
+def collector(into: list[bytes]):  # noqa: ANN201 - a callback factory
+    async def collect(message: object) -> None:
+        into.append(message.data)  # type: ignore[attr-defined]
+
+    return collect
+
+
+async def wait_for(condition: object, timeout: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():  # type: ignore[operator]
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+async def test_municipality_refused_on_another_municipality(secured: tuple[EmbeddedNats, object]) -> None:
+    server, authorization = secured
+    errors: list[str] = []
+    svc = await connect_service(server, authorization, "registry")  # type: ignore[arg-type]
+    mun = await connect_municipality(server, authorization, "m1", errors)  # type: ignore[arg-type]
+    try:
+        js = svc.jetstream()
+        await js.add_stream(StreamConfig(name="NASTAVNIK_REGISTRY", subjects=["nastavnik.registry.>"]))
+
+        # Own subjects: subscribe and receive, publish and be delivered.
+        own: list[bytes] = []
+        await mun.subscribe("nastavnik.registry.demo.m1.>", cb=collector(own))
+        await mun.flush()
+        await publish_until_delivered(svc, "nastavnik.registry.demo.m1.MenteeRegistered", b"own", own)
+        assert set(own) == {b"own"}
+
+        # Another municipality's subjects: the subscription is refused, nothing is delivered.
+        foreign: list[bytes] = []
+        await mun.subscribe("nastavnik.registry.demo.m2.>",
+                            cb=collector(foreign))
+        await mun.flush()
+        await wait_for(lambda: any("permissions violation for subscription" in e.lower()
+                                   and "m2" in e for e in errors))
+        await svc.publish("nastavnik.registry.demo.m2.MenteeRegistered", b"foreign")
+        await svc.flush()
+
+        # Publishing there is refused too: the service's subscriber never sees it.
+        seen_by_service: list[bytes] = []
+        await svc.subscribe("nastavnik.registry.demo.m2.>",
+                            cb=collector(seen_by_service))
+        await svc.flush()
+        await mun.publish("nastavnik.registry.demo.m2.MenteeRegistered", b"forged")
+        await mun.flush()
+        await wait_for(lambda: any("permissions violation for publish" in e.lower()
+                                   and "m2" in e for e in errors))
+        await svc.publish("nastavnik.registry.demo.m2.Marker", b"marker")
+        await wait_for(lambda: b"marker" in seen_by_service)
+        assert b"forged" not in seen_by_service
+        assert foreign == []
+
+        # JetStream: its own filtered consumer works; one over another municipality is refused.
+        mjs = mun.jetstream()
+        name = municipality_consumer(REGION, "m1")
+        sub = await mjs.pull_subscribe("nastavnik.*.demo.m1.>", durable=name, stream="NASTAVNIK_REGISTRY")
+        messages = await sub.fetch(1, timeout=5)
+        assert messages[0].data == b"own"
+        await messages[0].ack()
+        with pytest.raises(Exception):  # noqa: B017 - no reply: the request is dropped as unauthorised
+            await mjs.add_consumer("NASTAVNIK_REGISTRY", ConsumerConfig(
+                durable_name=name, filter_subject="nastavnik.*.demo.m2.>"), timeout=1)
+        with pytest.raises(Exception):  # noqa: B017
+            await mjs.add_consumer("NASTAVNIK_REGISTRY", ConsumerConfig(
+                durable_name="mun_demo_m2", filter_subject="nastavnik.*.demo.m2.>"), timeout=1)
+        info = await js.consumers_info("NASTAVNIK_REGISTRY")
+        assert {c.name for c in info} == {name}
+        assert info[0].config.filter_subject == "nastavnik.*.demo.m1.>"
+    finally:
+        await mun.close()
+        await svc.close()
+
+
+async def test_a_municipality_never_reads_what_another_pulls(
+        secured: tuple[EmbeddedNats, NatsAuthorization]) -> None:
+    """JetStream hands pulled messages to the puller's inbox: each municipality has its own."""
+    server, authorization = secured
+    m1_errors: list[str] = []
+    svc = await connect_service(server, authorization, "registry")
+    m1 = await connect_municipality(server, authorization, "m1", m1_errors)
+    m2 = await connect_municipality(server, authorization, "m2", [])
+    try:
+        js = svc.jetstream()
+        await js.add_stream(StreamConfig(name="NASTAVNIK_REGISTRY", subjects=["nastavnik.registry.>"]))
+        await js.publish("nastavnik.registry.demo.m2.MenteeRegistered", b"m2-event")
+
+        stolen: list[bytes] = []
+        refused = ("_INBOX.>", municipality_inbox(REGION, "m2"))
+        for subject in (*refused, "nastavnik.registry.demo.m1.>"):
+            await m1.subscribe(subject, cb=collector(stolen))
+        await m1.flush()
+        await wait_for(lambda: all(refusal(m1_errors, s) for s in refused))
+
+        sub = await m2.jetstream().pull_subscribe(
+            "nastavnik.*.demo.m2.>", durable=municipality_consumer(REGION, "m2"), stream="NASTAVNIK_REGISTRY")
+        messages = await sub.fetch(1, timeout=5)
+        assert messages[0].data == b"m2-event"
+        assert messages[0].reply.startswith("$JS.ACK.")
+        await messages[0].ack_sync()
+        # A marker on m1's own subjects: once it arrives, the pulled message would have too.
+        await svc.publish("nastavnik.registry.demo.m1.Marker", b"marker")
+        await svc.flush()
+        await wait_for(lambda: b"marker" in stolen)
+        assert stolen == [b"marker"]
+    finally:
+        for client in (m2, m1, svc):
+            await client.close()
+
+
+async def test_unauthenticated_and_wrong_password_refused(secured: tuple[EmbeddedNats, object]) -> None:
+    server, authorization = secured
+    with pytest.raises(NatsError, match="Authorization Violation"):
+        await nats.connect(server.url, allow_reconnect=False, connect_timeout=2, max_reconnect_attempts=0)
+    m1 = authorization.user("mun-demo-m1")  # type: ignore[attr-defined]
+    wrong = f"nats://{m1.user}:not-the-password@127.0.0.1:{server.port}"
+    with pytest.raises(NatsError, match="Authorization Violation"):
+        await nats.connect(wrong, allow_reconnect=False, connect_timeout=2, max_reconnect_attempts=0)
+    # The right credentials do get in: the refusals above are about authentication, not the server.
+    client = await nats.connect(m1.url("127.0.0.1", server.port), allow_reconnect=False)
+    assert client.is_connected
+    await client.close()
+
+
+def test_generated_config_has_no_anonymous_access() -> None:
+    authorization = build_authorization(REGION, ["m1"])
+    text = authorization.to_conf()
+    assert "no_auth_user" not in text
+    assert {u.user for u in authorization.users} >= {"svc-registry", "svc-pairing", "mun-demo-m1"}
+    assert all(len(u.password) >= 24 for u in authorization.users)
+    m1 = authorization.user("mun-demo-m1")
+    assert m1.subscribe == ("nastavnik.*.demo.m1.>", "_INBOX_mun-demo-m1.>")
+    assert not any(p.startswith("$JS.API.>") or p == ">" for p in m1.publish)
+    # Services: their own inbox only, and of request subjects only those they serve.
+    pairing = authorization.user("svc-pairing")
+    assert "_INBOX_svc-pairing.>" in pairing.subscribe
+    assert not any(p.startswith("_INBOX") and p != "_INBOX_svc-pairing.>" for p in pairing.subscribe)
+    assert not any(p in (">", "nastavnik.>", "nastavnik.rpc.>") for p in pairing.subscribe)
+    assert "nastavnik.rpc.registry.>" in authorization.user("svc-registry").subscribe
+
+
+SECRET = "Иванова Мария Петровна"
+
+
+async def test_name_lookup_replies_reach_only_the_requesting_service(
+        secured: tuple[EmbeddedNats, NatsAuthorization]) -> None:
+    server, authorization = secured
+    documents_inbox = service_inbox("documents")
+    assert documents_inbox == "_INBOX_svc-documents.>"
+    registry = await connect_service(server, authorization, "registry")
+    documents = await connect_service(server, authorization, "documents")
+    pairing_errors: list[str] = []
+    pairing = await connect_service(server, authorization, "pairing", pairing_errors)
+    mun_errors: list[str] = []
+    mun = await connect_municipality(server, authorization, "m1", mun_errors)
+    try:
+        async def answer(message: Msg) -> None:  # stands in for the registry's serve_names
+            await message.respond(json.dumps({"people": {"p1": {"full_name": SECRET}}}).encode())
+
+        await registry.subscribe(NAMES_SUBJECT, queue=NAMES_QUEUE, cb=answer)
+        await registry.flush()
+
+        # Eavesdroppers: another service on the documents inbox and on the shared one; a
+        # municipality on the documents inbox and the shared one (both refused) and its own.
+        pairing_seen: list[bytes] = []
+        for subject in (documents_inbox, "_INBOX.>", NAMES_SUBJECT):
+            await pairing.subscribe(subject, cb=collector(pairing_seen))
+        await pairing.subscribe(service_inbox("pairing"), cb=collector(pairing_seen))
+        await pairing.flush()
+        mun_seen: list[bytes] = []
+        for subject in (documents_inbox, "_INBOX.>", municipality_inbox(REGION, "m1"),
+                        "nastavnik.registry.demo.m1.>"):
+            await mun.subscribe(subject, cb=collector(mun_seen))
+        await mun.flush()
+        await wait_for(lambda: all(refusal(mun_errors, s) for s in (documents_inbox, "_INBOX.>")) and all(
+            refusal(pairing_errors, s) for s in (documents_inbox, "_INBOX.>", NAMES_SUBJECT)))
+
+        # The documents service asks and gets the names, on its own inbox prefix.
+        reply = await documents.request(NAMES_SUBJECT, b'{"token": "t", "person_ids": ["p1"]}', timeout=5)
+        assert reply.subject.startswith("_INBOX_svc-documents.")
+        assert json.loads(reply.data)["people"]["p1"]["full_name"] == SECRET
+
+        # Markers behind the reply on each eavesdropper's connection (one server delivers in
+        # order): once they arrive, the reply would have too.
+        await registry.publish(f"{service_inbox('pairing')[:-2]}.marker", b"marker")
+        await registry.publish("nastavnik.registry.demo.m1.Marker", b"marker")
+        await wait_for(lambda: b"marker" in pairing_seen and b"marker" in mun_seen)
+        assert pairing_seen == [b"marker"]
+        assert mun_seen == [b"marker"]
+    finally:
+        for client in (mun, pairing, documents, registry):
+            await client.close()
+
+
+async def test_every_service_publishes_and_consumes_under_its_permissions(
+        secured: tuple[EmbeddedNats, NatsAuthorization]) -> None:
+    server, authorization = secured
+    clients = {service: await connect_service(server, authorization, service) for service in SERVICES}
+    try:
+        await bus.ensure_streams(clients["registry"].jetstream())
+        for service, client in clients.items():
+            js = client.jetstream()
+            await bus.ensure_streams(js)  # every process declares the streams it touches
+            source = service if service in SOURCES else "registry"
+            if service in SOURCES:
+                ack = await js.publish(f"nastavnik.{service}.demo.m1.Checked", service.encode())
+                assert ack.stream == stream_name(service)
+            # A pull consumer (the way ConsumerRunner reads): JetStream API replies and pulled
+            # messages both come to the service's own inbox prefix.
+            sub = await js.pull_subscribe(f"nastavnik.{source}.>", durable=f"check_{service}",
+                                          stream=stream_name(source))
+            messages = await sub.fetch(1, timeout=5)
+            assert messages[0].data == source.encode()
+            await messages[0].ack_sync()
+        # The relay's lease lives in a KV bucket.
+        kv = await clients["documents"].jetstream().create_key_value(KeyValueConfig(bucket="check_lease"))
+        await kv.put("documents", b"instance-1")
+        assert (await kv.get("documents")).value == b"instance-1"
+    finally:
+        for client in clients.values():
+            await client.close()

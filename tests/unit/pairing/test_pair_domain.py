@@ -1,0 +1,186 @@
+"""The pair aggregate's rules: meeting order, dates, closed pairs, feedback and its reveal."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.pairing.domain import KIND_TITLES, NEXT_KINDS, Pair, check_new_pair
+from shared.auth import OrgPath, system_actor
+from shared.errors import DomainError
+from shared.store import CommandContext
+
+FORMED = date(2025, 9, 1)
+TODAY = date(2025, 12, 1)
+META = CommandContext(system_actor("demo")).meta(OrgPath.parse("demo/m1/school-a"))
+KINDS = list(KIND_TITLES)
+
+
+def new_pair(mentees: int = 1) -> Pair:
+    return Pair(programme_id=None, organisation_id=uuid4(), form="teacher-student",
+                mentor_id=uuid4(), mentee_ids=[uuid4() for _ in range(mentees)], order_ref=None,
+                suggested=False, score=None, formed_on=FORMED.isoformat(), meta=META)
+
+
+def hold(pair: Pair, kind: str, on: date = FORMED) -> int:
+    return pair.hold_meeting(kind, on, 45, "in_person", TODAY, META)
+
+
+def code_of(call: Any) -> tuple[int, str]:
+    with pytest.raises(DomainError) as caught:
+        call()
+    assert caught.value.message
+    return caught.value.status, caught.value.code
+
+
+
+
+
+def test_the_methodologys_order_with_any_number_of_regular_meetings() -> None:
+    pair = new_pair()
+    numbers = [hold(pair, k) for k in ("intro", "trial", "planning", "regular", "regular",
+                                        "regular", "final")]
+    assert numbers == [1, 2, 3, 4, 5, 6, 7]
+    pair.complete(META)
+    assert pair.status == "completed"
+
+
+def test_final_may_follow_planning_directly_but_not_the_trial() -> None:
+    pair = new_pair()
+    hold(pair, "intro")
+    hold(pair, "trial")
+    assert code_of(lambda: hold(pair, "final")) == (409, "MEETING_OUT_OF_ORDER")
+    hold(pair, "planning")
+    assert hold(pair, "final") == 4
+
+
+def test_dates_in_the_future_before_the_pair_or_the_previous_meeting_are_refused() -> None:
+    pair = new_pair()
+    assert code_of(lambda: hold(pair, "intro", TODAY + timedelta(days=1))) == (
+        422, "MEETING_IN_FUTURE")
+    assert code_of(lambda: hold(pair, "intro", FORMED - timedelta(days=1))) == (
+        422, "MEETING_BEFORE_PAIR")
+    hold(pair, "intro", FORMED + timedelta(days=10))
+    assert code_of(lambda: hold(pair, "trial", FORMED + timedelta(days=9))) == (
+        422, "MEETING_BEFORE_PREVIOUS")
+    assert code_of(lambda: pair.hold_meeting("trial", TODAY, 1, "online", TODAY, META)) == (
+        422, "INVALID_DURATION")
+    assert len(pair.meetings) == 1
+
+
+def test_a_closed_pair_takes_no_meetings_goals_or_second_ending() -> None:
+    pair = new_pair(mentees=3)
+    hold(pair, "intro")
+    assert code_of(lambda: pair.complete(META)) == (409, "FINAL_MEETING_REQUIRED")
+    assert code_of(lambda: pair.dissolve(" ", META)) == (422, "REASON_REQUIRED")
+    returned = pair.dissolve("Переезд наставника", META, withdrawn_ids=[pair.mentee_ids[1]])
+    assert returned == [pair.mentee_ids[0], pair.mentee_ids[2]]
+    assert code_of(lambda: hold(pair, "trial")) == (409, "PAIR_CLOSED")
+    assert code_of(lambda: pair.set_goal(uuid4(), "Цель", None, "planned", META)) == (
+        409, "PAIR_CLOSED")
+    assert code_of(lambda: pair.dissolve("ещё раз", META)) == (409, "PAIR_CLOSED")
+    assert code_of(lambda: pair.complete(META)) == (409, "PAIR_CLOSED")
+    # Feedback is about a meeting that took place: still accepted after the pair closed.
+    pair.submit_feedback(1, pair.mentor_id, 6, "", "", META)
+
+
+def test_new_pair_rules() -> None:
+    mentor, mentee = uuid4(), uuid4()
+    assert code_of(lambda: check_new_pair(mentor, [])) == (422, "MENTEES_REQUIRED")
+    assert code_of(lambda: check_new_pair(mentor, [mentee, mentee])) == (422, "DUPLICATE_MENTEE")
+    assert code_of(lambda: check_new_pair(mentor, [mentor])) == (422, "SAME_PERSON")
+
+
+def test_feedback_is_revealed_to_a_side_only_after_it_answered() -> None:
+    pair = new_pair(mentees=2)
+    hold(pair, "intro")
+    first, second = pair.mentee_ids
+    assert pair.feedback_visible_to(1, pair.mentor_id) == []
+    pair.submit_feedback(1, first, 8, "Понятные задания", "Больше примеров", META)
+    assert pair.feedback_visible_to(1, pair.mentor_id) == []
+    assert [r["respondent_id"] for r in pair.feedback_visible_to(1, first)] == [str(first)]
+    # A fellow mentee of the group sees neither side before answering, nor a peer's afterwards.
+    assert pair.feedback_visible_to(1, second) == []
+    pair.submit_feedback(1, pair.mentor_id, 9, "Хороший контакт", "", META)
+    assert {r["side"] for r in pair.feedback_visible_to(1, first)} == {"mentee", "mentor"}
+    assert {r["respondent_id"] for r in pair.feedback_visible_to(1, pair.mentor_id)} == {
+        str(first), str(pair.mentor_id)}
+    pair.submit_feedback(1, second, 7, "", "", META)
+    assert {r["respondent_id"] for r in pair.feedback_visible_to(1, second)} == {
+        str(second), str(pair.mentor_id)}
+    assert len(pair.feedback_visible_to(1, None)) == 3  # the curator
+    assert pair.feedback_visible_to(1, uuid4()) == []  # an outsider
+
+
+def test_feedback_rules() -> None:
+    pair = new_pair()
+    assert code_of(lambda: pair.submit_feedback(1, pair.mentor_id, 5, "", "", META)) == (
+        404, "MEETING_NOT_FOUND")
+    hold(pair, "intro")
+    assert code_of(lambda: pair.submit_feedback(1, uuid4(), 5, "", "", META)) == (
+        422, "NOT_A_MEMBER")
+    for bad in (0, 11):
+        assert code_of(lambda b=bad: pair.submit_feedback(1, pair.mentor_id, b, "", "", META)) == (
+            422, "INVALID_SATISFACTION")
+    assert pair.submit_feedback(1, pair.mentor_id, 10, "", "", META) == "mentor"
+    assert code_of(lambda: pair.submit_feedback(1, pair.mentor_id, 9, "", "", META)) == (
+        409, "FEEDBACK_ALREADY_SUBMITTED")
+
+
+command = st.tuples(
+    st.sampled_from(KINDS + ["final", "regular"]),  # weight the kinds a little towards the end
+    st.integers(-5, 100),  # days after the pair was formed; TODAY is 91 days after
+    st.sampled_from([True, True, True, False]),  # False: complete or dissolve instead
+    st.sampled_from(["complete", "dissolve"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(command, max_size=25))
+def test_no_sequence_of_commands_yields_an_out_of_order_meeting(
+        commands: list[tuple[str, int, bool, str]]) -> None:
+    pair = new_pair()
+    for kind, offset, is_meeting, ending in commands:
+        try:
+            if is_meeting:
+                hold(pair, kind, FORMED + timedelta(days=offset))
+            elif ending == "complete":
+                pair.complete(META)
+            else:
+                pair.dissolve("Причина", META)
+        except DomainError as exc:
+            assert 400 <= exc.status < 500 and exc.message
+    events = pair.collect_events()
+    meetings = [vars(e) for e in events if type(e).__name__ == "MeetingHeld"]
+    previous: str | None = None
+    for number, meeting in enumerate(meetings, start=1):
+        assert meeting["kind"] in NEXT_KINDS[previous]
+        assert meeting["number"] == number
+        assert FORMED.isoformat() <= meeting["date"] <= TODAY.isoformat()
+        previous = meeting["kind"]
+    assert [m["date"] for m in meetings] == sorted(m["date"] for m in meetings)
+    # Nothing happens to a pair after it closed, and it completes only after a final meeting.
+    names = [type(e).__name__ for e in events]
+    endings = [i for i, n in enumerate(names) if n in ("PairCompleted", "PairDissolved")]
+    assert len(endings) <= 1 and (not endings or endings[0] == len(names) - 1)
+    if "PairCompleted" in names:
+        assert previous == "final"
+
+
+def test_the_aggregate_round_trips_through_its_events() -> None:
+    pair = new_pair(mentees=2)
+    hold(pair, "intro")
+    pair.set_goal(UUID(int=1), "Подготовка к олимпиаде", date(2026, 1, 15), "in_progress", META)
+    pair.submit_feedback(1, pair.mentor_id, 9, "текст", "", META)
+    events = pair.collect_events()
+    copy: Pair | None = None
+    for e in events:
+        copy = e.mutate(copy)  # type: ignore[arg-type]
+    assert copy is not None
+    assert copy.meetings == pair.meetings and copy.goals == pair.goals
+    assert copy.feedback == pair.feedback and copy.mentee_ids == pair.mentee_ids

