@@ -198,14 +198,14 @@ def plan_groups(municipality: PlannedMunicipality) -> list[PlannedGroup]:
 
     Each school's curator first gives each mentee one of the school's own pupil-mentors with a
     free place; then mentees still without one get a free mentor from another school of the
-    municipality. A mentor is always born in an earlier year (the pairing refuses any other), and
+    municipality. A mentor is always in a higher grade (the pairing refuses any other), and
     the one sharing most of the mentee's requests is preferred. Chosen here rather than taken
     from the pairing's suggestions so that the same seed gives the same pairs (the suggestions
     break ties between equal candidates by the registry's random ids).
     """
-    def born(row: dict[str, str]) -> int:
-        # the pairing knows no mentor's grade and compares ages by birth year
-        return int(row["Дата рождения"][-4:])
+    def grade(row: dict[str, str]) -> int:
+        # every demo pupil has a grade, and the pairing then compares grades, not ages
+        return int(row["Класс"])
 
     mentors = {org.code: [(i, row, set(row["Компетенции"].split("; "))) for i, row in enumerate(org.mentors)
                           if row["Категория"] == "обучающийся"] for org in municipality.organisations}
@@ -219,7 +219,7 @@ def plan_groups(municipality: PlannedMunicipality) -> list[PlannedGroup]:
         requests = set(mentee["Запросы"].split("; "))
         candidates = [(-len(requests & competencies), code != org.code, code, i)
                       for code in codes for i, row, competencies in mentors[code]
-                      if free[(code, i)] > 0 and born(row) < born(mentee)]
+                      if free[(code, i)] > 0 and grade(row) > grade(mentee)]
         if not candidates:
             return False
         _, _, code, i = min(candidates)

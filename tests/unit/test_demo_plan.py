@@ -86,7 +86,8 @@ def test_the_plans_groups_keep_the_pairings_hard_rules() -> None:
             assert mentor["Категория"] == "обучающийся"  # the student–student form
             assert all(m.split("/")[1] == group.school for m in group.mentees)
             for mentee in group.mentees:
-                assert int(mentor["Дата рождения"][-4:]) < int(rows[mentee]["Дата рождения"][-4:])
+                # the pairing compares grades when both are known, and every demo pupil has one
+                assert int(mentor["Класс"]) > int(rows[mentee]["Класс"])
             load[group.mentor] += len(group.mentees)
         assert all(n <= int(rows[m]["Кол-во наставляемых"]) for m, n in load.items())
 
