@@ -135,7 +135,10 @@ def up(demo: Annotated[bool, typer.Option("--demo", help="Загрузить д�
         api = f"http://127.0.0.1:{port}"
 
         def announce() -> None:
-            (data_dir / "run.json").write_text(json.dumps({"api": api, "nats": nats.url}))
+            # Written aside and renamed, so a reader never sees a half-written file.
+            pending = data_dir / "run.json.tmp"
+            pending.write_text(json.dumps({"api": api, "nats": nats.url}))
+            pending.replace(data_dir / "run.json")
             typer.echo(f"API:  {api}  (документация: {api}/docs)")
             typer.echo(f"NATS: {nats.url}")
             if demo:
