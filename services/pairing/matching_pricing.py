@@ -54,7 +54,7 @@ BLOCK_ELEMENTS = 1 << 19  # float64 pairs per pricing block: 4 MB, the matrix pr
 CLASS_TABLE_LIMIT = 1 << 25  # mentee classes × mentors above this: bound gaps by their maximum
 DEFAULT_PER_ROW = 20  # pairs a mentee may bring into the graph per round
 DEFAULT_MAX_ROUNDS = 60
-DEFAULT_KEEP_MILLI = 5_000  # edges whose reduced cost is below −5 points leave the graph
+DEFAULT_KEEP_MILLI = 2_000  # edges whose reduced cost is below −2 points leave the graph
 DEFAULT_POOL_PER_ROW = 30  # nearly useful pairs per mentee a full pass keeps for later rounds
 
 
