@@ -18,7 +18,7 @@ import uvicorn
 from shared.auth import Actor, OrgPath, Role, issue_token
 from shared.host import ServiceRuntime, create_app
 from shared.nats_server import EmbeddedNats, free_port
-from shared.resilience import STORE_TRANSIENT, retry_sync
+from shared.resilience import DATABASE_UNAVAILABLE, STORE_TRANSIENT, retry_sync
 from shared.settings import Settings
 from shared.store import schema_setup_lock
 
@@ -74,13 +74,10 @@ def runtimes_for(settings: Settings, names: tuple[str, ...] = SERVICES) -> list[
 
     if not settings.uses_postgres:
         return build()
-    import psycopg
-    from eventsourcing.persistence import OperationalError
-
     # PostgreSQL may refuse connections for a while (restarting, failing over, at its connection
     # limit): wait for it as for NATS, up to the same deadline, rather than exit at once.
     return retry_sync("store at start", build, deadline=settings.connect_deadline_seconds,
-                      transient=(*STORE_TRANSIENT, psycopg.OperationalError, OperationalError))
+                      transient=(*STORE_TRANSIENT, *DATABASE_UNAVAILABLE))
 
 
 def port_free(port: int) -> bool:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import eventsourcing.persistence as es
 import nats.errors
+import psycopg
 import sqlalchemy as sa
 from tenacity import (
     AsyncRetrying,
@@ -33,6 +35,14 @@ NATS_TRANSIENT: tuple[type[BaseException], ...] = (
 #: What a restarting PostgreSQL (or a locked SQLite file) raises.
 STORE_TRANSIENT: tuple[type[BaseException], ...] = (
     sa.exc.OperationalError, sa.exc.InterfaceError, OSError, TimeoutError, ConnectionError,
+)
+#: What a database that cannot answer now raises through each layer that talks to it (SQLAlchemy
+#: for read models, eventsourcing for event stores, psycopg and its pool beneath both). A request
+#: that meets one has changed nothing and may simply be sent again.
+DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError,
+    es.OperationalError, es.InterfaceError, es.ConnectionUnavailableError,
+    psycopg.OperationalError, psycopg.InterfaceError,
 )
 
 

@@ -13,7 +13,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.auth import Actor
 from shared.errors import DomainError
-from shared.logging import bind_contextvars, clear_contextvars
+from shared.logging import bind_contextvars, clear_contextvars, get_logger
+from shared.resilience import DATABASE_UNAVAILABLE
 from shared.security import actor_from_token, token_needs_network
 from shared.store import CommandContext
 
@@ -33,6 +34,11 @@ VALIDATION_MESSAGES = {
     "too_long": "слишком много значений",
 }
 
+
+log = get_logger(__name__)
+
+#: Seconds a client is asked to wait after a 503: about what a PostgreSQL restart or fail-over takes.
+RETRY_AFTER_SECONDS = 5
 
 HTTP_ERRORS = {
     404: ("NOT_FOUND", "Адрес не найден"),
@@ -60,6 +66,27 @@ def install_error_handlers(app: FastAPI) -> None:
                     f"{d['field']}: {d['message']}" for d in details),
                 "details": details}
         return JSONResponse(body, status_code=422)
+
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The transaction was rolled back with the connection, so nothing was half-done: the
+        # caller is told to send the same request again, not that the system is broken.
+        # Only the class is logged: a driver's message may quote the statement's parameters.
+        log.warning("database unavailable", path=request.url.path, error=type(exc).__name__)
+        return JSONResponse({"code": "DATABASE_UNAVAILABLE",
+                             "message": "База данных временно недоступна; запрос не выполнен, "
+                                        "повторите его через несколько секунд"},
+                            status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+    for database_error in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(database_error, _database_unavailable)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # A bug: the caller still gets the {code, message} shape every client reads, in Russian;
+        # Starlette re-raises after this answer, so the traceback reaches the server's log.
+        return JSONResponse({"code": "INTERNAL_ERROR",
+                             "message": "Внутренняя ошибка сервиса; запрос не выполнен, "
+                                        "сообщите администратору"}, status_code=500)
 
 
 def _detail(err: dict[str, Any]) -> dict[str, str]:
