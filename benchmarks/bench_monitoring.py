@@ -60,6 +60,7 @@ from services.monitoring.rebuild import rebuild  # noqa: E402
 from services.monitoring.runtime import MonitoringRuntime  # noqa: E402
 from shared.auth import Actor, OrgPath, Role  # noqa: E402
 from shared.contracts import Envelope  # noqa: E402
+from shared.events import CATALOGUE, public_payload, schema_version  # noqa: E402
 from shared.host import create_app  # noqa: E402
 from shared.nats_server import EmbeddedNats  # noqa: E402
 from shared.relay import OutboxRelay  # noqa: E402
@@ -111,6 +112,8 @@ def region_log(count: int, region: str = REGION, municipalities: int = 60, schoo
     positions = {"registry": first_source_position, "pairing": first_source_position}
     decades = count // 10 + 1
     dumps, sort_keys = orjson.dumps, orjson.OPT_SORT_KEYS
+    # Each event in the version the services publish today, as a new region's log holds them.
+    versions = {event_type: spec.version for event_type, spec in CATALOGUE.items()}
     n = 0
 
     def person(k: int) -> str:
@@ -136,7 +139,8 @@ def region_log(count: int, region: str = REGION, municipalities: int = 60, schoo
             "correlation_id": event_id, "event_id": event_id,
             "occurred_at": occurred.replace(tzinfo=None).isoformat() + "Z",
             "org": {"municipality": org[1], "organisation": org[2], "region": org[0]},
-            "payload": payload, "schema_version": 1, "source": source, "source_position": position,
+            "payload": payload, "schema_version": versions[event_type], "source": source,
+            "source_position": position,
             "type": event_type}, option=sort_keys)
         return AuditEnvelope(data, source, position, event_id, event_type, occurred, aggregate,
                              org[0], org[1], org[2])
@@ -165,7 +169,7 @@ def region_log(count: int, region: str = REGION, municipalities: int = 60, schoo
             elif k == 1 and d % 2 == 0:
                 yield entry("registry", "MentorRegistered", org, person(2 * d + 1), {
                     "organisation_id": school_id, "category": "teacher", "competencies": [],
-                    "capacity": 2, "birth_year": 1970 + d % 30})
+                    "capacity": 2, "birth_year": 1970 + d % 30, "grade": None})
             elif k == 1:
                 yield entry("registry", "ConsentRecorded", org, person(2 * d), {"given_by": "guardian"})
             elif k == 2:  # the mentor registered in this decade or the one before (capacity 2)
@@ -175,7 +179,8 @@ def region_log(count: int, region: str = REGION, municipalities: int = 60, schoo
                     "order_ref": None, "suggested": True, "score": 0.8})
             else:
                 back = d - schools * ((k - 3) % 4)  # this school's newest pair or an earlier one
-                met = pair(back if back >= 0 else d)
+                met_decade = back if back >= 0 else d
+                met = pair(met_decade)
                 if k <= 6:
                     day = (T0 + timedelta(seconds=(n + 1) * step)).date().isoformat()
                     yield entry("pairing", "MeetingHeld", org, met, {
@@ -184,7 +189,9 @@ def region_log(count: int, region: str = REGION, municipalities: int = 60, schoo
                 else:
                     yield entry("pairing", "FeedbackSubmitted", org, met, {
                         "meeting_number": k - 6, "side": "mentee" if k % 2 else "mentor",
-                        "satisfaction": 1 + (d + k) % 10})
+                        "satisfaction": 1 + (d + k) % 10,
+                        "respondent_id": person(2 * met_decade) if k % 2
+                        else person(2 * (met_decade - met_decade % 2) + 1)})
         d += 1
 
 
@@ -193,6 +200,8 @@ def check_region_log(sample: int = 3000) -> None:
     for entry in region_log(sample):
         envelope = Envelope.model_validate_json(entry.data)
         assert envelope.to_bytes() == entry.data, entry.data
+        assert envelope.schema_version == schema_version(envelope.type), entry.data
+        assert public_payload(envelope.type, envelope.payload) == envelope.payload, entry.data
         assert audit_envelope(envelope) == entry, entry
 
 

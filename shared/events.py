@@ -7,7 +7,7 @@ versions stay readable through upcasters that lift them to the current model.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
@@ -327,8 +327,20 @@ def public_payload(event_type: str, fields: dict[str, Any]) -> dict[str, Any]:
 
 def read_payload(envelope: Envelope) -> Payload:
     """The payload of any stored or received version, as the current model."""
-    spec = spec_of(envelope.type)
-    data = dict(envelope.payload)
-    for version in range(envelope.schema_version, spec.version):
-        data = spec.upcasters[version](data)
+    return _lifted(envelope.type, envelope.schema_version, envelope.payload)
+
+
+def current_payload(event_type: str, version: int, payload: dict[str, Any]) -> dict[str, Any]:
+    """A decoded payload of any version as the current version's JSON fields.
+
+    For readers of raw envelopes (a rebuild folds millions): only the payload is validated,
+    not the envelope around it."""
+    return _lifted(event_type, version, payload).model_dump(mode="json")
+
+
+def _lifted(event_type: str, version: int, payload: Mapping[str, Any]) -> Payload:
+    spec = spec_of(event_type)
+    data = dict(payload)
+    for old in range(version, spec.version):
+        data = spec.upcasters[old](data)
     return spec.model.model_validate(data)

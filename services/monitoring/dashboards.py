@@ -38,8 +38,7 @@ import sqlalchemy as sa
 from services.monitoring import kpi, surveys
 from services.monitoring.audit.store import AuditStore
 from shared.auth import OrgPath, org_key_text
-from shared.contracts import Envelope
-from shared.events import CATALOGUE, read_payload
+from shared.events import CATALOGUE, current_payload
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -242,9 +241,9 @@ class DashboardFold:
         payload = envelope["payload"]
         kind = envelope["type"]
         if envelope.get("schema_version", 1) != self._versions.get(kind, 1):
-            # An old schema version: lift it through the catalogue's upcasters (rare, so the
-            # model is only built here).
-            payload = read_payload(Envelope.model_validate(envelope)).model_dump(mode="json")
+            # An old schema version: lift it through the catalogue's upcasters (the payload's
+            # model is only built here; the envelope around it was checked when it was logged).
+            payload = current_payload(kind, envelope.get("schema_version", 1), payload)
         handler((org["region"], org.get("municipality"), org.get("organisation")), envelope, payload)
 
     def take_deltas(self) -> dict[tuple[str, str, str | None, str], float]:
