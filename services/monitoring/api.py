@@ -276,6 +276,7 @@ def calendar_state(actor: CurrentActor, runtime: Monitoring, org: str | None = N
     config = ticker.config
     today = config.today(runtime.clock())
     reach = max(max(s.notice_days) for s in config.levels.values())
+    sent = ticker.notices_sent(today)
     reports = []
     for report in cal.reports_around(config, ticker.organisations(), today):
         if not _visible(report.path, report.reported_to, scope):
@@ -286,7 +287,8 @@ def calendar_state(actor: CurrentActor, runtime: Monitoring, org: str | None = N
         reports.append({"report_id": report.report_id, "level": report.level,
                         "path": report.path, "reported_to": report.reported_to,
                         "period": report.period, "deadline": report.deadline.isoformat(),
-                        "days_left": days_left, "status": status})
+                        "days_left": days_left, "status": status,
+                        "notices_sent": sent.get(report.report_id, [])})
     reports.sort(key=lambda r: (r["deadline"], r["level"], r["path"]))
     return {"configured": True, "today": today.isoformat(),
             "config": config.model_dump(mode="json"), "reports": reports}

@@ -341,6 +341,19 @@ class CalendarTicker:
         return {key for year in years if (c := self._calendar(year)) is not None
                 for key in c.emitted}
 
+    def notices_sent(self, today: date) -> dict[str, list[dict[str, Any]]]:
+        """Report id → the notices already sent for it, in the order they went out."""
+        with self._lock:
+            keys = self.emitted(today)
+        sent: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for key in keys:
+            report_id, _, when = key.rpartition(":")
+            sent[report_id].append({"kind": "overdue"} if when == "overdue"
+                                   else {"kind": "reminder", "days_before": int(when)})
+        for notices in sent.values():
+            notices.sort(key=lambda n: -n.get("days_before", -1))
+        return dict(sent)
+
     def tick(self) -> list[Notice]:
         """Store every notice now due in one transaction; returns them. Safe to call any time."""
         with self._lock:

@@ -480,6 +480,11 @@ def test_the_calendar_emits_and_clears_report_due(year: Year) -> None:
     state = y.get("/monitoring/calendar", A, Role.CURATOR).json()
     assert {r["report_id"]: r["status"] for r in state["reports"]} == {
         "org:demo/m1/school-a:2025-12-20": "submitted"}
+    # The late school sees which notices went out: the reminder 14 days before, then overdue.
+    state = y.get("/monitoring/calendar", B, Role.CURATOR).json()
+    assert {r["report_id"]: (r["status"], r["notices_sent"]) for r in state["reports"]} == {
+        "org:demo/m1/school-b:2025-12-20": ("overdue", [{"kind": "reminder", "days_before": 14},
+                                                        {"kind": "overdue"}])}
     y.submit_report("org:demo/m1/school-b:2025-12-20", B)
     y.settle()
     assert y.get("/monitoring/reports/overdue", "demo/m1", Role.MUNICIPAL).json() == []
