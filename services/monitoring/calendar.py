@@ -206,6 +206,12 @@ def notice_key(report_id: str, days: int | None) -> str:
     return f"{report_id}:{'overdue' if days is None else days}"
 
 
+def parse_notice_key(key: str) -> tuple[str, int | None]:
+    """``notice_key`` read back: the report id and the reminder's days (None: overdue)."""
+    report_id, _, when = key.rpartition(":")
+    return report_id, None if when == "overdue" else int(when)
+
+
 def due_notices(config: CalendarConfig, organisations_by_level: Mapping[Level, Iterable[str]],
                 submitted: set[str] | frozenset[str], already_emitted: set[str] | frozenset[str],
                 now: datetime) -> list[Notice]:
@@ -347,9 +353,9 @@ class CalendarTicker:
             keys = self.emitted(today)
         sent: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for key in keys:
-            report_id, _, when = key.rpartition(":")
-            sent[report_id].append({"kind": "overdue"} if when == "overdue"
-                                   else {"kind": "reminder", "days_before": int(when)})
+            report_id, days = parse_notice_key(key)
+            sent[report_id].append({"kind": "overdue"} if days is None
+                                   else {"kind": "reminder", "days_before": days})
         for notices in sent.values():
             notices.sort(key=lambda n: -n.get("days_before", -1))
         return dict(sent)

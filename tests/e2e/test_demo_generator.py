@@ -27,7 +27,7 @@ from tests.e2e.test_processes import CLI, healthy
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     data_dir = tmp_path / "var"
-    # The calendar ticks every second so the test can wait for its notices, not a minute.
+    # The calendar ticks every second (not every 30) so the test waits little for its notices.
     process = subprocess.Popen([CLI, "up", "--data-dir", str(data_dir), "--port", "0"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                env={**os.environ, "NASTAVNIK_CALENDAR_INTERVAL": "1"})
