@@ -7,6 +7,7 @@ consumers can be scoped to one municipality. One JetStream stream per source ser
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -70,3 +71,22 @@ def stream_subjects(source: str) -> list[str]:
 def municipality_filter(source: str, region: str, municipality: str) -> str:
     """The subject filter a municipality-scoped consumer or credential uses."""
     return f"{SUBJECT_ROOT}.{source}.{region}.{municipality}.>"
+
+
+# --- request/reply: who answers what, on which subject ----------------------------------------
+
+@dataclass(frozen=True)
+class RpcRoute:
+    """A query one service answers for another (``shared.rpc.serve`` / ``shared.rpc.request``)."""
+
+    service: str
+    subject: str
+    queue: str
+
+
+#: Names for a document, from the registry (only what the asking user may read).
+NAMES = RpcRoute("registry", f"{SUBJECT_ROOT}.rpc.registry.names", "registry-names")
+#: The pairs a pairs order approves, as the pairing service holds them.
+PAIRS = RpcRoute("pairing", f"{SUBJECT_ROOT}.rpc.pairing.pairs", "pairing-pairs")
+#: A unit's dashboard, for a report that prints its figures.
+DASHBOARD = RpcRoute("monitoring", f"{SUBJECT_ROOT}.rpc.monitoring.dashboard", "monitoring-dashboard")
