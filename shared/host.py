@@ -19,8 +19,8 @@ from nats.js import JetStreamContext
 from shared import metrics
 from shared.bus import connect, ensure_streams
 from shared.logging import configure_logging, get_logger
+from shared.middlewares import InputGuardMiddleware, RateLimitMiddleware, SecurityHeadersMiddleware
 from shared.relay import OutboxRelay
-from shared.security import InputGuardMiddleware, RateLimitMiddleware, SecurityHeadersMiddleware
 from shared.settings import Settings
 from shared.web import install_error_handlers
 

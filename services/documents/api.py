@@ -40,7 +40,7 @@ from services.documents.recipes import (
 from services.monitoring.rpc import DASHBOARD_SUBJECT
 from shared.auth import OrgPath
 from shared.errors import DomainError
-from shared.security import MAX_UPLOAD_BYTES, check_zip_bomb
+from shared.uploads import MAX_UPLOAD_BYTES, check_zip_bomb
 from shared.web import Context, CurrentActor
 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

@@ -22,7 +22,7 @@ from nats.aio.subscription import Subscription
 
 from shared.errors import DomainError
 from shared.logging import get_logger
-from shared.security import actor_from_token
+from shared.tokens import actor_from_token
 
 if TYPE_CHECKING:
     from services.monitoring.runtime import MonitoringRuntime

@@ -25,11 +25,13 @@ from fastapi.templating import Jinja2Templates
 from services.portal import auth, export
 from services.portal.charts import Bar, bar_chart, number
 from services.portal.client import ApiClient, ApiError
+from services.portal.csrf import check_csrf
 from services.portal.survey_status import pair_surveys
 from shared.auth import Actor, OrgPath, Role
 from shared.errors import DomainError
-from shared.security import MAX_UPLOAD_BYTES, check_csrf, client_address
+from shared.middlewares import client_address
 from shared.settings import Settings
+from shared.uploads import MAX_UPLOAD_BYTES
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
