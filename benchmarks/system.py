@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+from benchmarks.timed_cli import MARK
 from shared.nats_server import EmbeddedNats, free_port
 
 CLI = str(Path(sys.executable).with_name("nastavnik"))
@@ -172,8 +173,6 @@ class System:
         """Run a ``nastavnik`` command as an operator would, in its own process against this
         system's data. Returns its wall time, the time of the command itself (without Python's
         start-up and imports) and what it printed."""
-        from benchmarks.timed_cli import MARK
-
         started = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "benchmarks.timed_cli", *args,
                                "--data-dir", str(self.data_dir)],

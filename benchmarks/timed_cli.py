@@ -13,12 +13,12 @@ import json
 import sys
 import time
 
+from services.cli import app
+
 MARK = "BENCH-TIMING "
 
 
 def main(argv: list[str]) -> int:
-    from services.cli import app
-
     started = time.perf_counter()
     code: int = 0
     try:

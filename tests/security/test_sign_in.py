@@ -356,7 +356,7 @@ def test_in_embedded_mode_each_portal_user_has_a_sign_in_allowance_of_their_own(
         tmp_path: Path, nats_server: EmbeddedNats, monkeypatch: pytest.MonkeyPatch) -> None:
     """`nastavnik up`: the portal calls the API at 127.0.0.1 with each user's address in
     X-Forwarded-For, as its login form does; those addresses are believed from the loopback."""
-    from services.cli import embedded_settings
+    from services.bootstrap import embedded_settings
 
     monkeypatch.delenv("NASTAVNIK_TRUSTED_PROXIES", raising=False)
     monkeypatch.setenv("NASTAVNIK_LOGIN_ADDRESS_ATTEMPTS", "2")

@@ -1,0 +1,25 @@
+"""``nastavnik bench``: offered by the benchmarks through the ``nastavnik.commands`` entry point
+group (pyproject.toml), so that the product's command never imports them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from benchmarks.suite import SCALES, report, run
+
+
+def bench_command(scale: Annotated[str, typer.Option(help="small | municipality | region")] = "small",
+                  backend: Annotated[str, typer.Option(help="sqlite | postgres")] = "sqlite",
+                  json_file: Annotated[Path | None,
+                                       typer.Option("--json", help="Куда записать цифры")] = None) -> None:
+    """Измерить систему: настоящие NATS, хранилища и сервисы в отдельных процессах."""
+    if scale not in SCALES or backend not in ("sqlite", "postgres"):
+        raise typer.BadParameter("масштаб small|municipality|region, хранилище sqlite|postgres")
+    result = run(scale, backend, progress=typer.echo)
+    typer.echo(report(result))
+    if json_file:
+        json_file.write_text(json.dumps(result, ensure_ascii=False, indent=2))
