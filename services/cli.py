@@ -131,7 +131,7 @@ def events(data_dir: DataDir = DEFAULT_DATA_DIR,
 def relay(service: Annotated[str, typer.Argument()], data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Только публиковать накопленные события сервиса (без API)."""
     settings = bootstrap.settings_for(data_dir)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     store = bootstrap.runtimes_for(settings, (service,))[0].service.events  # type: ignore[attr-defined]
 
     async def run() -> None:

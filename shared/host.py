@@ -40,7 +40,7 @@ class ServiceRuntime(Protocol):
 
 
 def create_app(settings: Settings, runtimes: Sequence[ServiceRuntime]) -> FastAPI:
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -8,7 +8,7 @@ import secrets
 import socket
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlparse
 
 from pydantic import field_validator
@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     log_level: str = "INFO"
+    #: ``json`` lines for machines, ``console`` lines for a person; ``auto``: console on a terminal.
+    log_format: Literal["auto", "json", "console"] = "auto"
     #: Secret for signing access tokens; read from ``<data_dir>/secrets/token.key`` when unset.
     token_secret: str = ""
     relay_batch: int = 1000
