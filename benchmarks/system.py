@@ -201,18 +201,17 @@ def drop_postgres_schema(base: str, schema: str) -> None:
     engine.dispose()
 
 
-def postgres_base_url() -> str:
-    base = os.environ.get("NASTAVNIK_BENCH_POSTGRES_URL") or os.environ.get("NASTAVNIK_TEST_POSTGRES_URL")
-    if not base:
+def postgres_base_url(given: str) -> str:
+    if not given:
         raise SystemExit("для --backend postgres задайте NASTAVNIK_BENCH_POSTGRES_URL")
-    return base
+    return given
 
 
 @contextmanager
-def running_system(workdir: Path, backend: str = "sqlite") -> Iterator[System]:
+def running_system(workdir: Path, backend: str = "sqlite", postgres_url: str = "") -> Iterator[System]:
     """Every service in its own process against one nats-server and one store; stopped (and a
     PostgreSQL schema dropped) on the way out."""
-    base = postgres_base_url() if backend == "postgres" else ""
+    base = postgres_base_url(postgres_url) if backend == "postgres" else ""
     database_url, schema = postgres_schema_url(base) if base else ("", "")
     try:
         with EmbeddedNats(workdir / "nats") as nats:
