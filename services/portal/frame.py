@@ -7,7 +7,8 @@
 - ``render`` / ``see_other`` answer with a template or a redirect (htmx-aware);
 - ``FIELD_TITLES`` names every form field in Russian for the validation error page.
 
-A page group makes its router with ``page_router()`` and needs nothing else from here.
+A page group makes its router with ``page_router()``; its routes take ``s: Signed`` and answer
+with ``render`` or ``see_other``.
 """
 
 from __future__ import annotations
