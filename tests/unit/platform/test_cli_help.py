@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from importlib.metadata import EntryPoint
 from typing import Any
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
+from services import cli
 from services.cli import app
 
 CYRILLIC = re.compile("[а-яё]", re.IGNORECASE)
@@ -44,3 +46,12 @@ def test_help_renders_in_russian(path: tuple[str, ...]) -> None:
     assert result.exception is None, result.exception
     assert CYRILLIC.search(command.help or ""), f"{path}: no Russian description"
     assert CYRILLIC.search(result.output), result.output
+
+
+def test_a_tool_that_is_not_installed_is_not_offered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service image holds neither the benchmarks nor the deployment tooling."""
+    absent = EntryPoint("absent", "nastavnik_absent_tool.cli:command", cli.COMMAND_PLUGINS)
+    monkeypatch.setattr(cli, "entry_points", lambda group: [absent] if group == cli.COMMAND_PLUGINS else [])
+    bare = typer.Typer()
+    cli.add_plugins(bare)
+    assert bare.registered_commands == [] and bare.registered_groups == []
