@@ -23,7 +23,6 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from benchmarks.timed_cli import MARK
 from shared.nats_server import EmbeddedNats, free_port
 
 CLI = str(Path(sys.executable).with_name("nastavnik"))
@@ -31,6 +30,8 @@ REPO = Path(__file__).resolve().parents[1]
 SECRET = "bench-secret-of-at-least-thirty-two-bytes"
 #: every service of the distributed mode; the portal only renders pages over the others
 SERVICES = ("registry", "pairing", "monitoring", "documents")
+#: How ``benchmarks/timed_cli.py`` reports a command's own time: the last line on its stderr.
+MARK = "BENCH-TIMING "
 REGION = "demo"
 
 

@@ -13,9 +13,8 @@ import json
 import sys
 import time
 
+from benchmarks.system import MARK
 from services.cli import app
-
-MARK = "BENCH-TIMING "
 
 
 def main(argv: list[str]) -> int:
