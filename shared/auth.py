@@ -160,3 +160,29 @@ def read_token(token: str, secret: str) -> Actor:
         raise DomainError("TOKEN_EXPIRED", "Срок действия входа истёк, войдите снова", 401) from exc
     except (jwt.InvalidTokenError, KeyError, ValueError) as exc:
         raise DomainError("UNAUTHENTICATED", "Требуется вход в систему", 401) from exc
+
+
+# --- documents: who issues, who offers a practice to the bank and who reviews it ---------------
+
+def require_issuer(actor: Actor, path: OrgPath) -> None:
+    """Documents of ``path`` (orders, letters, reports, roadmaps and their marks) are issued by
+    whoever may write there: its curator, or the municipality or region above it."""
+    actor.require_write(path)
+
+
+def require_practice_author(actor: Actor, path: OrgPath) -> None:
+    if actor.role is not Role.CURATOR:
+        raise forbidden("Практику в банк предлагает куратор организации")
+    actor.require_write(path)
+
+
+def can_review_practice(actor: Actor, path: OrgPath) -> bool:
+    """A municipality (or the region) above the organisation, never the organisation itself."""
+    if actor.role not in (Role.MUNICIPAL, Role.REGIONAL) or not actor.can_write(path):
+        return False
+    return actor.scope != path
+
+
+def require_practice_reviewer(actor: Actor, path: OrgPath) -> None:
+    if not can_review_practice(actor, path):
+        raise forbidden("Практику рассматривает вышестоящий уровень: муниципалитет или регион")
