@@ -363,7 +363,8 @@ class DocumentsService(EventSourcedService):
         """A report issued on demand (one prepared from ``ReportDue`` is submitted below), filled
         from the monitoring dashboard of ``org``."""
         path = issuer_path(ctx.actor, order.org)
-        content = report_content(order, order.period, await self._figures(token, path))
+        dashboard, units = await self._figures(token, path)
+        content = recipes.report_content(order, order.period, dashboard, units)
         return await asyncio.to_thread(
             self._register, ctx, path, "report",
             lambda number, day: templates.analytic_report(order.requisites(number, day), content),
@@ -423,7 +424,8 @@ class DocumentsService(EventSourcedService):
         draft = await asyncio.to_thread(self._draft, ctx.actor, report_id)
         path = OrgPath.parse(draft.path)
         require_issuer(ctx.actor, path)  # a refusal must not cost monitoring a call
-        content = report_content(text, draft.period, await self._figures(token, path))
+        dashboard, units = await self._figures(token, path)
+        content = recipes.report_content(text, draft.period, dashboard, units)
         return await asyncio.to_thread(self._file_report, ctx, path, report_id, text, content)
 
     def _file_report(self, ctx: CommandContext, path: OrgPath, report_id: UUID,
@@ -473,11 +475,6 @@ def issuer_path(actor: Actor, org: str) -> OrgPath:
     path = parse_path(org)
     require_issuer(actor, path)
     return path
-
-
-def report_content(text: ReportTextIn, period: str, figures: Figures) -> templates.ReportContent:
-    dashboard, units = figures
-    return recipes.report_content(text, period, dashboard, units)
 
 
 def normalise_tags(tags: Sequence[str]) -> list[str]:
