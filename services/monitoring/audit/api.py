@@ -27,9 +27,9 @@ from shared.errors import DomainError, forbidden
 from shared.web import CurrentActor
 
 from .heads import SignedHead
+from .records import AuditIntegrityError
 from .replay import parse_moment, replay_log
 from .service_check import check_services
-from .store import AuditIntegrityError
 from .trail import trail_of
 
 if TYPE_CHECKING:

@@ -197,7 +197,7 @@ def export(out: Annotated[Path, typer.Option("--out", help="Файл JSON Lines"
 def check(file: Annotated[Path, typer.Argument(help="Файл выгрузки")],
           public_key: PublicKey = None) -> None:
     """Проверить выгрузку на любой машине: подписи, доказательства включения, полноту."""
-    from .store import check_export
+    from .export import check_export
 
     if not file.exists():
         raise typer.BadParameter(f"файл {file} не найден", param_hint="FILE")
