@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     #: Reverse proxies (and the portal) whose X-Forwarded-For is believed: IPs or CIDRs, comma
     #: separated. Empty: the direct peer is the client, whatever a header claims.
     trusted_proxies: Annotated[list[str], NoDecode] = []
+    # --- monitoring ---
+    #: Seconds between the audit log's signed heads.
+    audit_head_interval: float = 10.0
+    #: Seconds between two looks of the reporting calendar for notices due.
+    calendar_interval: float = 30.0
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
