@@ -29,7 +29,7 @@ from services.documents.domain import (
     report_uuid,
 )
 from services.documents.pdf import docx_to_pdf
-from services.documents.roadmap import Roadmap, RoadmapParseError, parse_roadmap_docx, parse_roadmap_text
+from services.documents.roadmap import Roadmap, RoadmapParseError, parse_roadmap_upload
 from services.documents.templates import KIND_TITLES, number_for
 from shared.auth import Actor, OrgPath, Role, system_actor
 from shared.contracts import Envelope
@@ -512,20 +512,10 @@ class DocumentsService(EventSourcedService):
 
 
 def parse_uploaded_roadmap(data: bytes, filename: str) -> Roadmap:
-    import tempfile
-
     try:
-        if filename.lower().endswith(".docx") or data[:2] == b"PK":
-            with tempfile.TemporaryDirectory(prefix="nastavnik-roadmap-") as tmp:
-                source = Path(tmp) / "roadmap.docx"
-                source.write_bytes(data)
-                return parse_roadmap_docx(source)
-        if filename.lower().endswith(".doc"):
-            raise RoadmapParseError(
-                "Формат .doc не поддерживается: сохраните документ в формате .docx или как текст")
-        return parse_roadmap_text(decode_text(data))
+        return parse_roadmap_upload(data, filename)
     except RoadmapParseError as exc:
-        raise DomainError("ROADMAP_UNREADABLE", str(exc), 422) from exc
+        raise DomainError(exc.code, str(exc), exc.status) from exc
 
 
 def decode_text(data: bytes) -> str:

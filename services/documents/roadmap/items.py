@@ -15,6 +15,7 @@ from services.documents.roadmap.layout import (
     ROLE_RESPONSIBLE,
     ROLE_RESULT,
     ROLE_SECTION,
+    ROLE_STAGE_NUMBER,
     SECTION_TEXT_RE,
     Row,
     header_role,
@@ -44,7 +45,8 @@ class ItemDraft:
     parts: dict[str, list[str]] = field(default_factory=dict)
 
     def add(self, role: str, text: str) -> None:
-        if text:
+        # A continuation row naming the same party again ("Управление" twice) adds nothing.
+        if text and not (role == ROLE_RESPONSIBLE and text in self.parts.get(role, [])):
             self.parts.setdefault(role, []).append(text)
 
     def text(self, role: str) -> str:
@@ -173,7 +175,8 @@ def _walk(rows: list[Row], roles: dict[str, int]) -> list[ItemDraft]:
         number_cell = cell.get(ROLE_NUMBER, "")
         number = parse_number(number_cell) if number_cell else None
         if cell.get(ROLE_SECTION):
-            section = cell[ROLE_SECTION]
+            stage_number = parse_number(cell.get(ROLE_STAGE_NUMBER, ""))
+            section = f"{stage_number}. {cell[ROLE_SECTION]}" if stage_number else cell[ROLE_SECTION]
         has_info = any(cell.get(role) for role in _INFO_ROLES)
 
         if not has_info:
