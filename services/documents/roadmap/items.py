@@ -69,12 +69,23 @@ def build_drafts(rows: list[Row]) -> list[ItemDraft]:
     if not body:
         return []
     width = len(header.cells) if header else _typical_width(body)
+    # A row of one cell in a wider table (a line without separators, a Word cell spanning the
+    # whole row) is a heading or a tail, whichever column comes first.
+    spanning = [len(row.cells) == 1 < width for row in body]
     body = _fit_width(body, width)
     roles = _roles_from_header(header) if header else {}
     roles = _complete_roles(roles, body, width)
+    home = roles.get(ROLE_NUMBER, roles.get(ROLE_ACTIVITY, 0))
+    body = [_moved_to(row, home) if spans else row for row, spans in zip(body, spanning, strict=True)]
     drafts = _walk(body, roles)
     _repair_split_cells(drafts)
     return drafts
+
+
+def _moved_to(row: Row, column: int) -> Row:
+    cells = [""] * len(row.cells)
+    cells[column] = row.cells[0]
+    return Row(tuple(cells), row.emphasized)
 
 
 def _typical_width(rows: list[Row]) -> int:

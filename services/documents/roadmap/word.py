@@ -118,5 +118,8 @@ def _docx_table_rows(table: Table) -> list[Row]:
             for covered in range(column, column + span):
                 above[covered] = (text, bold)
             column += span
-        rows.append(Row(tuple(cells), emphasized=bool(bold_flags) and all(bold_flags)))
+        emphasized = bool(bold_flags) and all(bold_flags)
+        if len(tr.tc_lst) == 1 and column > 1 and not tr.grid_before:
+            cells = cells[:1]  # one cell across the whole row: a heading, wherever the columns go
+        rows.append(Row(tuple(cells), emphasized=emphasized))
     return rows
