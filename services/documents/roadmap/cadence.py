@@ -3,8 +3,9 @@ activity itself ("Заседание рабочей группы 1 раз в к�
 
 A quarterly task is due at the end of each calendar quarter inside the period (or inside the
 years its deadline names: "ежеквартально в 2023 году" is the four quarters of 2023).  A cadence
-written in the activity counts only when the deadline cell gives no date of its own: the cell
-is what the office filled in as the deadline, the activity's words are a hint.
+written in the activity counts only when the deadline cell gives no date of its own or spreads
+the work over a span ("в течение 2023 года"): the cell is what the office filled in as the
+deadline, the activity's words are a hint.
 """
 
 from __future__ import annotations
@@ -37,10 +38,10 @@ def due_dates(deadline: str, activity: str, period: Period) -> tuple[list[date],
     named_years = set(years_mentioned(deadline)) or None
     if _QUARTERLY.search(normalize_phrase(deadline)):
         days = [*days, *quarter_ends(period, named_years)]
-    elif not days:
+    elif not days or continuous:
         wording = normalize_phrase(activity)
         if _QUARTERLY.search(wording):
-            days = quarter_ends(period, named_years)
+            days = [*days, *quarter_ends(period, named_years)]
         elif _ANNUAL_IN_ACTIVITY.search(wording):
-            days, _ = parse_deadline(f"{deadline}, ежегодно", period)
+            days = [*days, *parse_deadline(f"{deadline}, ежегодно", period)[0]]
     return sorted(set(days)), continuous
