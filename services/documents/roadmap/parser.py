@@ -30,7 +30,7 @@ from pathlib import Path
 from docx.opc.exceptions import OpcError
 from lxml import etree
 
-from services.documents.roadmap import cadence
+from services.documents.roadmap.cadence import due_dates
 from services.documents.roadmap.deadlines import find_period, parse_deadline
 from services.documents.roadmap.items import ItemDraft, build_drafts, find_header_index
 from services.documents.roadmap.layout import (
@@ -187,7 +187,7 @@ def _period_from_deadlines(drafts: list[ItemDraft], preamble: list[str]) -> Peri
 
 def _finish(draft: ItemDraft, period: Period) -> RoadmapItem:
     deadline_text = draft.text(ROLE_DEADLINE)
-    due_dates, continuous = cadence.due_dates(deadline_text, draft.text(ROLE_ACTIVITY), period)
+    days, continuous = due_dates(deadline_text, draft.text(ROLE_ACTIVITY), period)
     return RoadmapItem(
         section=draft.section,
         number=draft.number,
@@ -195,6 +195,6 @@ def _finish(draft: ItemDraft, period: Period) -> RoadmapItem:
         result=draft.text(ROLE_RESULT) or None,
         responsible=draft.text(ROLE_RESPONSIBLE) or None,
         deadline_text=deadline_text,
-        due_dates=tuple(due_dates),
+        due_dates=tuple(days),
         continuous=continuous,
     )
