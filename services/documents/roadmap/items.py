@@ -33,6 +33,7 @@ _DANGLING_WORDS = frozenset(
     {"для", "и", "в", "во", "с", "со", "к", "ко", "по", "на", "от", "о", "об", "из", "за"}
     | {"при", "или", "а", "но", "что", "как", "до", "без", "через", "между", "под", "над", "у"}
 )
+_STAGE_NAME_RE = re.compile(r"^[А-ЯЁ][а-яё-]+\s+(?:этап|раздел|блок)\.?$")
 _LEADING_NUMBER_RE = re.compile(r"^(?P<number>\d{1,3}(?:\.\d{1,3})*)[.)]?\s+(?P<rest>\S.*)$")
 
 
@@ -167,6 +168,13 @@ def _average_length(rows: list[Row], column: int) -> float:
     return sum(len(row.cells[column]) for row in rows) / len(rows)
 
 
+def _reads_as_heading(text: str) -> bool:
+    """A row of text alone that names a stage: "Раздел 2. ...", "ОСНОВНОЙ ЭТАП", "Заключительный
+    этап" -- never the tail of an activity, which goes on in lower case."""
+    return bool(SECTION_TEXT_RE.match(text) or _STAGE_NAME_RE.search(text)) or (
+        text.isupper() and len(text) > 3)
+
+
 def _continues_previous(text: str) -> bool:
     """A fragment that reads as the tail of a sentence rather than the start of an item."""
     return not text or text[0].islower() or text[0] in "-–—,;:)».•"
@@ -196,7 +204,7 @@ def _walk(rows: list[Row], roles: dict[str, int]) -> list[ItemDraft]:
             if not text:
                 continue
             in_number_column = bool(number_cell) and number is None
-            if number or in_number_column or row.emphasized or SECTION_TEXT_RE.match(text) or draft is None:
+            if number or in_number_column or row.emphasized or _reads_as_heading(text) or draft is None:
                 label = f"{number}. {text}" if number else text
                 pending_header = (number, text, section) if number else None
                 section, draft = label, None

@@ -199,3 +199,16 @@ def test_column_titles_are_known_by_their_words_in_any_case(case: tuple[str, str
 ])
 def test_stage_columns_are_told_from_activity_columns(title: str, role: str | None) -> None:
     assert header_role(title) == role
+
+
+def test_stage_rows_of_tab_exports_are_headings_not_tails_of_the_activity_above() -> None:
+    text = ("Дорожная карта на 2024 год\n\n№\tМероприятие\tСрок\tОтветственный\n"
+            "\tПОДГОТОВИТЕЛЬНЫЙ ЭТАП\t\t\n1\tНазначение куратора\tянварь\tДиректор\n"
+            "\tОсновной этап\t\t\n1\tВстречи наставников\tпостоянно\tНаставники\n"
+            "2\tОтчёт о работе наставников\tдекабрь\tКуратор\n\tи наставляемых\t\t\n")
+    roadmap = parse_roadmap_text(text)
+    assert [(item.section, item.number, item.activity) for item in roadmap.items] == [
+        ("ПОДГОТОВИТЕЛЬНЫЙ ЭТАП", "1", "Назначение куратора"),
+        ("Основной этап", "1", "Встречи наставников"),
+        ("Основной этап", "2", "Отчёт о работе наставников и наставляемых"),
+    ]
