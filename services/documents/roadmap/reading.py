@@ -28,7 +28,7 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _FORMAT_TITLES = {"doc": "Word 97–2003 (.doc)", "odt": "OpenDocument (.odt)", "rtf": "RTF"}
 
 
-def sniff(data: bytes, filename: str = "") -> str:
+def sniff(data: bytes) -> str:
     """"docx", "doc", "odt", "rtf", "zip" (a broken or foreign container) or "text"."""
     if data[:4] == b"PK\x03\x04":
         try:
@@ -52,8 +52,10 @@ def sniff(data: bytes, filename: str = "") -> str:
 
 
 def parse_roadmap_upload(data: bytes, filename: str = "") -> Roadmap:
-    """Parse an uploaded roadmap of any supported kind; the one entry point of the service."""
-    kind = sniff(data, filename)
+    """Parse an uploaded roadmap of any supported kind; the one entry point of the service.
+
+    ``filename`` is accepted for the callers' sake and never trusted: the content decides."""
+    kind = sniff(data)
     if kind == "zip":
         raise unreadable_word()
     if kind == "text":

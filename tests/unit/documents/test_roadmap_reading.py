@@ -4,8 +4,10 @@ clear Russian refusals for anything that is no roadmap, and bounds that keep hos
 from __future__ import annotations
 
 import io
+import os
 import random
 import re
+import select
 import shutil
 import subprocess
 import time
@@ -15,7 +17,7 @@ from pathlib import Path
 import docx
 import pytest
 
-from services.documents.roadmap import RoadmapParseError, parse_roadmap_file, parse_roadmap_upload
+from services.documents.roadmap import RoadmapParseError, parse_roadmap_file, parse_roadmap_upload, reading
 from services.documents.roadmap.limits import MAX_CELL_CHARS, MAX_ROWS
 from tests.unit.documents.roadmap_renderers import LAYOUTS, original, signature
 
@@ -173,3 +175,44 @@ def test_tables_nested_without_end_are_refused() -> None:
     with pytest.raises(RoadmapParseError) as refused:
         parse_roadmap_upload(buffer.getvalue(), "plan.docx")
     assert_clear(refused.value, "ROADMAP_TOO_LARGE", 413)
+
+
+OLE_DOC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600
+
+
+def test_without_libreoffice_a_word_97_file_is_refused_with_advice(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reading, "soffice_binary", lambda: None)
+    with pytest.raises(RoadmapParseError) as refused:
+        parse_roadmap_upload(OLE_DOC, "plan.doc")
+    assert_clear(refused.value)
+    assert "docx" in str(refused.value)
+
+
+def test_a_conversion_that_hangs_is_stopped_with_its_children(monkeypatch: pytest.MonkeyPatch,
+                                                              tmp_path: Path) -> None:
+    # A stand-in for soffice that starts a child and never ends: the whole group must go.
+    fake = tmp_path / "soffice"
+    marker = tmp_path / "child.pid"
+    fake.write_text(f"#!/bin/sh\nsleep 300 &\necho $! > {marker}\nwait\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(reading, "soffice_binary", lambda: str(fake))
+    started = time.monotonic()
+    with pytest.raises(RoadmapParseError) as refused:
+        reading.convert_to_docx(OLE_DOC, "doc", tmp_path, timeout=1.0)
+    assert time.monotonic() - started < 5
+    assert_clear(refused.value)
+    assert _ends_within(int(marker.read_text()), seconds=5)
+
+
+def _ends_within(pid: int, seconds: float) -> bool:
+    """Whether the process ends before the deadline: a pidfd turns readable when it exits (a
+    killed process takes a moment to leave the running state)."""
+    try:
+        handle = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True  # already gone
+    try:
+        readable, _, _ = select.select([handle], [], [], seconds)
+        return bool(readable)
+    finally:
+        os.close(handle)
