@@ -5,7 +5,8 @@ into rows and cells and cleans the cell text.  :mod:`items` interprets the rows.
 
 Supported text layouts:
 
-* tab-separated rows (Word "save as text"), with cells broken over several lines or pages;
+* tab-separated rows (Word "save as text"), with cells broken over several lines or pages, or
+  quoted where they hold line breaks (Excel "text, tab delimited");
 * Markdown pipe tables (``| 1 | ... |``);
 * one cell per line, after a header block of one column title per line;
 * one cell per line opening with a tab, rows ended by a blank line.
@@ -162,8 +163,15 @@ def looks_responsible(text: str) -> bool:
 # --------------------------------------------------------------------------- text exports
 
 
+# A cell Excel quoted because it holds line breaks: "Сроки\nреализации" (quotes inside doubled).
+_QUOTED_CELL_RE = re.compile(r'(?<![^\t\n])"((?:[^"]|"")*\n(?:[^"]|"")*)"(?=\t|\n|$)')
+
+
 def split_text_document(text: str) -> RawDocument:
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\t" in text:  # tab-delimited text from Excel: a quoted cell keeps its lines together
+        text = _QUOTED_CELL_RE.sub(lambda match: match[1].replace('""', '"').replace("\n", " "), text)
+    lines = text.split("\n")
     tabbed = [index for index, line in enumerate(lines) if "\t" in line and line.strip()]
     if _is_tab_cell_per_line(lines, tabbed):
         return _split_tab_cells(lines)

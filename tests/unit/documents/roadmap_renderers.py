@@ -10,6 +10,7 @@ the share of items read with the right deadlines over the whole corpus.
 from __future__ import annotations
 
 import calendar
+import csv
 import io
 import random
 import re
@@ -128,6 +129,24 @@ def tab_rows_shuffled(roadmap: Roadmap, rng: random.Random) -> Rendered:
                       "responsible": item.responsible or "", "result": item.result or ""}
             lines.append(text_of([values[role] for role in roles]))
     return Rendered("roadmap.txt", _encode("\n".join(lines)))
+
+
+def excel_tab_text(roadmap: Roadmap, rng: random.Random) -> Rendered:
+    """A table kept in Excel and saved as tab-delimited text: a cell holding line breaks (a long
+    activity, a list of parties) is quoted with its quotes doubled; Windows line ends, CP1251."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter="\t", lineterminator="\r\n")
+    writer.writerow([roadmap.title])
+    writer.writerow([rng.choice(NUMBER), rng.choice(ACTIVITY) + "\n(содержание)", rng.choice(DEADLINE),
+                     rng.choice(RESPONSIBLE), rng.choice(RESULT)])
+    for stage, items in sections(roadmap):
+        if stage:
+            writer.writerow([stage, "", "", "", ""])
+        for item in items:
+            activity = "\n".join(textwrap.wrap(item.activity, 50, break_on_hyphens=False))
+            writer.writerow([item.number or "", activity, item.deadline_text,
+                             "\n".join(re.split(r",\s+", item.responsible or "")), item.result or ""])
+    return Rendered("roadmap.txt", buffer.getvalue().encode("cp1251", errors="replace"))
 
 
 def _html_list(text: str) -> str:
@@ -331,6 +350,7 @@ LAYOUTS: dict[str, Callable[[Roadmap, random.Random], Rendered]] = {
     "docx_nested": docx_nested,
     "one_cell_per_line": one_cell_per_line,
     "tab_rows_shuffled": tab_rows_shuffled,
+    "excel_tab_text": excel_tab_text,
     "html_cells": html_cells,
     "order_appendix": order_appendix,
     "two_level": two_level,
@@ -500,4 +520,4 @@ if __name__ == "__main__":
         print(f"{layout:22} {ok:4}/{count:<4} {ok / count:6.1%}  spurious items: {extra}")
     print(f"{'samples, all layouts':22} {right:4}/{total:<4} {right / total:6.1%}")
     right, total = measure_made_up(int(sys.argv[2]) if len(sys.argv) > 2 else 100)
-    print(f"{'made-up, all layouts':22} {right:4}/{total:<4} {right / total:6.1%}")
+    print(f"{'made-up, all layouts':22} {right:4}/{total:<4} {right / max(total, 1):6.1%}")
