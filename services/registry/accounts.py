@@ -32,19 +32,12 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.dialects import postgresql, sqlite
 
+from services.registry.passwords import hash_password, password_needs_rehash, verify_password
+from services.registry.throttling import LoginGuard, account_locked
 from shared.auth import CODE_PATTERN, Actor, OrgPath, Role, issue_token
 from shared.errors import DomainError, conflict, forbidden
 from shared.logging import get_logger
-from shared.security import (
-    LoginGuard,
-    SecuritySettings,
-    account_locked,
-    hash_password,
-    password_needs_rehash,
-    security_settings,
-    verify_password,
-)
-from shared.settings import read_or_create_secret
+from shared.settings import Settings, read_or_create_secret
 
 log = get_logger(__name__)
 
@@ -154,7 +147,7 @@ class SharedLockout:
     and concurrent request); every later one is refused.
     """
 
-    def __init__(self, engine: sa.Engine, settings: SecuritySettings, clock: Any) -> None:
+    def __init__(self, engine: sa.Engine, settings: Settings, clock: Any) -> None:
         self.engine = engine
         self.settings = settings
         self.clock = clock
@@ -276,11 +269,11 @@ def _add_pending_totp_column(engine: sa.Engine) -> None:
 
 class AccountService:
     def __init__(self, engine: sa.Engine, signing_secret: str,
-                 settings: SecuritySettings | None = None,
+                 settings: Settings | None = None,
                  clock: Any = time.time, *, secrets_dir: Path) -> None:
         self.engine = engine
         self.secret = signing_secret
-        self.settings = settings or security_settings()
+        self.settings = settings or Settings()
         self.clock = clock
         self.guard = LoginGuard(self.settings)
         #: Wall-clock time, not monotonic: replicas on different hosts compare these instants.

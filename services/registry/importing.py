@@ -39,7 +39,7 @@ from services.registry.validation import (
     validate_snils,
 )
 from shared.errors import DomainError
-from shared.security import MAX_UPLOAD_BYTES, ZipLimits, check_ooxml
+from shared.uploads import MAX_UPLOAD_BYTES, ZipLimits, check_ooxml
 
 __all__ = [
     "CATEGORY_LABELS",

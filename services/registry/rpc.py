@@ -24,7 +24,7 @@ from nats.aio.subscription import Subscription
 from shared.auth import Actor, Role
 from shared.errors import DomainError
 from shared.logging import get_logger
-from shared.security import actor_from_token
+from shared.tokens import actor_from_token
 
 if TYPE_CHECKING:
     from services.registry.application import RegistryService
