@@ -44,7 +44,7 @@ from services.pairing.matching import (
     stable_matching,
     suggest,
 )
-from services.pairing.matching_domain import CATEGORY_NOT_ALLOWED, NO_CAPACITY
+from services.pairing.matching.domain import CATEGORY_NOT_ALLOWED, NO_CAPACITY
 from shared.auth import Actor, OrgPath, Role, system_actor
 from shared.errors import DomainError, conflict, forbidden, not_found
 from shared.logging import get_logger

@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from services.pairing.matching import CATEGORIES, DEFAULT_FORMS, Form
-from services.pairing.matching_domain import TEACHER, YOUNG_TEACHER
+from services.pairing.matching.domain import TEACHER, YOUNG_TEACHER
 from shared.contracts import Envelope
 from shared.events import read_payload
 

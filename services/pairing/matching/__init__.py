@@ -1,17 +1,18 @@
 """Matching core of the pairing service: who should mentor whom, and why.
 
-Pure domain code, no I/O.  The pieces live in sibling modules:
-  * ``matching_domain``     — profiles, forms of mentorship (``DEFAULT_FORMS``), weights, results;
-  * ``matching_scoring``    — hard rules and the explainable ``score_pair``;
-  * ``matching_candidates`` — vectorised candidate generation (top-K per mentee at scale);
-  * ``matching_solvers``    — optimal ``suggest`` (min-cost b-matching), ``stable_matching``
-                              (deferred acceptance) and ``greedy_baseline`` (benchmarks only);
-  * ``matching_pricing``    — the proof for large instances: LP duals of the solved graph,
-                              pricing of every left-out pair, column generation.
+Pure domain code, no I/O.  The pieces live in this package's modules:
+  * ``domain``     — profiles, forms of mentorship (``DEFAULT_FORMS``), weights, results;
+  * ``scoring``    — hard rules and the explainable ``score_pair``;
+  * ``candidates`` — vectorised candidate generation (top-K per mentee at scale);
+  * ``encoding``   — the candidate graph's columnar encoding, for pricing left-out pairs;
+  * ``solvers``    — optimal ``suggest`` (min-cost b-matching), ``stable_matching``
+                     (deferred acceptance) and ``greedy_baseline`` (benchmarks only);
+  * ``pricing``    — the proof for large instances: LP duals of the solved graph,
+                     pricing of every left-out pair, column generation.
 """
 
-from .matching_candidates import CandidateGraph, build_candidates
-from .matching_domain import (
+from .candidates import CandidateGraph, build_candidates
+from .domain import (
     CATEGORIES,
     DEFAULT_FORMS,
     DEFAULT_WEIGHTS,
@@ -30,8 +31,8 @@ from .matching_domain import (
     Unmatched,
     Weights,
 )
-from .matching_scoring import check_hard_rules, score_pair
-from .matching_solvers import (
+from .scoring import check_hard_rules, score_pair
+from .solvers import (
     available_backends,
     greedy_baseline,
     max_weight_b_matching,
