@@ -35,7 +35,7 @@ from services.registry.credentials import (
     create_tables,
     refresh_tokens,
 )
-from shared.auth import CODE_PATTERN, Actor, OrgPath, Role, issue_token
+from shared.auth import CODE_PATTERN, Actor, OrgPath, Role, issue_token, require_account_admin
 from shared.errors import DomainError, conflict, forbidden
 from shared.logging import get_logger
 from shared.security import (
@@ -126,8 +126,7 @@ class AccountService:
     def create_account(self, admin: Actor, login: str, password: str, role: Role, scope: str,
                        person_id: UUID | None = None) -> Account:
         """A regional administrator creates accounts inside their region (never a system one)."""
-        if admin.role not in (Role.REGIONAL, Role.SYSTEM):
-            raise forbidden("Учётные записи создаёт региональный администратор")
+        require_account_admin(admin)
         login = login.strip().lower()
         if not LOGIN_PATTERN.match(login):
             raise DomainError("INVALID_LOGIN", "Логин: латинские буквы, цифры и дефис, до 63 символов",

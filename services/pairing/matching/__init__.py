@@ -4,11 +4,12 @@ Pure domain code, no I/O.  The pieces live in this package's modules:
   * ``domain``     — profiles, forms of mentorship (``DEFAULT_FORMS``), weights, results;
   * ``scoring``    — hard rules and the explainable ``score_pair``;
   * ``candidates`` — vectorised candidate generation (top-K per mentee at scale);
-  * ``encoding``   — the candidate graph's columnar encoding, for pricing left-out pairs;
+  * ``encoding``   — profiles as arrays and the vectorised scorer (graph and pricing alike);
   * ``solvers``    — optimal ``suggest`` (min-cost b-matching), ``stable_matching``
                      (deferred acceptance) and ``greedy_baseline`` (benchmarks only);
-  * ``pricing``    — the proof for large instances: LP duals of the solved graph,
-                     pricing of every left-out pair, column generation.
+  * ``pricing``    — the proof for large instances: LP duals of the solved graph and
+                     pricing of every left-out pair;
+  * ``column_generation`` — solve, price, add the pairs that could improve, until proved.
 """
 
 from .candidates import CandidateGraph, build_candidates

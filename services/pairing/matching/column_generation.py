@@ -34,7 +34,6 @@ class Certification:
     seconds: dict[str, float] = field(default_factory=dict, compare=False)
 
 
-
 Solver = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
