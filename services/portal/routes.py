@@ -1,14 +1,27 @@
-"""Every page of the portal: the bases, pairs and dashboards, the roadmap, the surveys, the
-reporting calendar."""
+"""Every page of the portal: the routes of each page group (``pages/``), in one router."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.portal import pages, reports, roadmaps, surveys
+from services.portal.pages import (
+    auditor,
+    dashboards,
+    documents,
+    home,
+    pair,
+    pairing,
+    people,
+    reports,
+    roadmaps,
+    surveys,
+)
+
+#: The page groups, in the order their routes are listed.
+PAGE_GROUPS = (home, people, documents, pairing, pair, dashboards, auditor, roadmaps, surveys, reports)
 
 router = APIRouter(include_in_schema=False)
 # The routes themselves, in order (not nested routers): each keeps its PortalRoute class, and
 # whoever lists the portal's paths (the gateway's test) sees them all.
-for part in (pages.router, roadmaps.router, surveys.router, reports.router):
-    router.routes.extend(part.routes)
+for group in PAGE_GROUPS:
+    router.routes.extend(group.router.routes)

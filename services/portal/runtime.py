@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from services.portal.pages import Portal
+from services.portal.frame import Portal
 from services.portal.routes import router
 from shared.settings import Settings
 

@@ -6,13 +6,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.documents.roadmap_deadlines import (
+from services.documents.roadmap.deadlines import (
     find_period,
     looks_like_deadline,
     month_from_word,
     parse_deadline,
 )
-from services.documents.roadmap_models import Period, RoadmapParseError
+from services.documents.roadmap.models import Period, RoadmapParseError
 
 CALENDAR_2020_2024 = Period(date(2020, 1, 1), date(2024, 12, 31))
 CALENDAR_2023 = Period(date(2023, 1, 1), date(2023, 12, 31))

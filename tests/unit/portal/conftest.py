@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from services.portal.auth import COOKIE
-from services.portal.pages import Portal
+from services.portal.frame import Portal
 from services.portal.routes import router
 from shared.auth import Actor, OrgPath, Role, issue_token
 from shared.settings import Settings

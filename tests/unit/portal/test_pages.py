@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi.dependencies.models import Dependant
 
-from services.portal.pages import FIELD_TITLES, invalid_fields
+from services.portal.frame import FIELD_TITLES, invalid_fields
 from services.portal.routes import router
 from shared.auth import Role
 from tests.unit.portal.conftest import PortalUnderTest

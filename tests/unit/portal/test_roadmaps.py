@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from services.portal import roadmaps
-from services.portal.roadmaps import days_phrase, item_view, roadmap_view
+from services.portal.pages import roadmaps
+from services.portal.pages.roadmaps import days_phrase, item_view, roadmap_view
 from shared.auth import Role
 from tests.unit.portal.conftest import PortalUnderTest
 

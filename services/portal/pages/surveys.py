@@ -4,6 +4,9 @@ missing, and the questionnaire form a curator fills in (e.g. from a paper answer
 The questionnaires and every answer live in the monitoring service: the portal reads them with
 the user's token and sends the answers there, which validates them and records
 ``SurveyRecorded``; its Russian messages are shown next to the questions they concern.
+
+URLs: ``/surveys``, ``/organisations/{id}/surveys``, ``/pairs/{id}/surveys/{code}`` (a pair
+member's form), ``/surveys/{code}`` (the curator's own).
 """
 
 from __future__ import annotations
@@ -15,11 +18,13 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 from fastapi.responses import RedirectResponse
 
+from services.portal import navigation
 from services.portal.client import ApiError
-from services.portal.pages import PortalRoute, Session, Signed, names_of, own_organisation, render, templates
+from services.portal.frame import Session, Signed, page_router, render
+from services.portal.lookups import names_of, own_organisation
 from services.portal.survey_status import (
     RESPONDENT_TITLES,
     STAGE_TITLES,
@@ -30,10 +35,11 @@ from services.portal.survey_status import (
     expected_of_pair,
     load_answered,
 )
-from shared.auth import OrgPath, Role
+from services.portal.templating import templates
+from shared.auth import OrgPath
 from shared.errors import DomainError
 
-router = APIRouter(route_class=PortalRoute, include_in_schema=False)
+router = page_router()
 templates.env.globals.update(stage_titles=STAGE_TITLES, respondent_titles=RESPONDENT_TITLES)
 #: How long the portal waits for an answer it just sent to reach the tally before redirecting.
 TALLY_WAIT_SECONDS = 5.0
@@ -43,7 +49,7 @@ TALLY_WAIT_SECONDS = 5.0
 
 @router.get("/surveys")
 async def my_surveys(s: Signed) -> Response:
-    if s.actor.role is not Role.CURATOR:
+    if not navigation.works_in_own_organisation(s.actor):
         return RedirectResponse("/dashboard", status_code=303)
     own = await own_organisation(s)
     return RedirectResponse(f"/organisations/{own['id']}/surveys", status_code=303)

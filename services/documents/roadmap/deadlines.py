@@ -47,7 +47,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from services.documents.roadmap_models import Period
+from services.documents.roadmap.models import Period
 
 # Each month with all its case forms plus the usual abbreviations.  The text is lower-cased
 # and "ё" is folded to "е" before matching, so only those spellings are needed.

@@ -1,7 +1,7 @@
 """Turning a roadmap document (text export or DOCX) into plain rows of cleaned cells.
 
 Nothing here knows what an "item" is: this module only finds where the table is, splits it
-into rows and cells and cleans the cell text.  :mod:`roadmap_items` interprets the rows.
+into rows and cells and cleans the cell text.  :mod:`items` interprets the rows.
 
 Supported text layouts:
 
@@ -23,7 +23,7 @@ import docx
 from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
 
-from services.documents.roadmap_deadlines import looks_like_deadline
+from services.documents.roadmap.deadlines import looks_like_deadline
 
 ROLE_NUMBER = "number"
 ROLE_ACTIVITY = "activity"

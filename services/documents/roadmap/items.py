@@ -7,8 +7,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from services.documents.roadmap_deadlines import looks_like_deadline
-from services.documents.roadmap_layout import (
+from services.documents.roadmap.deadlines import looks_like_deadline
+from services.documents.roadmap.layout import (
     ROLE_ACTIVITY,
     ROLE_DEADLINE,
     ROLE_NUMBER,

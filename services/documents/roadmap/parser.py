@@ -2,7 +2,7 @@
 
 Pipeline::
 
-    text / DOCX --roadmap_layout--> rows of clean cells --roadmap_items--> item drafts
+    text / DOCX --layout--> rows of clean cells --items--> item drafts
                 --(this module)--> title, period, due dates --> Roadmap
 
 Period: taken from the title ("на 2022-2024 гг." -> 2022-01-01..2024-12-31, "2023/2024
@@ -13,7 +13,7 @@ when there are none either, :class:`RoadmapParseError` is raised.
 Output conventions: ``number`` loses its trailing dot ("1.2." -> "1.2"); a section is the most
 recent header row, written "N. Title" when the number sits in its own cell ("I" + "Нормативное
 обеспечение" -> "I. Нормативное обеспечение"); ``due_dates`` are unique and chronological (see
-:mod:`roadmap_deadlines` for the phrase rules); in DOCX a vertically merged cell counts for
+:mod:`deadlines` for the phrase rules); in DOCX a vertically merged cell counts for
 every row it covers, while text exports only show it in its first row.
 
 Pure code: the only I/O is reading the file passed to :func:`parse_roadmap_file` /
@@ -29,9 +29,9 @@ from pathlib import Path
 
 from docx.opc.exceptions import OpcError
 
-from services.documents.roadmap_deadlines import find_period, parse_deadline, years_mentioned
-from services.documents.roadmap_items import ItemDraft, build_drafts, find_header_index
-from services.documents.roadmap_layout import (
+from services.documents.roadmap.deadlines import find_period, parse_deadline, years_mentioned
+from services.documents.roadmap.items import ItemDraft, build_drafts, find_header_index
+from services.documents.roadmap.layout import (
     ROLE_ACTIVITY,
     ROLE_DEADLINE,
     ROLE_RESPONSIBLE,
@@ -40,7 +40,7 @@ from services.documents.roadmap_layout import (
     read_docx_document,
     split_text_document,
 )
-from services.documents.roadmap_models import Period, Roadmap, RoadmapItem, RoadmapParseError
+from services.documents.roadmap.models import Period, Roadmap, RoadmapItem, RoadmapParseError
 
 __all__ = [
     "Period",

@@ -5,6 +5,9 @@ Deadlines and statuses come from the monitoring service's calendar (``ReportDue`
 of each due report and its submission (``ReportSubmitted``) from the documents service. A report
 the documents service has taken counts as submitted at once, even before the calendar has
 heard of it over the bus.
+
+URLs: ``/reports`` (``?org=`` a territory), ``/organisations/{id}/reports``,
+``/reports/{draft_id}/submit``.
 """
 
 from __future__ import annotations
@@ -16,25 +19,18 @@ from typing import Annotated, Any
 from urllib.parse import quote
 from uuid import UUID
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import Form, Request, Response
 from fastapi.responses import RedirectResponse
 
+from services.portal import navigation
 from services.portal.client import ApiError
-from services.portal.pages import (
-    PortalRoute,
-    Session,
-    Signed,
-    htmx,
-    own_organisation,
-    parse_scope,
-    render,
-    see_other,
-    templates,
-)
-from shared.auth import OrgPath, Role
+from services.portal.frame import Session, Signed, htmx, page_router, render, see_other
+from services.portal.lookups import own_organisation, parse_scope
+from services.portal.templating import templates
+from shared.auth import OrgPath
 from shared.errors import DomainError
 
-router = APIRouter(route_class=PortalRoute, include_in_schema=False)
+router = page_router()
 LEVEL_TITLES = {"organisation": "организация → муниципалитет", "municipality": "муниципалитет → регион",
                 "region": "регион"}
 templates.env.globals.update(report_levels=LEVEL_TITLES)
@@ -107,7 +103,7 @@ def reports_view(request: Request, s: Session, data: Reports, **extra: Any) -> R
 
 @router.get("/reports")
 async def reports_page(request: Request, s: Signed, org: str | None = None) -> Response:
-    if org is None and s.actor.role is Role.CURATOR:
+    if org is None and navigation.works_in_own_organisation(s.actor):
         own = await own_organisation(s)
         return RedirectResponse(f"/organisations/{own['id']}/reports", status_code=303)
     data = await load_reports(s, parse_scope(org, s.actor))

@@ -6,6 +6,9 @@ The documents service keeps the roadmap and decides
 «overdue» is set by its own clock only. The portal reads the same rule from today's date (an
 item not done past its first due date is late), so a late item shows so before the service's
 next sweep has marked it.
+
+URLs: ``/organisations/{id}/roadmap`` (the page and the upload of a roadmap),
+``/organisations/{id}/roadmap/{roadmap_id}/items/{item_id}``.
 """
 
 from __future__ import annotations
@@ -16,24 +19,17 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote
 from uuid import UUID
 
-from fastapi import APIRouter, File, Form, Path, Request, Response, UploadFile
+from fastapi import File, Form, Path, Request, Response, UploadFile
 
 from services.portal.client import ApiError
-from services.portal.pages import (
-    MAX_UPLOAD_BYTES,
-    PortalRoute,
-    Session,
-    Signed,
-    date_today,
-    htmx,
-    render,
-    see_other,
-    templates,
-)
+from services.portal.frame import Session, Signed, htmx, page_router, render, see_other
+from services.portal.lookups import date_today
+from services.portal.templating import templates
 from shared.auth import OrgPath
 from shared.errors import DomainError
+from shared.security import MAX_UPLOAD_BYTES
 
-router = APIRouter(route_class=PortalRoute, include_in_schema=False)
+router = page_router()
 #: An item is «due soon» this many days ahead: the documents service's first reminder.
 DUE_SOON_DAYS = 14
 ITEM_STATUSES = {"planned": "запланировано", "in_progress": "выполняется", "done": "выполнено",

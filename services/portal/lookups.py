@@ -1,0 +1,41 @@
+"""What several page groups ask: the user's own organisation, the names of an organisation's
+people, the territory or organisation an address names, today's date."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+from uuid import UUID
+
+from services.portal.frame import Session
+from shared.auth import Actor, OrgPath
+from shared.errors import DomainError
+
+
+async def own_organisation(s: Session) -> dict[str, Any]:
+    for org in await s.api.get("/registry/organisations"):
+        if org["path"] == str(s.actor.scope):
+            return dict(org)
+    raise DomainError("ORGANISATION_NOT_FOUND", "Ваша организация ещё не зарегистрирована", 404)
+
+
+async def names_of(s: Session, organisation_id: UUID | str) -> dict[str, str]:
+    """Names come from the registry, the only place that holds them, with the user's token."""
+    people = await s.api.get(f"/registry/organisations/{organisation_id}/people")
+    return {p["id"]: p["full_name"] or "данные удалены" for p in people}
+
+
+def parse_scope(org: str | None, actor: Actor) -> str:
+    if not org:
+        return str(actor.scope)
+    try:
+        path = OrgPath.parse(org)
+    except ValueError as exc:
+        raise DomainError("INVALID_PATH", "Неверный путь организации", 422) from exc
+    actor.require_read(path)
+    return str(path)
+
+
+def date_today() -> str:
+    return datetime.date.today().isoformat()
+

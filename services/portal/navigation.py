@@ -1,0 +1,52 @@
+"""What the portal shows each role: the main menu, the page a user starts on, the links a page
+offers. The one place in the portal that looks at a user's role; templates and page modules ask
+here instead.
+
+This only shapes the way through the pages. What a user may read or change is decided by the
+services behind the API (``shared/auth.py``'s policy): a link left out here is a convenience, a
+typed address still gets the service's refusal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.auth import Actor, Role
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    href: str
+    title: str
+    roles: frozenset[Role]
+
+
+#: The main menu (base.html), in its order, with the roles that see each entry.
+MENU: tuple[MenuItem, ...] = (
+    MenuItem("/", "Базы участников", frozenset({Role.CURATOR})),
+    MenuItem("/surveys", "Анкетирование", frozenset({Role.CURATOR})),
+    MenuItem("/dashboard", "Мониторинг", frozenset({Role.MUNICIPAL, Role.REGIONAL, Role.AUDITOR})),
+    MenuItem("/reports", "Отчётность",
+             frozenset({Role.CURATOR, Role.MUNICIPAL, Role.REGIONAL, Role.AUDITOR})),
+    MenuItem("/auditor", "Аудит", frozenset({Role.AUDITOR, Role.REGIONAL})),
+)
+
+
+def menu(actor: Actor) -> list[MenuItem]:
+    return [item for item in MENU if actor.role in item.roles]
+
+
+def works_in_own_organisation(actor: Actor) -> bool:
+    """A curator works in one organisation: «/», «/surveys» and «/reports» lead to its pages."""
+    return actor.role is Role.CURATOR
+
+
+def start_page(actor: Actor) -> str:
+    """Where «/» leads those who do not work in one organisation of their own."""
+    return "/auditor" if actor.role is Role.AUDITOR else "/dashboard"
+
+
+def links_to_bases(actor: Actor) -> bool:
+    """Whether an organisation's dashboard links to its bases of mentors and mentees (an auditor
+    follows records through the audit trail instead)."""
+    return actor.role is not Role.AUDITOR

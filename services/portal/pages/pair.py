@@ -1,0 +1,142 @@
+"""One pair's page: its members, goals, meetings with their feedback and the questionnaires its
+members are to answer; logging a meeting, feedback or a goal; ending the pair's work
+(completion or dissolution), each confirmed on a page of its own. The forms of a pair's
+questionnaires are in ``surveys.py``.
+
+URLs: ``/pairs/{id}``, ``/pairs/{id}/meetings``, ``/pairs/{id}/feedback``, ``/pairs/{id}/goals``,
+``/pairs/{id}/complete``, ``/pairs/{id}/dissolve``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+from uuid import UUID
+
+from fastapi import Form, Request, Response
+from fastapi.responses import RedirectResponse
+
+from services.portal.client import ApiError
+from services.portal.frame import Session, Signed, page_router, render
+from services.portal.lookups import date_today, names_of
+from services.portal.survey_status import pair_surveys
+from services.portal.templating import templates
+from shared.auth import OrgPath
+
+router = page_router()
+MEETING_KINDS = {"intro": "встреча-знакомство", "trial": "пробная встреча",
+                 "planning": "встреча-планирование", "regular": "регулярная встреча",
+                 "final": "итоговая встреча"}
+MEETING_FORMATS = {"in_person": "очно", "online": "дистанционно"}
+GOAL_STATUSES = {"planned": "запланирована", "in_progress": "в работе", "done": "достигнута",
+                 "dropped": "снята"}
+templates.env.globals.update(meeting_kinds=MEETING_KINDS, meeting_formats=MEETING_FORMATS,
+                             goal_statuses=GOAL_STATUSES)
+
+
+@router.get("/pairs/{pair_id}")
+async def pair_page(request: Request, pair_id: UUID, s: Signed) -> Response:
+    pair = await s.api.get(f"/pairing/pairs/{pair_id}")
+    org, names = await asyncio.gather(s.api.get(f"/registry/organisations/{pair['organisation_id']}"),
+                                      names_of(s, pair["organisation_id"]))
+    feedback, surveys = await asyncio.gather(
+        asyncio.gather(*(s.api.get(f"/pairing/pairs/{pair_id}/meetings/{m['number']}/feedback")
+                         for m in pair["meetings"])),
+        pair_surveys(s.api, pair, org["path"], names))
+    meetings = [{**m, "answers": answers} for m, answers in zip(pair["meetings"], feedback, strict=True)]
+    writer = s.actor.can_write(OrgPath.parse(org["path"]))
+    return render(request, "pair.html", actor=s.actor, org=org, pair=pair, names=names,
+                  meetings=meetings, today=date_today(), surveys=surveys, writer=writer,
+                  can_write=writer and pair["status"] == "active",
+                  error=request.query_params.get("error"),
+                  recorded=request.query_params.get("recorded"),
+                  pending=request.query_params.get("pending"),
+                  closed=request.query_params.get("closed"))
+
+
+async def pair_command(pair_id: UUID, s: Session, url: str, body: dict[str, Any]) -> Response:
+    try:
+        await s.api.post(f"/pairing/pairs/{pair_id}/{url}", json=body)
+    except ApiError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        return RedirectResponse(f"/pairs/{pair_id}?error=" + quote(exc.message), status_code=303)
+    return RedirectResponse(f"/pairs/{pair_id}", status_code=303)
+
+
+# --- ending a pair's work: completion and dissolution, each confirmed on a page of its own ------
+
+CloseAction = Literal["complete", "dissolve"]
+
+
+async def close_page(request: Request, pair_id: UUID, s: Session, action: CloseAction,
+                     status: int = 200, error: str | None = None, reason: str = "") -> Response:
+    pair = await s.api.get(f"/pairing/pairs/{pair_id}")
+    org, names = await asyncio.gather(s.api.get(f"/registry/organisations/{pair['organisation_id']}"),
+                                      names_of(s, pair["organisation_id"]))
+    s.actor.require_write(OrgPath.parse(org["path"]))
+    last = pair["meetings"][-1]["kind"] if pair["meetings"] else None
+    return render(request, "pair_close.html", status=status, actor=s.actor, org=org, pair=pair,
+                  names=names, action=action, error=error, reason=reason,
+                  ready=action == "dissolve" or last == "final")
+
+
+@router.get("/pairs/{pair_id}/complete")
+async def complete_confirm(request: Request, pair_id: UUID, s: Signed) -> Response:
+    return await close_page(request, pair_id, s, "complete")
+
+
+@router.get("/pairs/{pair_id}/dissolve")
+async def dissolve_confirm(request: Request, pair_id: UUID, s: Signed) -> Response:
+    return await close_page(request, pair_id, s, "dissolve")
+
+
+@router.post("/pairs/{pair_id}/complete")
+async def complete_pair(request: Request, pair_id: UUID, s: Signed) -> Response:
+    try:
+        await s.api.post(f"/pairing/pairs/{pair_id}/complete", json={})
+    except ApiError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        return await close_page(request, pair_id, s, "complete", exc.status, exc.message)
+    return RedirectResponse(f"/pairs/{pair_id}?closed=completed", status_code=303)
+
+
+@router.post("/pairs/{pair_id}/dissolve")
+async def dissolve_pair(request: Request, pair_id: UUID, s: Signed,
+                        reason: Annotated[str, Form(max_length=500)] = "") -> Response:
+    try:
+        if len(reason.strip()) < 3:
+            raise ApiError(422, "REASON_REQUIRED", "Укажите причину расформирования (не короче 3 знаков)")
+        await s.api.post(f"/pairing/pairs/{pair_id}/dissolve", json={"reason": reason.strip()})
+    except ApiError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        return await close_page(request, pair_id, s, "dissolve", exc.status, exc.message, reason)
+    return RedirectResponse(f"/pairs/{pair_id}?closed=dissolved", status_code=303)
+
+
+@router.post("/pairs/{pair_id}/meetings")
+async def log_meeting(pair_id: UUID, s: Signed, kind: Annotated[str, Form()], date: Annotated[str, Form()],
+                      duration_minutes: Annotated[int, Form()],
+                      format: Annotated[str, Form()] = "in_person") -> Response:  # noqa: A002
+    return await pair_command(pair_id, s, "meetings", {
+        "kind": kind, "date": date, "duration_minutes": duration_minutes, "format": format})
+
+
+@router.post("/pairs/{pair_id}/feedback")
+async def log_feedback(pair_id: UUID, s: Signed, meeting_number: Annotated[int, Form()],
+                       respondent_id: Annotated[UUID, Form()], satisfaction: Annotated[int, Form()],
+                       went_well: Annotated[str, Form(max_length=4000)] = "",
+                       to_change: Annotated[str, Form(max_length=4000)] = "") -> Response:
+    return await pair_command(pair_id, s, "feedback", {
+        "meeting_number": meeting_number, "respondent_id": str(respondent_id),
+        "satisfaction": satisfaction, "went_well": went_well, "to_change": to_change})
+
+
+@router.post("/pairs/{pair_id}/goals")
+async def add_goal(pair_id: UUID, s: Signed, title: Annotated[str, Form(max_length=500)],
+                   due: Annotated[str, Form()] = "") -> Response:
+    return await pair_command(pair_id, s, "goals", {"title": title, "due": due or None})
+

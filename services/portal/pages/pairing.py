@@ -1,0 +1,141 @@
+"""Forming pairs: the pairing board (the matching service's explained suggestions and the pool
+of who is free), confirming suggested pairs or forming one by hand, the organisation's list of
+pairs and the order approving them. One pair's own page is ``pair.py``.
+
+URLs: ``/organisations/{id}/pairing``, ``…/pairing/confirm``, ``…/pairing/manual``,
+``/organisations/{id}/pairs``, ``/organisations/{id}/pairs-order``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+from uuid import UUID
+
+from fastapi import Form, Request, Response
+from fastapi.responses import RedirectResponse
+
+from services.portal.client import ApiError
+from services.portal.frame import Signed, page_router, render, see_other
+from services.portal.lookups import names_of
+from services.portal.templating import templates
+from shared.auth import OrgPath
+from shared.errors import DomainError
+
+router = page_router()
+PAIR_STATUSES = {"active": "действует", "completed": "завершена", "dissolved": "расформирована"}
+templates.env.globals.update(pair_statuses=PAIR_STATUSES)
+
+
+@router.get("/organisations/{organisation_id}/pairing")
+async def pairing_board(request: Request, organisation_id: UUID, s: Signed,
+                        programme: UUID | None = None) -> Response:
+    org = await s.api.get(f"/registry/organisations/{organisation_id}")
+    programmes = await s.api.get(f"/registry/organisations/{organisation_id}/programmes")
+    chosen = next((p for p in programmes if p["id"] == str(programme)), programmes[0] if programmes else None)
+    suggestions, pool, names = None, None, await names_of(s, organisation_id)
+    if chosen is not None:
+        suggestions, pool = await asyncio.gather(
+            s.api.get("/pairing/suggestions", programme_id=chosen["id"]),
+            s.api.get(f"/pairing/organisations/{organisation_id}/pool"))
+    return render(request, "pairing.html", actor=s.actor, org=org, programmes=programmes,
+                  programme=chosen, suggestions=suggestions, pool=pool, names=names,
+                  can_write=s.actor.can_write(OrgPath.parse(org["path"])),
+                  error=request.query_params.get("error"))
+
+
+def group_value(mentor_id: str, mentee_ids: list[str]) -> str:
+    return mentor_id + ":" + ",".join(mentee_ids)
+
+
+templates.env.globals.update(group_value=group_value)
+
+
+def parse_group(value: str) -> dict[str, Any]:
+    mentor, _, mentees = value.partition(":")
+    try:
+        return {"mentor_id": str(UUID(mentor)), "mentee_ids": [str(UUID(m)) for m in mentees.split(",") if m]}
+    except ValueError as exc:
+        raise DomainError("INVALID_GROUP", "Неверный выбор пары", 422) from exc
+
+
+def back_to_board(organisation_id: UUID, programme_id: UUID, message: str) -> Response:
+    return RedirectResponse(f"/organisations/{organisation_id}/pairing?programme={programme_id}"
+                            "&error=" + quote(message), status_code=303)
+
+
+async def form_pairs(organisation_id: UUID, programme_id: UUID, formed: int,
+                     sent: Awaitable[Any]) -> Response:
+    """On to the organisation's pairs once the pairing service has formed them; back to the
+    board with its refusal otherwise."""
+    try:
+        await sent
+    except ApiError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        return back_to_board(organisation_id, programme_id, exc.message)
+    return RedirectResponse(f"/organisations/{organisation_id}/pairs?confirmed={formed}", status_code=303)
+
+
+@router.post("/organisations/{organisation_id}/pairing/confirm")
+async def confirm_pairs(organisation_id: UUID, s: Signed, programme_id: Annotated[UUID, Form()],
+                        order_ref: Annotated[str, Form(max_length=100)] = "",
+                        group: Annotated[list[str] | None, Form()] = None) -> Response:
+    if not group:
+        return back_to_board(organisation_id, programme_id, "Отметьте хотя бы одну пару")
+    return await form_pairs(organisation_id, programme_id, len(group), s.api.post(
+        "/pairing/suggestions/confirm", json={"programme_id": str(programme_id), "order_ref": order_ref,
+                                              "groups": [parse_group(g) for g in group]}))
+
+
+@router.post("/organisations/{organisation_id}/pairing/manual")
+async def form_group(organisation_id: UUID, s: Signed, programme_id: Annotated[UUID, Form()],
+                     mentor_id: Annotated[UUID, Form()],
+                     mentee_ids: Annotated[list[UUID] | None, Form()] = None,
+                     order_ref: Annotated[str, Form(max_length=100)] = "") -> Response:
+    if not mentee_ids:
+        return back_to_board(organisation_id, programme_id, "Выберите хотя бы одного наставляемого")
+    return await form_pairs(organisation_id, programme_id, 1, s.api.post("/pairing/pairs", json={
+        "programme_id": str(programme_id), "mentor_id": str(mentor_id),
+        "mentee_ids": [str(m) for m in mentee_ids], "order_ref": order_ref or None}))
+
+
+@router.get("/organisations/{organisation_id}/pairs")
+async def pairs_page(request: Request, organisation_id: UUID, s: Signed,
+                     status: Literal["", "active", "completed", "dissolved"] = "") -> Response:
+    org = await s.api.get(f"/registry/organisations/{organisation_id}")
+    pairs, names = await asyncio.gather(
+        s.api.get("/pairing/pairs", organisation_id=str(organisation_id), status=status or None),
+        names_of(s, organisation_id))
+    return render(request, "pairs.html", actor=s.actor, org=org, pairs=pairs, names=names,
+                  pair_status=status, can_write=s.actor.can_write(OrgPath.parse(org["path"])),
+                  confirmed=request.query_params.get("confirmed"),
+                  error=request.query_params.get("error"))
+
+
+@router.post("/organisations/{organisation_id}/pairs-order")
+async def issue_pairs_order(request: Request, organisation_id: UUID, s: Signed,
+                            school_year: Annotated[str, Form(pattern=r"^\d{4}-\d{4}$")],
+                            signatory_position: Annotated[str, Form(min_length=2, max_length=200)],
+                            signatory_name: Annotated[str, Form(min_length=3, max_length=200)]) -> Response:
+    org = await s.api.get(f"/registry/organisations/{organisation_id}")
+    pairs = await s.api.get("/pairing/pairs", organisation_id=str(organisation_id), status="active")
+    page = f"/organisations/{organisation_id}/pairs"
+    if not pairs:
+        return see_other(request, page + "?error=" + quote("Нет действующих пар для приказа"))
+    try:
+        issued = await s.api.post("/documents/pairs-order", json={
+            "org": org["path"], "organisation_name": org["name"], "school_year": school_year,
+            "signatory": {"position": signatory_position, "full_name": signatory_name},
+            "pairs": [{"pair_id": p["id"], "mentor_id": p["mentor_id"], "mentee_ids": p["mentee_ids"],
+                       "form": p["form"]}
+                      for p in pairs]})
+    except ApiError as exc:
+        if exc.status == 401:
+            raise
+        # e.g. a pair with a mentor from another organisation, whose name this user may not read
+        return see_other(request, page + "?error=" + quote("Приказ не сформирован: " + exc.message))
+    return see_other(request, f"/organisations/{organisation_id}/documents?issued={issued['id']}")
+

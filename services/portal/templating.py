@@ -1,0 +1,46 @@
+"""The portal's Jinja environment: where templates live (``templates/``), and the filters and
+words every page shares (dates, numbers, the Russian names of roles and kinds, the menu).
+
+A page group registers its own words (statuses, kinds of meeting, …) beside its routes, with
+``templates.env.globals.update(...)``.
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+from fastapi.templating import Jinja2Templates
+
+from services.portal import auth, navigation
+from services.portal.charts import number
+
+TEMPLATES = Path(__file__).parent / "templates"
+templates = Jinja2Templates(directory=TEMPLATES)
+templates.env.globals.update(role_titles=auth.ROLE_TITLES, number=number, menu=navigation.menu,
+                             links_to_bases=navigation.links_to_bases)
+
+KIND_TITLES = {"region": "регион", "municipality": "муниципалитет", "school": "школа",
+               "college": "колледж", "employer": "предприятие", "university": "вуз",
+               "additional": "организация доп. образования", "partner": "партнёр"}
+CATEGORY_TITLES = {"student": "обучающийся", "teacher": "педагог", "young_teacher": "молодой педагог",
+                   "college_student": "студент колледжа", "university_student": "студент вуза",
+                   "employer": "представитель работодателя", "graduate": "выпускник",
+                   "parent": "родитель", "partner": "партнёр"}
+CONSENT_TITLES = {"self": "дано лично", "guardian": "дано законным представителем"}
+templates.env.globals.update(kind_titles=KIND_TITLES, category_titles=CATEGORY_TITLES,
+                             consent_titles=CONSENT_TITLES)
+
+
+def ru_date(value: str | None) -> str:
+    """``2025-10-01`` (or a timestamp) as Russians write it: ``01.10.2025``."""
+    if not value:
+        return "—"
+    text = str(value)[:10]
+    try:
+        return datetime.date.fromisoformat(text).strftime("%d.%m.%Y")
+    except ValueError:
+        return str(value)
+
+
+templates.env.filters["ru_date"] = ru_date
