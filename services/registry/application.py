@@ -23,6 +23,7 @@ from services.registry.commands import (
     WithdrawConsent,
 )
 from services.registry.domain import (
+    SHARED_FIELDS,
     Organisation,
     Person,
     PersonRole,
@@ -69,8 +70,6 @@ class PersonalDataAccess(EventSourcedAggregate):
 ACCESS_RECORD_MAX_PEOPLE = 1000
 #: As many people as one document may name.
 MAX_PEOPLE_PER_DOCUMENT = 2000
-#: What a document may print of a person besides the full name.
-SHARED_FIELDS = ("last_name", "first_name", "middle_name", "birth_date", "guardian_name")
 #: More orphans than this at start means something else is wrong (a view being rebuilt, say):
 #: then nothing is deleted and the count is logged.
 MAX_ORPHANS_REMOVED = 1000

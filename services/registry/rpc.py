@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from nats.aio.client import Client
 from nats.aio.subscription import Subscription
 
+from services.registry.domain import SHARED_FIELDS
 from shared.contracts import NAMES
 from shared.rpc import Handler, serve
 from shared.security import actor_from_token
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 #: The route's subject and queue, for callers that do not read ``shared.contracts.NAMES`` yet.
 NAMES_SUBJECT = NAMES.subject
 NAMES_QUEUE = NAMES.queue
+
+__all__ = ["NAMES_QUEUE", "NAMES_SUBJECT", "SHARED_FIELDS", "names_handler", "serve_names"]
 
 
 def names_handler(service: RegistryService) -> Handler:
