@@ -25,11 +25,6 @@ from shared.security import actor_from_token
 if TYPE_CHECKING:
     from services.pairing.application import PairingService
 
-#: The route's subject and queue, for callers that do not read ``shared.contracts.PAIRS`` yet.
-PAIRS_SUBJECT = PAIRS.subject
-PAIRS_QUEUE = PAIRS.queue
-
-
 def pairs_handler(service: PairingService) -> Handler:
     """One request's token and ids, translated into one call on the service."""
 

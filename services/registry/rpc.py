@@ -26,7 +26,8 @@ from shared.security import actor_from_token
 if TYPE_CHECKING:
     from services.registry.application import RegistryService
 
-#: The route's subject and queue, for callers that do not read ``shared.contracts.NAMES`` yet.
+#: The route's subject and queue, for callers that do not read ``shared.contracts.NAMES`` yet
+#: (tests/security/test_nats_auth.py).
 NAMES_SUBJECT = NAMES.subject
 NAMES_QUEUE = NAMES.queue
 
