@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     #: Empty: SQLite files in the data folder. ``postgresql://user:pw@host:port/db[?schema=s]``.
     database_url: str = ""
     region: str = "demo"
+    #: The pairing's weights, objective and reminder period (TOML); empty: the shipped defaults.
+    pairing_config: str = ""
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     log_level: str = "INFO"

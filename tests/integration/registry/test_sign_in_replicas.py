@@ -11,8 +11,9 @@ import pyotp
 import pytest
 import sqlalchemy as sa
 
-from services.registry.accounts import DEMO_PASSWORD, AccountService, SharedLockout, login_failures
+from services.registry.accounts import DEMO_PASSWORD, AccountService
 from services.registry.application import RegistryService
+from services.registry.credentials import SharedLockout, login_failures
 from services.registry.passwords import hash_password
 from shared.auth import Role
 from shared.errors import DomainError
