@@ -25,19 +25,25 @@ def wants_html(scope: Scope) -> bool:
     return b"text/html" in accept
 
 
+#: Marks the copy of a request's scope the fallback asks the other routes with: the app's list
+#: holds this route too (wrapped by the routers that include it), and it must not ask itself.
+PROBE = "nastavnik.portal.fallback_probe"
+
+
 class Fallback(PortalRoute):
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope.get(PROBE) or scope.get("method") != "GET" or not wants_html(scope):
+            return Match.NONE, {}
         match, child = super().matches(scope)
-        if match is not Match.FULL or scope.get("method") != "GET" or not wants_html(scope):
+        if match is not Match.FULL:
             return Match.NONE, {}
         app: Any = scope.get("app")
         routes = app.router.routes if app is not None and hasattr(app, "router") else []
-        for route in routes:
-            # a route that knows the path answers for itself; one that knows it only for
-            # another method (a form's POST) is no page a browser can open: this page says so
-            if route is not self and not isinstance(route, Fallback) and \
-                    route.matches(scope)[0] is Match.FULL:
-                return Match.NONE, {}
+        probe = {**scope, PROBE: True}
+        # a route that knows the path answers for itself; one that knows it only for another
+        # method (a form's POST) is no page a browser can open: this page says so
+        if any(route.matches(probe)[0] is Match.FULL for route in routes):
+            return Match.NONE, {}
         return match, child
 
 
