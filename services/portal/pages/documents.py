@@ -21,8 +21,10 @@ from uuid import UUID
 from fastapi import Form, Request, Response
 
 from services.portal.client import ApiError
+from services.portal.collation import ru_sorted
 from services.portal.frame import Signed, page_router, render, see_other
 from services.portal.lookups import current_school_year, date_today
+from services.portal.templating import form_title
 from shared.auth import OrgPath
 
 router = page_router()
@@ -39,7 +41,7 @@ async def documents_page(request: Request, organisation_id: UUID, s: Signed) -> 
     year = current_school_year(datetime.date.fromisoformat(date_today()))
     current = [p for p in programmes if p["school_year"] == year]
     return render(request, "documents.html", actor=s.actor, org=org, school_year=year,
-                  forms=sorted({p["form"] for p in current or programmes}),
+                  forms=ru_sorted({form_title(p["form"]) for p in current or programmes}),
                   curator=next((p["curator"] for p in current), ""),
                   can_write=s.actor.can_write(OrgPath.parse(org["path"])),
                   error=request.query_params.get("error"),

@@ -22,18 +22,14 @@ from services.portal.client import ApiError
 from services.portal.collation import ru_sorted
 from services.portal.frame import Session, Signed, field_errors, page_router, render
 from services.portal.lookups import current_school_year, date_today
+from services.portal.templating import FORM_TITLES, form_title
 from shared.auth import OrgPath
 
 router = page_router()
 FIELDS = ("form", "school_year", "curator")
 #: The forms of mentorship the federal recommendations name (the pairing service knows them by
-#: these titles); a region's own forms are typed in.
-TARGET_MODEL_FORMS = (
-    "Ученик – ученик", "Учитель – учитель", "Опытный педагог – молодой специалист",
-    "Педагог – педагог (равный – равному)", "Студент – ученик", "Работодатель – ученик",
-    "Учитель – ученик", "Ученик – учитель (обратное наставничество)", "Студент – студент",
-    "Работодатель – студент",
-)
+#: these titles too); a region's own forms are typed in.
+TARGET_MODEL_FORMS = tuple(FORM_TITLES.values())
 
 
 def school_years(today: datetime.date) -> list[str]:
@@ -48,7 +44,8 @@ def page(request: Request, s: Session, org: dict[str, Any], programmes: list[dic
          errors: dict[str, str] | None = None, general: list[str] | None = None) -> Response:
     today = datetime.date.fromisoformat(date_today())
     years = school_years(today)
-    forms = list(dict.fromkeys([*TARGET_MODEL_FORMS, *ru_sorted({p["form"] for p in programmes})]))
+    forms = list(dict.fromkeys([*TARGET_MODEL_FORMS,
+                                *ru_sorted({form_title(p["form"]) for p in programmes})]))
     listed = sorted(programmes, key=lambda p: (p["school_year"], p["form"]), reverse=True)
     return render(request, "programmes.html", status=status, actor=s.actor, org=org,
                   programmes=listed, years=years, forms=forms, current=years[0],
