@@ -160,3 +160,68 @@ def read_token(token: str, secret: str) -> Actor:
         raise DomainError("TOKEN_EXPIRED", "Срок действия входа истёк, войдите снова", 401) from exc
     except (jwt.InvalidTokenError, KeyError, ValueError) as exc:
         raise DomainError("UNAUTHENTICATED", "Требуется вход в систему", 401) from exc
+
+
+# --- monitoring: figures, surveys, the reporting calendar, the audit log ---------------------
+
+def require_figures_reader(actor: Actor) -> None:
+    """Figures (dashboards, KPIs, the calendar) are for those who run programmes, not for pairs."""
+    if actor.role is Role.PARTICIPANT:
+        raise forbidden("Сводные показатели доступны куратору, муниципалитету, региону и аудитору")
+
+
+def answers_only_for_self(actor: Actor) -> bool:
+    """A participant answers a survey only as themselves (a curator records others' answers)."""
+    return actor.role is Role.PARTICIPANT
+
+
+def require_calendar_configurer(actor: Actor) -> None:
+    if actor.role not in (Role.REGIONAL, Role.SYSTEM) or actor.scope.municipality is not None:
+        raise forbidden("Календарь отчётности настраивает региональный оператор")
+
+
+AUDIT_ROLES = frozenset({Role.AUDITOR, Role.REGIONAL, Role.SYSTEM})
+HEAD_SIGNING_ROLES = frozenset({Role.REGIONAL, Role.SYSTEM})
+
+
+def require_auditor(actor: Actor, whole_log: bool = False, region: str | None = None) -> None:
+    """The audit log is read by auditors and the region; the whole log only at region level."""
+    if actor.role not in AUDIT_ROLES:
+        raise forbidden("Журнал аудита доступен только аудитору и региональному оператору")
+    if whole_log and (actor.scope.municipality is not None
+                      or (region is not None and actor.scope.region != region)):
+        raise forbidden("Весь журнал проверяет и выгружает только аудитор уровня региона")
+
+
+def require_head_signer(actor: Actor, region: str | None) -> None:
+    """Signing a head on demand is the region's act, never an auditor's (auditors only read)."""
+    if actor.role not in HEAD_SIGNING_ROLES:
+        raise forbidden("Подписать вершину журнала может только региональный оператор")
+    if actor.scope.municipality is not None or (region is not None and actor.scope.region != region):
+        raise forbidden("Вершину журнала подписывает только региональный оператор этого региона")
+
+
+# --- documents: who issues, who offers a practice to the bank and who reviews it ---------------
+
+def require_issuer(actor: Actor, path: OrgPath) -> None:
+    """Documents of ``path`` (orders, letters, reports, roadmaps and their marks) are issued by
+    whoever may write there: its curator, or the municipality or region above it."""
+    actor.require_write(path)
+
+
+def require_practice_author(actor: Actor, path: OrgPath) -> None:
+    if actor.role is not Role.CURATOR:
+        raise forbidden("Практику в банк предлагает куратор организации")
+    actor.require_write(path)
+
+
+def can_review_practice(actor: Actor, path: OrgPath) -> bool:
+    """A municipality (or the region) above the organisation, never the organisation itself."""
+    if actor.role not in (Role.MUNICIPAL, Role.REGIONAL) or not actor.can_write(path):
+        return False
+    return actor.scope != path
+
+
+def require_practice_reviewer(actor: Actor, path: OrgPath) -> None:
+    if not can_review_practice(actor, path):
+        raise forbidden("Практику рассматривает вышестоящий уровень: муниципалитет или регион")

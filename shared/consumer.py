@@ -12,6 +12,8 @@ message that does not directly follow it (a gap: another replica still holds the
 is never applied: the replica waits a moment for the predecessor's commit, then gives the batch
 back. When the durable has acknowledged more than the database holds (the read model was rebuilt
 or restored), or its configuration changed, it is deleted and created again from the position.
+
+Why this runs on nats-py rather than as a FastStream subscriber: ``docs/events.md``.
 """
 
 from __future__ import annotations

@@ -303,6 +303,25 @@ CATALOGUE: dict[str, EventSpec] = {
 }
 
 
+#: The service whose stream carries each event: the second token of its subject
+#: (``shared.contracts.subject_for``). The AsyncAPI document (``shared/asyncapi.py``) is built from it.
+PUBLISHED_BY: dict[str, str] = {
+    **dict.fromkeys((
+        "OrganisationRegistered", "ContingentDeclared", "MentorRegistered", "MenteeRegistered",
+        "ConsentRecorded", "ConsentWithdrawn", "ProgrammeLaunched", "PersonalDataAccessed",
+    ), "registry"),
+    **dict.fromkeys((
+        "PairFormed", "PlanGoalSet", "MeetingHeld", "FeedbackSubmitted", "PairCompleted",
+        "PairDissolved",
+    ), "pairing"),
+    **dict.fromkeys(("SurveyRecorded", "ReportDue", "ReportingCalendarOpened"), "monitoring"),
+    **dict.fromkeys((
+        "DocumentIssued", "ReportDrafted", "ReportSubmitted", "RoadmapImported",
+        "RoadmapItemUpdated", "RoadmapItemDue", "PracticeSubmitted", "PracticePublished",
+        "PracticeRejected",
+    ), "documents"),
+}
+
 def register(model: type[Payload], version: int = 1,
              upcasters: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] | None = None) -> None:
     """Services add their own events here at import time."""

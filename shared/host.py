@@ -12,11 +12,12 @@ from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from shared import metrics
+from shared.asyncapi import asyncapi_json
 from shared.bus import connect, ensure_streams
 from shared.logging import configure_logging, get_logger
 from shared.relay import OutboxRelay
@@ -80,6 +81,11 @@ def create_app(settings: Settings, runtimes: Sequence[ServiceRuntime]) -> FastAP
     app.include_router(metrics.router)
     for runtime in runtimes:
         app.include_router(runtime.router)
+
+    # Beside /openapi.json, and like it outside the HTTP API it describes.
+    @app.get("/asyncapi.json", include_in_schema=False)
+    def asyncapi() -> Response:
+        return Response(asyncapi_json(), media_type="application/json")
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, Any]:

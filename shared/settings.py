@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     token_secret: str = ""
     relay_batch: int = 1000
     relay_idle_seconds: float = 0.2
+    # --- monitoring ---
+    #: Seconds between the audit log's signed heads.
+    audit_head_interval: float = 10.0
+    #: Seconds between two looks of the reporting calendar for notices due.
+    calendar_interval: float = 30.0
     # --- distributed mode (deploy/README.md) ---
     #: A ``.creds`` file (JWT + nkey seed), as issued by the region's NATS operator.
     nats_credentials: str = ""
