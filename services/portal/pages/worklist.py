@@ -27,7 +27,7 @@ from services.portal.client import ApiError
 from services.portal.collation import ru_key
 from services.portal.frame import Session, Signed, page_router, render
 from services.portal.lookups import current_school_year, date_today, names_of
-from services.portal.pages.reports import TERRITORIES, load_reports
+from services.portal.pages.reports import LEVEL_TITLES, TERRITORIES, load_reports
 from services.portal.pages.roadmaps import roadmap_view
 from services.portal.survey_status import SURVEYED, curator_expected, expected_of_pair, load_answered
 from shared.auth import OrgPath
@@ -115,9 +115,11 @@ async def reports_section(s: Session, org: dict[str, Any]) -> Section:
         late = r["status"] == "overdue"
         href = f"/reports/{r['draft']['id']}/submit" if r.get("draft") else \
             f"/organisations/{org['id']}/reports"
+        level = LEVEL_TITLES.get(r.get("level", ""), "")
         section.lines.append(Line(
             f"Информационно-аналитический отчёт за {period_words(r['period'])}",
-            ("срок прошёл " if late else "срок — ") + ru_day(r["deadline"]), href,
+            ("срок прошёл " if late else "срок — ") + ru_day(r["deadline"]) + (f"; {level}" if level else ""),
+            href,
             "Подготовить и сдать" if r.get("draft") else "Открыть отчётность", late))
     return section
 
