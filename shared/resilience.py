@@ -8,7 +8,7 @@ lets the orchestrator restart it, so a misconfiguration is still loud.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import eventsourcing.persistence as es
 import nats.errors
@@ -56,17 +56,23 @@ class _StdLogger:
         log.warning("retry", what=self.what, detail=msg % args if args else msg)
 
 
+def _policy(what: str, transient: tuple[type[BaseException], ...], deadline: float,
+            max_wait: float) -> dict[str, Any]:
+    """One back-off policy for both twins below: which errors, how long between, when to stop."""
+    return {
+        "retry": retry_if_exception_type(transient),
+        "wait": wait_random_exponential(multiplier=0.2, max=max_wait),
+        "stop": stop_after_delay(deadline) if deadline else (lambda _state: False),
+        "before_sleep": before_sleep_log(_StdLogger(what), 30),  # type: ignore[arg-type]
+        "reraise": True,
+    }
+
+
 async def retry_async(what: str, call: Callable[[], Awaitable[T]], *, deadline: float = 60.0,
                       transient: tuple[type[BaseException], ...] = NATS_TRANSIENT,
                       max_wait: float = 5.0) -> T:
     """Call until it succeeds or ``deadline`` seconds pass (0: forever); re-raises the last error."""
-    retrying = AsyncRetrying(
-        retry=retry_if_exception_type(transient),
-        wait=wait_random_exponential(multiplier=0.2, max=max_wait),
-        stop=stop_after_delay(deadline) if deadline else (lambda _state: False),
-        before_sleep=before_sleep_log(_StdLogger(what), 30),  # type: ignore[arg-type]
-        reraise=True,
-    )
+    retrying = AsyncRetrying(**_policy(what, transient, deadline, max_wait))
     async for attempt in retrying:
         with attempt:
             return await call()
@@ -77,11 +83,5 @@ def retry_sync(what: str, call: Callable[[], T], *, deadline: float = 60.0,
                transient: tuple[type[BaseException], ...] = STORE_TRANSIENT,
                max_wait: float = 5.0) -> T:
     """The blocking twin of :func:`retry_async`, for store calls made in worker threads."""
-    retrying = Retrying(
-        retry=retry_if_exception_type(transient),
-        wait=wait_random_exponential(multiplier=0.2, max=max_wait),
-        stop=stop_after_delay(deadline) if deadline else (lambda _state: False),
-        before_sleep=before_sleep_log(_StdLogger(what), 30),  # type: ignore[arg-type]
-        reraise=True,
-    )
+    retrying = Retrying(**_policy(what, transient, deadline, max_wait))
     return retrying(call)

@@ -25,8 +25,11 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from shared.auth import Actor
 from shared.errors import DomainError
 from shared.logging import get_logger
+from shared.settings import Settings
+from shared.tokens import actor_from_token
 
 log = get_logger(__name__)
 
@@ -36,6 +39,22 @@ DEFAULT_TIMEOUT = 10.0
 #: Who answers, in the words a user reads when they do not.
 SERVICE_NAMES = {"registry": "Реестр участников", "pairing": "Сервис пар",
                  "monitoring": "Сервис мониторинга", "documents": "Сервис документов"}
+
+
+def caller(request: dict[str, Any], settings: Settings) -> Actor:
+    """The user a request speaks for: the token it forwards, checked as the HTTP side checks it."""
+    return actor_from_token(str(request.get("token", "")), settings.signing_secret)
+
+
+def for_caller(settings: Settings, field: str, call: Callable[[Actor, Any], dict[str, Any]]
+               ) -> Handler:
+    """A route that answers for the forwarding user: their token and one field of the request
+    (``field``), translated into one call on the service."""
+
+    def handle(request: dict[str, Any]) -> dict[str, Any]:
+        return call(caller(request, settings), request.get(field))
+
+    return handle
 
 
 def error_reply(exc: DomainError) -> dict[str, Any]:

@@ -161,9 +161,16 @@ class DocumentsService(EventSourcedService):
         return {UUID(key): person for key, person in found.people.items()}
 
     def _document_row(self, actor: Actor, document_id: UUID) -> sa.Row[Any]:
-        row = views.find(self.engine, views.documents, document_id)
+        return self._readable_row(actor, views.documents, document_id, "Документ",
+                                  "DOCUMENT_NOT_FOUND")
+
+    def _readable_row(self, actor: Actor, table: sa.Table, row_id: UUID, what: str,
+                      code: str) -> sa.Row[Any]:
+        """The row, if it exists and the actor may read its place; one refusal for both cases,
+        so that an address out of reach does not tell whether it exists."""
+        row = views.find(self.engine, table, row_id)
         if row is None or not actor.can_read(OrgPath.parse(row.path)):
-            raise not_found("Документ", "DOCUMENT_NOT_FOUND")
+            raise not_found(what, code)
         return row
 
     def get_document(self, actor: Actor, document_id: UUID) -> dict[str, Any]:
@@ -237,10 +244,8 @@ class DocumentsService(EventSourcedService):
         return self.get_roadmap(ctx.actor, roadmap_id)
 
     def _roadmap_row(self, actor: Actor, roadmap_id: UUID) -> sa.Row[Any]:
-        row = views.find(self.engine, views.roadmaps, roadmap_id)
-        if row is None or not actor.can_read(OrgPath.parse(row.path)):
-            raise not_found("Дорожная карта", "ROADMAP_NOT_FOUND")
-        return row
+        return self._readable_row(actor, views.roadmaps, roadmap_id, "Дорожная карта",
+                                  "ROADMAP_NOT_FOUND")
 
     def get_roadmap(self, actor: Actor, roadmap_id: UUID) -> dict[str, Any]:
         return views.roadmap_with_items(self.engine, self._roadmap_row(actor, roadmap_id))
@@ -274,15 +279,8 @@ class DocumentsService(EventSourcedService):
     def mark_overdue(self) -> int:
         """Mark every deadline passed and not done as overdue (by ``today``)."""
         today = self.today()
-        marked = 0
-        for roadmap_id, path in views.open_roadmaps(self.engine):
-            ctx = CommandContext(system_actor(path.region))
-            with self._lock:
-                roadmap: TrackedRoadmap = self.events.repository.get(roadmap_id)
-                late = roadmap.mark_overdue(today, ctx.meta(path))
-                if late:
-                    self._save(roadmap)
-                    marked += len(late)
+        marked = self._sweep_open_roadmaps(
+            lambda roadmap, meta: len(roadmap.mark_overdue(today, meta)))
         if marked:
             log.info("documents.roadmap_items_overdue", count=marked, today=today.isoformat())
         return marked
@@ -290,16 +288,21 @@ class DocumentsService(EventSourcedService):
     def send_reminders(self) -> int:
         """``RoadmapItemDue`` for items coming due, once per reminder (14, 7, 1 and 0 days)."""
         today = self.today()
-        sent = 0
+        return self._sweep_open_roadmaps(lambda roadmap, meta: roadmap.remind(today, meta))
+
+    def _sweep_open_roadmaps(self, step: Callable[[TrackedRoadmap, dict[str, Any]], int]) -> int:
+        """Run ``step`` on every open roadmap as the system of its region; a roadmap is saved
+        only when ``step`` counted something on it. Returns the total count."""
+        total = 0
         for roadmap_id, path in views.open_roadmaps(self.engine):
             ctx = CommandContext(system_actor(path.region))
             with self._lock:
                 roadmap: TrackedRoadmap = self.events.repository.get(roadmap_id)
-                count = roadmap.remind(today, ctx.meta(path))
+                count = step(roadmap, ctx.meta(path))
                 if count:
                     self._save(roadmap)
-                    sent += count
-        return sent
+                    total += count
+        return total
 
     def overdue_items(self, actor: Actor, under: OrgPath | None = None) -> list[dict[str, Any]]:
         """Overdue items of every roadmap in the actor's territory: what the level above watches."""
@@ -411,9 +414,7 @@ class DocumentsService(EventSourcedService):
 
     def _draft(self, actor: Actor, report_id: UUID) -> sa.Row[Any]:
         """The report, still a draft, if the actor may see it."""
-        row = views.find(self.engine, views.reports, report_id)
-        if row is None or not actor.can_read(OrgPath.parse(row.path)):
-            raise not_found("Отчёт", "REPORT_NOT_FOUND")
+        row = self._readable_row(actor, views.reports, report_id, "Отчёт", "REPORT_NOT_FOUND")
         if row.status != "draft":
             raise DomainError("REPORT_ALREADY_SUBMITTED", "Отчёт уже сдан", 409)
         return row

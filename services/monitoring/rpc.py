@@ -23,14 +23,13 @@ from shared import rpc
 from shared.contracts import DASHBOARD
 from shared.errors import DomainError
 from shared.logging import get_logger
-from shared.tokens import actor_from_token
 
 log = get_logger(__name__)
 
 
 def answer_dashboard(service: MonitoringService, request: dict[str, Any]) -> dict[str, Any]:
     """The reply to one request (blocking: reads the dashboard tables)."""
-    actor = actor_from_token(str(request.get("token", "")), service.settings.signing_secret)
+    actor = rpc.caller(request, service.settings)
     org = request.get("org")
     if org is not None and not isinstance(org, str):
         raise DomainError("INVALID_REQUEST", "Неверный путь организации", 422)

@@ -109,32 +109,37 @@ class PoolReader:
 
     def _mentee_profile(self, row: sa.Row[Any], profile: sa.Row[Any] | None,
                         withdrawn: bool = False) -> MenteeProfile | None:
-        category = pools.matching_category(row.category)
-        if category is None:
+        person = self._person_fields(row, profile, withdrawn)
+        if person is None:
             return None
         return MenteeProfile(
-            id=str(row.id), category=category, organisation=str(row.organisation_id),
-            municipality=row.municipality or "", age=self.today().year - row.birth_year,
-            grade=row.grade, requests=frozenset(row.requests),
-            availability=frozenset(profile.availability if profile else ()),
-            consent=bool(row.consent) and not row.withdrawn and not withdrawn,
-            preferred=tuple(profile.preferred) if profile else (),
+            **person, requests=frozenset(row.requests),
             relatives=frozenset(profile.relatives) if profile else frozenset(),
             class_teacher=str(profile.class_teacher) if profile and profile.class_teacher else None)
 
     def _mentor_profile(self, row: sa.Row[Any], profile: sa.Row[Any] | None, load: int,
                         withdrawn: bool = False) -> MentorProfile | None:
+        person = self._person_fields(row, profile, withdrawn)
+        if person is None:
+            return None
+        return MentorProfile(**person, competencies=frozenset(row.competencies),
+                             capacity=row.capacity, load=load)
+
+    def _person_fields(self, row: sa.Row[Any], profile: sa.Row[Any] | None,
+                       withdrawn: bool) -> dict[str, Any] | None:
+        """What a mentee's and a mentor's matching profile share; None for a category the
+        matching does not know. Consent holds only while neither the row nor the caller
+        says the person withdrew."""
         category = pools.matching_category(row.category)
         if category is None:
             return None
-        return MentorProfile(
-            id=str(row.id), category=category, organisation=str(row.organisation_id),
-            municipality=row.municipality or "", age=self.today().year - row.birth_year,
-            grade=row.grade, competencies=frozenset(row.competencies),
-            availability=frozenset(profile.availability if profile else ()),
-            capacity=row.capacity, load=load,
-            consent=bool(row.consent) and not row.withdrawn and not withdrawn,
-            preferred=tuple(profile.preferred) if profile else ())
+        return {
+            "id": str(row.id), "category": category, "organisation": str(row.organisation_id),
+            "municipality": row.municipality or "", "age": self.today().year - row.birth_year,
+            "grade": row.grade, "availability": frozenset(profile.availability if profile else ()),
+            "consent": bool(row.consent) and not row.withdrawn and not withdrawn,
+            "preferred": tuple(profile.preferred) if profile else (),
+        }
 
     def _candidates(self, scope: ResolvedScope
                     ) -> tuple[list[MenteeProfile], list[MentorProfile], list[Unmatched]]:

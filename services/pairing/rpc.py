@@ -13,26 +13,20 @@ Reply:    ``{"pairs": {id: {"status", "organisation_id", "path", "form", "form_t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from nats.aio.client import Client
 from nats.aio.subscription import Subscription
 
 from shared.contracts import PAIRS
-from shared.rpc import Handler, serve
-from shared.tokens import actor_from_token
+from shared.rpc import Handler, for_caller, serve
 
 if TYPE_CHECKING:
     from services.pairing.application import PairingService
 
 def pairs_handler(service: PairingService) -> Handler:
     """One request's token and ids, translated into one call on the service."""
-
-    def handle(request: dict[str, Any]) -> dict[str, Any]:
-        actor = actor_from_token(str(request.get("token", "")), service.settings.signing_secret)
-        return service.pairs_for_document(actor, request.get("pair_ids"))
-
-    return handle
+    return for_caller(service.settings, "pair_ids", service.pairs_for_document)
 
 
 async def serve_pairs(nc: Client, service: PairingService) -> Subscription:

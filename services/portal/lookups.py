@@ -1,5 +1,6 @@
-"""What several page groups ask: the user's own organisation, the names of an organisation's
-people, the territory or organisation an address names, today's date and school year."""
+"""What several page groups ask: the user's own organisation (and the way to it), the names of
+an organisation's people, the territory or organisation an address names, today's date and
+school year."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import datetime
 from typing import Any
 from uuid import UUID
 
+from starlette.responses import RedirectResponse, Response
+
+from services.portal import navigation
 from services.portal.frame import Session
 from shared.auth import Actor, OrgPath
 from shared.errors import DomainError
@@ -17,6 +21,15 @@ async def own_organisation(s: Session) -> dict[str, Any]:
         if org["path"] == str(s.actor.scope):
             return dict(org)
     raise DomainError("ORGANISATION_NOT_FOUND", "Ваша организация ещё не зарегистрирована", 404)
+
+
+async def to_own_organisation(s: Session, page: str = "") -> Response:
+    """A menu entry that opens a page of the user's own organisation (``page``: what follows its
+    address); a user who works above one organisation goes to the dashboard instead."""
+    if not navigation.works_in_own_organisation(s.actor):
+        return RedirectResponse("/dashboard", status_code=303)
+    own = await own_organisation(s)
+    return RedirectResponse(f"/organisations/{own['id']}{page}", status_code=303)
 
 
 async def names_of(s: Session, organisation_id: UUID | str) -> dict[str, str]:

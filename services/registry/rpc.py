@@ -13,15 +13,14 @@ Reply:    ``{"people": {id: {"full_name", "last_name", "first_name", "middle_nam
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from nats.aio.client import Client
 from nats.aio.subscription import Subscription
 
 from services.registry.domain import SHARED_FIELDS
 from shared.contracts import NAMES
-from shared.rpc import Handler, serve
-from shared.tokens import actor_from_token
+from shared.rpc import Handler, for_caller, serve
 
 if TYPE_CHECKING:
     from services.registry.application import RegistryService
@@ -36,12 +35,7 @@ __all__ = ["NAMES_QUEUE", "NAMES_SUBJECT", "SHARED_FIELDS", "names_handler", "se
 
 def names_handler(service: RegistryService) -> Handler:
     """One request's token and ids, translated into one call on the service."""
-
-    def handle(request: dict[str, Any]) -> dict[str, Any]:
-        actor = actor_from_token(str(request.get("token", "")), service.settings.signing_secret)
-        return service.names_for_document(actor, request.get("person_ids"))
-
-    return handle
+    return for_caller(service.settings, "person_ids", service.names_for_document)
 
 
 async def serve_names(nc: Client, service: RegistryService) -> Subscription:

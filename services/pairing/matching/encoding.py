@@ -9,6 +9,8 @@ without encoding the profiles again.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 
 from .domain import STUDENT, Form, MenteeProfile, MentorProfile, Weights
@@ -160,18 +162,8 @@ class EncodedInstance:
         """Preferences (bonus points) and person-specific exclusions, in local indices."""
         col_of = {m.id: c for c, m in enumerate(mentors)}
         row_of = {m.id: r for r, m in enumerate(mentees)}
-        mentee_rank: dict[tuple[int, int], tuple[int, int]] = {}
-        for r, mentee in enumerate(mentees):
-            for rank, mentor_id in enumerate(mentee.preferred):
-                c = col_of.get(mentor_id)
-                if c is not None:
-                    mentee_rank.setdefault((r, c), (rank, len(mentee.preferred)))
-        mentor_rank: dict[tuple[int, int], tuple[int, int]] = {}
-        for c, mentor in enumerate(mentors):
-            for rank, mentee_id in enumerate(mentor.preferred):
-                r = row_of.get(mentee_id)
-                if r is not None:
-                    mentor_rank.setdefault((r, c), (rank, len(mentor.preferred)))
+        mentee_rank = _ranks(mentees, col_of)
+        mentor_rank = {(r, c): found for (c, r), found in _ranks(mentors, row_of).items()}
         bonus: dict[tuple[int, int], int] = {}
         for key, (rank, length) in mentee_rank.items():
             bonus[key] = to_milli(weights.mentee_prefers, rank_fraction(rank, length))
@@ -328,3 +320,16 @@ class EncodedInstance:
         lo, hi = np.searchsorted(self.forbid_rows, [r0, r1])
         admissible[self.forbid_rows[lo:hi] - r0, self.forbid_cols[lo:hi]] = False
         return total, admissible
+
+
+def _ranks(choosers: Sequence[MenteeProfile | MentorProfile], index_of: Mapping[str, int]
+           ) -> dict[tuple[int, int], tuple[int, int]]:
+    """(chooser's index, chosen one's index) → (rank, length of the chooser's list), the first
+    mention winning; people outside this pool (not in ``index_of``) are passed over."""
+    ranks: dict[tuple[int, int], tuple[int, int]] = {}
+    for i, chooser in enumerate(choosers):
+        for rank, chosen_id in enumerate(chooser.preferred):
+            j = index_of.get(chosen_id)
+            if j is not None:
+                ranks.setdefault((i, j), (rank, len(chooser.preferred)))
+    return ranks

@@ -12,6 +12,8 @@ functions below, which is what keeps the two paths bit-for-bit equal.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from .domain import (
     CATEGORY_NOT_ALLOWED,
     CONFLICT_OF_INTEREST,
@@ -77,20 +79,23 @@ def _exclusion(code: str, detail: str) -> Exclusion:
 
 def mentee_exclusion(mentee: MenteeProfile, form: Form) -> Exclusion | None:
     """Rules that exclude a mentee from every pair of this form."""
-    if not mentee.consent:
-        return _exclusion(NO_CONSENT, "наставляемый")
-    if mentee.category not in form.mentee_categories:
-        return _exclusion(CATEGORY_NOT_ALLOWED, f"наставляемый: {mentee.category}, "
-                                                f"форма «{form.title_ru or form.code}»")
-    return None
+    return _person_exclusion(mentee.consent, mentee.category, form.mentee_categories,
+                             "наставляемый", form)
 
 
 def mentor_exclusion(mentor: MentorProfile, form: Form) -> Exclusion | None:
     """Rules that exclude a mentor from every pair of this form, except capacity."""
-    if not mentor.consent:
-        return _exclusion(NO_CONSENT, "наставник")
-    if mentor.category not in form.mentor_categories:
-        return _exclusion(CATEGORY_NOT_ALLOWED, f"наставник: {mentor.category}, "
+    return _person_exclusion(mentor.consent, mentor.category, form.mentor_categories,
+                             "наставник", form)
+
+
+def _person_exclusion(consent: bool, category: str, allowed: Collection[str], who: str,
+                      form: Form) -> Exclusion | None:
+    """The consent and category rules, alike for both sides of a pair (``who`` names the side)."""
+    if not consent:
+        return _exclusion(NO_CONSENT, who)
+    if category not in allowed:
+        return _exclusion(CATEGORY_NOT_ALLOWED, f"{who}: {category}, "
                                                 f"форма «{form.title_ru or form.code}»")
     return None
 
@@ -142,6 +147,13 @@ def _first_rank(preferred: tuple[str, ...], target: str) -> int | None:
         return None
 
 
+def _preference(code: str, chose: str, rank: int, length: int, weight: float
+                ) -> tuple[str, str, int]:
+    """The criterion of one side's choice: its place in that side's list of ``length``."""
+    return (code, f"{chose} (место {rank + 1} из {length})",
+            to_milli(weight, rank_fraction(rank, length)))
+
+
 def score_pair(mentee: MenteeProfile, mentor: MentorProfile, form: Form,
                weights: Weights = DEFAULT_WEIGHTS) -> Score | Exclusion:
     """Score a pair with its explanation, or say which hard rule excludes it.
@@ -182,16 +194,12 @@ def score_pair(mentee: MenteeProfile, mentor: MentorProfile, form: Form,
                            share(overlap, len(mentee.availability)))))
     mentee_rank = _first_rank(mentee.preferred, mentor.id)
     if mentee_rank is not None:
-        items.append((MENTEE_PREFERS, f"Наставляемый выбрал наставника (место {mentee_rank + 1}"
-                                      f" из {len(mentee.preferred)})",
-                      to_milli(weights.mentee_prefers,
-                               rank_fraction(mentee_rank, len(mentee.preferred)))))
+        items.append(_preference(MENTEE_PREFERS, "Наставляемый выбрал наставника", mentee_rank,
+                                 len(mentee.preferred), weights.mentee_prefers))
     mentor_rank = _first_rank(mentor.preferred, mentee.id)
     if mentor_rank is not None:
-        items.append((MENTOR_PREFERS, f"Наставник выбрал наставляемого (место {mentor_rank + 1}"
-                                      f" из {len(mentor.preferred)})",
-                      to_milli(weights.mentor_prefers,
-                               rank_fraction(mentor_rank, len(mentor.preferred)))))
+        items.append(_preference(MENTOR_PREFERS, "Наставник выбрал наставляемого", mentor_rank,
+                                 len(mentor.preferred), weights.mentor_prefers))
     if mentee_rank is not None and mentor_rank is not None:
         items.append((MUTUAL_CHOICE, "Взаимный выбор", to_milli(weights.mutual_choice, 1.0)))
 

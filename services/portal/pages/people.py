@@ -17,11 +17,10 @@ from uuid import UUID
 from fastapi import File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
 
-from services.portal import navigation
 from services.portal.client import ApiError
 from services.portal.collation import ru_key
 from services.portal.frame import Session, Signed, htmx, page_router, render
-from services.portal.lookups import own_organisation
+from services.portal.lookups import to_own_organisation
 from services.portal.templating import templates
 from shared.auth import OrgPath
 from shared.uploads import MAX_UPLOAD_BYTES
@@ -53,10 +52,7 @@ def in_russian_order(people: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @router.get("/bases")
 async def my_bases(s: Signed) -> Response:
-    if not navigation.works_in_own_organisation(s.actor):
-        return RedirectResponse("/dashboard", status_code=303)
-    own = await own_organisation(s)
-    return RedirectResponse(f"/organisations/{own['id']}", status_code=303)
+    return await to_own_organisation(s)
 
 
 @router.get("/organisations/{organisation_id}")

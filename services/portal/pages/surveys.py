@@ -21,11 +21,10 @@ from uuid import UUID
 from fastapi import Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from services.portal import navigation
 from services.portal.client import ApiError
 from services.portal.collation import ru_key
 from services.portal.frame import Session, Signed, page_router, render
-from services.portal.lookups import names_of, own_organisation
+from services.portal.lookups import names_of, to_own_organisation
 from services.portal.survey_status import (
     RESPONDENT_TITLES,
     STAGE_TITLES,
@@ -50,10 +49,7 @@ TALLY_WAIT_SECONDS = 5.0
 
 @router.get("/surveys")
 async def my_surveys(s: Signed) -> Response:
-    if not navigation.works_in_own_organisation(s.actor):
-        return RedirectResponse("/dashboard", status_code=303)
-    own = await own_organisation(s)
-    return RedirectResponse(f"/organisations/{own['id']}/surveys", status_code=303)
+    return await to_own_organisation(s, "/surveys")
 
 
 @router.get("/organisations/{organisation_id}/surveys")

@@ -37,6 +37,16 @@ def snils_checksum(first_nine: str) -> int:
 _SNILS_UNCHECKED_MAX = 1_001_998
 
 
+def _digits(value: Any, text: str, allowed: str, code: str, what: str, hint: str,
+            field: str) -> str:
+    """The digits of ``text``, once it holds nothing but what ``allowed`` (a pattern) lets
+    through; else the problem that names ``what`` and ends with ``hint``."""
+    if not re.fullmatch(allowed, text):
+        raise ValidationProblem(
+            code, f"{what} «{shown(value)}» содержит посторонние символы. {hint}", field)
+    return re.sub(r"\D", "", text)
+
+
 def validate_snils(value: Any, field: str = "snils") -> str:
     """Validate a СНИЛС and return it as ``"123-456-789 01"``."""
     if isinstance(value, bool):
@@ -50,14 +60,8 @@ def validate_snils(value: Any, field: str = "snils") -> str:
         digits = str(int(value)).zfill(11)
     else:
         text = normalise_text(value)
-        if not re.fullmatch(r"[\d\s-]+", text):
-            raise ValidationProblem(
-                "INVALID_SNILS",
-                f"СНИЛС «{shown(value)}» содержит посторонние символы. "
-                "Укажите 11 цифр, например 112-233-445 95.",
-                field,
-            )
-        digits = re.sub(r"\D", "", text)
+        digits = _digits(value, text, r"[\d\s-]+", "INVALID_SNILS", "СНИЛС",
+                         "Укажите 11 цифр, например 112-233-445 95.", field)
     if len(digits) != 11:
         hint = ""
         if 9 <= len(digits) < 11 and not isinstance(value, int | float):
@@ -141,14 +145,8 @@ def validate_phone(value: Any, field: str = "phone") -> str | None:
     text = normalise_text(value)
     if not text:
         return None
-    if not re.fullmatch(r"\+?[\d\s().-]+", text):
-        raise ValidationProblem(
-            "INVALID_PHONE",
-            f"Телефон «{shown(value)}» содержит посторонние символы. "
-            "Укажите один номер, например +7 912 345-67-89.",
-            field,
-        )
-    digits = re.sub(r"\D", "", text)
+    digits = _digits(value, text, r"\+?[\d\s().-]+", "INVALID_PHONE", "Телефон",
+                     "Укажите один номер, например +7 912 345-67-89.", field)
     if len(digits) == 11 and digits[0] in "78" and not (text.startswith("+") and digits[0] == "8"):
         national = digits[1:]
     elif len(digits) == 10 and not text.startswith("+"):
