@@ -127,6 +127,7 @@ def up(demo: Annotated[bool, typer.Option("--demo", help="Загрузить д�
     if port == 0 or not port_free(port):
         port = free_port()
     settings = embedded_settings(data_dir, api_port=port)
+    audit_init_key(settings, exist_ok=True)  # embedded mode's documented first-start step
     with EmbeddedNats(data_dir / "nats") as nats:
         settings.nats_url = nats.url
         api = f"http://127.0.0.1:{port}"
@@ -261,6 +262,7 @@ def bench(scale: Annotated[str, typer.Option(help="small | municipality | region
 # service command groups (``nastavnik audit ...``, ``nastavnik roadmap ...``) are added here:
 # app.add_typer(<typer.Typer>, name="<group>")
 from services.monitoring.audit.cli import app as audit_app  # noqa: E402 - registration point
+from services.monitoring.audit.feeder import init_key as audit_init_key  # noqa: E402
 
 app.add_typer(audit_app, name="audit")
 from services.documents.cli import roadmap_app  # noqa: E402 - registration point

@@ -39,6 +39,9 @@ TRUNCATED = "TRUNCATED"
 HEAD_MISMATCH = "HEAD_MISMATCH"
 HEAD_INVALID = "HEAD_INVALID"
 HEADS_MISSING = "HEADS_MISSING"  # heads the store or the log's age says exist are not in the file
+FORKED = "FORKED"  # the log no longer extends a checkpoint a witness (or the auditor) holds
+STALE = "STALE"  # older than a checkpoint the auditor already verified
+UNPROVEN = "UNPROVEN"  # no proof at hand that the log extends a checkpoint the auditor holds
 
 
 @dataclass(frozen=True)
@@ -390,3 +393,45 @@ def verify_entries(
         problem=problem,
         signed_size=signed_size,
     )
+
+
+def find_fork(
+    leaves: Iterable[tuple[int, bytes]], checkpoints: Iterable[tuple[int, bytes]]
+) -> Problem | None:
+    """The first checkpoint ``(size, root)`` the log's leaves no longer reach.
+
+    ``leaves`` are ``(position, leaf hash)`` recomputed from the entries' bytes, in order from
+    position 1. A rewrite with every stored hash recomputed and every head re-signed still
+    diverges from a checkpoint held outside the log (a witness's): the first bad position lies
+    after the last checkpoint that matches and at or before the first that does not, so it is
+    named exactly when checkpoints are dense and as a range otherwise. A log shorter than a
+    checkpoint lost its tail (TRUNCATED)."""
+    wanted = sorted({size: root for size, root in checkpoints}.items())
+    acc = CompactRange()
+    ok_size = 0
+    i = 0
+    while i < len(wanted) and wanted[i][0] == 0:
+        i += 1  # every log extends the empty tree
+    for pos, leaf in leaves:
+        if i >= len(wanted):
+            break
+        acc.append(leaf)
+        if pos != acc.size:
+            return Problem(acc.size, DELETED, _msg(DELETED, acc.size))
+        size, root = wanted[i]
+        if pos == size:
+            if acc.root() != root:
+                first = ok_size + 1
+                where = f"запись {first}" if first == size else f"записи {first}–{size}"
+                return Problem(first, FORKED, (
+                    f"журнал расходится с заверенной контрольной точкой размера {size}: "
+                    f"{where} переписан{'а' if first == size else 'ы'} после заверения (развилка; "
+                    f"последняя совпавшая контрольная точка — размер {ok_size})"),
+                    None if first == size else size)
+            ok_size = size
+            i += 1
+    if i < len(wanted):
+        size = wanted[i][0]
+        return Problem(acc.size + 1, TRUNCATED, _msg(
+            TRUNCATED, acc.size + 1, f" (заверено записей: {size}, в журнале: {acc.size})"))
+    return None

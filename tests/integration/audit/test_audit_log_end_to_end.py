@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from services.monitoring.audit.chain import ZERO_HASH, CompactRange, chain_next, leaf_hash
+from services.monitoring.audit.feeder import init_key
 from services.monitoring.audit.store import AuditStore
 from services.monitoring.runtime import MonitoringRuntime
 from services.registry.runtime import RegistryRuntime
@@ -79,6 +80,7 @@ class System:
 @contextmanager
 def running(settings: Settings) -> Iterator[System]:
     registry = RegistryRuntime(settings)
+    init_key(settings, exist_ok=True)
     monitoring = MonitoringRuntime(settings, head_interval=0.1)
     with TestClient(create_app(settings, [registry, monitoring])) as client:
         yield System(client, settings, registry, monitoring)

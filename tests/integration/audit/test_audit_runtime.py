@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.monitoring.audit import AuditEnvelope, SignedHead, verify_head
-from services.monitoring.audit.feeder import AuditLog, HeadSigningLoop
+from services.monitoring.audit.feeder import AuditLog, HeadSigningLoop, init_key
 from services.monitoring.runtime import MonitoringRuntime
 from services.registry.runtime import RegistryRuntime
 from shared.auth import Actor, OrgPath, Role, issue_token
@@ -36,6 +36,7 @@ def entries(count: int, start: int = 1) -> list[AuditEnvelope]:
 
 async def test_heads_are_signed_when_the_log_grew_and_published_on_nats(
         settings: Settings, fresh_nats: EmbeddedNats) -> None:
+    init_key(settings, exist_ok=True)
     audit = AuditLog.open(settings)
     with audit.store.engine.begin() as conn:
         audit.store.append_batch(conn, entries(5))
@@ -68,6 +69,7 @@ async def test_heads_are_signed_when_the_log_grew_and_published_on_nats(
 def client_and_settings(settings: Settings,
                         fresh_nats: EmbeddedNats) -> Iterator[tuple[TestClient, Settings]]:
     settings.nats_url = fresh_nats.url
+    init_key(settings, exist_ok=True)
     runtimes = [RegistryRuntime(settings), MonitoringRuntime(settings, head_interval=0.1)]
     with TestClient(create_app(settings, runtimes)) as client:
         yield client, settings
@@ -123,6 +125,7 @@ def test_auditor_routes_check_role_scope_and_input(
 
 
 async def test_a_head_requested_from_another_thread_is_signed_at_once(settings: Settings) -> None:
+    init_key(settings, exist_ok=True)
     audit = AuditLog.open(settings)
     with audit.store.engine.begin() as conn:
         audit.store.append_batch(conn, entries(3))
@@ -155,6 +158,7 @@ def slow_signing(settings: Settings, fresh_nats: EmbeddedNats,
 
     monkeypatch.setattr(monitoring_application, "HEAD_WAIT_MAX", 0.3)
     settings.nats_url = fresh_nats.url
+    init_key(settings, exist_ok=True)
     runtimes = [RegistryRuntime(settings), MonitoringRuntime(settings, head_interval=3600)]
     with TestClient(create_app(settings, runtimes)) as client:
         yield client, settings
