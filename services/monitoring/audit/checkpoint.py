@@ -143,7 +143,7 @@ class NoteVerifier:
     @classmethod
     def from_vkey(cls, vkey: str) -> NoteVerifier:
         try:
-            name, hash_hex, blob = vkey.strip().split("+")
+            name, hash_hex, blob = vkey.strip().split("+", 2)  # base64 may hold «+»
             raw = base64.b64decode(blob, validate=True)
         except ValueError as exc:
             raise NoteError("ключ проверки: нужно «имя+хэш+ключ»") from exc

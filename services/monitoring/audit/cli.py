@@ -13,6 +13,7 @@ from uuid import UUID
 
 import typer
 
+from services.monitoring.audit.chain import leaf_hash
 from services.monitoring.audit.checkpoint import NoteError, NoteVerifier
 from services.monitoring.audit.export_check import Anchor, check_export
 from services.monitoring.audit.feeder import AuditLog, AuditReader, init_key
@@ -28,6 +29,7 @@ from services.monitoring.audit.records import AuditIntegrityError
 from services.monitoring.audit.replay import parse_moment, replay_log
 from services.monitoring.audit.service_check import check_services, summary
 from services.monitoring.audit.trail import trail_of
+from services.monitoring.audit.verify import find_fork
 from services.monitoring.audit.witness import load_checkpoints
 from shared.auth import OrgPath
 from shared.settings import Settings
@@ -39,6 +41,37 @@ DEFAULT_DATA_DIR = Path(os.environ.get("NASTAVNIK_DATA_DIR", "var"))
 AsJson = Annotated[bool, typer.Option("--json", help="Вывести JSON")]
 PublicKey = Annotated[Path | None, typer.Option(
     "--public-key", help="Опубликованный открытый ключ (PEM), которым подписаны вершины")]
+
+WitnessKey = Annotated[list[str] | None, typer.Option(
+    "--witness-key", help="Ключ проверки свидетеля (строка имя+хэш+ключ или файл с ней)")]
+Checkpoints = Annotated[Path | None, typer.Option(
+    "--checkpoints", help="Заверенные свидетелем контрольные точки (его cosigned.jsonl)")]
+
+
+def witness_verifiers(keys: list[str] | None) -> list[NoteVerifier]:
+    out = []
+    for text in keys or []:
+        path = Path(text)
+        try:
+            out.append(NoteVerifier.from_vkey(path.read_text() if path.exists() else text))
+        except NoteError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--witness-key") from exc
+    return out
+
+
+def witness_anchors(checkpoints: Path | None, keys: list[str] | None) -> list[Anchor]:
+    verifiers = witness_verifiers(keys)
+    if checkpoints is None:
+        return []
+    if not verifiers:
+        raise typer.BadParameter("контрольные точки проверяются ключом свидетеля: укажите "
+                                 "--witness-key", param_hint="--checkpoints")
+    try:
+        notes = load_checkpoints(checkpoints, verifiers)
+    except (OSError, ValueError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--checkpoints") from exc
+    return [Anchor(n.checkpoint.size, n.checkpoint.root, "контрольная точка свидетеля")
+            for n in notes]
 
 #: The figures a replay prints as a table (the JSON has every figure of the dashboard).
 TABLE_ROWS = (
@@ -90,11 +123,13 @@ def open_reader(data_dir: Path, public_key: Path | None = None) -> Any:
 @app.command()
 def verify(data_dir: DataDir = DEFAULT_DATA_DIR, public_key: PublicKey = None,
            services: Annotated[bool, typer.Option(
-               help="Сверить и хранилища событий сервисов")] = True) -> None:
+               help="Сверить и хранилища событий сервисов")] = True,
+           checkpoints: Checkpoints = None, witness_key: WitnessKey = None) -> None:
     """Проверить весь журнал по цепочке хэшей и подписанным вершинам, и хранилища сервисов.
 
     Только читает: ни базы, ни ключа, ни вершины не создаёт. Вершины проверяются ключом
     --public-key (ключ аудитора), а без него — ключом развёртывания из папки данных."""
+    anchors = witness_anchors(checkpoints, witness_key)
     audit = open_reader(data_dir, public_key)
     try:
         with audit.store.engine.connect() as conn:
@@ -106,6 +141,15 @@ def verify(data_dir: DataDir = DEFAULT_DATA_DIR, public_key: PublicKey = None,
                            "развёртывания нет, укажите опубликованный открытый ключ "
                            "--public-key ФАЙЛ", err=True)
                 raise typer.Exit(2) from exc
+            if anchors:
+                # The witness's checkpoints come before the log's own heads: a log rewritten and
+                # re-signed with its own key passes those, and is a fork against these.
+                fork = find_fork(((pos, leaf_hash(data)) for pos, data, _, _ in
+                                  audit.store._verify_rows(conn, 20000)),
+                                 [(a.size, a.root) for a in anchors])
+                if fork is not None:
+                    result = dataclasses.replace(result, ok=False, problem=fork, notes=(
+                        *result.notes, "проверено по контрольным точкам свидетеля"))
         if not result.ok:
             typer.echo(str(result))
             for note in result.notes:
@@ -206,38 +250,6 @@ def export(out: Annotated[Path, typer.Option("--out", help="Файл JSON Lines"
                f"{summary.head.size}, корень {summary.head.root_hex[:16]}…")
 
 
-WitnessKey = Annotated[list[str] | None, typer.Option(
-    "--witness-key", help="Ключ проверки свидетеля (строка имя+хэш+ключ или файл с ней)")]
-Checkpoints = Annotated[Path | None, typer.Option(
-    "--checkpoints", help="Заверенные свидетелем контрольные точки (его cosigned.jsonl)")]
-
-
-def witness_verifiers(keys: list[str] | None) -> list[NoteVerifier]:
-    out = []
-    for text in keys or []:
-        path = Path(text)
-        try:
-            out.append(NoteVerifier.from_vkey(path.read_text() if path.exists() else text))
-        except NoteError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--witness-key") from exc
-    return out
-
-
-def witness_anchors(checkpoints: Path | None, keys: list[str] | None) -> list[Anchor]:
-    verifiers = witness_verifiers(keys)
-    if checkpoints is None:
-        return []
-    if not verifiers:
-        raise typer.BadParameter("контрольные точки проверяются ключом свидетеля: укажите "
-                                 "--witness-key", param_hint="--checkpoints")
-    try:
-        notes = load_checkpoints(checkpoints, verifiers)
-    except (OSError, ValueError) as exc:
-        raise typer.BadParameter(str(exc), param_hint="--checkpoints") from exc
-    return [Anchor(n.checkpoint.size, n.checkpoint.root, "контрольная точка свидетеля")
-            for n in notes]
-
-
 @app.command()
 def check(file: Annotated[Path, typer.Argument(help="Файл выгрузки")],
           public_key: PublicKey = None,
@@ -336,3 +348,8 @@ def init_key_command(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
         raise typer.Exit(1) from exc
     typer.echo(f"Создан ключ подписи журнала аудита: {path}")
     typer.echo("Опубликуйте открытый ключ для аудиторов: nastavnik audit public-key")
+
+
+from services.monitoring.audit.witness_cli import app as witness_app  # noqa: E402
+
+app.add_typer(witness_app, name="witness")
