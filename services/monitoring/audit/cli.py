@@ -27,7 +27,7 @@ from services.monitoring.audit.heads import (
 from services.monitoring.audit.proofs import consistency_proof, tree_of
 from services.monitoring.audit.records import AuditIntegrityError
 from services.monitoring.audit.replay import parse_moment, replay_log
-from services.monitoring.audit.service_check import check_services, summary
+from services.monitoring.audit.service_check import DIVERGED, check_services, summary
 from services.monitoring.audit.trail import trail_of
 from services.monitoring.audit.verify import find_fork
 from services.monitoring.audit.witness import load_checkpoints
@@ -160,8 +160,13 @@ def verify(data_dir: DataDir = DEFAULT_DATA_DIR, public_key: PublicKey = None,
         audit.close()
     bad = next((r.problem for r in reports if r.problem is not None), None)
     if bad is not None:
-        typer.echo(f"НАРУШЕНИЕ ЦЕЛОСТНОСТИ ХРАНИЛИЩА СЕРВИСА: {bad} (журнал аудита цел: "
-                   f"записей {result.entries})")
+        witnessed = max((a.size for a in anchors), default=0)
+        bad = bad.unproven(witnessed)
+        if bad.code == DIVERGED:
+            typer.echo(f"РАСХОЖДЕНИЕ ЖУРНАЛА АУДИТА И ХРАНИЛИЩА СЕРВИСА: {bad}")
+        else:
+            typer.echo(f"НАРУШЕНИЕ ЦЕЛОСТНОСТИ ХРАНИЛИЩА СЕРВИСА: {bad} (журнал аудита "
+                       f"подтверждён свидетелем до записи {witnessed})")
         raise typer.Exit(1)
     typer.echo(f"{result}; {summary(reports)}" if services else str(result))
 

@@ -92,7 +92,7 @@ def _msg(code: str, position: int, extra: str = "") -> str:
     base = {
         EDITED: f"запись {position} изменена: её содержимое не совпадает с сохранённым хэшем",
         CHAIN_BROKEN: f"цепочка хэшей разорвана на записи {position}",
-        DELETED: f"запись {position} удалена (пропуск в нумерации)",
+        DELETED: f"запись {position} удалена",
         INSERTED: f"запись {position} вставлена задним числом",
         REORDERED: f"запись {position} переставлена",
         TRUNCATED: f"хвост журнала удалён начиная с записи {position}",
@@ -162,7 +162,7 @@ class _Misplaced:
     """
 
     __slots__ = ("pos", "code", "data_leaf", "leaf", "chain", "prev", "prev2", "follower",
-                 "after")
+                 "after", "chain_edited", "short")
 
     def __init__(self, pos: int, code: str, data_leaf: bytes, leaf: bytes, chain: bytes,
                  prev: bytes, prev2: bytes | None) -> None:
@@ -171,6 +171,8 @@ class _Misplaced:
         self.prev, self.prev2 = prev, prev2  # stored chain of the rows before it
         self.follower: int | None = None  # first later row written right after row pos-1
         self.after: int | None = None  # the row the bad row was written after
+        self.chain_edited = False  # the next row links after this row's true chain hash
+        self.short = False  # the log ended short of its largest head
 
     def _links_after(self, chain: bytes) -> bool:
         return self.data_leaf == self.leaf and _sha256(chain + self.leaf).digest() == self.chain
@@ -183,6 +185,9 @@ class _Misplaced:
     def see(self, pos: int, data: bytes, leaf: bytes, chain: bytes) -> Problem | None:
         """A later row; returns the refined problem once it is certain."""
         bad = self.pos
+        if pos == bad + 1 and self.code == CHAIN_BROKEN and _sha256(
+                _sha256(self.prev + self.leaf).digest() + leaf).digest() == chain:
+            self.chain_edited = True  # only the stored chain hash of the bad row was changed
         # Contents swapped, hashes left in place: the bad row's true leaf shows up later.
         if self.code == EDITED and leaf == self.data_leaf:
             return Problem(bad, REORDERED, _msg(REORDERED, bad, f" (поменяна местами с записью {pos})"))
@@ -220,6 +225,12 @@ class _Misplaced:
                 and self._links_after(self.prev2)):
             return Problem(bad - 1, INSERTED, _msg(INSERTED, bad - 1, f" (запись {bad} в журнале "
                                                    f"шла сразу после записи {bad - 2})"))
+        if (self.code == CHAIN_BROKEN and not self.chain_edited and self.data_leaf == self.leaf
+                and self.short):
+            # An intact row written after a row that is no longer there, nothing in the log to
+            # explain it, and the log one row short of its heads: a row was deleted before it
+            # and the rest renumbered (a leaf recomputed in place leaves the length alone).
+            return Problem(bad, DELETED, _msg(DELETED, bad, "; следующие записи перенумерованы"))
         return problem
 
 
@@ -282,7 +293,9 @@ def verify_entries(
     misplaced: _Misplaced | None = None
     pending_head: tuple[int, bytes] | None = None  # (head size, target chain) awaiting lookahead
 
+    rows_seen = 0
     for pos, data, stored_leaf, stored_chain in (rows if problem is None else ()):
+        rows_seen += 1
         if pending_head is not None:
             size, target = pending_head
             assert window is not None
@@ -368,6 +381,7 @@ def verify_entries(
             next_head = head_sizes[next_idx] if next_idx < len(head_sizes) else -1
 
     if misplaced is not None and problem is not None:
+        misplaced.short = 0 < rows_seen < max_head
         problem = misplaced.done(problem)
 
     if problem is None and pending_head is not None:
