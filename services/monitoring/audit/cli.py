@@ -173,7 +173,8 @@ def verify(data_dir: DataDir = DEFAULT_DATA_DIR, public_key: PublicKey = None,
 
 @app.command()
 def replay(as_of: Annotated[str, typer.Option("--as-of", help="Дата (конец дня, UTC) или момент")],
-           org: Annotated[str | None, typer.Option(help="Путь: регион[/муниципалитет[/организация]]")]
+           org: Annotated[str | None, typer.Option(
+               help="Путь: регион, регион/муниципалитет или регион/муниципалитет/организация")]
            = None,
            as_json: AsJson = False, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Восстановить цифры мониторинга на дату только по журналу аудита."""

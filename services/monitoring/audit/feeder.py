@@ -29,6 +29,8 @@ from shared.loops import periodic
 from shared.settings import Settings
 from shared.store import view_engine
 
+from .checkpoint import NoteSigner, SignedNote
+from .checkpoint_stream import publish_checkpoint
 from .heads import (
     AuditKeyMissing,
     HeadsFile,
@@ -38,6 +40,7 @@ from .heads import (
     load_private_key,
     load_signing_key,
 )
+from .proofs import note_of, origin_of
 from .store import AuditEnvelope, AuditStore
 
 log = get_logger(__name__)
@@ -132,6 +135,7 @@ class AuditLog:
     _signer: HeadSigner | None
     heads: HeadsFile
     key_path: Path
+    origin: str = origin_of("demo")
 
     @classmethod
     def open(cls, settings: Settings, engine: sa.Engine | None = None, *,
@@ -142,7 +146,11 @@ class AuditLog:
         store = AuditStore(engine or view_engine(settings, SERVICE))
         store.create_schema()
         heads = HeadsFile(settings.service_dir(SERVICE) / HEADS_FILE_NAME)
-        return cls(store, signer, heads, key_path)
+        return cls(store, signer, heads, key_path, origin_of(settings.region))
+
+    def checkpoint_note(self, head: SignedHead) -> SignedNote:
+        """The head as a C2SP checkpoint, signed by the same key (``checkpoint.py``)."""
+        return note_of(head, NoteSigner(self.origin, self.signer.private_key))
 
     @property
     def signer(self) -> HeadSigner:
@@ -314,6 +322,10 @@ class HeadSigningLoop:
             except (nats.errors.Error, OSError) as exc:
                 # The heads file is the anchor; the NATS copy is a courtesy to watchers.
                 log.warning("audit.head_publish_failed", error=repr(exc))
+            try:  # the checkpoint, for witnesses: kept for good in a stream of its own
+                await publish_checkpoint(nc, self.audit.checkpoint_note(head))
+            except (nats.errors.Error, OSError) as exc:
+                log.warning("audit.checkpoint_publish_failed", error=repr(exc))
 
 
 class WalCheckpointer:

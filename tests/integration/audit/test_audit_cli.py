@@ -164,3 +164,10 @@ def test_the_service_does_not_start_without_a_key(data_dir: Path) -> None:
     with pytest.raises(AuditKeyMissing, match="init-key"):
         AuditLog.open(Settings(data_dir=data_dir))
     assert not (data_dir / "secrets" / KEY_FILE_NAME).exists()
+
+
+@pytest.mark.parametrize("command", ["verify", "replay", "trail", "export", "check", "proof",
+                                     "init-key", "public-key", "sign-head"])
+def test_every_command_has_help(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0, result.output

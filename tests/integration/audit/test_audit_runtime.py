@@ -14,6 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.monitoring.audit import AuditEnvelope, SignedHead, verify_head
+from services.monitoring.audit.checkpoint import NoteVerifier, parse_note
+from services.monitoring.audit.checkpoint_stream import CHECKPOINT_STREAM, CHECKPOINTS_SUBJECT
 from services.monitoring.audit.feeder import AuditLog, HeadSigningLoop, init_key
 from services.monitoring.runtime import MonitoringRuntime
 from services.registry.runtime import RegistryRuntime
@@ -55,6 +57,27 @@ async def test_heads_are_signed_when_the_log_grew_and_published_on_nats(
 
         with audit.store.engine.begin() as conn:
             audit.store.append_batch(conn, entries(2, start=6))
+
+        # The checkpoint of that head is kept in a stream of its own, which refuses deletes.
+        js = nc.jetstream()
+        kept = None
+        for _ in range(200):  # published right after the head, on the loop's own task
+            try:
+                kept = await js.get_last_msg(CHECKPOINT_STREAM, CHECKPOINTS_SUBJECT)
+                break
+            except nats.js.errors.NotFoundError:
+                await asyncio.sleep(0.05)
+        assert kept is not None, "no checkpoint in the stream"
+        note = parse_note(kept.data.decode())
+        assert (note.checkpoint.size, note.checkpoint.root_hex) == (5, published.root_hex)
+        assert note.signed_by(NoteVerifier(audit.origin, audit.signer.public_key))
+        info = await js.stream_info(CHECKPOINT_STREAM)
+        assert info.config.deny_delete and info.config.deny_purge
+        with pytest.raises(nats.js.errors.Error):
+            await js.delete_msg(CHECKPOINT_STREAM, kept.seq)
+        with pytest.raises(nats.js.errors.Error):
+            await js.purge_stream(CHECKPOINT_STREAM)
+        assert (await js.stream_info(CHECKPOINT_STREAM)).state.messages == 1
     finally:
         stop.set()
         await task
