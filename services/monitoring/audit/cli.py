@@ -14,6 +14,7 @@ from uuid import UUID
 import typer
 
 from services.monitoring.audit.chain import leaf_hash
+from services.monitoring.audit.checked import check_up_to, last_position_before
 from services.monitoring.audit.checkpoint import NoteError, NoteVerifier
 from services.monitoring.audit.export_check import Anchor, check_export
 from services.monitoring.audit.feeder import AuditLog, AuditReader, init_key
@@ -176,8 +177,13 @@ def replay(as_of: Annotated[str, typer.Option("--as-of", help="Дата (кон�
            org: Annotated[str | None, typer.Option(
                help="Путь: регион, регион/муниципалитет или регион/муниципалитет/организация")]
            = None,
-           as_json: AsJson = False, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
-    """Восстановить цифры мониторинга на дату только по журналу аудита."""
+           as_json: AsJson = False, data_dir: DataDir = DEFAULT_DATA_DIR,
+           public_key: PublicKey = None, checkpoints: Checkpoints = None,
+           witness_key: WitnessKey = None) -> None:
+    """Восстановить цифры мониторинга на дату только по журналу аудита.
+
+    Сначала журнал проверяется до последней записи на эту дату; если проверить нечем или он
+    не цел, так и говорится (и код выхода 1)."""
     when = moment(as_of, "--as-of")
     scope = None
     if org:
@@ -186,13 +192,21 @@ def replay(as_of: Annotated[str, typer.Option("--as-of", help="Дата (кон�
         except ValueError as exc:
             raise typer.BadParameter("регион[/муниципалитет[/организация]]",
                                      param_hint="--org") from exc
-    audit = open_reader(data_dir)
+    anchors = witness_anchors(checkpoints, witness_key)
+    audit = open_reader(data_dir, public_key)
     try:
+        with audit.store.engine.connect() as conn:
+            checked = check_up_to(audit.store, conn, last_position_before(audit.store, conn, when),
+                                  audit.heads, audit.public_key,
+                                  [(a.size, a.root) for a in anchors])
         result = replay_log(audit.store, when, scope)
     finally:
         audit.close()
+    typer.echo(checked.message_ru, err=as_json)
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False, sort_keys=True))
+        if not checked.ok:
+            raise typer.Exit(1)
         return
     typer.echo(f"Показатели на {when.isoformat()} по журналу аудита: событий {result['events']}")
     if not result["events"]:
@@ -206,25 +220,40 @@ def replay(as_of: Annotated[str, typer.Option("--as-of", help="Дата (кон�
             typer.echo(f"  {label:<32} {value}")
         for share in dashboard["kpis"]:
             typer.echo(f"  {share['title']}: {share['percent']}")
+    if not checked.ok:
+        typer.echo(checked.message_ru)
+        raise typer.Exit(1)
 
 
 @app.command()
 def trail(record_id: Annotated[str, typer.Argument(help="Идентификатор человека, пары, программы, "
                                                         "документа")],
-          as_json: AsJson = False, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
-    """Вся история одной записи: когда, что, кто (и в какой роли), по какой причине."""
+          as_json: AsJson = False, data_dir: DataDir = DEFAULT_DATA_DIR,
+          public_key: PublicKey = None, checkpoints: Checkpoints = None,
+          witness_key: WitnessKey = None) -> None:
+    """Вся история одной записи: когда, что, кто (и в какой роли), по какой причине.
+
+    Сначала журнал проверяется до последней показанной записи; если проверить нечем или он
+    не цел, так и говорится (и код выхода 1)."""
     try:
         uid = UUID(record_id)
     except ValueError as exc:
         raise typer.BadParameter("нужен идентификатор вида UUID", param_hint="ID") from exc
-    audit = open_reader(data_dir)
+    anchors = witness_anchors(checkpoints, witness_key)
+    audit = open_reader(data_dir, public_key)
     try:
         with audit.store.engine.connect() as conn:
             items = trail_of(audit.store, conn, uid)
+            checked = check_up_to(audit.store, conn, max((i["position"] for i in items), default=0),
+                                  audit.heads, audit.public_key,
+                                  [(a.size, a.root) for a in anchors])
     finally:
         audit.close()
+    typer.echo(checked.message_ru, err=as_json)
     if as_json:
         typer.echo(json.dumps(items, ensure_ascii=False, sort_keys=True))
+        if not checked.ok:
+            raise typer.Exit(1)
         return
     if not items:
         typer.echo("В журнале нет событий этой записи")
@@ -235,6 +264,9 @@ def trail(record_id: Annotated[str, typer.Argument(help="Идентификат�
                    f"{item['org']} — {item['actor']['user']} ({item['actor']['role']}); "
                    f"корреляция {item['correlation_id']}, причина {cause}; "
                    f"{json.dumps(item['payload'], ensure_ascii=False, sort_keys=True)}")
+    if not checked.ok:
+        typer.echo(checked.message_ru)
+        raise typer.Exit(1)
 
 
 @app.command()

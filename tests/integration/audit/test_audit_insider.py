@@ -19,13 +19,23 @@ from typer.testing import CliRunner
 from services.monitoring.audit import AuditEnvelope
 from services.monitoring.audit.chain import ZERO_HASH, CompactRange, chain_next, leaf_hash
 from services.monitoring.audit.cli import app
-from services.monitoring.audit.feeder import HEADS_FILE_NAME, SERVICE, AuditLog, init_key
+from services.monitoring.audit.feeder import (
+    HEADS_FILE_NAME,
+    SERVICE,
+    AuditLog,
+    audit_envelope,
+    init_key,
+)
 from services.monitoring.audit.heads import HeadsFile
 from services.monitoring.audit.witness import ALARMS_FILE, COSIGNED_FILE, WITNESS_REFUSALS
+from shared.auth import Actor, OrgPath, Role
+from shared.contracts import Envelope
+from shared.events import schema_version
 from shared.settings import Settings
 
 runner = CliRunner()
-T0 = datetime(2026, 3, 1, tzinfo=UTC)
+T0 = datetime(2026, 2, 28, 10, tzinfo=UTC)
+ACTOR = Actor(user="curator", role=Role.CURATOR, scope=OrgPath.parse("demo/m1/s1"))
 
 
 @pytest.fixture
@@ -35,10 +45,13 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def envelope(i: int) -> AuditEnvelope:
-    return AuditEnvelope(data=b'{"meeting":"%d","date":"2026-03-0%d"}' % (i, i),
-                         source="pairing", source_position=i, event_id=str(uuid.UUID(int=i)),
-                         event_type="MeetingHeld", occurred_at=T0 + timedelta(hours=i),
-                         aggregate_id=str(uuid.UUID(int=100 + i)), region="demo")
+    event = Envelope(event_id=uuid.UUID(int=i), type="ConsentWithdrawn",
+                     schema_version=schema_version("ConsentWithdrawn"),
+                     occurred_at=T0 + timedelta(days=i), actor=ACTOR,
+                     org=OrgPath.parse("demo/m1/s1"), correlation_id=uuid.UUID(int=500 + i),
+                     source="registry", source_position=i, aggregate_id=uuid.UUID(int=100 + i),
+                     aggregate_version=1, payload={})
+    return audit_envelope(event)
 
 
 def invoke(*args: str) -> object:
@@ -73,7 +86,9 @@ def rewrite_entry(data_dir: Path, position: int) -> None:
         roots = {}
         for e in entries:
             if e.position == position:
-                e = dataclasses.replace(e, data=e.data.replace(b"2026-03-03", b"2026-02-28"))
+                forged = e.data.replace(b"2026-03-03", b"2026-02-27")  # its date moved back
+                assert forged != e.data
+                e = dataclasses.replace(e, data=forged)
             leaf = leaf_hash(e.entry_bytes())
             chain = chain_next(chain, leaf)
             acc.append(leaf)
@@ -167,3 +182,29 @@ def test_check_keeps_the_auditors_own_state(data_dir: Path, tmp_path: Path) -> N
     forked = invoke("check", forged, "--public-key", key, "--prev-head", saved)
     assert forked.exit_code == 1 and "[FORKED]" in forked.output
     audit.store.engine.dispose()
+
+
+def test_trail_and_replay_check_the_log_before_they_answer(data_dir: Path, tmp_path: Path) -> None:
+    witness_dir = tmp_path / "witness"
+    witness_key = witnessed_log(data_dir, witness_dir)
+    record = str(uuid.UUID(int=103))  # the aggregate of entry 3
+    checkpoints = ("--checkpoints", witness_dir / COSIGNED_FILE, "--witness-key", witness_key)
+    honest = invoke("trail", record, "--data-dir", data_dir, *checkpoints)
+    assert honest.exit_code == 0, honest.output
+    assert "Журнал проверен до записи 3: цел" in honest.output and "2026-03-03T10" in honest.output
+
+    copy = tmp_path / "copy"
+    shutil.copytree(data_dir, copy)
+    rewrite_entry(copy, 3)
+    forged = invoke("trail", record, "--data-dir", copy, *checkpoints)
+    assert forged.exit_code == 1
+    assert "ЖУРНАЛ НЕ ЦЕЛ в показанной части: [FORKED] позиция 3" in forged.output
+    assert "не подтверждено" in forged.output
+
+    replayed = invoke("replay", "--as-of", "2026-03-31", "--data-dir", copy, *checkpoints)
+    assert replayed.exit_code == 1 and "[FORKED] позиция 3" in replayed.output
+    published = tmp_path / "log.pub"
+    published.write_text(invoke("public-key", "--data-dir", data_dir).output)
+    (copy / "secrets" / "audit-head.key").unlink()  # an auditor's copy: no private key
+    unkeyed = invoke("trail", record, "--data-dir", copy)
+    assert unkeyed.exit_code == 1 and "НЕ ПРОВЕРЕНО" in unkeyed.output

@@ -310,6 +310,7 @@ def test_withdrawn_consent_keeps_the_chain_and_leaves_no_name(live: Settings, tm
         over_http = system.client.get(f"/audit/trail/{person_id}",
                                       headers=system.headers(Role.AUDITOR, "demo"))
         assert over_http.status_code == 200
+        assert over_http.headers["X-Audit-Verified"] == "yes"  # checked before it answered
         assert [i["type"] for i in over_http.json()] == [
             "MenteeRegistered", "ConsentRecorded", "ConsentWithdrawn"]
         assert SECRET_NAME not in over_http.text
