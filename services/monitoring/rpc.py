@@ -23,12 +23,9 @@ from shared import rpc
 from shared.contracts import DASHBOARD
 from shared.errors import DomainError
 from shared.logging import get_logger
-from shared.security import actor_from_token
+from shared.tokens import actor_from_token
 
 log = get_logger(__name__)
-
-#: Kept while the documents service still names the subject from here (``DASHBOARD`` is the route).
-DASHBOARD_SUBJECT = DASHBOARD.subject
 
 
 def answer_dashboard(service: MonitoringService, request: dict[str, Any]) -> dict[str, Any]:

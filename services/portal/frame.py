@@ -26,10 +26,10 @@ from fastapi.routing import APIRoute
 
 from services.portal import auth
 from services.portal.client import ApiClient, ApiError
+from services.portal.csrf import check_csrf
 from services.portal.templating import templates
 from shared.auth import Actor
 from shared.errors import DomainError
-from shared.security import check_csrf
 from shared.settings import Settings
 
 #: Every field of the portal's forms and addresses, as its label names it: what a validation

@@ -16,7 +16,7 @@ from services.portal import auth, navigation
 from services.portal.frame import Signed, State, page_router, render
 from services.portal.lookups import own_organisation
 from shared.errors import DomainError
-from shared.security import client_address
+from shared.middlewares import client_address
 
 router = page_router()
 STATIC = Path(__file__).parents[1] / "static"

@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse
 from services.portal.client import ApiError
 from services.portal.frame import Signed, htmx, page_router, render
 from shared.auth import OrgPath
-from shared.security import MAX_UPLOAD_BYTES
+from shared.uploads import MAX_UPLOAD_BYTES
 
 router = page_router()
 
