@@ -181,3 +181,11 @@ def load_checkpoints(path: Path, witness_keys: Sequence[NoteVerifier]) -> list[S
             raise ValueError(f"{path}:{number}: контрольная точка не заверена ключом свидетеля")
         notes.append(note)
     return notes
+
+
+WITNESS_DIR_NAME = "witness"
+
+
+def embedded_witness_dir(data_dir: Path) -> Path:
+    """Embedded mode's witness: beside the log, in a folder (and with a key) of its own."""
+    return Path(data_dir) / WITNESS_DIR_NAME

@@ -208,3 +208,33 @@ def test_trail_and_replay_check_the_log_before_they_answer(data_dir: Path, tmp_p
     (copy / "secrets" / "audit-head.key").unlink()  # an auditor's copy: no private key
     unkeyed = invoke("trail", record, "--data-dir", copy)
     assert unkeyed.exit_code == 1 and "НЕ ПРОВЕРЕНО" in unkeyed.output
+
+
+def test_the_embedded_witness_cosigns_each_head_and_refuses_a_rewrite(
+        data_dir: Path, tmp_path: Path) -> None:
+    from services.monitoring.audit.embedded_witness import EmbeddedWitness, init_embedded_witness
+
+    settings = Settings(data_dir=data_dir)
+    init_key(settings)
+    folder = init_embedded_witness(settings)
+    assert folder != data_dir / SERVICE and (folder / "witness.key").exists()
+    audit = AuditLog.open(settings)
+    witness = EmbeddedWitness(audit, folder)
+    assert witness.round() is None  # nothing signed yet
+    for i in range(1, 4):
+        with audit.store.engine.begin() as conn:
+            audit.store.append_batch(conn, [envelope(i)])
+        audit.sign_head()
+        assert witness.round() == i
+    assert witness.round() is None  # nothing new
+    audit.store.engine.dispose()
+
+    rewrite_entry(data_dir, 3)  # in place this time: the live log is the one rewritten
+    with audit.store.engine.begin() as conn:
+        audit.store.append_batch(conn, [envelope(4)])
+    audit.sign_head()
+    assert witness.round() is None
+    assert witness.refused is not None and witness.refused.reason == "FORK"
+    assert witness.round() is None  # one alarm for that checkpoint, not one per round
+    assert len((folder / ALARMS_FILE).read_text().splitlines()) == 1
+    audit.store.engine.dispose()
