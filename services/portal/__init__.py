@@ -15,7 +15,8 @@ The frame (what every page shares)
     ``navigation.py``  everything decided by the user's role: the menu, the start page, links
     ``templating.py``  the Jinja environment, shared filters (``ru_date``) and words
     ``lookups.py``     what several page groups ask: own organisation, people's names, scope
-    ``charts.py``, ``export.py``, ``survey_status.py``: helpers of the pages, no routes
+    ``charts.py``, ``export.py``, ``survey_status.py``, ``trail_text.py`` (the audit trail in
+    words): helpers of the pages, no routes
 
 The pages: one module per page group in ``pages/``; find a page by its URL here
     ``/``, ``/login``, ``/logout``, ``/static/…``                   ``pages/home.py``
@@ -29,6 +30,9 @@ The pages: one module per page group in ``pages/``; find a page by its URL here
     ``/organisations/{id}/roadmap…``                                ``pages/roadmaps.py``
     ``/surveys…``, ``/organisations/{id}/surveys``, ``/pairs/{id}/surveys/…`` ``pages/surveys.py``
     ``/reports…``, ``/organisations/{id}/reports``                  ``pages/reports.py``
+    ``/roadmap`` (the menu's: the user's own)                        ``pages/roadmaps.py``
+    ``/practices…`` (the bank of best practices)                     ``pages/practices.py``
+    ``/documents`` (a territory's), ``/awards…``                     ``pages/awards.py``
 Each module's docstring lists its URLs exactly (``tests/unit/portal/test_frame.py`` checks).
 
 Templates live in ``templates/`` (``base.html`` is the frame: menu, who is signed in; a name

@@ -62,6 +62,11 @@ FIELD_TITLES = {
     # dashboards and the auditor
     "org": "Территория или организация", "as_of": "Дата", "record": "Идентификатор записи",
     "name": "Файл",
+    # best practices and awards (issue 21)
+    "practice_title": "Название практики", "description": "Описание", "form": "Форма наставничества",
+    "other_form": "Другая форма", "tags": "Темы", "decision": "Решение", "comment": "Комментарий",
+    "merit": "За что", "award": "Вид поощрения", "text": "Текст письма", "addressee": "Адресат",
+    "practice_id": "Практика", "tag": "Тема",
 }
 
 

@@ -6,19 +6,22 @@ from fastapi import APIRouter
 
 from services.portal.pages import (
     auditor,
+    awards,
     dashboards,
     documents,
     home,
     pair,
     pairing,
     people,
+    practices,
     reports,
     roadmaps,
     surveys,
 )
 
 #: The page groups, in the order their routes are listed.
-PAGE_GROUPS = (home, people, documents, pairing, pair, dashboards, auditor, roadmaps, surveys, reports)
+PAGE_GROUPS = (home, people, documents, pairing, pair, dashboards, auditor, roadmaps, surveys, reports,
+               practices, awards)
 
 router = APIRouter(include_in_schema=False)
 # The routes themselves, in order (not nested routers): each keeps its PortalRoute class, and
