@@ -32,7 +32,8 @@ The pages: one module per page group in ``pages/``; find a page by its URL here
     ``/reports…``, ``/organisations/{id}/reports``                  ``pages/reports.py``
     ``/roadmap`` (the menu's: the user's own)                        ``pages/roadmaps.py``
     ``/practices…`` (the bank of best practices)                     ``pages/practices.py``
-    ``/documents`` (a territory's), ``/awards…``                     ``pages/awards.py``
+    ``/territory/documents``, ``/awards…``                           ``pages/awards.py``
+    ``/reports/upward`` (a territory's report on demand)            ``pages/report_upward.py``
 Each module's docstring lists its URLs exactly (``tests/unit/portal/test_frame.py`` checks).
 
 Templates live in ``templates/`` (``base.html`` is the frame: menu, who is signed in; a name

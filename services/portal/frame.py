@@ -66,7 +66,7 @@ FIELD_TITLES = {
     "practice_title": "Название практики", "description": "Описание", "form": "Форма наставничества",
     "other_form": "Другая форма", "tags": "Темы", "decision": "Решение", "comment": "Комментарий",
     "merit": "За что", "award": "Вид поощрения", "text": "Текст письма", "addressee": "Адресат",
-    "practice_id": "Практика", "tag": "Тема",
+    "practice_id": "Практика", "tag": "Тема", "period": "Отчётный период",
 }
 
 

@@ -31,7 +31,7 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem("/auditor", "Аудит", frozenset({Role.AUDITOR, Role.REGIONAL})),
     # The officials' own work (issue 21): their roadmap, their territory's documents, the bank.
     MenuItem("/roadmap", "Дорожная карта", frozenset({Role.MUNICIPAL, Role.REGIONAL})),
-    MenuItem("/documents", "Документы", frozenset({Role.MUNICIPAL, Role.REGIONAL, Role.AUDITOR})),
+    MenuItem("/territory/documents", "Документы", frozenset({Role.MUNICIPAL, Role.REGIONAL, Role.AUDITOR})),
     MenuItem("/practices", "Лучшие практики",
              frozenset({Role.CURATOR, Role.MUNICIPAL, Role.REGIONAL, Role.AUDITOR})),
 )

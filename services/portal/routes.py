@@ -14,6 +14,7 @@ from services.portal.pages import (
     pairing,
     people,
     practices,
+    report_upward,
     reports,
     roadmaps,
     surveys,
@@ -21,7 +22,7 @@ from services.portal.pages import (
 
 #: The page groups, in the order their routes are listed.
 PAGE_GROUPS = (home, people, documents, pairing, pair, dashboards, auditor, roadmaps, surveys, reports,
-               practices, awards)
+               practices, awards, report_upward)
 
 router = APIRouter(include_in_schema=False)
 # The routes themselves, in order (not nested routers): each keeps its PortalRoute class, and

@@ -6,7 +6,7 @@ organisation, municipality or region, downloaded as DOCX or PDF from the documen
 The documents service renders, numbers and registers them (``/documents/award-order``,
 ``/documents/thanks-letter``); the mentors come from the registry.
 
-URLs: ``/documents`` (``?org=`` a path), ``/awards`` (``?org=`` whose mentors), ``/awards/order``,
+URLs: ``/territory/documents`` (``?org=`` a path), ``/awards`` (``?org=`` whose mentors), ``/awards/order``,
 ``/awards/thanks-letter``.
 """
 
@@ -26,9 +26,10 @@ from shared.errors import DomainError
 router = page_router()
 #: Rows of the award order's form; an order for more mentors is issued in several.
 AWARD_ROWS = 5
-DOCUMENT_KINDS = {"pairs_order": "Приказ о парах", "curator_order": "Приказ о кураторе",
-                  "award_order": "Приказ о поощрении", "thanks_letter": "Благодарственное письмо",
-                  "consent": "Согласие", "report": "Отчёт"}
+#: What the documents page says after a form issued one (``?issued=`` its kind).
+ISSUED = {"award_order": "Приказ о поощрении сформирован и зарегистрирован",
+          "thanks_letter": "Благодарственное письмо сформировано и зарегистрировано",
+          "report": "Отчёт сформирован и зарегистрирован"}
 
 
 def with_organisations(documents: list[dict[str, Any]], organisations: list[dict[str, Any]],
@@ -40,7 +41,7 @@ def with_organisations(documents: list[dict[str, Any]], organisations: list[dict
             for d in sorted(chosen, key=lambda d: (d["date"], d["number"]), reverse=True)]
 
 
-@router.get("/documents")
+@router.get("/territory/documents")
 async def territory_documents(request: Request, s: Signed, org: str | None = None) -> Response:
     organisations, documents = await asyncio.gather(
         s.api.get("/registry/organisations"), s.api.get("/documents", under=str(s.actor.scope)))
@@ -49,7 +50,7 @@ async def territory_documents(request: Request, s: Signed, org: str | None = Non
     chosen = org if org in issuers else None
     return render(request, "territory_documents.html", actor=s.actor, org=chosen, choices=choices,
                   documents=with_organisations(documents, organisations, chosen),
-                  kinds=DOCUMENT_KINDS, issued=request.query_params.get("issued"))
+                  issued=ISSUED.get(request.query_params.get("issued") or ""))
 
 
 async def issuer(s: Session) -> dict[str, Any]:
@@ -128,7 +129,7 @@ async def award_order(request: Request, s: Signed,
     await s.api.post("/documents/award-order", json={
         **requisites(org, signatory_position, signatory_name, place), "school_year": school_year,
         "awards": award_rows(mentor_id or [], merit or [], award or [])})
-    return see_other(request, "/documents?issued=award_order")
+    return see_other(request, "/territory/documents?issued=award_order")
 
 
 @router.post("/awards/thanks-letter")
@@ -147,4 +148,4 @@ async def thanks_letter(request: Request, s: Signed,
         **requisites(org, signatory_position, signatory_name, place), "text": text.strip(),
         "person_id": checked_id(person_id) if person_id else None,
         "addressee": addressee.strip() or None})
-    return see_other(request, "/documents?issued=thanks_letter")
+    return see_other(request, "/territory/documents?issued=thanks_letter")

@@ -20,9 +20,9 @@ SCHOOL = {"id": "00000000-0000-0000-0000-00000000000a", "path": "demo/m1/school-
           "kind": "school", "parent_id": "00000000-0000-0000-0000-00000000000b"}
 MENUS = {
     Role.CURATOR: ["/", "/surveys", "/reports", "/practices"],
-    Role.MUNICIPAL: ["/dashboard", "/reports", "/roadmap", "/documents", "/practices"],
-    Role.REGIONAL: ["/dashboard", "/reports", "/auditor", "/roadmap", "/documents", "/practices"],
-    Role.AUDITOR: ["/dashboard", "/reports", "/auditor", "/documents", "/practices"],
+    Role.MUNICIPAL: ["/dashboard", "/reports", "/roadmap", "/territory/documents", "/practices"],
+    Role.REGIONAL: ["/dashboard", "/reports", "/auditor", "/roadmap", "/territory/documents", "/practices"],
+    Role.AUDITOR: ["/dashboard", "/reports", "/auditor", "/territory/documents", "/practices"],
     Role.PARTICIPANT: [],
 }
 SCOPES = {Role.CURATOR: SCHOOL["path"], Role.MUNICIPAL: "demo/m1"}

@@ -4,6 +4,8 @@ the roadmap's sections and evidence, best practices, award documents and a terri
 from __future__ import annotations
 
 import datetime
+import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,7 +15,9 @@ from services.portal.pages.auditor import territory_choices
 from services.portal.pages.awards import award_rows, with_organisations
 from services.portal.pages.dashboards import ranked_by_kind, ranking_charts
 from services.portal.pages.practices import split_tags
+from services.portal.pages.report_upward import default_period
 from services.portal.pages.roadmaps import roadmap_view
+from services.portal.routes import router
 from services.portal.trail_text import EVENT_TITLES, describe, local_time, trail_lines
 from shared.auth import Role
 from shared.errors import DomainError
@@ -240,7 +244,8 @@ def test_the_award_order_is_issued_by_the_municipality(portal: PortalUnderTest) 
         "school_year": "2025-2026", "signatory_position": "Начальник управления",
         "signatory_name": "Орлова Анна Петровна", "mentor_id": [mentor, ""], "merit": ["за клуб", ""],
         "award": ["наградить грамотой", ""]})
-    assert answer.status_code == 303 and answer.headers["location"] == "/documents?issued=award_order"
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/territory/documents?issued=award_order"
     body = portal.api.sent("POST", "/documents/award-order")[0]
     assert body["org"] == "demo/m1" and body["organisation_name"] == "Первый округ"
     assert body["parent_organisation"] == REGION["name"]
@@ -255,3 +260,29 @@ def test_a_service_refusal_of_an_award_shows_its_russian_message(portal: PortalU
         "signatory_position": "Начальник", "signatory_name": "Орлова Анна", "addressee": "ООО «Партнёр»",
         "text": "Благодарим за помощь в организации наставничества"})
     assert answer.status_code == 403 and "Недостаточно прав" in answer.text
+
+
+def test_the_regions_report_upward_is_generated_from_its_figures(portal: PortalUnderTest) -> None:
+    assert default_period(datetime.date(2026, 3, 1)) == "I полугодие 2026"
+    assert default_period(datetime.date(2026, 11, 1)) == "2026 год"
+    portal.api.on("GET", "/registry/organisations", [REGION, MUNICIPALITY])
+    portal.api.on("POST", "/documents/report", {"id": "doc"}, status=201)
+    regional = portal.client(Role.REGIONAL, "demo")
+    form = regional.get("/reports/upward")
+    assert form.status_code == 200 and "Отчёт в министерство" in form.text
+    answer = regional.post("/reports/upward", data={
+        "period": "2026 год", "territory": "Демонстрационная область", "signatory_position": "Министр",
+        "signatory_name": "Белова Ольга Ивановна", "conclusions": "Охват вырос\n\n Нужны кураторы "})
+    assert answer.status_code == 303 and answer.headers["location"] == "/territory/documents?issued=report"
+    body = portal.api.sent("POST", "/documents/report")[0]
+    assert body["org"] == "demo" and body["conclusions"] == ["Охват вырос", "Нужны кураторы"]
+    assert body["parent_organisation"] is None  # the region reports to the ministry, not a parent
+
+
+def test_no_page_of_the_portal_sits_under_an_address_of_the_api() -> None:
+    """The portal and the API share one origin: a page at ``/documents`` would be the API's."""
+    spec = json.loads((Path(__file__).resolve().parents[2] / "contracts" / "openapi.json").read_text())
+    api_roots = {path.split("/")[1] for path in spec["paths"]}
+    page_roots = {route.path.split("/")[1] for route in router.routes if hasattr(route, "path")}
+    assert "documents" in api_roots and "territory" in page_roots
+    assert page_roots & api_roots == set()
