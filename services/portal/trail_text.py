@@ -50,6 +50,14 @@ EVENT_TITLES = {
     "PracticePublished": "Практика опубликована в банке лучших практик",
     "PracticeRejected": "Практика отклонена",
 }
+#: The forms of mentorship by the codes events carry (the pairing service's catalogue).
+FORM_TITLES = {"student-student": "Ученик – ученик", "teacher-teacher": "Учитель – учитель",
+               "experienced-young-teacher": "Опытный педагог – молодой специалист",
+               "teacher-peer": "Педагог – педагог (равный – равному)",
+               "college-student": "Студент – ученик", "employer-student": "Работодатель – ученик",
+               "teacher-student": "Учитель – ученик",
+               "student-teacher": "Ученик – учитель (обратное наставничество)",
+               "college-college": "Студент – студент", "employer-college": "Работодатель – студент"}
 MEETING_KINDS = {"intro": "знакомство", "trial": "пробная", "planning": "планирование",
                  "regular": "регулярная", "final": "итоговая"}
 MEETING_FORMATS = {"in_person": "очно", "online": "дистанционно"}
@@ -119,7 +127,7 @@ def describe(event_type: str, p: Mapping[str, Any]) -> str:
         case "ConsentRecorded":
             return "Дано законным представителем." if g("given_by") == "guardian" else "Дано лично."
         case "ProgrammeLaunched":
-            return f"Форма «{g('form', '')}», {g('school_year', '')} учебный год."
+            return f"Форма «{w(FORM_TITLES, 'form')}», {g('school_year', '')} учебный год."
         case "PersonalDataAccessed":
             n = len(g("person_ids") or [])
             people = plural(n, "человека", "человек", "человек")
@@ -128,7 +136,7 @@ def describe(event_type: str, p: Mapping[str, Any]) -> str:
             n = len(g("mentee_ids") or [])
             group = f"группа, наставляемых {n}" if n > 1 else "пара"
             order = f", приказ {g('order_ref')}" if g("order_ref") else ""
-            return f"Форма «{g('form', '')}», {group}{order}."
+            return f"Форма «{w(FORM_TITLES, 'form')}», {group}{order}."
         case "PlanGoalSet":
             due = f", срок {ru_date(g('due'))}" if g("due") else ""
             return f"Цель {w(GOAL_STATUSES, 'status')}{due}."
@@ -174,7 +182,7 @@ def describe(event_type: str, p: Mapping[str, Any]) -> str:
             return f"Мероприятие № {g('item_id', '')}: срок {ru_date(g('due_date'))}."
         case "PracticeSubmitted" | "PracticePublished" | "PracticeRejected":
             tags = ", ".join(g("tags") or [])
-            return f"Форма «{g('form', '')}»" + (f", темы: {tags}." if tags else ".")
+            return f"Форма «{w(FORM_TITLES, 'form')}»" + (f", темы: {tags}." if tags else ".")
     return ""
 
 

@@ -18,12 +18,15 @@ from uuid import UUID
 
 from fastapi import Form, Request, Response
 
+from services.portal import navigation
 from services.portal.frame import Session, Signed, page_router, render, see_other
 from services.portal.lookups import own_organisation
+from services.portal.templating import templates
 from shared.auth import OrgPath
 from shared.errors import DomainError
 
 router = page_router()
+templates.env.globals.update(issues_awards=navigation.issues_awards)
 #: Rows of the award order's form; an order for more mentors is issued in several.
 AWARD_ROWS = 5
 #: What the documents page says after a form issued one (``?issued=`` its kind).

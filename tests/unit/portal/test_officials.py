@@ -54,6 +54,8 @@ def test_a_meeting_is_described_in_words() -> None:
     assert describe("PairCompleted", {"meetings": 5}) == "Проведено 5 встреч."
     assert describe("PairFormed", {"form": "Ученик – ученик", "mentee_ids": ["a", "b"]}) == \
         "Форма «Ученик – ученик», группа, наставляемых 2."
+    assert describe("ProgrammeLaunched", {"form": "student-student", "school_year": "2025-2026"}) == \
+        "Форма «Ученик – ученик», 2025-2026 учебный год."
     assert describe("UnknownEvent", {"x": 1}) == ""
 
 
