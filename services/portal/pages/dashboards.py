@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any
 
 from fastapi import Query, Request, Response
@@ -82,7 +83,10 @@ KIND_GROUPS = {"municipality": "Муниципалитеты", "school": "Шко
 def share(row: dict[str, Any]) -> float:
     """What a unit is ranked by: its KPI share in per cent (0 when unknown or hidden)."""
     kpi = row.get("kpi") or {}
-    return 0.0 if kpi.get("suppressed") else round((kpi.get("value") or 0) * 100, 1)
+    if kpi.get("suppressed") or not kpi.get("value"):
+        return 0.0
+    # Half up, as the monitoring service rounds its «2,2 %» (a float's round() may say 2,1).
+    return float((Decimal(str(kpi["value"])) * 100).quantize(Decimal("0.1"), ROUND_HALF_UP))
 
 
 def ranked_by_kind(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -106,9 +110,10 @@ def ranking_charts(rows: list[dict[str, Any]]) -> list[tuple[str, Any]]:
     groups: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault(row["group"], []).append(row)
+    # A kind the KPI says nothing of (an employer has no students aged 10–19) gets no chart.
     return [(group, bar_chart(f"{group}: доля обучающихся 10–19 лет в программах наставничества",
                               [Bar(r["label"], r["share"]) for r in members], unit=" %"))
-            for group, members in groups.items()]
+            for group, members in groups.items() if any(r.get("kpi") for r in members)]
 
 
 def meetings_trend(months: list[dict[str, Any]]) -> Any:

@@ -129,6 +129,9 @@ def test_units_are_ranked_among_their_kind_by_the_share_the_chart_draws() -> Non
         ("Школы", 1, "СОШ № 12"), ("Школы", 2, "СОШ № 5"), ("Предприятия", 1, "Завод точной механики")]
     charts = dict(ranking_charts(rows))
     assert set(charts) == {"Школы", "Предприятия"}
+    no_kpi = ranked_by_kind([{**unit(factory, None, 5)}, unit(SCHOOL_5, 0.02155, 3)])
+    assert [r["share"] for r in no_kpi] == [2.2, 0.0]  # rounded half up, as monitoring does
+    assert [group for group, _ in ranking_charts(no_kpi)] == ["Школы"]
     assert "30\u202f%" in charts["Школы"] and ">40<" not in charts["Школы"]  # the share, not mentees
 
 
