@@ -39,7 +39,6 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -52,12 +51,13 @@ from nats.js import JetStreamContext
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.monitoring.api import dashboard_of  # noqa: E402 - repo root on sys.path
+from services.monitoring.application import dashboard_of  # noqa: E402 - repo root on sys.path
 from services.monitoring.audit.feeder import AuditLog, audit_envelope  # noqa: E402
 from services.monitoring.audit.store import AuditEnvelope, AuditStore  # noqa: E402
 from services.monitoring.dashboards import FoldSettings, counts_table  # noqa: E402
 from services.monitoring.rebuild import rebuild  # noqa: E402
 from services.monitoring.runtime import MonitoringRuntime  # noqa: E402
+from services.monitoring.views import DashboardViews  # noqa: E402
 from shared.auth import Actor, OrgPath, Role  # noqa: E402
 from shared.contracts import Envelope  # noqa: E402
 from shared.events import CATALOGUE, public_payload, schema_version  # noqa: E402
@@ -252,15 +252,16 @@ def measure_dashboard(settings: Settings, events: int, queries: int = 200,
     date one month into the log and as of its last day, ``as_of_queries`` times each."""
     engine = view_engine(settings, "monitoring")
     audit = AuditLog.open(settings, engine)
-    runtime = SimpleNamespace(read_engine=engine, audit=audit, fold_settings=FoldSettings())
+    views, fold_settings = DashboardViews(engine), FoldSettings()
     region = OrgPath(region=REGION)
     try:
-        dashboard_of(runtime, region, None)  # warm: the first query opens the connection
+        # Warm: the first query opens the connection.
+        dashboard_of(views, audit.store, fold_settings, region, None)
         times = []
         body: dict[str, Any] = {}
         for _ in range(queries):
             started = time.perf_counter()
-            body = dashboard_of(runtime, region, None)
+            body = dashboard_of(views, audit.store, fold_settings, region, None)
             times.append((time.perf_counter() - started) * 1000)
         assert body["meetings"]["held"] > 0 and len(body["units"]) == 60, body["units"][:2]
         with engine.connect() as conn:
@@ -276,7 +277,7 @@ def measure_dashboard(settings: Settings, events: int, queries: int = 200,
             as_of_times = []
             for _ in range(as_of_queries):
                 started = time.perf_counter()
-                folded = dashboard_of(runtime, region, day)
+                folded = dashboard_of(views, audit.store, fold_settings, region, day)
                 as_of_times.append(time.perf_counter() - started)
             if as_of_times:
                 result[f"{name}_s"] = round(statistics.median(as_of_times), 3)

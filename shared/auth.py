@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from enum import StrEnum
 from typing import Self
+from uuid import UUID
 
 import jwt
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -160,3 +161,115 @@ def read_token(token: str, secret: str) -> Actor:
         raise DomainError("TOKEN_EXPIRED", "Срок действия входа истёк, войдите снова", 401) from exc
     except (jwt.InvalidTokenError, KeyError, ValueError) as exc:
         raise DomainError("UNAUTHENTICATED", "Требуется вход в систему", 401) from exc
+
+
+# --- registry and pairing: who registers a region, keeps accounts, reads names, reads a pair -----
+
+#: Those who issue documents: a participant or an auditor gets no names from the registry.
+NAME_READERS = frozenset({Role.CURATOR, Role.MUNICIPAL, Role.REGIONAL})
+
+
+def require_region_registrar(actor: Actor, region: str) -> None:
+    """A region is registered by its regional operator (or the system), never below."""
+    if actor.role not in (Role.REGIONAL, Role.SYSTEM) or actor.scope.region != region:
+        raise forbidden("Регион регистрирует только региональный оператор")
+
+
+def require_account_admin(actor: Actor) -> None:
+    if actor.role not in (Role.REGIONAL, Role.SYSTEM):
+        raise forbidden("Учётные записи создаёт региональный администратор")
+
+
+def require_names_reader(actor: Actor) -> None:
+    """Names leave the registry only for a document an official issues (each person's scope is
+    checked on top of this)."""
+    if actor.role not in NAME_READERS:
+        raise forbidden("Недостаточно прав для получения ФИО участников")
+
+
+def participant_id(actor: Actor) -> UUID | None:
+    """The registry id a participant acts as (their token names them by it); None for an official.
+
+    A participant's rights are membership (their own pair, their own answers), never a scope."""
+    if actor.role is not Role.PARTICIPANT:
+        return None
+    try:
+        return UUID(actor.user)
+    except ValueError:
+        raise forbidden("Участник не опознан") from None
+
+
+def can_read_pair(actor: Actor, path: OrgPath, members: Collection[UUID]) -> bool:
+    """A participant reads the pairs they are a member of, wherever those are filed; anyone
+    else the pairs of their scope."""
+    if actor.role is Role.PARTICIPANT:
+        try:
+            return UUID(actor.user) in members
+        except ValueError:
+            return False
+    return actor.can_read(path)
+
+
+# --- monitoring: figures, surveys, the reporting calendar, the audit log ---------------------
+
+def require_figures_reader(actor: Actor) -> None:
+    """Figures (dashboards, KPIs, the calendar) are for those who run programmes, not for pairs."""
+    if actor.role is Role.PARTICIPANT:
+        raise forbidden("Сводные показатели доступны куратору, муниципалитету, региону и аудитору")
+
+
+def answers_only_for_self(actor: Actor) -> bool:
+    """A participant answers a survey only as themselves (a curator records others' answers)."""
+    return actor.role is Role.PARTICIPANT
+
+
+def require_calendar_configurer(actor: Actor) -> None:
+    if actor.role not in (Role.REGIONAL, Role.SYSTEM) or actor.scope.municipality is not None:
+        raise forbidden("Календарь отчётности настраивает региональный оператор")
+
+
+AUDIT_ROLES = frozenset({Role.AUDITOR, Role.REGIONAL, Role.SYSTEM})
+HEAD_SIGNING_ROLES = frozenset({Role.REGIONAL, Role.SYSTEM})
+
+
+def require_auditor(actor: Actor, whole_log: bool = False, region: str | None = None) -> None:
+    """The audit log is read by auditors and the region; the whole log only at region level."""
+    if actor.role not in AUDIT_ROLES:
+        raise forbidden("Журнал аудита доступен только аудитору и региональному оператору")
+    if whole_log and (actor.scope.municipality is not None
+                      or (region is not None and actor.scope.region != region)):
+        raise forbidden("Весь журнал проверяет и выгружает только аудитор уровня региона")
+
+
+def require_head_signer(actor: Actor, region: str | None) -> None:
+    """Signing a head on demand is the region's act, never an auditor's (auditors only read)."""
+    if actor.role not in HEAD_SIGNING_ROLES:
+        raise forbidden("Подписать вершину журнала может только региональный оператор")
+    if actor.scope.municipality is not None or (region is not None and actor.scope.region != region):
+        raise forbidden("Вершину журнала подписывает только региональный оператор этого региона")
+
+
+# --- documents: who issues, who offers a practice to the bank and who reviews it ---------------
+
+def require_issuer(actor: Actor, path: OrgPath) -> None:
+    """Documents of ``path`` (orders, letters, reports, roadmaps and their marks) are issued by
+    whoever may write there: its curator, or the municipality or region above it."""
+    actor.require_write(path)
+
+
+def require_practice_author(actor: Actor, path: OrgPath) -> None:
+    if actor.role is not Role.CURATOR:
+        raise forbidden("Практику в банк предлагает куратор организации")
+    actor.require_write(path)
+
+
+def can_review_practice(actor: Actor, path: OrgPath) -> bool:
+    """A municipality (or the region) above the organisation, never the organisation itself."""
+    if actor.role not in (Role.MUNICIPAL, Role.REGIONAL) or not actor.can_write(path):
+        return False
+    return actor.scope != path
+
+
+def require_practice_reviewer(actor: Actor, path: OrgPath) -> None:
+    if not can_review_practice(actor, path):
+        raise forbidden("Практику рассматривает вышестоящий уровень: муниципалитет или регион")

@@ -225,7 +225,7 @@ class OutboxRelay:
                         RELAY_LEASE_HELD.labels(self.app.source).set(1)
                     count = await self.publish_pending()
                     if count:
-                        log.info("relay.published", source=self.app.source, count=count)
+                        log.debug("relay.published", source=self.app.source, count=count)
                 except EventTooLarge as exc:
                     # It cannot pass by itself: said loudly, and retried rarely (the operator may
                     # raise the server's max_payload meanwhile).

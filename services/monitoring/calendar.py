@@ -14,7 +14,6 @@ aggregate remembers which notices went out across restarts.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -33,6 +32,7 @@ from shared.auth import OrgPath, system_actor
 from shared.errors import DomainError
 from shared.events import ReportDue
 from shared.logging import get_logger
+from shared.loops import periodic
 from shared.store import CommandContext, EventSourcedAggregate, ServiceApplication
 
 log = get_logger(__name__)
@@ -408,10 +408,6 @@ class CalendarTicker:
             return overdue(self.config, self.organisations(), self.submitted, self.clock(), under)
 
     async def run(self, stop: asyncio.Event, interval: float = 60.0) -> None:
-        while not stop.is_set():
-            try:
-                await asyncio.to_thread(self.tick)
-            except Exception as exc:  # a store outage must not end the calendar; the next tick retries
-                log.warning("calendar.tick_failed", error=repr(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+        """Tick every ``interval`` until ``stop``; a store outage must not end the calendar, the
+        next tick retries."""
+        await periodic("calendar", self.tick, interval, stop)

@@ -2,7 +2,7 @@
 
 The catalogue of indicators is configuration (``indicators.toml``; a region adds its own file).
 Each indicator is a share: a named count from the monitoring figures over a named figure of the
-contingent the registry declares. The dashboards (``dashboards.py``) keep those counts per
+contingent the registry declares. The dashboards (``dashboards``) keep those counts per
 organisation and sum them up to the municipality and the region, so any level's share sums
 numerators and denominators of everything inside it — shares are never averaged, so a big school
 weighs as much as its pupils do.

@@ -22,7 +22,10 @@ from typing import Annotated
 
 import typer
 
+from services.monitoring.audit.feeder import AuditLog, write_engine
+from services.monitoring.dashboards import DashboardProjector, read_progress
 from shared.settings import Settings
+from shared.store import view_engine
 
 app = typer.Typer(help="Мониторинг: сводные показатели", no_args_is_help=True)
 DEFAULT_DATA_DIR = Path(os.environ.get("NASTAVNIK_DATA_DIR", "var"))
@@ -44,10 +47,6 @@ def rebuild(settings: Settings, restart: bool = False, page: int = 20000,
             commit_every: int = 1_000_000, max_events: int | None = None,
             progress: object = None) -> RebuildResult:
     """Rebuild (or resume rebuilding) the dashboards from the audit log of ``settings``."""
-    from services.monitoring.audit.feeder import AuditLog, write_engine
-    from services.monitoring.dashboards import DashboardProjector, read_progress
-    from shared.store import view_engine
-
     engine = write_engine(settings)
     read = view_engine(settings, "monitoring")
     try:

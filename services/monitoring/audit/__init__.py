@@ -1,25 +1,16 @@
 """Tamper-evident, append-only audit log of every event in the system.
 
-``chain`` is pure (hashes, proofs, streaming verification), ``heads`` signs tree heads with
-Ed25519 and keeps them outside the database, ``store`` persists entries via SQLAlchemy Core.
+``chain`` is pure (hashes, Merkle proofs), ``verify`` walks entries against signed heads (pure
+too), ``heads`` signs tree heads with Ed25519 and keeps them outside the database, ``store``
+persists entries via SQLAlchemy Core (``records`` its tables and entries, ``verify_store`` and
+``export`` its verification and its auditor's export).
 """
 
 from .chain import (
-    CHAIN_BROKEN,
-    DELETED,
-    EDITED,
     EMPTY_ROOT,
-    HEAD_INVALID,
-    HEAD_MISMATCH,
-    HEADS_MISSING,
-    INSERTED,
-    REORDERED,
-    TRUNCATED,
     CompactRange,
     MerkleAccumulator,
     MerkleTree,
-    Problem,
-    VerifyResult,
     chain_next,
     consistency_proof,
     encode_entry,
@@ -28,9 +19,9 @@ from .chain import (
     merkle_root,
     node_hash,
     verify_consistency,
-    verify_entries,
     verify_inclusion,
 )
+from .export import check_export
 from .heads import (
     HeadsFile,
     HeadSigner,
@@ -40,15 +31,28 @@ from .heads import (
     public_key_pem,
     verify_head,
 )
-from .store import (
+from .records import (
     AuditEnvelope,
     AuditIntegrityError,
-    AuditStore,
     ExportSummary,
     SigningRecord,
     StoredEntry,
     TreeHead,
-    check_export,
+)
+from .store import AuditStore
+from .verify import (
+    CHAIN_BROKEN,
+    DELETED,
+    EDITED,
+    HEAD_INVALID,
+    HEAD_MISMATCH,
+    HEADS_MISSING,
+    INSERTED,
+    REORDERED,
+    TRUNCATED,
+    Problem,
+    VerifyResult,
+    verify_entries,
 )
 
 __all__ = [

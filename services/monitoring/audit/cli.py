@@ -12,6 +12,12 @@ from uuid import UUID
 
 import typer
 
+from services.monitoring.audit.export import check_export
+from services.monitoring.audit.feeder import AuditLog, AuditReader
+from services.monitoring.audit.heads import load_public_key, public_key_pem
+from services.monitoring.audit.replay import parse_moment, replay_log
+from services.monitoring.audit.service_check import check_services, summary
+from services.monitoring.audit.trail import trail_of
 from shared.auth import OrgPath
 from shared.settings import Settings
 
@@ -37,14 +43,10 @@ TABLE_ROWS = (
 
 def open_log(data_dir: Path) -> Any:
     """The deployment's audit log; PostgreSQL when NASTAVNIK_DATABASE_URL says so."""
-    from .feeder import AuditLog
-
     return AuditLog.open(Settings(data_dir=data_dir))
 
 
 def moment(text: str, name: str, end_of_day: bool = True) -> datetime:
-    from .replay import parse_moment
-
     try:
         value = parse_moment(text)
     except ValueError as exc:
@@ -57,9 +59,6 @@ def moment(text: str, name: str, end_of_day: bool = True) -> datetime:
 
 def open_reader(data_dir: Path, public_key: Path | None = None) -> Any:
     """The log for reading only: nothing is created (no schema, no key, no head)."""
-    from .feeder import AuditReader
-    from .heads import load_public_key
-
     key = None
     if public_key is not None:
         try:
@@ -78,16 +77,12 @@ def verify(data_dir: DataDir = DEFAULT_DATA_DIR, public_key: PublicKey = None,
 
     Только читает: ни базы, ни ключа, ни вершины не создаёт. Вершины проверяются ключом
     --public-key (ключ аудитора), а без него — ключом развёртывания из папки данных."""
-    from services.monitoring.runtime import head_interval_from_env
-
-    from .service_check import check_services, summary
-
     audit = open_reader(data_dir, public_key)
     try:
         with audit.store.engine.connect() as conn:
             try:
                 result = audit.store.verify(conn, audit.heads, audit.public_key,
-                                            head_interval=head_interval_from_env())
+                                            head_interval=Settings(data_dir=data_dir).audit_head_interval)
             except ValueError as exc:
                 typer.echo(f"Нечем проверить подписи вершин ({audit.heads.path}): ключа "
                            "развёртывания нет, укажите опубликованный открытый ключ "
@@ -111,12 +106,10 @@ def verify(data_dir: DataDir = DEFAULT_DATA_DIR, public_key: PublicKey = None,
 
 @app.command()
 def replay(as_of: Annotated[str, typer.Option("--as-of", help="Дата (конец дня, UTC) или момент")],
-           org: Annotated[str | None, typer.Option(help="Путь: регион[/муниципалитет[/организация]]")]
+           org: Annotated[str | None, typer.Option(help="Путь: регион/муниципалитет/организация или начало")]
            = None,
            as_json: AsJson = False, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Восстановить цифры мониторинга на дату только по журналу аудита."""
-    from .replay import replay_log
-
     when = moment(as_of, "--as-of")
     scope = None
     if org:
@@ -152,8 +145,6 @@ def trail(record_id: Annotated[str, typer.Argument(help="Идентификат�
                                                         "документа")],
           as_json: AsJson = False, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Вся история одной записи: когда, что, кто (и в какой роли), по какой причине."""
-    from .trail import trail_of
-
     try:
         uid = UUID(record_id)
     except ValueError as exc:
@@ -197,8 +188,6 @@ def export(out: Annotated[Path, typer.Option("--out", help="Файл JSON Lines"
 def check(file: Annotated[Path, typer.Argument(help="Файл выгрузки")],
           public_key: PublicKey = None) -> None:
     """Проверить выгрузку на любой машине: подписи, доказательства включения, полноту."""
-    from .store import check_export
-
     if not file.exists():
         raise typer.BadParameter(f"файл {file} не найден", param_hint="FILE")
     result = check_export(file, public_key.read_bytes() if public_key else None)
@@ -219,6 +208,4 @@ def sign_head(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
 @app.command("public-key")
 def public_key_command(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Открытый ключ развёртывания (PEM) — его публикуют для аудиторов."""
-    from .heads import public_key_pem
-
     typer.echo(public_key_pem(open_log(data_dir).signer.public_key), nl=False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from services.monitoring.dashboards import replay_as_of
 from shared.auth import OrgPath
 
 from .store import AuditStore
@@ -19,8 +20,6 @@ from .store import AuditStore
 def replay_log(store: AuditStore, as_of: datetime, org: OrgPath | None = None,
                settings: Any = None) -> dict[str, Any]:
     """The dashboards of ``org`` (of every region in the log when None) as of ``as_of``."""
-    from services.monitoring.dashboards import replay_as_of  # the dashboards import this package
-
     replayed = replay_as_of(store, as_of, settings)
     scopes = [org] if org is not None else [OrgPath.parse(r) for r in replayed.regions()]
     return {"as_of": as_of.isoformat(), "events": replayed.events,

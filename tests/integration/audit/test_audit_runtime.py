@@ -151,9 +151,9 @@ async def test_a_head_requested_from_another_thread_is_signed_at_once(settings: 
 def slow_signing(settings: Settings, fresh_nats: EmbeddedNats,
                  monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, Settings]]:
     """A service whose own loop does not sign during the test (an hour's interval)."""
-    import services.monitoring.audit.api as audit_api
+    import services.monitoring.application as monitoring_application
 
-    monkeypatch.setattr(audit_api, "HEAD_WAIT_MAX", 0.3)
+    monkeypatch.setattr(monitoring_application, "HEAD_WAIT_MAX", 0.3)
     settings.nats_url = fresh_nats.url
     runtimes = [RegistryRuntime(settings), MonitoringRuntime(settings, head_interval=3600)]
     with TestClient(create_app(settings, runtimes)) as client:

@@ -38,7 +38,7 @@ from services.monitoring.audit import (
     public_key_pem,
 )
 from services.monitoring.audit.chain import ZERO_HASH, CompactRange, chain_next, leaf_hash
-from services.monitoring.audit.store import HEAD_GRACE_SECONDS
+from services.monitoring.audit.records import HEAD_GRACE_SECONDS
 
 PG_URL = os.environ.get("NASTAVNIK_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])

@@ -10,8 +10,8 @@ from uuid import uuid4
 
 import nats
 
-from services.pairing.rpc import PAIRS_SUBJECT
 from shared.auth import Actor, OrgPath, Role, issue_token
+from shared.contracts import PAIRS
 from tests.integration.pairing.conftest import SCHOOL_A, SCHOOL_B, System
 
 
@@ -20,7 +20,7 @@ def ask(system: System, request: Any) -> dict[str, Any]:
         nc = await nats.connect(system.settings.nats_url)
         try:
             data = request if isinstance(request, bytes) else json.dumps(request).encode()
-            return dict(json.loads((await nc.request(PAIRS_SUBJECT, data, timeout=10)).data))
+            return dict(json.loads((await nc.request(PAIRS.subject, data, timeout=10)).data))
         finally:
             await nc.close()
 

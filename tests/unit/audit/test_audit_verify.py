@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from services.monitoring.audit.chain import (
+from services.monitoring.audit.chain import ZERO_HASH, CompactRange, chain_next, leaf_hash, merkle_root
+from services.monitoring.audit.verify import (
     CHAIN_BROKEN,
     DELETED,
     EDITED,
@@ -15,11 +16,6 @@ from services.monitoring.audit.chain import (
     INSERTED,
     REORDERED,
     TRUNCATED,
-    ZERO_HASH,
-    CompactRange,
-    chain_next,
-    leaf_hash,
-    merkle_root,
     verify_entries,
 )
 
@@ -234,13 +230,13 @@ def test_recomputed_delete_is_caught() -> None:
 
 
 def test_sparse_heads_beyond_window_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    import services.monitoring.audit.chain as chain_mod
+    import services.monitoring.audit.verify as verify_mod
 
-    monkeypatch.setattr(chain_mod, "MAX_WINDOW", 3)
+    monkeypatch.setattr(verify_mod, "MAX_WINDOW", 3)
     heads = heads_every(DATA, 20)
     forged = list(DATA)
     forged[25] = b"x"
-    result = chain_mod.verify_entries(build(forged), heads[-1], checkpoints=heads)
+    result = verify_mod.verify_entries(build(forged), heads[-1], checkpoints=heads)
     assert (result.problem.code, result.problem.position, result.problem.position_to) == (
         HEAD_MISMATCH, 21, 40
     )

@@ -1,0 +1,103 @@
+"""A dashboard from counts: every figure of one unit, the units under it, shares and means
+(hidden under ``min_group`` people) and the KPIs; the same code live and as of a date."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from services.monitoring import kpi, surveys
+from shared.logging import get_logger
+
+from .fold import FoldSettings
+from .tables import GROWTH_SCALE, HEADLINE, Counts
+
+log = get_logger(__name__)
+
+
+def children_of(counts: Counts, where: Mapping[str, tuple[str, str | None]],
+                scope: str) -> dict[str, dict[str, float]]:
+    return {child: {m: v for m, v in metrics.items() if m in HEADLINE}
+            for child, metrics in counts.items() if where.get(child, ("", None))[1] == scope}
+
+
+def _num(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else round(value, 4)
+
+
+def _group(counts: Mapping[str, float], prefix: str) -> dict[str, int | float]:
+    return {m[len(prefix):]: _num(v) for m, v in sorted(counts.items())
+            if m.startswith(prefix) and v}
+
+
+def _mean(total: float, n: float, min_group: int, scale: int = 1,
+          people: float | None = None) -> dict[str, Any]:
+    """A mean of ``n`` answers given by ``people`` people (each answered once when None),
+    hidden when fewer than ``min_group`` people gave it."""
+    count = int(n)
+    if count <= 0:
+        return {"count": 0, "mean": None, "suppressed": False}
+    if (count if people is None else int(people)) < min_group:
+        return {"count": f"<{min_group}", "mean": None, "suppressed": True}
+    return {"count": count, "mean": round(total / scale / count, 2), "suppressed": False}
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+def render_dashboard(scope: str, level: str, counts: Mapping[str, float],
+                     children: Mapping[str, Mapping[str, float]], settings: FoldSettings,
+                     names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Every figure of one unit, with the KPIs, from its counts (live or as of a date)."""
+    c = defaultdict(float, counts)
+    min_group = settings.min_group
+    months = sorted(m.removeprefix("meetings.month.") for m in c if m.startswith("meetings.month."))
+    kpi_figures = {m: int(v) for m, v in c.items()}
+    return {
+        "scope": scope,
+        "level": level,
+        "organisations": {"total": _num(c["organisations"]), "by_kind": _group(c, "organisations.")},
+        "mentors": {"total": _num(c["mentors"]), "by_category": _group(c, "mentors.category."),
+                    "by_form": _group(c, "mentors.form.")},
+        "mentees": {"total": _num(c["mentees"]), "by_category": _group(c, "mentees.category."),
+                    "by_form": _group(c, "mentees.form."), "minors": _num(c["mentees.minor"])},
+        "consents_withdrawn": _num(c["consents.withdrawn"]),
+        "consents": {"given": _num(c["consents.given"]), "withdrawn": _num(c["consents.withdrawn"])},
+        "programmes": {"total": _num(c["programmes"]), "by_form": _group(c, "programmes.form.")},
+        "pairs": {"formed": _num(c["pairs.formed"]), "groups": _num(c["pairs.groups"]),
+                  "by_status": {"active": _num(c["pairs.active"]),
+                                "completed": _num(c["pairs.completed"]),
+                                "dissolved": _num(c["pairs.dissolved"])},
+                  "by_form": _group(c, "pairs.form.")},
+        "meetings": {
+            "held": _num(c["meetings.held"]), "by_kind": _group(c, "meetings.kind."),
+            "per_pair": _ratio(c["meetings.held"], c["pairs.formed"]),
+            "by_month": [{"month": m, "meetings": _num(c[f"meetings.month.{m}"]),
+                          "pairs": _num(c[f"pairs_met.month.{m}"]),
+                          "per_pair": _ratio(c[f"meetings.month.{m}"], c[f"pairs_met.month.{m}"])}
+                         for m in months]},
+        "feedback": {"expected": _num(c["feedback.expected"]),
+                     "submitted": _num(c["feedback.submitted"]),
+                     "completion": _ratio(c["feedback.submitted"], c["feedback.expected"])},
+        "satisfaction": {
+            "feedback": {side: _mean(c[f"feedback.{side}.sum"], c[f"feedback.{side}.n"], min_group,
+                                     people=c[f"feedback.{side}.people"])
+                         for side in ("mentor", "mentee")},
+            "survey": {role: _mean(c[f"survey.{role}.sum"], c[f"survey.{role}.n"], min_group,
+                                   people=c[f"survey.{role}.people"])
+                       for role in ("mentor", "mentee", "curator")}},
+        "growth": {name: _mean(c[f"growth.{name}.sum"], c[f"growth.{name}.n"], min_group,
+                               GROWTH_SCALE)
+                   for name in (*surveys.DIMENSIONS, "overall")},
+        "surveys": {"total": _num(c["surveys"]), "by_stage": _group(c, "surveys.")},
+        "contingent": {name: _num(c[kpi.CONTINGENT_PREFIX + name])
+                       for name in sorted(kpi.CONTINGENT_FIELDS)},
+        "kpis": [s.to_json() for s in kpi.shares(settings.catalogue, kpi_figures)],
+        "units": [{"scope": child, "name": (names or {}).get(child),
+                   **{m: _num(v) for m, v in sorted(figures.items())}}
+                  for child, figures in sorted(children.items())],
+    }
+
+

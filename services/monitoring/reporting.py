@@ -1,0 +1,113 @@
+"""The region's reporting calendar as a running thing: which calendar the region runs (given,
+configured by the region, or the demonstration's), and its ticker over the organisations the
+dashboards know, which stores ``ReportDue`` notices as deadlines come near.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+
+from services.monitoring.calendar import CalendarConfig, CalendarTicker, Level, LevelSchedule
+from services.monitoring.dashboards import REPORTING_KINDS, DashboardProjector
+from services.monitoring.views import CalendarConfigs
+from shared.store import ServiceApplication
+
+Clock = Callable[[], datetime]
+
+
+def _month_day(day: date) -> str:
+    if day.month == 2 and day.day == 29:  # a yearly deadline cannot fall on 29 February
+        day = day - timedelta(days=1)
+    return f"{day.month:02d}-{day.day:02d}"
+
+
+def demo_calendar(region: str, today: date) -> CalendarConfig:
+    """The demonstration region's calendar: deadlines around the day it was loaded, so one
+    report of each level is already overdue and one is due soon."""
+    return CalendarConfig(
+        region=region, start=today - timedelta(days=30),
+        levels={
+            "organisation": LevelSchedule(deadlines=(_month_day(today - timedelta(days=12)),
+                                                     _month_day(today + timedelta(days=6)))),
+            "municipality": LevelSchedule(deadlines=(_month_day(today - timedelta(days=3)),
+                                                     _month_day(today + timedelta(days=25)))),
+        })
+
+
+class ReportingCalendarService:
+    """Which calendar the region runs (given, configured by the region, or the demo's), and its
+    ticker over the organisations the dashboards know."""
+
+    def __init__(self, store: ServiceApplication, projector: DashboardProjector,
+                 configs: CalendarConfigs, region: str, clock: Clock,
+                 config: CalendarConfig | None = None) -> None:
+        self.store = store
+        self.projector = projector
+        self.configs = configs
+        self.region = region
+        self.clock = clock
+        self.given = config
+        self.on_stored: Callable[[], None] = lambda: None
+        self.ticker: CalendarTicker | None = None
+        self._lock = threading.Lock()
+
+    def organisations(self) -> dict[Level, list[str]]:
+        found: dict[Level, list[str]] = {"organisation": [], "municipality": []}
+        for scope, info in self.projector.organisations().items():
+            parts = scope.split("/")
+            if parts[0] != self.region:
+                continue
+            if len(parts) == 3 and parts[1] != "_" and info["kind"] in REPORTING_KINDS:
+                found["organisation"].append(scope)
+            elif len(parts) == 2 and info["kind"] == "municipality":
+                found["municipality"].append(scope)
+        return found
+
+    def stored_config(self) -> CalendarConfig | None:
+        return self.configs.get(self.region)
+
+    def store_config(self, config: CalendarConfig) -> None:
+        self.configs.put(config)
+
+    def configure(self, config: CalendarConfig) -> None:
+        self.store_config(config)
+        with self._lock:
+            self.ticker = self._ticker(config)
+
+    def _resolve(self) -> CalendarConfig | None:
+        if self.given is not None:
+            return self.given
+        stored = self.stored_config()
+        if stored is not None:
+            return stored
+        region = self.projector.organisations().get(self.region)
+        if region is not None and region.get("demo"):
+            config = demo_calendar(self.region, self.clock().astimezone(UTC).date())
+            self.store_config(config)
+            return config
+        return None
+
+    def _ticker(self, config: CalendarConfig) -> CalendarTicker:
+        return CalendarTicker(self.store, config, self.organisations, clock=self.clock,
+                              on_stored=lambda: self.on_stored(),
+                              submitted=self.projector.submitted_reports())
+
+    def current(self) -> CalendarTicker | None:
+        with self._lock:
+            if self.ticker is None:
+                config = self._resolve()
+                if config is not None:
+                    self.ticker = self._ticker(config)
+            return self.ticker
+
+    def record_submitted(self, report_ids: list[str]) -> None:
+        ticker = self.ticker
+        if ticker is not None:
+            for report_id in report_ids:
+                ticker.record_submitted(report_id)
+
+    def tick(self) -> int:
+        ticker = self.current()
+        return len(ticker.tick()) if ticker is not None else 0
