@@ -32,6 +32,15 @@ templates.env.globals.update(kind_titles=KIND_TITLES, category_titles=CATEGORY_T
                              consent_titles=CONSENT_TITLES)
 
 
+def plural(n: int, one: str, few: str, many: str) -> str:
+    """The Russian word form for ``n``: «1 встреча», «2 встречи», «5 встреч»."""
+    if n % 10 == 1 and n % 100 != 11:
+        return one
+    if n % 10 in (2, 3, 4) and n % 100 not in (12, 13, 14):
+        return few
+    return many
+
+
 def ru_date(value: str | None) -> str:
     """``2025-10-01`` (or a timestamp) as Russians write it: ``01.10.2025``."""
     if not value:

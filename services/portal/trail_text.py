@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.portal.auth import ROLE_TITLES
-from services.portal.templating import KIND_TITLES, ru_date
+from services.portal.templating import KIND_TITLES, plural, ru_date
 
 try:
     LOCAL_ZONE: datetime.tzinfo = ZoneInfo("Europe/Moscow")
@@ -98,14 +98,6 @@ def event_title(event_type: str) -> str:
 
 def role_title(role: str | None) -> str:
     return ROLE_TITLES.get(role, role or "система")  # type: ignore[call-overload]
-
-
-def plural(n: int, one: str, few: str, many: str) -> str:
-    if n % 10 == 1 and n % 100 != 11:
-        return one
-    if n % 10 in (2, 3, 4) and n % 100 not in (12, 13, 14):
-        return few
-    return many
 
 
 def describe(event_type: str, p: Mapping[str, Any]) -> str:

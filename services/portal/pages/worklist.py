@@ -30,6 +30,7 @@ from services.portal.lookups import current_school_year, date_today, names_of
 from services.portal.pages.reports import LEVEL_TITLES, TERRITORIES, load_reports
 from services.portal.pages.roadmaps import roadmap_view
 from services.portal.survey_status import SURVEYED, curator_expected, expected_of_pair, load_answered
+from services.portal.templating import plural
 from shared.auth import OrgPath
 
 router = page_router()
@@ -63,14 +64,6 @@ class Section:
     @property
     def late(self) -> int:
         return sum(line.late for line in self.lines)
-
-
-def plural(n: int, one: str, few: str, many: str) -> str:
-    if n % 10 == 1 and n % 100 != 11:
-        return one
-    if n % 10 in (2, 3, 4) and n % 100 not in (12, 13, 14):
-        return few
-    return many
 
 
 def pair_title(pair: dict[str, Any], names: dict[str, str]) -> str:
