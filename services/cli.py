@@ -127,7 +127,7 @@ def up(demo: Annotated[bool, typer.Option("--demo", help="Загрузить д�
     if port == 0 or not port_free(port):
         port = free_port()
     settings = embedded_settings(data_dir, api_port=port)
-    with EmbeddedNats(data_dir / "nats") as nats:
+    with EmbeddedNats(data_dir / "nats", secrets_dir=settings.secrets_dir) as nats:
         settings.nats_url = nats.url
         api = f"http://127.0.0.1:{port}"
 
@@ -234,7 +234,10 @@ def relay(service: Annotated[str, typer.Argument()], data_dir: DataDir = DEFAULT
     store = runtimes_for(settings, (service,))[0].service.events  # type: ignore[attr-defined]
 
     async def run() -> None:
-        nc = await connect(settings.nats_url, f"{service}-relay")
+        from shared import signing
+
+        signing.install(signing.load_keyring(settings))
+        nc = await connect(settings.nats_url, f"{service}-relay", settings, service=service)
         js = nc.jetstream()
         await ensure_streams(js)
         await OutboxRelay(store, js, settings.relay_batch).run(asyncio.Event())

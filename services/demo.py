@@ -456,7 +456,7 @@ def start_with_demo(data_dir: Path, port: int, load: Callable[[str, Any], Any]) 
     if port == 0 or not port_free(port):
         port = free_port()
     settings = settings_for(data_dir, api_port=port)
-    with EmbeddedNats(data_dir / "nats") as nats:
+    with EmbeddedNats(data_dir / "nats", secrets_dir=settings.secrets_dir) as nats:
         settings.nats_url = nats.url
         api = f"http://127.0.0.1:{port}"
 
