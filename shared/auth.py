@@ -199,3 +199,29 @@ def require_head_signer(actor: Actor, region: str | None) -> None:
         raise forbidden("Подписать вершину журнала может только региональный оператор")
     if actor.scope.municipality is not None or (region is not None and actor.scope.region != region):
         raise forbidden("Вершину журнала подписывает только региональный оператор этого региона")
+
+
+# --- documents: who issues, who offers a practice to the bank and who reviews it ---------------
+
+def require_issuer(actor: Actor, path: OrgPath) -> None:
+    """Documents of ``path`` (orders, letters, reports, roadmaps and their marks) are issued by
+    whoever may write there: its curator, or the municipality or region above it."""
+    actor.require_write(path)
+
+
+def require_practice_author(actor: Actor, path: OrgPath) -> None:
+    if actor.role is not Role.CURATOR:
+        raise forbidden("Практику в банк предлагает куратор организации")
+    actor.require_write(path)
+
+
+def can_review_practice(actor: Actor, path: OrgPath) -> bool:
+    """A municipality (or the region) above the organisation, never the organisation itself."""
+    if actor.role not in (Role.MUNICIPAL, Role.REGIONAL) or not actor.can_write(path):
+        return False
+    return actor.scope != path
+
+
+def require_practice_reviewer(actor: Actor, path: OrgPath) -> None:
+    if not can_review_practice(actor, path):
+        raise forbidden("Практику рассматривает вышестоящий уровень: муниципалитет или регион")

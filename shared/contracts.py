@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -90,3 +90,67 @@ NAMES = RpcRoute("registry", f"{SUBJECT_ROOT}.rpc.registry.names", "registry-nam
 PAIRS = RpcRoute("pairing", f"{SUBJECT_ROOT}.rpc.pairing.pairs", "pairing-pairs")
 #: A unit's dashboard, for a report that prints its figures.
 DASHBOARD = RpcRoute("monitoring", f"{SUBJECT_ROOT}.rpc.monitoring.dashboard", "monitoring-dashboard")
+
+
+# --- request/reply: what is asked and answered on each route (the wire format, typed) --------
+
+class RpcRequest(BaseModel):
+    """Every query carries the acting user's token: the answering service decides what that
+    user may see, exactly as its own HTTP routes would."""
+
+    token: str
+
+
+class NamesRequest(RpcRequest):
+    person_ids: list[UUID]
+
+
+class PersonNames(BaseModel):
+    """A person as a document prints them (what the user may read of them, never stored)."""
+
+    full_name: str
+    last_name: str
+    first_name: str
+    middle_name: str | None = None
+    birth_date: date | None = None
+    guardian_name: str | None = None
+    role: str
+    organisation_id: UUID
+
+
+class NamesReply(BaseModel):
+    #: By person id; ``missing``: out of the user's reach, unknown, or consent withdrawn (alike).
+    people: dict[str, PersonNames]
+    missing: list[str]
+
+
+class PairsRequest(RpcRequest):
+    pair_ids: list[UUID]
+
+
+class PairFound(BaseModel):
+    """A pair (group) as the pairing service formed it."""
+
+    status: str
+    organisation_id: UUID
+    path: str
+    form: str
+    form_title: str
+    mentor_id: UUID
+    mentee_ids: list[UUID]
+
+
+class PairsReply(BaseModel):
+    #: By pair id; ``missing``: out of the user's reach or unknown (alike).
+    pairs: dict[str, PairFound]
+    missing: list[str]
+
+
+class DashboardRequest(RpcRequest):
+    #: An organisation path; ``None``: the user's own unit.
+    org: str | None = None
+
+
+class DashboardReply(BaseModel):
+    #: The body of ``GET /monitoring/dashboard`` for that unit, as that user sees it.
+    dashboard: dict[str, Any]

@@ -1,75 +1,47 @@
 """The pairs of an order «Об утверждении наставнических пар/групп», as the pairing service has them.
 
 An order approves pairs the pairing service formed; the documents service must not take the
-request's word for who is paired with whom. It asks pairing over NATS (never in-process) with the
-acting user's token, so pairing decides which pairs that user may see, and the order lists each
-pair with the mentor, mentees and form pairing formed it with — or nothing is issued.
+request's word for who is paired with whom. The service layer asks pairing (never in-process)
+with the acting user's token, so pairing decides which pairs that user may see; these rules then
+list each pair with the mentor, mentees and form pairing formed it with — or nothing is issued.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
-from uuid import UUID
 
-import nats.errors
-from nats.aio.client import Client
-
-from services.documents.recipes import OrderedPair, PairsOrderIn, PairsOrderRecipe
-from services.pairing.rpc import PAIRS_SUBJECT
+from services.documents.commands import PairIn, PairsOrderIn
+from services.documents.recipes import OrderedPair, PairsOrderRecipe
 from shared.auth import OrgPath
+from shared.contracts import PairFound
 from shared.errors import DomainError
 
-UNAVAILABLE = ("PAIRING_UNAVAILABLE", "Сервис подбора пар недоступен, повторите позже", 503)
 
-
-async def fetch_pairs(nc: Client | None, token: str, pair_ids: Sequence[UUID],
-                      timeout: float = 10.0) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """The pairs the token's user may read, by id, and the ids of those they may not (or that
-    do not exist: pairing answers both alike)."""
-    if nc is None or not nc.is_connected:
-        raise DomainError(*UNAVAILABLE)
-    request = {"token": token, "pair_ids": [str(i) for i in dict.fromkeys(pair_ids)]}
-    try:
-        message = await nc.request(PAIRS_SUBJECT, json.dumps(request).encode(), timeout=timeout)
-    except (nats.errors.NoRespondersError, nats.errors.TimeoutError) as exc:
-        raise DomainError(*UNAVAILABLE) from exc
-    reply = json.loads(message.data)
-    if "error" in reply:
-        error = reply["error"]
-        raise DomainError(error["code"], error["message"], int(error["status"]))
-    return dict(reply["pairs"]), list(reply["missing"])
-
-
-async def verified_order(nc: Client | None, token: str, org: OrgPath,
-                         order: PairsOrderIn) -> PairsOrderRecipe:
-    """The order's recipe with every pair as pairing formed it, or the refusal of the first
-    kind of fault found (every pair of that kind named in ``details``)."""
+def refuse_repeated_pairs(order: PairsOrderIn) -> None:
+    """Before pairing is asked: a pair listed twice is the request's own fault."""
     ids = [p.pair_id for p in order.pairs]
     repeated = sorted({str(i) for i in ids if ids.count(i) > 1})
     if repeated:
         raise DomainError("DUPLICATE_PAIR", "Пара (группа) указана в приказе дважды", 422,
                           details=[{"pair_id": i} for i in repeated])
-    known, missing = await fetch_pairs(nc, token, ids)
-    return order_recipe(order, org, known, missing)
 
 
-def order_recipe(order: PairsOrderIn, org: OrgPath, known: Mapping[str, Mapping[str, Any]],
+def order_recipe(order: PairsOrderIn, org: OrgPath, known: Mapping[str, PairFound],
                  missing: Sequence[str]) -> PairsOrderRecipe:
-    """Pure: the checks of ``verified_order`` on pairing's answer."""
+    """The order's recipe with every pair as pairing formed it, or the refusal of the first
+    kind of fault found (every pair of that kind named in ``details``)."""
     if missing:
         raise DomainError("PAIR_NOT_FOUND", "Пара (группа) не найдена в подборе пар или вне "
                           "вашей зоны доступа; приказ не сформирован", 404,
                           details=[{"pair_id": i} for i in missing])
     pairs = [(p, known[str(p.pair_id)]) for p in order.pairs]
-    foreign = [p for p, found in pairs if not org.contains(OrgPath.parse(found["path"]))]
+    foreign = [p for p, found in pairs if not org.contains(OrgPath.parse(found.path))]
     if foreign:
         raise DomainError("PAIR_OF_ANOTHER_ORGANISATION", "Пара (группа) относится к другой "
                           "организации: в приказ включаются только пары организации, издающей "
                           "приказ", 422, details=[{"pair_id": str(p.pair_id)} for p in foreign])
-    closed = [p for p, found in pairs if found["status"] != "active"]
+    closed = [p for p, found in pairs if found.status != "active"]
     if closed:
         raise DomainError("PAIR_NOT_ACTIVE", "Пара (группа) уже завершена или расформирована: в "
                           "приказ включаются только действующие пары", 409,
@@ -85,28 +57,26 @@ def order_recipe(order: PairsOrderIn, org: OrgPath, known: Mapping[str, Mapping[
         "pairs": [ordered(p, found).model_dump(mode="json") for p, found in pairs]})
 
 
-def differences(pair: Any, found: Mapping[str, Any]) -> list[str]:
+def differences(pair: PairIn, found: PairFound) -> list[str]:
     """Which of what the request says of a pair is not what pairing formed."""
     wrong = []
-    if pair.mentor_id is not None and str(pair.mentor_id) != found["mentor_id"]:
+    if pair.mentor_id is not None and pair.mentor_id != found.mentor_id:
         wrong.append("mentor_id")
-    if pair.mentee_ids is not None and (sorted(str(m) for m in pair.mentee_ids)
-                                        != sorted(found["mentee_ids"])):
+    if pair.mentee_ids is not None and sorted(pair.mentee_ids) != sorted(found.mentee_ids):
         wrong.append("mentee_ids")
-    if pair.form is not None and not same_form(pair.form, found["form"], found["form_title"]):
+    if pair.form is not None and not same_form(pair.form, found.form, found.form_title):
         wrong.append("form")
     return wrong
 
 
-def ordered(pair: Any, found: Mapping[str, Any]) -> OrderedPair:
+def ordered(pair: PairIn, found: PairFound) -> OrderedPair:
     """The pair as printed: pairing's composition, in the request's order of mentees and in its
     wording of the form when it gave them (a form's code is printed as the form's title)."""
     form = pair.form
-    if form is None or normalise(form) == normalise(found["form"]):
-        form = found["form_title"]
-    return OrderedPair(pair_id=pair.pair_id, mentor_id=UUID(found["mentor_id"]),
-                       mentee_ids=list(pair.mentee_ids or [UUID(m) for m in found["mentee_ids"]]),
-                       form=form)
+    if form is None or normalise(form) == normalise(found.form):
+        form = found.form_title
+    return OrderedPair(pair_id=pair.pair_id, mentor_id=found.mentor_id,
+                       mentee_ids=list(pair.mentee_ids or found.mentee_ids), form=form)
 
 
 def normalise(text: str) -> str:

@@ -15,41 +15,23 @@ from decimal import Decimal
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field
 
 from services.documents import templates
-from services.documents.names import PersonName
-from services.documents.render import Requisites, Signatory
+from services.documents.commands import (
+    AwardOrderIn,
+    Body,
+    ConsentIn,
+    CuratorOrderIn,
+    IssueIn,
+    ReportTextIn,
+    ThanksLetterIn,
+)
+from shared.contracts import PersonNames
 from shared.errors import DomainError
 
-Names = Mapping[UUID, PersonName]
-
-
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class SignatoryIn(Body):
-    position: str = Field(min_length=2, max_length=200, examples=["Директор"])
-    full_name: str = Field(min_length=3, max_length=200, examples=["Смирнова Ирина Петровна"])
-
-
-class IssuerIn(Body):
-    """Who issues: the organisation's name and place as printed, and who signs."""
-
-    organisation_name: str = Field(min_length=2, max_length=500)
-    parent_organisation: str | None = Field(default=None, max_length=500)
-    place: str = Field(default="", max_length=200)
-    signatory: SignatoryIn
-
-    def requisites(self, number: str, day: date) -> Requisites:
-        return Requisites(organisation_name=self.organisation_name, number=number, date=day,
-                          place=self.place, parent_organisation=self.parent_organisation,
-                          signatory=Signatory(self.signatory.position, self.signatory.full_name))
-
-
-class IssueIn(IssuerIn):
-    org: str = Field(description="Путь организации: регион/муниципалитет/организация")
+#: What the registry gave the acting user for each person a document names (never stored).
+Names = Mapping[UUID, PersonNames]
 
 
 class OrderedPair(Body):
@@ -63,77 +45,10 @@ class OrderedPair(Body):
 
 
 class PairsOrderRecipe(IssueIn):
-    """What a pairs order is rendered from (``pairs.verified_order`` makes it from a request)."""
+    """What a pairs order is rendered from (``pairs.order_recipe`` makes it from a request)."""
 
     school_year: str = Field(pattern=r"^\d{4}-\d{4}$")
     pairs: list[OrderedPair] = Field(min_length=1, max_length=2000)
-
-
-class PairIn(Body):
-    """A pair (group) formed in the pairing service, by its id. The mentor, mentees and form are
-    taken from there; any of them given here must be what the pairing has (the order of mentees
-    and the form's wording as given are kept for print)."""
-
-    pair_id: UUID
-    mentor_id: UUID | None = None
-    mentee_ids: list[UUID] | None = Field(default=None, min_length=1, max_length=30)
-    form: str | None = Field(default=None, min_length=2, max_length=100)
-
-
-class PairsOrderIn(IssueIn):
-    school_year: str = Field(pattern=r"^\d{4}-\d{4}$")
-    pairs: list[PairIn] = Field(min_length=1, max_length=2000)
-
-
-class CuratorOrderIn(IssueIn):
-    school_year: str = Field(pattern=r"^\d{4}-\d{4}$")
-    curator_name: str = Field(min_length=3, max_length=200)
-    curator_position: str = Field(min_length=2, max_length=200)
-    forms: list[str] = Field(default_factory=list, max_length=20)
-
-
-class AwardIn(Body):
-    mentor_id: UUID
-    merit: str = Field(min_length=2, max_length=500)
-    award: str = Field(default="объявить благодарность", max_length=300)
-
-
-class AwardOrderIn(IssueIn):
-    school_year: str = Field(pattern=r"^\d{4}-\d{4}$")
-    awards: list[AwardIn] = Field(min_length=1, max_length=500)
-
-
-class ThanksLetterIn(IssueIn):
-    person_id: UUID | None = None
-    addressee: str | None = Field(default=None, max_length=300,
-                                  description="Адресат не из реестра (например, партнёр)")
-    text: str = Field(min_length=10, max_length=5000)
-
-    @model_validator(mode="after")
-    def _one_addressee(self) -> ThanksLetterIn:
-        if (self.person_id is None) == (self.addressee is None):
-            raise ValueError("укажите либо участника (person_id), либо адресата (addressee)")
-        return self
-
-
-class ConsentIn(IssueIn):
-    person_id: UUID
-
-
-class ReportTextIn(IssuerIn):
-    """What the issuer writes into a report: the territory as printed and the conclusions.
-
-    Every figure comes from the monitoring dashboard of the reporting unit (``report_content``),
-    so a report holds exactly what its dashboard shows; none is taken from the request.
-    """
-
-    territory: str = Field(min_length=2, max_length=300)
-    conclusions: list[str] = Field(default_factory=list, max_length=50)
-
-
-class ReportIn(ReportTextIn):
-    org: str
-    period: str = Field(min_length=4, max_length=100)
 
 
 #: Who the units under a reporting unit are, by its level: the table's column and the chart's.

@@ -13,6 +13,7 @@ from the whole event store at the first catch-up, and from then on both advance 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -20,7 +21,7 @@ import sqlalchemy as sa
 from eventsourcing.domain import CanMutateAggregate
 
 from services.documents.domain import Mark, item_due_dates, item_summary, resolve_due_date
-from shared.auth import path_text
+from shared.auth import OrgPath, path_text
 from shared.consumer import metadata as positions_metadata
 from shared.consumer import read_position, write_position
 from shared.store import dispatch
@@ -236,3 +237,103 @@ DUE_DATE_HANDLERS = {
     "RoadmapImported": _due_dates_imported,
     "RoadmapItemUpdated": _roadmap_item_updated,
 }
+
+
+# --- rows as the API answers them ----------------------------------------------------------------
+
+def document_json(row: sa.Row[Any]) -> dict[str, Any]:
+    return {"id": str(row.id), "kind": row.kind, "number": row.number, "date": row.date,
+            "path": row.path, "title": row.title, "content_sha256": row.content_sha256,
+            "subject_ids": list(row.subject_ids),
+            "docx_url": f"/documents/{row.id}/docx", "pdf_url": f"/documents/{row.id}/pdf"}
+
+
+def roadmap_json(row: sa.Row[Any]) -> dict[str, Any]:
+    return {"id": str(row.id), "path": row.path, "title": row.title,
+            "period": {"start": row.period_start, "end": row.period_end},
+            "source_name": row.source_name}
+
+
+def item_json(row: sa.Row[Any], dates: Sequence[sa.Row[Any]] = ()) -> dict[str, Any]:
+    """An item with its summary ``status`` (that of its next deadline not done), and each
+    deadline's own mark in ``due_statuses``; ``next_due_date`` is the earliest one not done."""
+    return {"id": row.item_id, **row.content, "status": row.status,
+            "evidence_document_id": optional_id(row.evidence_document_id),
+            "next_due_date": next((d.due_date for d in dates if d.status != "done"), None),
+            "due_statuses": [{"due_date": d.due_date, "status": d.status,
+                              "evidence_document_id": optional_id(d.evidence_document_id)}
+                             for d in dates]}
+
+
+def optional_id(value: UUID | None) -> str | None:
+    return str(value) if value else None
+
+
+def practice_json(row: sa.Row[Any]) -> dict[str, Any]:
+    return {"id": str(row.id), "path": row.path, "title": row.title,
+            "description": row.description, "form": row.form, "tags": list(row.tags),
+            "status": row.status, "comment": row.comment}
+
+
+def report_json(row: sa.Row[Any]) -> dict[str, Any]:
+    return {"id": str(row.id), "report_id": row.report_id, "path": row.path, "level": row.level,
+            "period": row.period, "deadline": row.deadline, "status": row.status,
+            "document_id": str(row.document_id) if row.document_id else None}
+
+
+# --- queries the service layer answers with, once it has checked the rights -----------------------
+
+def find(engine: sa.Engine, table: sa.Table, key: UUID) -> sa.Row[Any] | None:
+    """The row of ``table`` whose ``id`` is ``key``."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(table).where(table.c.id == key)).first()
+
+
+def in_scope(engine: sa.Engine, query: sa.Select[Any], scope: OrgPath) -> list[sa.Row[Any]]:
+    """The rows of ``query`` (each with a ``path``) that lie inside ``scope``."""
+    with engine.connect() as conn:
+        return [r for r in conn.execute(query) if scope.contains(OrgPath.parse(r.path))]
+
+
+def due_dates(conn: sa.Connection, roadmap_ids: Sequence[UUID]
+              ) -> dict[tuple[UUID, str], list[sa.Row[Any]]]:
+    """Each item's deadlines with their marks, earliest first."""
+    table = roadmap_due_dates
+    found: dict[tuple[UUID, str], list[sa.Row[Any]]] = {}
+    for row in conn.execute(sa.select(table).where(table.c.roadmap_id.in_(list(roadmap_ids)))
+                            .order_by(table.c.due_date)):
+        found.setdefault((row.roadmap_id, row.item_id), []).append(row)
+    return found
+
+
+def roadmap_with_items(engine: sa.Engine, row: sa.Row[Any]) -> dict[str, Any]:
+    with engine.connect() as conn:
+        items = conn.execute(sa.select(roadmap_items).where(roadmap_items.c.roadmap_id == row.id)
+                             .order_by(roadmap_items.c.position)).all()
+        dates = due_dates(conn, [row.id])
+    return {**roadmap_json(row),
+            "items": [item_json(i, dates.get((row.id, i.item_id), [])) for i in items]}
+
+
+def overdue_items(engine: sa.Engine, scope: OrgPath) -> list[dict[str, Any]]:
+    """Overdue items of every roadmap inside ``scope``. An item is overdue when its earliest
+    deadline not done is (its summary status)."""
+    query = (sa.select(roadmap_items, roadmaps.c.title)
+             .join(roadmaps, roadmaps.c.id == roadmap_items.c.roadmap_id)
+             .where(roadmap_items.c.status == "overdue")
+             .order_by(roadmap_items.c.path, roadmap_items.c.position))
+    with engine.connect() as conn:
+        rows = [r for r in conn.execute(query) if scope.contains(OrgPath.parse(r.path))]
+        dates = due_dates(conn, list({r.roadmap_id for r in rows}))
+    return [{**item_json(r, dates.get((r.roadmap_id, r.item_id), [])),
+             "roadmap_id": str(r.roadmap_id), "roadmap_title": r.title, "path": r.path}
+            for r in rows]
+
+
+def open_roadmaps(engine: sa.Engine) -> list[tuple[UUID, OrgPath]]:
+    """Roadmaps with an item not done: the only ones a sweep can change."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(roadmaps.c.id, roadmaps.c.path).where(
+            roadmaps.c.id.in_(sa.select(roadmap_items.c.roadmap_id).where(
+                roadmap_items.c.status != "done")))).all()
+    return [(roadmap_id, OrgPath.parse(path)) for roadmap_id, path in rows]

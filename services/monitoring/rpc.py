@@ -27,9 +27,6 @@ from shared.security import actor_from_token
 
 log = get_logger(__name__)
 
-#: Kept while the documents service still names the subject from here (``DASHBOARD`` is the route).
-DASHBOARD_SUBJECT = DASHBOARD.subject
-
 
 def answer_dashboard(service: MonitoringService, request: dict[str, Any]) -> dict[str, Any]:
     """The reply to one request (blocking: reads the dashboard tables)."""

@@ -8,8 +8,8 @@ from typing import Any
 
 import nats
 
-from services.registry.rpc import NAMES_SUBJECT
 from shared.auth import Actor, OrgPath, Role, issue_token
+from shared.contracts import NAMES
 from tests.integration.documents.conftest import System, register
 
 
@@ -18,7 +18,7 @@ def ask(system: System, request: Any) -> dict[str, Any]:
         nc = await nats.connect(system.settings.nats_url)
         try:
             data = request if isinstance(request, bytes) else json.dumps(request).encode()
-            return json.loads((await nc.request(NAMES_SUBJECT, data, timeout=10)).data)
+            return json.loads((await nc.request(NAMES.subject, data, timeout=10)).data)
         finally:
             await nc.close()
 

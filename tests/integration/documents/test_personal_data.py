@@ -18,8 +18,8 @@ import pytest
 import sqlalchemy as sa
 
 from services.documents import views
-from services.documents.names import PersonName
 from shared.auth import Actor, OrgPath, Role
+from shared.contracts import PersonNames
 from shared.errors import DomainError
 from tests.integration.documents.conftest import ISSUER, SCHOOL_A, SCHOOL_B, System
 from tests.integration.documents.reader import pdf_text
@@ -149,9 +149,9 @@ def test_a_name_changed_since_issue_gives_document_changed(system: System) -> No
     actor = Actor(user="tester", role=Role.CURATOR, scope=OrgPath.parse(SCHOOL_A))
     document_id = UUID(document["id"])
     assert service.people_to_name(actor, document_id) == [UUID(ids["kuznetsov"])]
-    corrected = PersonName(full_name="Кузнецов Пётр Андреевич", last_name="Кузнецов",
-                           first_name="Пётр", middle_name="Андреевич", birth_date=None,
-                           guardian_name=None, role="mentor")
+    corrected = PersonNames(full_name="Кузнецов Пётр Андреевич", last_name="Кузнецов",
+                            first_name="Пётр", middle_name="Андреевич", role="mentor",
+                            organisation_id=system.ids["school-a"])
     with pytest.raises(DomainError) as changed:
         service.document_file(actor, document_id, "docx", {UUID(ids["kuznetsov"]): corrected})
     assert (changed.value.code, changed.value.status) == ("DOCUMENT_CHANGED", 409)

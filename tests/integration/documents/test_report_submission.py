@@ -4,6 +4,7 @@ by the next one with that same document."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 from uuid import UUID
@@ -11,28 +12,38 @@ from uuid import UUID
 import pytest
 import sqlalchemy as sa
 
-from services.documents import views
+from services.documents import templates, views
+from services.documents.commands import ReportTextIn
+from services.documents.consumers import ReportDueInbox
 from services.documents.domain import Report, report_document_id, report_uuid
 from shared.auth import Actor, OrgPath, Role
 from shared.errors import DomainError
 from shared.store import CommandContext
 from tests.integration.documents.conftest import System
-from tests.integration.documents.test_practices_reports_api import report_due
+from tests.integration.documents.test_practices_reports_api import REPORT_TEXT, report_due
+from tests.unit.documents.fakes import FakePeers, dashboard
 
 MUNICIPALITY = "demo/m1"
 
 
 def drafted(system: System) -> UUID:
-    """A municipality's report drafted on its ``ReportDue``, as the consumer would leave it."""
+    """A municipality's report drafted on its ``ReportDue``, as the consumer would leave it; its
+    figures from a stand-in for monitoring (what is checked here is the one step)."""
     service = system.documents.service
+    service.peers = FakePeers(dashboards={MUNICIPALITY: dashboard(MUNICIPALITY)})
     with service.engine.begin() as conn:
-        service.record_report_due(conn, [report_due(MUNICIPALITY, "2023-H1", "municipality", 7)])
+        ReportDueInbox().apply(conn, [report_due(MUNICIPALITY, "2023-H1", "municipality", 7)])
     assert service.prepare_drafts() == 1
     return report_uuid("2023-H1", MUNICIPALITY)
 
 
 def context() -> CommandContext:
     return CommandContext(Actor(user="m", role=Role.MUNICIPAL, scope=OrgPath.parse(MUNICIPALITY)))
+
+
+def submit_draft(system: System, report_id: UUID) -> dict[str, Any]:
+    text = ReportTextIn.model_validate(REPORT_TEXT)
+    return asyncio.run(system.documents.service.submit_report(context(), "token", report_id, text))
 
 
 def report_documents(system: System) -> list[dict[str, Any]]:
@@ -45,30 +56,30 @@ def claims(system: System) -> int:
                    or 0)
 
 
-def test_two_submissions_at_once_issue_one_report(system: System) -> None:
-    service = system.documents.service
+def test_two_submissions_at_once_issue_one_report(
+        system: System, monkeypatch: pytest.MonkeyPatch) -> None:
     report_id = drafted(system)
     first_building, release, second_building = threading.Event(), threading.Event(), threading.Event()
 
-    def build_first(number: str, day: Any, meta: dict[str, Any]) -> bytes:
-        first_building.set()
-        assert release.wait(20)
-        return f"first {number}".encode()
-
-    def build_second(number: str, day: Any, meta: dict[str, Any]) -> bytes:
+    def build(requisites: Any, content: Any) -> bytes:
+        if not first_building.is_set():
+            first_building.set()
+            assert release.wait(20)
+            return f"first {requisites.number}".encode()
         second_building.set()
-        return f"second {number}".encode()
+        return f"second {requisites.number}".encode()
 
+    monkeypatch.setattr(templates, "analytic_report", build)
     results: dict[str, Any] = {}
 
-    def submit(name: str, build: Any) -> None:
+    def submit_as(name: str) -> None:
         try:
-            results[name] = service.submit_report(context(), report_id, build)
+            results[name] = submit_draft(system, report_id)
         except DomainError as exc:
             results[name] = exc
 
-    first = threading.Thread(target=submit, args=("first", build_first))
-    second = threading.Thread(target=submit, args=("second", build_second))
+    first = threading.Thread(target=submit_as, args=("first",))
+    second = threading.Thread(target=submit_as, args=("second",))
     first.start()
     assert first_building.wait(20)
     # The first is building its document: it has passed every check. The second passes the
@@ -112,17 +123,20 @@ def test_a_submission_cut_short_is_finished_with_its_document(
         submit(self, document, meta)
 
     monkeypatch.setattr(Report, "submit", stop_once)
+    monkeypatch.setattr(templates, "analytic_report",
+                        lambda requisites, content: b"figures " + requisites.number.encode())
     with pytest.raises(RuntimeError):
-        service.submit_report(context(), report_id, lambda number, day, meta: b"figures " + number.encode())
+        submit_draft(system, report_id)
     # Registered, while the report is still a draft.
     assert [d["id"] for d in report_documents(system)] == [str(document_id)] == [str(stops[0])]
     assert [r["status"] for r in system.get("/documents/reports", Role.MUNICIPAL,
                                             MUNICIPALITY).json()] == ["draft"]
 
-    def must_not_build(number: str, day: Any, meta: dict[str, Any]) -> bytes:
+    def must_not_build(requisites: Any, content: Any) -> bytes:
         raise AssertionError("the document is registered already: nothing is built again")
 
-    finished = service.submit_report(context(), report_id, must_not_build)
+    monkeypatch.setattr(templates, "analytic_report", must_not_build)
+    finished = submit_draft(system, report_id)
     assert finished["status"] == "submitted"
     assert finished["document"]["id"] == finished["document_id"] == str(document_id)
     issued = report_documents(system)

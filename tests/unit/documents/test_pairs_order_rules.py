@@ -8,17 +8,19 @@ from uuid import uuid4
 
 import pytest
 
-from services.documents.pairs import fetch_pairs, order_recipe, same_form
-from services.documents.recipes import PairsOrderIn
+from services.documents.commands import PairsOrderIn
+from services.documents.pairs import order_recipe, same_form
+from services.documents.peers import BusPeers
 from shared.auth import OrgPath
+from shared.contracts import PairFound
 from shared.errors import DomainError
 
 SCHOOL = OrgPath.parse("demo/m1/school-a")
 MENTOR, MENTEES = str(uuid4()), sorted(str(uuid4()) for _ in range(2))
 PAIR = str(uuid4())
-FOUND = {"status": "active", "organisation_id": str(uuid4()), "path": "demo/m1/school-a",
-         "form": "student-teacher", "form_title": "Ученик – учитель (обратное наставничество)",
-         "mentor_id": MENTOR, "mentee_ids": MENTEES}
+FOUND = PairFound(status="active", organisation_id=uuid4(), path="demo/m1/school-a",
+                  form="student-teacher", form_title="Ученик – учитель (обратное наставничество)",
+                  mentor_id=MENTOR, mentee_ids=MENTEES)
 
 
 def order(**pair: Any) -> PairsOrderIn:
@@ -34,7 +36,7 @@ def order(**pair: Any) -> PairsOrderIn:
     ("ученик", False), ("teacher-student", False),
 ])
 def test_a_form_is_named_by_its_code_its_title_or_its_short_title(text: str, same: bool) -> None:
-    assert same_form(text, FOUND["form"], FOUND["form_title"]) is same
+    assert same_form(text, FOUND.form, FOUND.form_title) is same
 
 
 def test_the_recipe_holds_the_pairing_composition_in_the_request_wording() -> None:
@@ -47,16 +49,17 @@ def test_the_recipe_holds_the_pairing_composition_in_the_request_wording() -> No
                           {PAIR: FOUND}, []).pairs[0]
     assert ([str(m) for m in worded.mentee_ids], worded.form) == (MENTEES[::-1], "ученик – учитель")
     by_code = order_recipe(order(form="student-teacher"), SCHOOL, {PAIR: FOUND}, []).pairs[0]
-    assert by_code.form == FOUND["form_title"]  # a code is never printed
+    assert by_code.form == FOUND.form_title  # a code is never printed
 
 
 @pytest.mark.parametrize(("found", "missing", "code", "status"), [
     ({}, [PAIR], "PAIR_NOT_FOUND", 404),
-    ({PAIR: {**FOUND, "path": "demo/m1/school-b"}}, [], "PAIR_OF_ANOTHER_ORGANISATION", 422),
-    ({PAIR: {**FOUND, "status": "completed"}}, [], "PAIR_NOT_ACTIVE", 409),
-    ({PAIR: {**FOUND, "mentor_id": str(uuid4())}}, [], "PAIR_MISMATCH", 409),
+    ({PAIR: FOUND.model_copy(update={"path": "demo/m1/school-b"})}, [],
+     "PAIR_OF_ANOTHER_ORGANISATION", 422),
+    ({PAIR: FOUND.model_copy(update={"status": "completed"})}, [], "PAIR_NOT_ACTIVE", 409),
+    ({PAIR: FOUND.model_copy(update={"mentor_id": uuid4()})}, [], "PAIR_MISMATCH", 409),
 ])
-def test_refusals(found: dict[str, Any], missing: list[str], code: str, status: int) -> None:
+def test_refusals(found: dict[str, PairFound], missing: list[str], code: str, status: int) -> None:
     with pytest.raises(DomainError) as refused:
         order_recipe(order(mentor_id=MENTOR), SCHOOL, found, missing)
     assert (refused.value.code, refused.value.status) == (code, status)
@@ -70,5 +73,5 @@ def test_a_municipal_order_may_list_its_schools_pairs() -> None:
 
 def test_without_the_bus_the_order_waits_for_pairing() -> None:
     with pytest.raises(DomainError) as unavailable:
-        asyncio.run(fetch_pairs(None, "token", [uuid4()]))
+        asyncio.run(BusPeers(None).pairs("token", [uuid4()]))
     assert (unavailable.value.code, unavailable.value.status) == ("PAIRING_UNAVAILABLE", 503)

@@ -1,0 +1,192 @@
+"""What a user can ask the documents service to do, validated before anything is stored.
+
+An issuing command names registry persons by id, never by name: the names are asked of the
+registry for the acting user when the document is rendered. The same models, read back from
+their JSON, are the recipes of the documents they issue (``recipes``).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from services.documents.domain import ItemStatus
+from services.documents.render import Requisites, Signatory
+from services.documents.roadmap import Roadmap, RoadmapParseError, parse_roadmap_docx, parse_roadmap_text
+from shared.auth import OrgPath
+from shared.errors import DomainError
+from shared.security import MAX_UPLOAD_BYTES, check_zip_bomb
+
+
+def parse_path(text: str) -> OrgPath:
+    try:
+        return OrgPath.parse(text)
+    except ValueError as exc:
+        raise DomainError("INVALID_PATH", "Неверный путь организации", 422) from exc
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --- issued documents ------------------------------------------------------------------------------
+
+class SignatoryIn(Body):
+    position: str = Field(min_length=2, max_length=200, examples=["Директор"])
+    full_name: str = Field(min_length=3, max_length=200, examples=["Смирнова Ирина Петровна"])
+
+
+class IssuerIn(Body):
+    """Who issues: the organisation's name and place as printed, and who signs."""
+
+    organisation_name: str = Field(min_length=2, max_length=500)
+    parent_organisation: str | None = Field(default=None, max_length=500)
+    place: str = Field(default="", max_length=200)
+    signatory: SignatoryIn
+
+    def requisites(self, number: str, day: date) -> Requisites:
+        return Requisites(organisation_name=self.organisation_name, number=number, date=day,
+                          place=self.place, parent_organisation=self.parent_organisation,
+                          signatory=Signatory(self.signatory.position, self.signatory.full_name))
+
+
+class IssueIn(IssuerIn):
+    org: str = Field(description="Путь организации: регион/муниципалитет/организация")
+
+
+class PairIn(Body):
+    """A pair (group) formed in the pairing service, by its id. The mentor, mentees and form are
+    taken from there; any of them given here must be what the pairing has (the order of mentees
+    and the form's wording as given are kept for print)."""
+
+    pair_id: UUID
+    mentor_id: UUID | None = None
+    mentee_ids: list[UUID] | None = Field(default=None, min_length=1, max_length=30)
+    form: str | None = Field(default=None, min_length=2, max_length=100)
+
+
+class PairsOrderIn(IssueIn):
+    school_year: str = Field(pattern=r"^\d{4}-\d{4}$")
+    pairs: list[PairIn] = Field(min_length=1, max_length=2000)
+
+
+class CuratorOrderIn(IssueIn):
+    school_year: str = Field(pattern=r"^\d{4}-\d{4}$")
+    curator_name: str = Field(min_length=3, max_length=200)
+    curator_position: str = Field(min_length=2, max_length=200)
+    forms: list[str] = Field(default_factory=list, max_length=20)
+
+
+class AwardIn(Body):
+    mentor_id: UUID
+    merit: str = Field(min_length=2, max_length=500)
+    award: str = Field(default="объявить благодарность", max_length=300)
+
+
+class AwardOrderIn(IssueIn):
+    school_year: str = Field(pattern=r"^\d{4}-\d{4}$")
+    awards: list[AwardIn] = Field(min_length=1, max_length=500)
+
+
+class ThanksLetterIn(IssueIn):
+    person_id: UUID | None = None
+    addressee: str | None = Field(default=None, max_length=300,
+                                  description="Адресат не из реестра (например, партнёр)")
+    text: str = Field(min_length=10, max_length=5000)
+
+    @model_validator(mode="after")
+    def _one_addressee(self) -> ThanksLetterIn:
+        if (self.person_id is None) == (self.addressee is None):
+            raise ValueError("укажите либо участника (person_id), либо адресата (addressee)")
+        return self
+
+
+class ConsentIn(IssueIn):
+    person_id: UUID
+
+
+# --- reports ---------------------------------------------------------------------------------------
+
+class ReportTextIn(IssuerIn):
+    """What the issuer writes into a report: the territory as printed and the conclusions.
+
+    Every figure comes from the monitoring dashboard of the reporting unit (``report_content``),
+    so a report holds exactly what its dashboard shows; none is taken from the request.
+    """
+
+    territory: str = Field(min_length=2, max_length=300)
+    conclusions: list[str] = Field(default_factory=list, max_length=50)
+
+
+class ReportIn(ReportTextIn):
+    org: str
+    period: str = Field(min_length=4, max_length=100)
+
+
+# --- roadmaps --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ImportRoadmap:
+    """A roadmap file as uploaded: read up to one byte past the limit, so an oversize file shows."""
+
+    org: str
+    data: bytes
+    filename: str
+
+    def roadmap(self) -> Roadmap:
+        """The roadmap the file holds (a DOCX, or a text export), or why it cannot be read."""
+        if len(self.data) > MAX_UPLOAD_BYTES:
+            raise DomainError("FILE_TOO_LARGE", "Файл больше 10 МБ", 413)
+        if not self.data.strip():
+            raise DomainError("EMPTY_FILE", "Файл пуст", 422)
+        check_zip_bomb(self.data)  # before python-docx inflates anything
+        name = self.filename.lower()
+        try:
+            if name.endswith(".docx") or self.data[:2] == b"PK":
+                with tempfile.TemporaryDirectory(prefix="nastavnik-roadmap-") as tmp:
+                    source = Path(tmp) / "roadmap.docx"
+                    source.write_bytes(self.data)
+                    return parse_roadmap_docx(source)
+            if name.endswith(".doc"):
+                raise RoadmapParseError("Формат .doc не поддерживается: сохраните документ в "
+                                        "формате .docx или как текст")
+            return parse_roadmap_text(decode_text(self.data))
+        except RoadmapParseError as exc:
+            raise DomainError("ROADMAP_UNREADABLE", str(exc), 422) from exc
+
+
+def decode_text(data: bytes) -> str:
+    """Text exports come as UTF-8 (with or without BOM) or, from Windows, CP1251."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1251")
+
+
+class ItemUpdateIn(Body):
+    status: ItemStatus
+    evidence_document_id: UUID | None = None
+    due_date: date | None = Field(
+        default=None, description="Срок мероприятия, к которому относится отметка (один из "
+        "due_dates); без него — ближайший невыполненный срок")
+
+
+# --- the bank of best practices ------------------------------------------------------------
+
+class PracticeIn(Body):
+    org: str
+    title: str = Field(min_length=3, max_length=300)
+    description: str = Field(min_length=10, max_length=20000)
+    form: str = Field(min_length=2, max_length=100)
+    tags: list[str] = Field(default_factory=list, max_length=30)
+
+
+class ReviewIn(Body):
+    decision: Literal["publish", "reject"]
+    comment: str = Field(default="", max_length=2000)

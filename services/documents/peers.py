@@ -1,0 +1,66 @@
+"""What the documents service asks of the other services: the port and its NATS adapter.
+
+Names for a document come from the registry, the pairs an order approves from pairing, and a
+report's figures from monitoring. Each is asked with the acting user's token, so the service that
+owns the data decides what that user may see. The service layer depends on ``Peers`` only; the
+runtime plugs in ``BusPeers`` (request/reply over NATS), the unit tests a fake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+from uuid import UUID
+
+from nats.aio.client import Client
+
+from shared import rpc
+from shared.contracts import (
+    DASHBOARD,
+    NAMES,
+    PAIRS,
+    DashboardReply,
+    DashboardRequest,
+    NamesReply,
+    NamesRequest,
+    PairsReply,
+    PairsRequest,
+    RpcRequest,
+    RpcRoute,
+)
+
+#: A dashboard with the units under it takes monitoring longer than a list of names.
+DASHBOARD_TIMEOUT = 30.0
+
+
+class Peers(Protocol):
+    async def names(self, token: str, person_ids: Sequence[UUID]) -> NamesReply: ...
+
+    async def pairs(self, token: str, pair_ids: Sequence[UUID]) -> PairsReply: ...
+
+    async def dashboard(self, token: str, org: str) -> DashboardReply: ...
+
+
+class BusPeers:
+    """``Peers`` over NATS request/reply; without a connection every peer is unavailable (503)."""
+
+    def __init__(self, nc: Client | None) -> None:
+        self.nc = nc
+
+    async def names(self, token: str, person_ids: Sequence[UUID]) -> NamesReply:
+        request = NamesRequest(token=token, person_ids=list(dict.fromkeys(person_ids)))
+        return NamesReply.model_validate(await self._ask(NAMES, request))
+
+    async def pairs(self, token: str, pair_ids: Sequence[UUID]) -> PairsReply:
+        request = PairsRequest(token=token, pair_ids=list(dict.fromkeys(pair_ids)))
+        return PairsReply.model_validate(await self._ask(PAIRS, request))
+
+    async def dashboard(self, token: str, org: str) -> DashboardReply:
+        request = DashboardRequest(token=token, org=org)
+        return DashboardReply.model_validate(
+            await self._ask(DASHBOARD, request, DASHBOARD_TIMEOUT))
+
+    async def _ask(self, route: RpcRoute, request: RpcRequest,
+                   timeout: float = rpc.DEFAULT_TIMEOUT) -> dict[str, object]:
+        return await rpc.request(self.nc, route.service, route.subject,
+                                 request.model_dump(mode="json"), timeout)

@@ -1,0 +1,91 @@
+"""Stand-ins for what the documents service layer talks to: the other services (``Peers``) and
+its stores (eventsourcing's in-memory recorder, and SQLite in memory for the view)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from eventsourcing.application import Application
+from sqlalchemy.pool import StaticPool
+
+from services.documents.application import DocumentsService, DocumentsStore
+from shared.contracts import (
+    DashboardReply,
+    NamesReply,
+    PairFound,
+    PairsReply,
+    PersonNames,
+)
+from shared.errors import DomainError
+from shared.settings import Settings
+
+SECRET = "test-secret-of-at-least-thirty-two-bytes"
+
+
+@dataclass
+class FakePeers:
+    """The registry, pairing and monitoring as the documents service sees them: what each would
+    answer the token's user. ``asked`` records every question, in order."""
+
+    people: dict[UUID, PersonNames] = field(default_factory=dict)
+    pairs_formed: dict[UUID, PairFound] = field(default_factory=dict)
+    dashboards: dict[str, dict[str, Any]] = field(default_factory=dict)
+    asked: list[tuple[str, str, Any]] = field(default_factory=list)
+
+    async def names(self, token: str, person_ids: Sequence[UUID]) -> NamesReply:
+        self.asked.append(("names", token, list(person_ids)))
+        return NamesReply(people={str(i): self.people[i] for i in person_ids if i in self.people},
+                          missing=[str(i) for i in person_ids if i not in self.people])
+
+    async def pairs(self, token: str, pair_ids: Sequence[UUID]) -> PairsReply:
+        self.asked.append(("pairs", token, list(pair_ids)))
+        return PairsReply(
+            pairs={str(i): self.pairs_formed[i] for i in pair_ids if i in self.pairs_formed},
+            missing=[str(i) for i in pair_ids if i not in self.pairs_formed])
+
+    async def dashboard(self, token: str, org: str) -> DashboardReply:
+        self.asked.append(("dashboard", token, org))
+        if org not in self.dashboards:
+            raise DomainError("FORBIDDEN", "Эти данные вне вашей зоны доступа", 403)
+        return DashboardReply(dashboard=self.dashboards[org])
+
+    def questions(self, kind: str) -> list[Any]:
+        return [subject for asked, _, subject in self.asked if asked == kind]
+
+
+def person(full_name: str, organisation_id: UUID, role: str = "mentor",
+           birth_date: date | None = None) -> PersonNames:
+    last, first, middle = full_name.split()
+    return PersonNames(full_name=full_name, last_name=last, first_name=first, middle_name=middle,
+                       birth_date=birth_date, role=role, organisation_id=organisation_id)
+
+
+def dashboard(scope: str, level: str = "municipality", mentors: int = 3, mentees: int = 5,
+              pairs: int = 2, units: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """A dashboard as monitoring answers it, with what a report prints of it."""
+    mean = {"suppressed": False, "count": 6, "mean": 8.5}
+    return {"scope": scope, "level": level, "kpis": [], "units": list(units),
+            "mentors": {"total": mentors}, "mentees": {"total": mentees},
+            "pairs": {"formed": pairs},
+            "satisfaction": {"feedback": {"mentor": mean, "mentee": mean}}}
+
+
+class MemoryStore(DocumentsStore):
+    """The documents event store, in memory."""
+
+    def __init__(self) -> None:
+        Application.__init__(self, env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+
+
+def memory_service(data_dir: Path, peers: FakePeers, today: date = date(2025, 9, 15)
+                   ) -> DocumentsService:
+    engine = sa.create_engine("sqlite://", poolclass=StaticPool,
+                              connect_args={"check_same_thread": False})
+    return DocumentsService(Settings(data_dir=data_dir, token_secret=SECRET), lambda: today,
+                            peers, events=MemoryStore(), engine=engine)
