@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from shared import signing
 from shared.nats_auth import NatsUser
 from shared.nats_server import EmbeddedNats
 from shared.settings import Settings
@@ -87,7 +88,11 @@ def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Se
         database_url = (f"postgresql://{url.username or 'postgres'}"
                         f"{':' + url.password if url.password else ''}@{url.host or '127.0.0.1'}:"
                         f"{url.port or 5432}/{url.database}?schema={schema}")
-    return Settings(data_dir=tmp_path / "data", database_url=database_url, token_secret=TEST_SECRET)
+    settings = Settings(data_dir=tmp_path / "data", database_url=database_url, token_secret=TEST_SECRET)
+    # The data folder's event keys, as a host installs them: relays and consumers built by the
+    # test and the service processes it starts on this folder sign and check with the same keys.
+    signing.install(signing.load_keyring(settings))
+    return settings
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 20.0, interval: float = 0.05,
