@@ -54,7 +54,8 @@ def test_every_way_of_forging_is_refused_with_its_reason() -> None:
     elsewhere = env.subject.replace(".m1.", ".m2.")
     assert reason("registry", elsewhere, data, signed(env)) == "subject_mismatch"
     own = envelope("monitoring")  # a monitoring-signed MenteeRegistered: not its event to publish
-    assert reason("monitoring", own.subject, own.to_bytes(), signed(own, "monitoring")) == "type_not_of_source"
+    by_itself = signed(own, "monitoring")
+    assert reason("monitoring", own.subject, own.to_bytes(), by_itself) == "type_not_of_source"
     assert reason("registry", env.subject, b"{not json", signed(env)) == "malformed"
 
 
