@@ -194,7 +194,7 @@ def events(data_dir: DataDir = DEFAULT_DATA_DIR,
     nats_url = os.environ.get("NASTAVNIK_NATS_URL") or read_run_info(data_dir)["nats"]
 
     async def run() -> None:
-        nc = await connect(nats_url, "nastavnik-events")
+        nc = await connect(nats_url, "nastavnik-events", settings_for(data_dir), service="cli")
         js = nc.jetstream()
         # One ordered consumer per stream: a subject filter may not span streams.
         subs = [await js.subscribe(stream_subjects(s)[0], ordered_consumer=True)

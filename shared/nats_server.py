@@ -68,7 +68,7 @@ def cli_user(password: str) -> NatsUser:
     inbox = f"{inbox_prefix(CLI_USER)}.>"
     return NatsUser(
         user=CLI_USER, password=password,
-        publish=("$JS.API.>", "$JS.ACK.>", inbox),
+        publish=("$JS.API.>", "$JS.ACK.>", "$JS.FC.>", inbox),
         subscribe=(*(f"{SUBJECT_ROOT}.{source}.>" for source in SOURCES), AUDIT_HEADS_SUBJECT, inbox),
         connection_types=CLIENT,
     )
