@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from shared import signing
+from shared.contracts import MESSAGE_ID_HEADER, Envelope
 from shared.nats_auth import NatsUser
 from shared.nats_server import EmbeddedNats
 from shared.settings import Settings
@@ -93,6 +94,13 @@ def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Se
     # test and the service processes it starts on this folder sign and check with the same keys.
     signing.install(signing.load_keyring(settings))
     return settings
+
+
+def signed_headers(envelope: Envelope) -> dict[str, str]:
+    """Headers of an event a test publishes in place of its service: signed with that service's
+    key from the installed keyring (the ``settings`` fixture's data folder), as its relay would."""
+    return {MESSAGE_ID_HEADER: str(envelope.event_id),
+            signing.SIGNATURE_HEADER: signing.current().signer(envelope.source).sign(envelope.to_bytes())}
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 20.0, interval: float = 0.05,
