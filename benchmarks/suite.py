@@ -98,7 +98,7 @@ SCALES: dict[str, Scale] = {
 
 
 def run(scale: str = "small", backend: str = "sqlite",
-        progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+        progress: Callable[[str], None] | None = None, postgres_url: str = "") -> dict[str, Any]:
     sizes = SCALES[scale]
     say = progress or (lambda _: None)
     started = time.perf_counter()
@@ -106,7 +106,7 @@ def run(scale: str = "small", backend: str = "sqlite",
     figures: dict[str, Any] = {}
     details: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="nastavnik-bench-") as tmp, \
-            running_system(Path(tmp), backend) as system:
+            running_system(Path(tmp), backend, postgres_url) as system:
         details["start_seconds"] = round(time.perf_counter() - started, 1)
         plan = plan_region(SEED, sizes.plan, region_code=REGION)  # type: ignore[arg-type]
         say(f"Загрузка через API: участников {plan.people}, муниципалитетов {len(plan.municipalities)}, "

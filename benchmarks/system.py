@@ -30,6 +30,8 @@ REPO = Path(__file__).resolve().parents[1]
 SECRET = "bench-secret-of-at-least-thirty-two-bytes"
 #: every service of the distributed mode; the portal only renders pages over the others
 SERVICES = ("registry", "pairing", "monitoring", "documents")
+#: How ``benchmarks/timed_cli.py`` reports a command's own time: the last line on its stderr.
+MARK = "BENCH-TIMING "
 REGION = "demo"
 
 
@@ -172,8 +174,6 @@ class System:
         """Run a ``nastavnik`` command as an operator would, in its own process against this
         system's data. Returns its wall time, the time of the command itself (without Python's
         start-up and imports) and what it printed."""
-        from benchmarks.timed_cli import MARK
-
         started = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "benchmarks.timed_cli", *args,
                                "--data-dir", str(self.data_dir)],
@@ -202,18 +202,17 @@ def drop_postgres_schema(base: str, schema: str) -> None:
     engine.dispose()
 
 
-def postgres_base_url() -> str:
-    base = os.environ.get("NASTAVNIK_BENCH_POSTGRES_URL") or os.environ.get("NASTAVNIK_TEST_POSTGRES_URL")
-    if not base:
+def postgres_base_url(given: str) -> str:
+    if not given:
         raise SystemExit("для --backend postgres задайте NASTAVNIK_BENCH_POSTGRES_URL")
-    return base
+    return given
 
 
 @contextmanager
-def running_system(workdir: Path, backend: str = "sqlite") -> Iterator[System]:
+def running_system(workdir: Path, backend: str = "sqlite", postgres_url: str = "") -> Iterator[System]:
     """Every service in its own process against one nats-server and one store; stopped (and a
     PostgreSQL schema dropped) on the way out."""
-    base = postgres_base_url() if backend == "postgres" else ""
+    base = postgres_base_url(postgres_url) if backend == "postgres" else ""
     database_url, schema = postgres_schema_url(base) if base else ("", "")
     try:
         with EmbeddedNats(workdir / "nats") as nats:

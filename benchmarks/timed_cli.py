@@ -13,12 +13,11 @@ import json
 import sys
 import time
 
-MARK = "BENCH-TIMING "
+from benchmarks.system import MARK
+from services.cli import app
 
 
 def main(argv: list[str]) -> int:
-    from services.cli import app
-
     started = time.perf_counter()
     code: int = 0
     try:

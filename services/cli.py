@@ -1,122 +1,45 @@
-"""The ``nastavnik`` command: run the system, serve one service, inspect events, issue tokens."""
+"""The ``nastavnik`` command: parses its arguments and hands them to the bootstrap.
+
+Commands of the services' own (``audit``, ``roadmap``, ``monitoring``, ``demo``) are registered
+below; tools that are not part of the product (``bench``, ``nats-auth``) register themselves
+through the ``nastavnik.commands`` entry point group, so the product never imports them.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
-import signal
-import socket
-import sys
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-import uvicorn
 
+from services import bootstrap
+from services.demo import DEMO_SEED, demo_command, plan_region, run_demo
+from services.documents.cli import roadmap_app
+from services.monitoring.audit.cli import app as audit_app
+from services.monitoring.rebuild import app as monitoring_app
+from services.portal.auth import DEMO_PASSWORD, demo_accounts
+from shared import signing
 from shared.auth import Actor, OrgPath, Role, issue_token
-from shared.host import ServiceRuntime, create_app
-from shared.nats_server import EmbeddedNats, free_port
-from shared.resilience import DATABASE_UNAVAILABLE, STORE_TRANSIENT, retry_sync
-from shared.settings import Settings
-from shared.store import schema_setup_lock
+from shared.bus import connect, ensure_streams
+from shared.contracts import SOURCES, Envelope, stream_subjects
+from shared.logging import configure_logging
+from shared.relay import OutboxRelay
 
 app = typer.Typer(help="Наставник — региональная система наставничества", no_args_is_help=True)
-DataDir = Annotated[Path, typer.Option("--data-dir", help="Папка данных")]
-DEFAULT_DATA_DIR = Path(os.environ.get("NASTAVNIK_DATA_DIR", "var"))
-# services whose runtime exists; each adds itself here and below
-SERVICES = ("registry", "monitoring", "documents", "portal", "pairing")
+DataDir = Annotated[Path, typer.Option("--data-dir", envvar="NASTAVNIK_DATA_DIR", help="Папка данных")]
+DEFAULT_DATA_DIR = Path("var")
+#: Where tools outside the product (benchmarks, deployment tooling) offer their commands.
+COMMAND_PLUGINS = "nastavnik.commands"
 
 
-def settings_for(data_dir: Path, **overrides: Any) -> Settings:
-    return Settings(data_dir=data_dir, **overrides)
-
-
-#: The embedded portal calls the API over loopback on each user's behalf.
-LOOPBACK_PROXIES = ("127.0.0.1/32", "::1/128")
-
-
-def embedded_settings(data_dir: Path, **overrides: Any) -> Settings:
-    """Settings of ``nastavnik up``: every service in this process, the portal among them.
-
-    The portal reaches the API at 127.0.0.1 and passes each user's address on in
-    X-Forwarded-For; unless the loopback is trusted as a proxy, every portal sign-in would be
-    throttled as one client. Set ``NASTAVNIK_TRUSTED_PROXIES`` (even empty) to decide otherwise.
-    """
-    settings = settings_for(data_dir, **overrides)
-    chosen = any(name.upper() == "NASTAVNIK_TRUSTED_PROXIES" for name in os.environ)
-    if not chosen and "trusted_proxies" not in overrides:
-        settings.trusted_proxies = list(LOOPBACK_PROXIES)
-    return settings
-
-
-def runtimes_for(settings: Settings, names: tuple[str, ...] = SERVICES) -> list[ServiceRuntime]:
-    from services.monitoring.runtime import MonitoringRuntime
-    from services.registry.runtime import RegistryRuntime
-
-    factories: dict[str, Any] = {"registry": RegistryRuntime}
-    factories["monitoring"] = MonitoringRuntime
-    from services.documents.runtime import DocumentsRuntime
-
-    factories["documents"] = DocumentsRuntime
-    from services.portal.runtime import PortalRuntime
-
-    factories["portal"] = PortalRuntime
-    from services.pairing.runtime import PairingRuntime
-
-    factories["pairing"] = PairingRuntime
-    # service runtimes: add "name": RuntimeClass above this line
-
-    def build() -> list[ServiceRuntime]:
-        with schema_setup_lock(settings):
-            return [factories[name](settings) for name in names]
-
-    if not settings.uses_postgres:
-        return build()
-    # PostgreSQL may refuse connections for a while (restarting, failing over, at its connection
-    # limit): wait for it as for NATS, up to the same deadline, rather than exit at once.
-    return retry_sync("store at start", build, deadline=settings.connect_deadline_seconds,
-                      transient=(*STORE_TRANSIENT, *DATABASE_UNAVAILABLE))
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) != 0
-
-
-def read_run_info(data_dir: Path) -> dict[str, str]:
-    path = data_dir / "run.json"
-    if not path.exists():
-        raise typer.BadParameter(f"{path} не найден: сначала запустите `nastavnik up`")
-    return json.loads(path.read_text())
-
-
-async def serve_until_stopped(settings: Settings, runtimes: list[ServiceRuntime],
-                              after_start: Any = None) -> None:
-    config = uvicorn.Config(create_app(settings, runtimes), host=settings.api_host,
-                            port=settings.api_port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        if serving.done():
-            serving.result()
-            return
-        await asyncio.sleep(0.05)
-    if after_start is not None:
-        await asyncio.to_thread(after_start)
-    await serving
-
-
-def run_stoppable(main: Any) -> None:
-    """Run until Ctrl+C or SIGTERM, then return normally so every ``finally`` runs.
-
-    uvicorn re-raises the signal it caught once it has shut down; turning SIGTERM into
-    SystemExit here means the embedded nats-server is stopped rather than orphaned.
-    """
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    with contextlib.suppress(KeyboardInterrupt, SystemExit):
-        asyncio.run(main)
+def run_info(data_dir: Path) -> dict[str, str]:
+    try:
+        return bootstrap.read_run_info(data_dir)
+    except bootstrap.NotRunning as exc:
+        raise typer.BadParameter(str(exc)) from exc
 
 
 @app.command()
@@ -124,36 +47,22 @@ def up(demo: Annotated[bool, typer.Option("--demo", help="Загрузить д�
        data_dir: DataDir = DEFAULT_DATA_DIR,
        port: Annotated[int, typer.Option(help="Порт API (0 — любой свободный)")] = 8000) -> None:
     """Запустить всю систему одной командой: NATS, все сервисы, API."""
-    if port == 0 or not port_free(port):
-        port = free_port()
-    settings = embedded_settings(data_dir, api_port=port)
-    with EmbeddedNats(data_dir / "nats", secrets_dir=settings.secrets_dir) as nats:
-        settings.nats_url = nats.url
-        api = f"http://127.0.0.1:{port}"
+    settings = bootstrap.embedded_settings(data_dir, api_port=port)
 
-        def announce() -> None:
-            # Written aside and renamed, so a reader never sees a half-written file.
-            pending = data_dir / "run.json.tmp"
-            pending.write_text(json.dumps({"api": api, "nats": nats.url}))
-            pending.replace(data_dir / "run.json")
-            typer.echo(f"API:  {api}  (документация: {api}/docs)")
-            typer.echo(f"NATS: {nats.url}")
-            if demo:
-                from services.demo import DEMO_SEED, plan_region, run_demo
+    def announce(api: str, nats_url: str) -> None:
+        if demo:
+            run_demo(api, settings, plan_region(DEMO_SEED, region_code=settings.region), DEMO_SEED,
+                     activity=True, echo=typer.echo, show_progress=False)
+        # Printed last, after the demo loaded, so that the addresses do not scroll away.
+        typer.echo(f"API:  {api}  (документация: {api}/docs)")
+        typer.echo(f"NATS: {nats_url}")
+        if demo:
+            typer.echo(f"Портал: {api}/login — демо-входы по ролям (пароль {DEMO_PASSWORD}):")
+            for account in demo_accounts(settings.region):
+                typer.echo(f"  {account.role.value:<10} {account.login:<22} {account.scope}")
+        typer.echo("Остановить: Ctrl+C")
 
-                run_demo(api, settings, plan_region(DEMO_SEED, region_code=settings.region), DEMO_SEED,
-                         activity=True, echo=typer.echo, show_progress=False)
-                from services.portal.auth import DEMO_PASSWORD, demo_accounts
-
-                typer.echo(f"Портал: {api}/login — демо-входы по ролям (пароль {DEMO_PASSWORD}):")
-                for account in demo_accounts(settings.region):
-                    typer.echo(f"  {account.role.value:<10} {account.login:<22} {account.scope}")
-            typer.echo("Остановить: Ctrl+C")
-
-        try:
-            run_stoppable(serve_until_stopped(settings, runtimes_for(settings), announce))
-        finally:
-            (data_dir / "run.json").unlink(missing_ok=True)
+    bootstrap.run_embedded(settings, announce)
     typer.echo("Остановлено")
 
 
@@ -162,23 +71,23 @@ def serve(service: Annotated[str, typer.Argument(help="registry | pairing | moni
           data_dir: DataDir = DEFAULT_DATA_DIR,
           port: Annotated[int | None, typer.Option(help="Порт API")] = None) -> None:
     """Запустить один сервис против NASTAVNIK_NATS_URL и NASTAVNIK_DATABASE_URL."""
-    if service not in SERVICES:
+    if service not in bootstrap.SERVICES:
         raise typer.BadParameter(f"неизвестный сервис {service}")
-    settings = settings_for(data_dir)
+    settings = bootstrap.settings_for(data_dir)
     if port is not None:
         settings.api_port = port
     if not settings.nats_url:
         raise typer.BadParameter("задайте NASTAVNIK_NATS_URL")
-    run_stoppable(serve_until_stopped(settings, runtimes_for(settings, (service,))))
+    bootstrap.serve_one(settings, service)
 
 
 @app.command()
 def token(role: Annotated[Role, typer.Option()],
-          scope: Annotated[str, typer.Option(help="Путь: регион[/муниципалитет[/организация]]")],
+          scope: Annotated[str, typer.Option(help="Путь: регион/муниципалитет/организация или начало")],
           user: Annotated[str, typer.Option()] = "demo",
           data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Выдать токен доступа (для API и curl)."""
-    settings = settings_for(data_dir)
+    settings = bootstrap.settings_for(data_dir)
     typer.echo(issue_token(Actor(user=user, role=role, scope=OrgPath.parse(scope)),
                            settings.signing_secret))
 
@@ -188,13 +97,10 @@ def events(data_dir: DataDir = DEFAULT_DATA_DIR,
            follow: Annotated[bool, typer.Option("--follow", "-f")] = False,
            source: Annotated[list[str] | None, typer.Option(help="Сервис-источник")] = None) -> None:
     """Показать события шины (без персональных данных — их там нет)."""
-    from shared.bus import connect
-    from shared.contracts import SOURCES, Envelope, stream_subjects
-
-    nats_url = os.environ.get("NASTAVNIK_NATS_URL") or read_run_info(data_dir)["nats"]
+    nats_url = bootstrap.settings_for(data_dir).nats_url or run_info(data_dir)["nats"]
 
     async def run() -> None:
-        nc = await connect(nats_url, "nastavnik-events", settings_for(data_dir), service="cli")
+        nc = await connect(nats_url, "nastavnik-events", bootstrap.settings_for(data_dir), service="cli")
         js = nc.jetstream()
         # One ordered consumer per stream: a subject filter may not span streams.
         subs = [await js.subscribe(stream_subjects(s)[0], ordered_consumer=True)
@@ -225,17 +131,11 @@ def events(data_dir: DataDir = DEFAULT_DATA_DIR,
 @app.command()
 def relay(service: Annotated[str, typer.Argument()], data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Только публиковать накопленные события сервиса (без API)."""
-    from shared.bus import connect, ensure_streams
-    from shared.logging import configure_logging
-    from shared.relay import OutboxRelay
-
-    settings = settings_for(data_dir)
-    configure_logging(settings.log_level)
-    store = runtimes_for(settings, (service,))[0].service.events  # type: ignore[attr-defined]
+    settings = bootstrap.settings_for(data_dir)
+    configure_logging(settings.log_level, settings.log_format)
+    store = bootstrap.runtimes_for(settings, (service,))[0].service.events  # type: ignore[attr-defined]
 
     async def run() -> None:
-        from shared import signing
-
         signing.install(signing.load_keyring(settings))
         nc = await connect(settings.nats_url, f"{service}-relay", settings, service=service)
         js = nc.jetstream()
@@ -245,39 +145,29 @@ def relay(service: Annotated[str, typer.Argument()], data_dir: DataDir = DEFAULT
     asyncio.run(run())
 
 
-@app.command()
-def bench(scale: Annotated[str, typer.Option(help="small | municipality | region")] = "small",
-          backend: Annotated[str, typer.Option(help="sqlite | postgres")] = "sqlite",
-          json_file: Annotated[Path | None,
-                               typer.Option("--json", help="Куда записать цифры")] = None) -> None:
-    """Измерить систему: настоящие NATS, хранилища и сервисы в отдельных процессах."""
-    from benchmarks.suite import SCALES, report, run
-
-    if scale not in SCALES or backend not in ("sqlite", "postgres"):
-        raise typer.BadParameter("масштаб small|municipality|region, хранилище sqlite|postgres")
-    result = run(scale, backend, progress=typer.echo)
-    typer.echo(report(result))
-    if json_file:
-        json_file.write_text(json.dumps(result, ensure_ascii=False, indent=2))
-
-
-# service command groups (``nastavnik audit ...``, ``nastavnik roadmap ...``) are added here:
-# app.add_typer(<typer.Typer>, name="<group>")
-from services.monitoring.audit.cli import app as audit_app  # noqa: E402 - registration point
-
 app.add_typer(audit_app, name="audit")
-from services.documents.cli import roadmap_app  # noqa: E402 - registration point
-
 app.add_typer(roadmap_app, name="roadmap")
-from services.monitoring.rebuild import app as monitoring_app  # noqa: E402 - registration point
-
 app.add_typer(monitoring_app, name="monitoring")
-from services.demo import demo_command  # noqa: E402 - registration point
-
 app.command("demo")(demo_command)
-from shared.nats_auth import nats_auth_command  # noqa: E402 - registration point
 
-app.command("nats-auth")(nats_auth_command)
+
+def add_plugins(cli: typer.Typer) -> None:
+    """Commands of installed tools: a ``typer.Typer`` becomes a group, a function a command."""
+    for entry in entry_points(group=COMMAND_PLUGINS):
+        try:
+            command = entry.load()
+        except ModuleNotFoundError as exc:
+            # Installed without that tool (the service image has no benchmarks): not offered.
+            if (exc.name or "").split(".")[0] == entry.module.split(".")[0]:
+                continue
+            raise
+        if isinstance(command, typer.Typer):
+            cli.add_typer(command, name=entry.name)
+        else:
+            cli.command(entry.name)(command)
+
+
+add_plugins(app)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import random
 import time
 from collections import Counter
@@ -23,7 +22,9 @@ from typing import Annotated, Any, Literal
 import httpx
 import typer
 
+from services.bootstrap import NotRunning, read_run_info, run_embedded, settings_for
 from services.demo_activity import ActivityLoader, Api, Clients, School, school_year_label
+from shared.auth import Actor, OrgPath, Role, issue_token
 
 LAST_NAMES = ["Иванов", "Смирнов", "Кузнецов", "Попов", "Васильев", "Петров", "Соколов",
               "Михайлов", "Новиков", "Фёдоров", "Морозов", "Волков", "Алексеев", "Лебедев",
@@ -48,7 +49,7 @@ MUNICIPALITY_NAMES = [("m-berezovsky", "Берёзовский муниципа�
                       ("m-sosnovka", "Сосновский муниципальный район")]
 FORM = "student-student"
 DEMO_SEED = 2025
-DEFAULT_DATA_DIR = Path(os.environ.get("NASTAVNIK_DATA_DIR", "var"))
+DEFAULT_DATA_DIR = Path("var")
 NAME_SPACE = len(LAST_NAMES) * (len(MALE_FIRST) + len(FEMALE_FIRST)) * len(PATRONYMIC_ROOTS)
 Scale = Literal["small", "municipality", "region"]
 
@@ -256,8 +257,6 @@ def to_csv(rows: list[dict[str, str]]) -> bytes:
 def token_issuer(settings: Any) -> Callable[[str], str]:
     """Tokens of the people who would do the work: the region's operator, a municipality's
     specialist, a school's curator — by the path they work at."""
-    from shared.auth import Actor, OrgPath, Role, issue_token
-
     def token_for(path: str) -> str:
         scope = OrgPath.parse(path)
         if scope.organisation:
@@ -422,14 +421,13 @@ def demo_command(
         municipalities: Annotated[int | None, typer.Option(min=1, help="Муниципалитетов")] = None,
         schools: Annotated[int | None, typer.Option(min=1, help="Школ в муниципалитете")] = None,
         people: Annotated[int | None, typer.Option(min=3, help="Участников в школе")] = None,
-        data_dir: Annotated[Path, typer.Option("--data-dir", help="Папка данных")] = DEFAULT_DATA_DIR,
+        data_dir: Annotated[Path, typer.Option("--data-dir", envvar="NASTAVNIK_DATA_DIR",
+                                                help="Папка данных")] = DEFAULT_DATA_DIR,
         year_of_activity: Annotated[bool, typer.Option(
             "--year-of-activity/--no-year-of-activity", help="Пары, встречи, отзывы и анкеты за год")] = True,
         start: Annotated[bool, typer.Option("--start", help="Запустить систему и загрузить в неё")] = False,
         port: Annotated[int, typer.Option(help="Порт API при --start (0 — любой свободный)")] = 0) -> None:
     """Загрузить демонстрационный регион (детерминированный от зерна) в работающую систему."""
-    from services.cli import read_run_info, settings_for
-
     if scale not in SCALES:
         raise typer.BadParameter("масштаб: small | municipality | region")
     settings = settings_for(data_dir)
@@ -442,31 +440,22 @@ def demo_command(
         start_with_demo(data_dir, port, lambda api, s: run_demo(api, s, plan, seed, year_of_activity,
                                                                  typer.echo, show_progress))
         return
-    run_demo(read_run_info(data_dir)["api"], settings, plan, seed, year_of_activity, typer.echo,
+    try:
+        api = read_run_info(data_dir)["api"]
+    except NotRunning as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    run_demo(api, settings, plan, seed, year_of_activity, typer.echo,
              show_progress)
 
 
 def start_with_demo(data_dir: Path, port: int, load: Callable[[str, Any], Any]) -> None:
     """``nastavnik up`` with the demo loaded once the API answers."""
-    import json
-
-    from services.cli import port_free, run_stoppable, runtimes_for, serve_until_stopped, settings_for
-    from shared.nats_server import EmbeddedNats, free_port
-
-    if port == 0 or not port_free(port):
-        port = free_port()
     settings = settings_for(data_dir, api_port=port)
-    with EmbeddedNats(data_dir / "nats", secrets_dir=settings.secrets_dir) as nats:
-        settings.nats_url = nats.url
-        api = f"http://127.0.0.1:{port}"
 
-        def announce() -> None:
-            (data_dir / "run.json").write_text(json.dumps({"api": api, "nats": nats.url}))
-            typer.echo(f"API:  {api}  (документация: {api}/docs)")
-            load(api, settings)
-            typer.echo("Остановить: Ctrl+C")
+    def announce(api: str, _nats_url: str) -> None:
+        load(api, settings)
+        # Printed last, after the demo loaded, so that the address does not scroll away.
+        typer.echo(f"API:  {api}  (документация: {api}/docs)")
+        typer.echo("Остановить: Ctrl+C")
 
-        try:
-            run_stoppable(serve_until_stopped(settings, runtimes_for(settings), announce))
-        finally:
-            (data_dir / "run.json").unlink(missing_ok=True)
+    run_embedded(settings, announce)

@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
@@ -343,8 +344,6 @@ class ActivityLoader:
         depends only on the seed and its place in the plan. Only one pair's own meetings keep
         their order. Many clients at once keep every service busy while another works.
         """
-        from concurrent.futures import ThreadPoolExecutor
-
         schools = list(schools)
         for school in schools:
             self.keys.update(school.keys)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from enum import StrEnum
 from typing import Self
+from uuid import UUID
 
 import jwt
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -160,6 +161,53 @@ def read_token(token: str, secret: str) -> Actor:
         raise DomainError("TOKEN_EXPIRED", "Срок действия входа истёк, войдите снова", 401) from exc
     except (jwt.InvalidTokenError, KeyError, ValueError) as exc:
         raise DomainError("UNAUTHENTICATED", "Требуется вход в систему", 401) from exc
+
+
+# --- registry and pairing: who registers a region, keeps accounts, reads names, reads a pair -----
+
+#: Those who issue documents: a participant or an auditor gets no names from the registry.
+NAME_READERS = frozenset({Role.CURATOR, Role.MUNICIPAL, Role.REGIONAL})
+
+
+def require_region_registrar(actor: Actor, region: str) -> None:
+    """A region is registered by its regional operator (or the system), never below."""
+    if actor.role not in (Role.REGIONAL, Role.SYSTEM) or actor.scope.region != region:
+        raise forbidden("Регион регистрирует только региональный оператор")
+
+
+def require_account_admin(actor: Actor) -> None:
+    if actor.role not in (Role.REGIONAL, Role.SYSTEM):
+        raise forbidden("Учётные записи создаёт региональный администратор")
+
+
+def require_names_reader(actor: Actor) -> None:
+    """Names leave the registry only for a document an official issues (each person's scope is
+    checked on top of this)."""
+    if actor.role not in NAME_READERS:
+        raise forbidden("Недостаточно прав для получения ФИО участников")
+
+
+def participant_id(actor: Actor) -> UUID | None:
+    """The registry id a participant acts as (their token names them by it); None for an official.
+
+    A participant's rights are membership (their own pair, their own answers), never a scope."""
+    if actor.role is not Role.PARTICIPANT:
+        return None
+    try:
+        return UUID(actor.user)
+    except ValueError:
+        raise forbidden("Участник не опознан") from None
+
+
+def can_read_pair(actor: Actor, path: OrgPath, members: Collection[UUID]) -> bool:
+    """A participant reads the pairs they are a member of, wherever those are filed; anyone
+    else the pairs of their scope."""
+    if actor.role is Role.PARTICIPANT:
+        try:
+            return UUID(actor.user) in members
+        except ValueError:
+            return False
+    return actor.can_read(path)
 
 
 # --- monitoring: figures, surveys, the reporting calendar, the audit log ---------------------

@@ -21,8 +21,8 @@ from shared.asyncapi import asyncapi_json
 from shared.bus import connect, ensure_streams
 from shared.consumer import running_consumers
 from shared.logging import configure_logging, get_logger
+from shared.middlewares import InputGuardMiddleware, RateLimitMiddleware, SecurityHeadersMiddleware
 from shared.relay import OutboxRelay
-from shared.security import InputGuardMiddleware, RateLimitMiddleware, SecurityHeadersMiddleware
 from shared.settings import Settings
 from shared.web import install_error_handlers
 
@@ -42,7 +42,7 @@ class ServiceRuntime(Protocol):
 
 
 def create_app(settings: Settings, runtimes: Sequence[ServiceRuntime]) -> FastAPI:
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

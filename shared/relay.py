@@ -269,7 +269,7 @@ class OutboxRelay:
                     count = await self.publish_pending()
                     self.progress_at, self.failing = time.monotonic(), None
                     if count:
-                        log.info("relay.published", source=self.app.source, count=count)
+                        log.debug("relay.published", source=self.app.source, count=count)
                 except EventTooLarge as exc:
                     # It cannot pass by itself: said loudly, and retried rarely (the operator may
                     # raise the server's max_payload meanwhile).

@@ -8,7 +8,7 @@ import secrets
 import socket
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlparse
 
 from pydantic import field_validator
@@ -23,9 +23,13 @@ class Settings(BaseSettings):
     #: Empty: SQLite files in the data folder. ``postgresql://user:pw@host:port/db[?schema=s]``.
     database_url: str = ""
     region: str = "demo"
+    #: The pairing's weights, objective and reminder period (TOML); empty: the shipped defaults.
+    pairing_config: str = ""
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     log_level: str = "INFO"
+    #: ``json`` lines for machines, ``console`` lines for a person; ``auto``: console on a terminal.
+    log_format: Literal["auto", "json", "console"] = "auto"
     #: Secret for signing access tokens; read from ``<data_dir>/secrets/token.key`` when unset.
     token_secret: str = ""
     relay_batch: int = 1000
@@ -65,6 +69,31 @@ class Settings(BaseSettings):
     #: Reverse proxies (and the portal) whose X-Forwarded-For is believed: IPs or CIDRs, comma
     #: separated. Empty: the direct peer is the client, whatever a header claims.
     trusted_proxies: Annotated[list[str], NoDecode] = []
+    # --- security: sessions, throttling, request limits, single sign-on ---
+    #: Access tokens are short-lived; the refresh token (rotated on every use) keeps a session.
+    access_token_minutes: int = 30
+    refresh_token_hours: int = 12
+    #: Wrong passwords for one login before it is locked, and for how long.
+    login_max_failures: int = 5
+    login_lockout_seconds: int = 15 * 60
+    #: Sign-in attempts one client address may make per window, whatever the login.
+    login_address_attempts: int = 30
+    login_address_window_seconds: int = 5 * 60
+    #: API requests per minute per caller (token, or address when anonymous); 0 turns it off.
+    api_requests_per_minute: int = 1200
+    #: Largest JSON or form body a request may carry (uploads: ``MAX_UPLOAD_BYTES``). Generous
+    #: for the largest legitimate command (thousands of pairs confirmed at once).
+    max_body_bytes: int = 4 * 1024 * 1024
+    #: Send Strict-Transport-Security even when the app itself sees plain HTTP (TLS at the proxy).
+    hsts: bool = False
+    # --- OIDC: a regional single sign-on; empty issuer keeps it off ---
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    oidc_jwks_url: str = ""
+    #: Claims carrying the role and the organisation path (``region[/municipality[/org]]``).
+    oidc_role_claim: str = "nastavnik_role"
+    oidc_scope_claim: str = "nastavnik_scope"
+    oidc_user_claim: str = "preferred_username"
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

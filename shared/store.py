@@ -7,7 +7,6 @@ says so (each service's tables in the schema of the URL, or in its own tables' p
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from eventsourcing.persistence import Notification
 
 from shared.auth import Actor, OrgPath
 from shared.contracts import Envelope
+from shared.databases import database, engine_locks
 from shared.errors import DomainError
 from shared.events import public_payload, schema_version
 from shared.logging import get_logger
@@ -166,13 +166,7 @@ class EventSourcedService:
     def _exclude_other_replicas(self, conn: sa.Connection) -> None:
         """Replicas sharing one PostgreSQL view would otherwise both apply the same events and the
         slower one would fail on the rows the faster one inserted; the lock ends with the transaction."""
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || :view))"),
-                         {"view": f".{self.events.source}.view"})
-        elif conn.dialect.name == "sqlite":
-            # Take the write lock before reading the position, not at the first insert: a reader
-            # whose snapshot went stale while it waited could not upgrade to a writer.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        engine_locks(conn).lock_view(conn, f".{self.events.source}.view")
 
     def _save(self, *aggregates: Any) -> None:
         self.events.save(*aggregates)
@@ -218,26 +212,8 @@ class EventSourcedService:
                 finally:
                     self._exclusive_depth = 0
 
-    @contextlib.contextmanager
-    def _across_processes(self) -> Iterator[None]:
-        if self.engine.dialect.name == "postgresql":
-            key = {"key": f".{self.events.source}.commands"}
-            with self.engine.connect() as conn:
-                conn.execute(sa.text("SELECT pg_advisory_lock(hashtext(current_schema() || :key))"), key)
-                try:
-                    yield
-                finally:
-                    conn.execute(sa.text("SELECT pg_advisory_unlock(hashtext(current_schema() || :key))"),
-                                 key)
-                    conn.commit()
-            return
-        database = self.engine.url.database
-        if not database or database == ":memory:":
-            yield
-            return
-        with open(f"{database}.commands.lock", "w") as lock_file:
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
-            yield
+    def _across_processes(self) -> contextlib.AbstractContextManager[None]:
+        return engine_locks(self.engine).hold(self.engine, f".{self.events.source}.commands")
 
 
 #: Largest envelope a service may store: half of NATS's default ``max_payload`` (1 MiB), so
@@ -323,52 +299,13 @@ def envelope_of(source: str, position: int, event: CanMutateAggregate[UUID]) -> 
 
 
 def event_store_env(settings: Settings, service: str) -> dict[str, str]:
-    if settings.uses_postgres:
-        pg = settings.postgres_parts()
-        env = {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_DBNAME": pg["dbname"],
-            "POSTGRES_HOST": pg["host"],
-            "POSTGRES_PORT": pg["port"],
-            "POSTGRES_USER": pg["user"],
-            "POSTGRES_PASSWORD": pg["password"],
-            "POSTGRES_POOL_SIZE": str(settings.db_pool_size),
-            # A pooled connection killed by a PostgreSQL restart is noticed before use.
-            "POSTGRES_PRE_PING": "y",
-            "POSTGRES_CONNECT_TIMEOUT": "5",
-        }
-        if pg["schema"]:
-            env["POSTGRES_SCHEMA"] = pg["schema"]
-        return env
-    return {
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "SQLITE_DBNAME": str(settings.service_dir(service) / "events.sqlite"),
-        "SQLITE_LOCK_TIMEOUT": "30",
-    }
+    return database(settings).event_store_env(service)
 
 
-@contextlib.contextmanager
-def schema_setup_lock(settings: Settings) -> Iterator[None]:
+def schema_setup_lock(settings: Settings) -> contextlib.AbstractContextManager[None]:
     """Replicas starting together on an empty store would race on CREATE TABLE and the demo
     accounts, and one would exit; while one process sets up, the others wait for it."""
-    if not settings.uses_postgres:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        with open(settings.data_dir / ".schema-setup.lock", "w") as lock_file:
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
-            yield
-        return
-    import psycopg
-
-    pg = settings.postgres_parts()
-    with psycopg.connect(host=pg["host"], port=int(pg["port"]), user=pg["user"],
-                         password=pg["password"] or None, dbname=pg["dbname"],
-                         autocommit=True) as conn:
-        key = f"{pg['schema'] or 'public'}.schema-setup"
-        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
-        try:
-            yield
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+    return database(settings).setup_lock()
 
 
 def view_engine(settings: Settings, service: str, *, secure_delete: bool = False) -> sa.Engine:
@@ -377,29 +314,4 @@ def view_engine(settings: Settings, service: str, *, secure_delete: bool = False
     ``secure_delete`` (SQLite): deleted rows are overwritten with zeros, not merely unlinked,
     for tables whose deleted content must not be recoverable from the file (destroyed keys).
     """
-    if settings.uses_postgres:
-        pg = settings.postgres_parts()
-        url = sa.URL.create(
-            "postgresql+psycopg",
-            username=pg["user"],
-            password=pg["password"] or None,
-            host=pg["host"],
-            port=int(pg["port"]),
-            database=pg["dbname"],
-        )
-        connect_args = {"options": f"-csearch_path={pg['schema']}"} if pg["schema"] else {}
-        return sa.create_engine(url, connect_args=connect_args, pool_size=settings.db_pool_size,
-                                pool_pre_ping=True)
-    path = settings.service_dir(service) / "views.sqlite"
-    engine = sa.create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
-
-    @sa.event.listens_for(engine, "connect")
-    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        if secure_delete:
-            cursor.execute("PRAGMA secure_delete=ON")
-        cursor.close()
-
-    return engine
+    return database(settings).view_engine(service, secure_delete)

@@ -15,8 +15,8 @@ from shared.auth import Actor
 from shared.errors import DomainError
 from shared.logging import bind_contextvars, clear_contextvars, get_logger
 from shared.resilience import DATABASE_UNAVAILABLE
-from shared.security import actor_from_token, token_needs_network
 from shared.store import CommandContext
+from shared.tokens import actor_from_token, token_needs_network
 
 VALIDATION_MESSAGES = {
     "missing": "обязательное поле не заполнено",

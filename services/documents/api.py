@@ -29,7 +29,7 @@ from services.documents.commands import (
     ThanksLetterIn,
     parse_path,
 )
-from shared.security import MAX_UPLOAD_BYTES
+from shared.uploads import MAX_UPLOAD_BYTES
 from shared.web import Context, CurrentActor
 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

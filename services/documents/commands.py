@@ -7,10 +7,8 @@ their JSON, are the recipes of the documents they issue (``recipes``).
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Literal
 from uuid import UUID
 
@@ -18,10 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.documents.domain import ItemStatus
 from services.documents.render import Requisites, Signatory
-from services.documents.roadmap import Roadmap, RoadmapParseError, parse_roadmap_docx, parse_roadmap_text
+from services.documents.roadmap import Roadmap, RoadmapParseError, parse_roadmap_upload
 from shared.auth import OrgPath
 from shared.errors import DomainError
-from shared.security import MAX_UPLOAD_BYTES, check_zip_bomb
+from shared.uploads import MAX_UPLOAD_BYTES, check_zip_bomb
 
 
 def parse_path(text: str) -> OrgPath:
@@ -146,27 +144,10 @@ class ImportRoadmap:
         if not self.data.strip():
             raise DomainError("EMPTY_FILE", "Файл пуст", 422)
         check_zip_bomb(self.data)  # before python-docx inflates anything
-        name = self.filename.lower()
         try:
-            if name.endswith(".docx") or self.data[:2] == b"PK":
-                with tempfile.TemporaryDirectory(prefix="nastavnik-roadmap-") as tmp:
-                    source = Path(tmp) / "roadmap.docx"
-                    source.write_bytes(self.data)
-                    return parse_roadmap_docx(source)
-            if name.endswith(".doc"):
-                raise RoadmapParseError("Формат .doc не поддерживается: сохраните документ в "
-                                        "формате .docx или как текст")
-            return parse_roadmap_text(decode_text(self.data))
+            return parse_roadmap_upload(self.data, self.filename)
         except RoadmapParseError as exc:
-            raise DomainError("ROADMAP_UNREADABLE", str(exc), 422) from exc
-
-
-def decode_text(data: bytes) -> str:
-    """Text exports come as UTF-8 (with or without BOM) or, from Windows, CP1251."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1251")
+            raise DomainError(exc.code, str(exc), exc.status) from exc
 
 
 class ItemUpdateIn(Body):

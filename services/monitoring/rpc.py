@@ -23,7 +23,7 @@ from shared import rpc
 from shared.contracts import DASHBOARD
 from shared.errors import DomainError
 from shared.logging import get_logger
-from shared.security import actor_from_token
+from shared.tokens import actor_from_token
 
 log = get_logger(__name__)
 

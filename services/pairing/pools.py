@@ -1,4 +1,5 @@
-"""Candidate pools kept from the registry's events, and what curators add after the group meeting.
+"""Candidate pools kept from the registry's events (``consumers.py`` writes them), and what
+curators add after the group meeting.
 
 No personal data: ids, category, grade, birth year, requests or competencies, capacity, consent
 state, organisation and municipality. A mentor's current load is not kept here: it is counted
@@ -13,16 +14,14 @@ registry's young teachers too (``pairing_forms``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
 import sqlalchemy as sa
 
 from services.pairing.matching import CATEGORIES, DEFAULT_FORMS, Form
-from services.pairing.matching_domain import TEACHER, YOUNG_TEACHER
-from shared.contracts import Envelope
-from shared.events import read_payload
+from services.pairing.matching.domain import TEACHER, YOUNG_TEACHER
 
 metadata = sa.MetaData()
 
@@ -132,86 +131,3 @@ def create_tables(engine: sa.Engine) -> None:
     if "grade" not in {c["name"] for c in sa.inspect(engine).get_columns(mentors.name)}:
         with engine.begin() as conn:
             conn.execute(sa.text(f"ALTER TABLE {mentors.name} ADD COLUMN grade INTEGER"))
-
-
-# --- the projection of the registry stream ---------------------------------------------------
-
-def _path_columns(envelope: Envelope) -> dict[str, Any]:
-    return {"path": str(envelope.org), "region": envelope.org.region,
-            "municipality": envelope.org.municipality}
-
-
-def _upsert(conn: sa.Connection, table: sa.Table, row: dict[str, Any]) -> None:
-    """A row keyed by the aggregate id; written again as a whole if it is already there."""
-    conn.execute(table.delete().where(table.c.id == row["id"]))
-    conn.execute(table.insert().values(**row))
-
-
-def _organisation(conn: sa.Connection, e: Envelope) -> None:
-    p: Any = read_payload(e)
-    _upsert(conn, organisations, {"id": e.aggregate_id, "kind": p.kind, "parent_id": p.parent_id,
-                                  **_path_columns(e)})
-
-
-def _programme(conn: sa.Connection, e: Envelope) -> None:
-    p: Any = read_payload(e)
-    _upsert(conn, programmes, {"id": e.aggregate_id, "organisation_id": p.organisation_id,
-                               "path": str(e.org), "form": p.form, "school_year": p.school_year})
-
-
-def _mentor(conn: sa.Connection, e: Envelope) -> None:
-    p: Any = read_payload(e)
-    _upsert(conn, mentors, {"id": e.aggregate_id, "organisation_id": p.organisation_id,
-                            **_path_columns(e), "category": p.category,
-                            "birth_year": p.birth_year, "consent": False, "withdrawn": False,
-                            "competencies": list(p.competencies), "capacity": p.capacity,
-                            "grade": p.grade})
-
-
-def _mentee(conn: sa.Connection, e: Envelope) -> None:
-    p: Any = read_payload(e)
-    _upsert(conn, mentees, {"id": e.aggregate_id, "organisation_id": p.organisation_id,
-                            **_path_columns(e), "category": p.category,
-                            "birth_year": p.birth_year, "consent": False, "withdrawn": False,
-                            "grade": p.grade, "requests": list(p.requests), "minor": p.minor})
-
-
-def _consent_recorded(conn: sa.Connection, e: Envelope) -> None:
-    for table in (mentors, mentees):
-        conn.execute(table.update().where(table.c.id == e.aggregate_id,
-                                          table.c.withdrawn.is_(False)).values(consent=True))
-
-
-def _consent_withdrawn(conn: sa.Connection, e: Envelope) -> None:
-    for table in (mentors, mentees):
-        conn.execute(table.update().where(table.c.id == e.aggregate_id)
-                     .values(consent=False, withdrawn=True))
-    # What the curator noted about this person goes with their consent.
-    conn.execute(profiles.delete().where(profiles.c.person_id == e.aggregate_id))
-
-
-HANDLERS: dict[str, Callable[[sa.Connection, Envelope], None]] = {
-    "OrganisationRegistered": _organisation,
-    "ProgrammeLaunched": _programme,
-    "MentorRegistered": _mentor,
-    "MenteeRegistered": _mentee,
-    "ConsentRecorded": _consent_recorded,
-    "ConsentWithdrawn": _consent_withdrawn,
-}
-
-
-class PoolsProjection:
-    """The registry stream into the candidate pools, in the consumer's transaction."""
-
-    name = "pairing-pools"
-    sources = ("registry",)
-
-    def __init__(self, on_applied: Callable[[], None] = lambda: None) -> None:
-        self.on_applied = on_applied
-
-    def apply(self, conn: sa.Connection, envelopes: Sequence[Envelope]) -> None:
-        for envelope in envelopes:
-            handler = HANDLERS.get(envelope.type)
-            if handler is not None:
-                handler(conn, envelope)
-        self.on_applied()

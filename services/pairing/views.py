@@ -72,7 +72,6 @@ def apply_events(conn: sa.Connection, events: list[tuple[int, CanMutateAggregate
     write_position(conn, VIEW_NAME, LOCAL_STREAM, events[-1][0])
 
 
-
 def _formed(conn: sa.Connection, e: Any) -> None:
     conn.execute(pairs.insert().values(
         id=e.originator_id, programme_id=e.programme_id, organisation_id=e.organisation_id,

@@ -15,13 +15,18 @@ The frame (what every page shares)
     ``navigation.py``  everything decided by the user's role: the menu, the start page, links
     ``templating.py``  the Jinja environment, shared filters (``ru_date``) and words
     ``lookups.py``     what several page groups ask: own organisation, people's names, scope
+    ``collation.py``   the Russian alphabetical order (``ru_key``) for names and titles
     ``charts.py``, ``export.py``, ``survey_status.py``: helpers of the pages, no routes
 
 The pages: one module per page group in ``pages/``; find a page by its URL here
     ``/``, ``/login``, ``/logout``, ``/static/…``                   ``pages/home.py``
-    ``/organisations/{id}`` (the bases), ``…/import``, ``…/template``,
+    ``/organisations/{id}/worklist`` (a curator's start page)     ``pages/worklist.py``
+    ``/bases``, ``/organisations/{id}`` (the bases), ``…/import``, ``…/template``,
     ``/people/{id}``, ``/people/{id}/withdraw``                     ``pages/people.py``
-    ``/organisations/{id}/documents``, ``/files/{id}/{fmt}``        ``pages/documents.py``
+    ``/organisations/{id}/people/new`` (a person by form)          ``pages/person_form.py``
+    ``/organisations/{id}/programmes``                              ``pages/programmes.py``
+    ``/organisations/{id}/documents``, ``…/curator-order``,
+    ``/people/{id}/consent-form``, ``/files/{id}/{fmt}``            ``pages/documents.py``
     ``/organisations/{id}/pairing…``, ``…/pairs``, ``…/pairs-order`` ``pages/pairing.py``
     ``/pairs/{id}`` and its meetings, feedback, goals, completion   ``pages/pair.py``
     ``/dashboard``, ``/dashboard/export.xlsx``                      ``pages/dashboards.py``
@@ -29,6 +34,7 @@ The pages: one module per page group in ``pages/``; find a page by its URL here
     ``/organisations/{id}/roadmap…``                                ``pages/roadmaps.py``
     ``/surveys…``, ``/organisations/{id}/surveys``, ``/pairs/{id}/surveys/…`` ``pages/surveys.py``
     ``/reports…``, ``/organisations/{id}/reports``                  ``pages/reports.py``
+    any other address a browser opens (Russian «not found»)         ``pages/errors.py``
 Each module's docstring lists its URLs exactly (``tests/unit/portal/test_frame.py`` checks).
 
 Templates live in ``templates/`` (``base.html`` is the frame: menu, who is signed in; a name

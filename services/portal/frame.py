@@ -5,7 +5,8 @@
 - ``Signed`` (the signed-in user and an API client carrying their token) and ``State`` (the
   portal's settings and HTTP client) are what a page asks for;
 - ``render`` / ``see_other`` answer with a template or a redirect (htmx-aware);
-- ``FIELD_TITLES`` names every form field in Russian for the validation error page.
+- ``FIELD_TITLES`` names every form field in Russian for the validation error page;
+- the header names the user's organisation or territory (``scope_title``), not its path code.
 
 A page group makes its router with ``page_router()``; its routes take ``s: Signed`` and answer
 with ``render`` or ``see_other``.
@@ -13,8 +14,9 @@ with ``render`` or ``see_other``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -26,11 +28,14 @@ from fastapi.routing import APIRoute
 
 from services.portal import auth
 from services.portal.client import ApiClient, ApiError
+from services.portal.csrf import check_csrf
 from services.portal.templating import templates
 from shared.auth import Actor
 from shared.errors import DomainError
-from shared.security import check_csrf
+from shared.logging import get_logger
 from shared.settings import Settings
+
+log = get_logger(__name__)
 
 #: Every field of the portal's forms and addresses, as its label names it: what a validation
 #: error shows the user instead of the parameter's name (test_pages checks none is missing).
@@ -62,7 +67,32 @@ FIELD_TITLES = {
     # dashboards and the auditor
     "org": "Территория или организация", "as_of": "Дата", "record": "Идентификатор записи",
     "name": "Файл",
+    # a person added by form, a programme, the documents a curator issues
+    "last_name": "Фамилия", "first_name": "Имя", "middle_name": "Отчество",
+    "birth_date": "Дата рождения", "category": "Категория", "grade": "Класс",
+    "class_letter": "Буква класса", "requests": "Запросы", "competencies": "Компетенции",
+    "capacity": "Сколько наставляемых может вести", "consent_given_by": "Кто дал согласие",
+    "guardian_name": "ФИО законного представителя", "snils": "СНИЛС", "phone": "Телефон",
+    "email": "Электронная почта", "form": "Форма наставничества", "curator": "Куратор программы",
+    "curator_name": "ФИО куратора", "curator_position": "Должность куратора",
+    "forms": "Формы наставничества", "path": "Адрес страницы",
 }
+
+#: A service's «… не найден(а)» said as Russian says it, by the refusal's code.
+NOT_FOUND_MESSAGES = {
+    "PERSON_NOT_FOUND": "Участник не найден", "PAIR_NOT_FOUND": "Пара не найдена",
+    "ORGANISATION_NOT_FOUND": "Организация не найдена", "DOCUMENT_NOT_FOUND": "Документ не найден",
+    "ROADMAP_NOT_FOUND": "Дорожная карта не найдена", "PROGRAMME_NOT_FOUND": "Программа не найдена",
+    "REPORT_NOT_FOUND": "Отчёт не найден", "MEETING_NOT_FOUND": "Встреча не найдена",
+    "NOT_FOUND": "Страница не найдена",
+}
+
+
+def said_well(code: str, message: str) -> str:
+    """The refusal's message, with the grammar of the entity it names."""
+    if message.endswith("не найден(а)"):
+        return NOT_FOUND_MESSAGES.get(code, message.replace("не найден(а)", "не найдено"))
+    return message
 
 
 def invalid_fields(errors: Sequence[Any]) -> str:
@@ -75,6 +105,35 @@ def invalid_fields(errors: Sequence[Any]) -> str:
         if title and title not in titles:
             titles.append(title)
     return ", ".join(titles)
+
+
+def field_errors(exc: ApiError, known: Iterable[str], by_code: Mapping[str, str] | None = None
+                 ) -> tuple[dict[str, str], list[str]]:
+    """A service's refusal of a form as messages per field of the form (``known``), and those
+    that concern no one field. A refusal without details names its field by its code (``by_code``)."""
+    fields: dict[str, str] = {}
+    general: list[str] = []
+    names = set(known)
+    details = [d for d in exc.details if isinstance(d, dict) and "message" in d]
+    if not details:
+        name = (by_code or {}).get(exc.code)
+        if name:
+            fields[name] = exc.message
+        else:
+            general.append(said_well(exc.code, exc.message))
+        return fields, general
+    for detail in details:
+        # "person.birth_date", "grade", "requests.0", or "" for the command as a whole
+        parts = [p for p in str(detail.get("field", "")).split(".") if p and not p.isdigit()]
+        name = parts[-1] if parts else ""
+        message = str(detail["message"])
+        if not name and "класс" in message and "grade" in names:
+            name = "grade"  # «для обучающегося укажите класс»: the check of the whole command
+        if name in names:
+            fields.setdefault(name, message[:1].upper() + message[1:])
+        else:
+            general.append(message)
+    return fields, general
 
 
 class SignInNeeded(Exception):
@@ -99,18 +158,31 @@ class PortalRoute(APIRoute):
                     return Response(status_code=204, headers={"HX-Redirect": "/login"})
                 return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
             except RequestValidationError as exc:
+                if any(error.get("loc", ("",))[0] == "path" for error in exc.errors()):
+                    # /people/not-an-id is an address that leads nowhere, not a form to fix
+                    return render(request, "error.html", status=404, code="NOT_FOUND",
+                                  message="Такой страницы нет. Проверьте адрес или начните с главной.",
+                                  actor=signed_in_or_none(request))
                 fields = invalid_fields(exc.errors())
                 return render(request, "error.html", status=422, code="VALIDATION_ERROR",
                               message=f"Проверьте заполнение полей: {fields}" if fields
                               else "Проверьте заполнение полей формы")
             except (ApiError, DomainError) as exc:
+                message = said_well(exc.code, exc.message)
                 if htmx(request):
                     # htmx swaps error answers too (base.html): the alert goes atop the page.
-                    response = render(request, "_alert.html", status=exc.status, message=exc.message)
+                    response = render(request, "_alert.html", status=exc.status, message=message)
                     response.headers.update({"HX-Retarget": "#main", "HX-Reswap": "afterbegin"})
                     return response
                 return render(request, "error.html", status=exc.status, code=exc.code,
-                              message=exc.message, actor=signed_in_or_none(request))
+                              message=message, actor=signed_in_or_none(request))
+            except Exception:
+                # A bug of the portal: the user gets a page in Russian, the log the traceback.
+                log.exception("portal.page_failed", path=request.url.path)
+                return render(request, "error.html", status=500, code="INTERNAL_ERROR",
+                              message="Страница не открылась из-за внутренней ошибки. Повторите "
+                                      "попытку позже; если ошибка повторится, сообщите администратору.",
+                              actor=signed_in_or_none(request))
 
         return route
 
@@ -129,6 +201,8 @@ def signed_in_or_none(request: Request) -> Actor | None:
 class Portal:
     settings: Settings
     http: httpx.AsyncClient
+    #: The names of scopes (organisation or territory path → name, when read): the header's.
+    scope_names: dict[str, tuple[float, str]] = field(default_factory=dict)
 
 
 def portal(request: Request) -> Portal:
@@ -141,12 +215,35 @@ class Session:
     api: ApiClient
 
 
-def session(request: Request, state: Annotated[Portal, Depends(portal)]) -> Session:
+#: How long the header trusts a scope's name it read (a renamed school shows within minutes).
+SCOPE_NAME_SECONDS = 600.0
+
+
+async def scope_title(state: Portal, actor: Actor, api: ApiClient) -> str | None:
+    """The name of the user's organisation or territory, read once in a while with their own
+    token (a user reads the name of their own scope; a scope's name is no secret among its users)."""
+    scope = str(actor.scope)
+    cached = state.scope_names.get(scope)
+    if cached and time.monotonic() - cached[0] < SCOPE_NAME_SECONDS:
+        return cached[1]
+    try:
+        found = await api.get("/registry/organisations", under=scope)
+    except ApiError:
+        return None  # the header goes without the name; the page itself still opens
+    name = next((str(o["name"]) for o in found if o.get("path") == scope), None)
+    if name is not None:
+        state.scope_names[scope] = (time.monotonic(), name)
+    return name
+
+
+async def session(request: Request, state: Annotated[Portal, Depends(portal)]) -> Session:
     actor = auth.session_actor(request, state.settings)
     token = auth.session_token(request)
     if actor is None or token is None:
         raise SignInNeeded
-    return Session(actor, ApiClient(state.http, token))
+    api = ApiClient(state.http, token)
+    request.state.scope_name = await scope_title(state, actor, api)
+    return Session(actor, api)
 
 
 State = Annotated[Portal, Depends(portal)]
@@ -155,6 +252,7 @@ Signed = Annotated[Session, Depends(session)]
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("actor", None)
+    context.setdefault("scope_name", getattr(request.state, "scope_name", None))
     context["status"] = status
     return templates.TemplateResponse(request, name, context, status_code=status)
 

@@ -1,5 +1,5 @@
 """What several page groups ask: the user's own organisation, the names of an organisation's
-people, the territory or organisation an address names, today's date."""
+people, the territory or organisation an address names, today's date and school year."""
 
 from __future__ import annotations
 
@@ -39,3 +39,9 @@ def parse_scope(org: str | None, actor: Actor) -> str:
 def date_today() -> str:
     return datetime.date.today().isoformat()
 
+
+
+def current_school_year(today: datetime.date) -> str:
+    """The school year (01.09–31.08) a date falls in: «2026-2027» from September 2026."""
+    start = today.year if today.month >= 9 else today.year - 1
+    return f"{start}-{start + 1}"

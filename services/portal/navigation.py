@@ -23,9 +23,11 @@ class MenuItem:
 
 #: The main menu (base.html), in its order, with the roles that see each entry.
 MENU: tuple[MenuItem, ...] = (
-    MenuItem("/", "Базы участников", frozenset({Role.CURATOR})),
+    MenuItem("/", "Что сделать", frozenset({Role.CURATOR})),
+    MenuItem("/bases", "Базы участников", frozenset({Role.CURATOR})),
     MenuItem("/surveys", "Анкетирование", frozenset({Role.CURATOR})),
-    MenuItem("/dashboard", "Мониторинг", frozenset({Role.MUNICIPAL, Role.REGIONAL, Role.AUDITOR})),
+    MenuItem("/dashboard", "Мониторинг",
+             frozenset({Role.CURATOR, Role.MUNICIPAL, Role.REGIONAL, Role.AUDITOR})),
     MenuItem("/reports", "Отчётность",
              frozenset({Role.CURATOR, Role.MUNICIPAL, Role.REGIONAL, Role.AUDITOR})),
     MenuItem("/auditor", "Аудит", frozenset({Role.AUDITOR, Role.REGIONAL})),
@@ -37,7 +39,8 @@ def menu(actor: Actor) -> list[MenuItem]:
 
 
 def works_in_own_organisation(actor: Actor) -> bool:
-    """A curator works in one organisation: «/», «/surveys» and «/reports» lead to its pages."""
+    """A curator works in one organisation: «/» (its worklist), «/bases», «/surveys» and
+    «/reports» lead to its pages."""
     return actor.role is Role.CURATOR
 
 

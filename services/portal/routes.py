@@ -8,17 +8,23 @@ from services.portal.pages import (
     auditor,
     dashboards,
     documents,
+    errors,
     home,
     pair,
     pairing,
     people,
+    person_form,
+    programmes,
     reports,
     roadmaps,
     surveys,
+    worklist,
 )
 
-#: The page groups, in the order their routes are listed.
-PAGE_GROUPS = (home, people, documents, pairing, pair, dashboards, auditor, roadmaps, surveys, reports)
+#: The page groups, in the order their routes are listed; ``errors`` (the page for an address
+#: that leads nowhere) last.
+PAGE_GROUPS = (home, worklist, people, person_form, programmes, documents, pairing, pair, dashboards,
+               auditor, roadmaps, surveys, reports, errors)
 
 router = APIRouter(include_in_schema=False)
 # The routes themselves, in order (not nested routers): each keeps its PortalRoute class, and

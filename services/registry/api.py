@@ -18,7 +18,7 @@ from services.registry.commands import (
 )
 from shared.auth import OrgPath
 from shared.errors import DomainError
-from shared.security import MAX_UPLOAD_BYTES
+from shared.uploads import MAX_UPLOAD_BYTES
 from shared.web import Context, CurrentActor
 
 

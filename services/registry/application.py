@@ -11,20 +11,19 @@ from uuid import UUID, uuid4
 
 import sqlalchemy as sa
 from eventsourcing.domain import event
-from pydantic import ValidationError
 
 from services.registry import claims, views
 from services.registry.accounts import AccountService
 from services.registry.commands import (
     DeclareContingent,
     LaunchProgramme,
-    PersonalData,
     RegisterMentee,
     RegisterMentor,
     RegisterOrganisation,
     WithdrawConsent,
 )
 from services.registry.domain import (
+    SHARED_FIELDS,
     Organisation,
     Person,
     PersonRole,
@@ -32,11 +31,12 @@ from services.registry.domain import (
     check_consent,
     child_path,
 )
-from services.registry.importing import PersonRow, validate_import
+from services.registry.importing import validate_import
+from services.registry.importing.commands import command_from_row, import_error, row_problem
 from services.registry.validation import is_minor
 from services.registry.vault import Vault, person_claims, person_keys
-from shared.auth import Actor, OrgPath, Role
-from shared.errors import DomainError, conflict, forbidden, not_found
+from shared.auth import Actor, OrgPath, require_names_reader, require_region_registrar
+from shared.errors import DomainError, conflict, not_found
 from shared.logging import get_logger
 from shared.settings import Settings
 from shared.store import (
@@ -46,7 +46,6 @@ from shared.store import (
     ServiceApplication,
     view_engine,
 )
-from shared.web import VALIDATION_MESSAGES
 
 log = get_logger(__name__)
 
@@ -69,6 +68,8 @@ class PersonalDataAccess(EventSourcedAggregate):
 #: People named in one ``PersonalDataAccessed``: a list of a large college stays a few events of
 #: modest size rather than one the bus would refuse.
 ACCESS_RECORD_MAX_PEOPLE = 1000
+#: As many people as one document may name.
+MAX_PEOPLE_PER_DOCUMENT = 2000
 #: More orphans than this at start means something else is wrong (a view being rebuilt, say):
 #: then nothing is deleted and the count is logged.
 MAX_ORPHANS_REMOVED = 1000
@@ -80,10 +81,13 @@ class RegistryService(EventSourcedService):
     then be told from a crash's orphans at start-up, and no two replicas change one aggregate
     at once."""
 
-    def __init__(self, settings: Settings, today: Callable[[], date] = date.today) -> None:
+    def __init__(self, settings: Settings, today: Callable[[], date] = date.today, *,
+                 events: ServiceApplication | None = None, engine: sa.Engine | None = None) -> None:
+        """``events`` and ``engine``: another event store and view database (in memory, for the
+        service layer's own tests); by default those the settings name."""
         # secure_delete: a destroyed person key must not stay readable in the database file.
-        super().__init__(RegistryStore(settings),
-                         view_engine(settings, "registry", secure_delete=True), views)
+        super().__init__(events or RegistryStore(settings),
+                         engine or view_engine(settings, "registry", secure_delete=True), views)
         self.settings = settings
         self.today = today
         views.create_tables(self.engine)
@@ -166,9 +170,7 @@ class RegistryService(EventSourcedService):
         parent_path = None if parent is None else OrgPath.parse(parent.path)
         path = child_path(parent_path, cmd.kind, cmd.code)
         if parent_path is None:
-            if ctx.actor.role not in (Role.REGIONAL, Role.SYSTEM) or \
-                    ctx.actor.scope.region != path.region:
-                raise forbidden("Регион регистрирует только региональный оператор")
+            require_region_registrar(ctx.actor, path.region)
         else:
             ctx.actor.require_write(parent_path)
         duplicate = conflict("DUPLICATE_ORGANISATION",
@@ -405,6 +407,36 @@ class RegistryService(EventSourcedService):
                            "people_list")
         return sorted(found, key=lambda p: (p["full_name"] or "~", p["id"]))
 
+    def names_for_document(self, actor: Actor, person_ids: Any) -> dict[str, Any]:
+        """Names another service prints (an order, a consent form) but must never hold: only the
+        people ``actor`` may read, anyone else (or anyone whose consent was withdrawn)
+        ``missing``; the read is recorded as any read of personal data is."""
+        require_names_reader(actor)
+        people: dict[str, dict[str, Any]] = {}
+        missing: list[str] = []
+        for person_id in dict.fromkeys(document_person_ids(person_ids)):
+            try:
+                person = self.get_person(actor, person_id, purpose=None)  # checks the scope
+            except DomainError:
+                missing.append(str(person_id))
+                continue
+            personal = person.get("personal")
+            if not personal:  # consent withdrawn: the data is shredded
+                missing.append(str(person_id))
+                continue
+            people[str(person_id)] = {
+                "full_name": person["full_name"], "role": person["role"],
+                "organisation_id": person["organisation_id"],
+                **{name: personal.get(name) for name in SHARED_FIELDS},
+            }
+        by_path: dict[str, list[UUID]] = {}
+        for person_id, person in people.items():
+            path = self.organisation_row(UUID(person["organisation_id"])).path
+            by_path.setdefault(path, []).append(UUID(person_id))
+        self.record_access(actor, by_path, "names_lookup")
+        log.info("registry.names_served", actor=actor.user, served=len(people), missing=len(missing))
+        return {"people": people, "missing": missing}
+
     # --- programmes -----------------------------------------------------------------------------
 
     def launch_programme(self, ctx: CommandContext, cmd: LaunchProgramme) -> UUID:
@@ -427,42 +459,6 @@ class RegistryService(EventSourcedService):
                  "school_year": r.school_year, "curator": r.curator} for r in rows]
 
 
-def command_from_row(row: PersonRow, organisation_id: UUID) -> RegisterMentor | RegisterMentee:
-    guardian = row.guardian_name is not None and row.guardian_consent
-    person = PersonalData(
-        last_name=row.full_name.last, first_name=row.full_name.first,
-        middle_name=row.full_name.middle, birth_date=row.birth_date, snils=row.snils,
-        phone=row.phone, email=row.email,
-        guardian_name=str(row.guardian_name) if row.guardian_name else None)
-    common = {"organisation_id": organisation_id, "category": row.category, "person": person,
-              "consent_given_by": "guardian" if guardian else "self",
-              "class_letter": row.class_letter}
-    if row.role == "mentor":
-        return RegisterMentor(**common, competencies=list(row.competencies),
-                              capacity=row.capacity or 1, grade=row.grade)
-    return RegisterMentee(**common, grade=row.grade, requests=list(row.requests))
-
-
-def row_problem(exc: ValueError) -> str:
-    """A row the importer passed but a command refused, said in Russian (pydantic says it in
-    English): the field and what is wrong with it."""
-    if not isinstance(exc, ValidationError):
-        return str(getattr(exc, "message_ru", exc))
-
-    def said(error: Any) -> str:
-        problem = error.get("ctx", {}).get("error")
-        message = getattr(problem, "message_ru", None)
-        return message or VALIDATION_MESSAGES.get(error["type"], "недопустимое значение")
-
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {said(e)}" for e in exc.errors())
-
-
-def import_error(errors: list[dict[str, Any]]) -> DomainError:
-    return DomainError("IMPORT_REJECTED",
-                       f"Файл не загружен: ошибок — {len(errors)}. Исправьте строки и загрузите снова",
-                       422, details=errors)
-
-
 def organisation_json(row: sa.Row[Any]) -> dict[str, Any]:
     return {"id": str(row.id), "code": row.code, "name": row.name, "kind": row.kind,
             "parent_id": str(row.parent_id) if row.parent_id else None, "path": row.path}
@@ -480,3 +476,12 @@ def person_json(row: sa.Row[Any], personal: dict[str, Any] | None) -> dict[str, 
         "can_be_paired": row.consent is not None and not row.withdrawn,
         "full_name": full_name, "personal": personal,
     }
+
+
+def document_person_ids(raw: Any) -> list[UUID]:
+    if not isinstance(raw, list) or len(raw) > MAX_PEOPLE_PER_DOCUMENT:
+        raise DomainError("INVALID_REQUEST", "Нужен список идентификаторов участников", 422)
+    try:
+        return [UUID(str(i)) for i in raw]
+    except ValueError:
+        raise DomainError("INVALID_REQUEST", "Неверный идентификатор участника", 422) from None

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.registry.accounts import AccountService
 from shared.auth import Role
-from shared.security import client_address
+from shared.middlewares import client_address
 from shared.web import CurrentActor
 
 

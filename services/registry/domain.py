@@ -31,6 +31,8 @@ MENTOR_CATEGORIES: frozenset[str] = frozenset({
     "parent", "partner",
 })
 MENTEE_CATEGORIES: frozenset[str] = frozenset({"student", "young_teacher", "college_student"})
+#: What a document (an order, a consent form) may print of a person besides the full name.
+SHARED_FIELDS = ("last_name", "first_name", "middle_name", "birth_date", "guardian_name")
 
 
 def child_path(parent: OrgPath | None, kind: OrganisationKind, code: str) -> OrgPath:

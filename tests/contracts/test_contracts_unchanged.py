@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from services.cli import runtimes_for
+from services.bootstrap import runtimes_for
 from shared.events import CATALOGUE
 from shared.host import create_app
 from shared.settings import Settings

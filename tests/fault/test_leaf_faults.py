@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from shared.bus import connect, edge_stream_config
-from shared.cluster import LeafNode, LinkProxy, NatsCluster
 from shared.contracts import stream_name
 from tests.conftest import wait_until
+from tests.fault.cluster import LeafNode, LinkProxy, NatsCluster
 from tests.fault.conftest import Deployment, assert_exact, stop_all, stored_count, stream_messages
 
 pytestmark = pytest.mark.fault

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from services.cli import SERVICES, runtimes_for
+from services.bootstrap import SERVICES, runtimes_for
 from shared.host import create_app
 from shared.nats_server import EmbeddedNats
 from shared.settings import Settings

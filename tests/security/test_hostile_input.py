@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from shared.auth import Role
-from shared.security import check_upload
+from shared.uploads import check_upload
 from tests.security.world import ISSUER, SCHOOL, SURNAMES, World, wait_until
 
 HOSTILE = {

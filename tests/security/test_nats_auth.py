@@ -15,10 +15,7 @@ from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js.api import ConsumerConfig, KeyValueConfig, StreamConfig
 
-from services.registry.rpc import NAMES_QUEUE, NAMES_SUBJECT
-from shared import bus
-from shared.contracts import SOURCES, stream_name
-from shared.nats_auth import (
+from deploy.tools.nats_auth import (
     SERVICES,
     NatsAuthorization,
     build_authorization,
@@ -27,6 +24,9 @@ from shared.nats_auth import (
     service_inbox,
     write_authorization,
 )
+from services.registry.rpc import NAMES_QUEUE, NAMES_SUBJECT
+from shared import bus
+from shared.contracts import SOURCES, stream_name
 from shared.nats_server import EmbeddedNats
 from shared.settings import Settings
 from tests.conftest import publish_until_delivered

@@ -12,15 +12,11 @@ import orjson
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from services.registry.throttling import SlidingWindow
 from shared.auth import Actor, OrgPath, Role, issue_token
-from shared.security import (
-    MAX_UPLOAD_BYTES,
-    InputGuardMiddleware,
-    RateLimitMiddleware,
-    RequestBudget,
-    SlidingWindow,
-)
+from shared.middlewares import InputGuardMiddleware, RateLimitMiddleware, RequestBudget
 from shared.settings import Settings
+from shared.uploads import MAX_UPLOAD_BYTES
 from tests.conftest import TEST_SECRET
 
 

@@ -22,12 +22,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
 from services.registry.accounts import DEMO_PASSWORD, AccountService, accounts
+from services.registry.passwords import hash_password, verify_password
 from services.registry.runtime import RegistryRuntime
+from services.registry.throttling import LoginGuard
 from shared.auth import Actor, OrgPath, Role, read_token
 from shared.errors import DomainError
 from shared.host import create_app
+from shared.middlewares import client_address
 from shared.nats_server import EmbeddedNats
-from shared.security import LoginGuard, SecuritySettings, client_address, hash_password, verify_password
 from shared.settings import Settings
 from tests.conftest import TEST_SECRET
 
@@ -45,7 +47,7 @@ class Clock:
 @pytest.fixture
 def service(tmp_path: Path) -> AccountService:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'accounts.sqlite'}")
-    settings = SecuritySettings(login_max_failures=3, login_lockout_seconds=600,
+    settings = Settings(login_max_failures=3, login_lockout_seconds=600,
                                 login_address_attempts=50, access_token_minutes=15)
     clock = Clock()
     service = AccountService(engine, TEST_SECRET, settings, clock=clock,
@@ -89,7 +91,7 @@ def test_lock_out_after_failures_then_unlocks_in_time(service: AccountService) -
 
 def test_throttling_per_client_address(tmp_path: Path) -> None:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'a.sqlite'}")
-    settings = SecuritySettings(login_address_attempts=5, login_address_window_seconds=60,
+    settings = Settings(login_address_attempts=5, login_address_window_seconds=60,
                                 login_max_failures=100)
     service = AccountService(engine, TEST_SECRET, settings, secrets_dir=tmp_path / "secrets")
     for i in range(5):
@@ -354,7 +356,7 @@ def test_in_embedded_mode_each_portal_user_has_a_sign_in_allowance_of_their_own(
         tmp_path: Path, nats_server: EmbeddedNats, monkeypatch: pytest.MonkeyPatch) -> None:
     """`nastavnik up`: the portal calls the API at 127.0.0.1 with each user's address in
     X-Forwarded-For, as its login form does; those addresses are believed from the loopback."""
-    from services.cli import embedded_settings
+    from services.bootstrap import embedded_settings
 
     monkeypatch.delenv("NASTAVNIK_TRUSTED_PROXIES", raising=False)
     monkeypatch.setenv("NASTAVNIK_LOGIN_ADDRESS_ATTEMPTS", "2")

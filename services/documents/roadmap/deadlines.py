@@ -38,6 +38,12 @@ Resolution rules, in short:
   "по мере необходимости", "ежемесячно", "1 раз в месяц" and similar ongoing wording, but
   not by "в течение 10 дней";
 * the result is deduplicated and sorted chronologically.
+
+Why a grammar of our own: no pinned dependency reads Russian deadline phrases.  ``dateparser``
+is not installed; ``python-dateutil`` (pinned) knows English month names only; and none of them
+knows what offices write -- quarters and half-years in Roman figures, school years ("2023/24
+уч. г."), decades, "далее ежегодно", a start that is not a deadline.  The month names and their
+case forms are a closed list, written out once below.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from services.documents.roadmap.layout import (
     ROLE_RESPONSIBLE,
     ROLE_RESULT,
     ROLE_SECTION,
+    ROLE_STAGE_NUMBER,
     SECTION_TEXT_RE,
     Row,
     header_role,
@@ -32,6 +33,7 @@ _DANGLING_WORDS = frozenset(
     {"для", "и", "в", "во", "с", "со", "к", "ко", "по", "на", "от", "о", "об", "из", "за"}
     | {"при", "или", "а", "но", "что", "как", "до", "без", "через", "между", "под", "над", "у"}
 )
+_STAGE_NAME_RE = re.compile(r"^[А-ЯЁ][а-яё-]+\s+(?:этап|раздел|блок)\.?$")
 _LEADING_NUMBER_RE = re.compile(r"^(?P<number>\d{1,3}(?:\.\d{1,3})*)[.)]?\s+(?P<rest>\S.*)$")
 
 
@@ -44,7 +46,8 @@ class ItemDraft:
     parts: dict[str, list[str]] = field(default_factory=dict)
 
     def add(self, role: str, text: str) -> None:
-        if text:
+        # A continuation row naming the same party again ("Управление" twice) adds nothing.
+        if text and not (role == ROLE_RESPONSIBLE and text in self.parts.get(role, [])):
             self.parts.setdefault(role, []).append(text)
 
     def text(self, role: str) -> str:
@@ -67,12 +70,23 @@ def build_drafts(rows: list[Row]) -> list[ItemDraft]:
     if not body:
         return []
     width = len(header.cells) if header else _typical_width(body)
+    # A row of one cell in a wider table (a line without separators, a Word cell spanning the
+    # whole row) is a heading or a tail, whichever column comes first.
+    spanning = [len(row.cells) == 1 < width for row in body]
     body = _fit_width(body, width)
     roles = _roles_from_header(header) if header else {}
     roles = _complete_roles(roles, body, width)
+    home = roles.get(ROLE_NUMBER, roles.get(ROLE_ACTIVITY, 0))
+    body = [_moved_to(row, home) if spans else row for row, spans in zip(body, spanning, strict=True)]
     drafts = _walk(body, roles)
     _repair_split_cells(drafts)
     return drafts
+
+
+def _moved_to(row: Row, column: int) -> Row:
+    cells = [""] * len(row.cells)
+    cells[column] = row.cells[0]
+    return Row(tuple(cells), row.emphasized)
 
 
 def _typical_width(rows: list[Row]) -> int:
@@ -154,6 +168,13 @@ def _average_length(rows: list[Row], column: int) -> float:
     return sum(len(row.cells[column]) for row in rows) / len(rows)
 
 
+def _reads_as_heading(text: str) -> bool:
+    """A row of text alone that names a stage: "Раздел 2. ...", "ОСНОВНОЙ ЭТАП", "Заключительный
+    этап" -- never the tail of an activity, which goes on in lower case."""
+    return bool(SECTION_TEXT_RE.match(text) or _STAGE_NAME_RE.search(text)) or (
+        text.isupper() and len(text) > 3)
+
+
 def _continues_previous(text: str) -> bool:
     """A fragment that reads as the tail of a sentence rather than the start of an item."""
     return not text or text[0].islower() or text[0] in "-–—,;:)».•"
@@ -173,7 +194,8 @@ def _walk(rows: list[Row], roles: dict[str, int]) -> list[ItemDraft]:
         number_cell = cell.get(ROLE_NUMBER, "")
         number = parse_number(number_cell) if number_cell else None
         if cell.get(ROLE_SECTION):
-            section = cell[ROLE_SECTION]
+            stage_number = parse_number(cell.get(ROLE_STAGE_NUMBER, ""))
+            section = f"{stage_number}. {cell[ROLE_SECTION]}" if stage_number else cell[ROLE_SECTION]
         has_info = any(cell.get(role) for role in _INFO_ROLES)
 
         if not has_info:
@@ -182,7 +204,7 @@ def _walk(rows: list[Row], roles: dict[str, int]) -> list[ItemDraft]:
             if not text:
                 continue
             in_number_column = bool(number_cell) and number is None
-            if number or in_number_column or row.emphasized or SECTION_TEXT_RE.match(text) or draft is None:
+            if number or in_number_column or row.emphasized or _reads_as_heading(text) or draft is None:
                 label = f"{number}. {text}" if number else text
                 pending_header = (number, text, section) if number else None
                 section, draft = label, None

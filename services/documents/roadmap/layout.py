@@ -5,9 +5,13 @@ into rows and cells and cleans the cell text.  :mod:`items` interprets the rows.
 
 Supported text layouts:
 
-* tab-separated rows (Word "save as text"), with cells broken over several lines or pages;
+* tab-separated rows (Word "save as text"), with cells broken over several lines or pages, or
+  quoted where they hold line breaks (Excel "text, tab delimited");
 * Markdown pipe tables (``| 1 | ... |``);
-* one cell per line, after a header block of one column title per line.
+* one cell per line, after a header block of one column title per line;
+* one cell per line opening with a tab, rows ended by a blank line.
+
+Word documents are read by :mod:`word` into the same rows.
 """
 
 from __future__ import annotations
@@ -17,11 +21,6 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-
-import docx
-from docx.table import Table, _Cell
-from docx.text.paragraph import Paragraph
 
 from services.documents.roadmap.deadlines import looks_like_deadline
 
@@ -31,6 +30,7 @@ ROLE_DEADLINE = "deadline"
 ROLE_RESPONSIBLE = "responsible"
 ROLE_RESULT = "result"
 ROLE_SECTION = "section"
+ROLE_STAGE_NUMBER = "stage_number"  # «№ этапа» beside «Наименование этапа» in two-level tables
 
 NUMBER_RE = re.compile(r"^(?P<number>\d{1,3}(?:\.\d{1,3})*|[IVXLC]{1,6})[.)]?$")
 SECTION_TEXT_RE = re.compile(
@@ -47,6 +47,8 @@ _SECTION_HEADING_RE = re.compile(
     re.IGNORECASE,
 )
 
+_STAGE_TITLE_RE = re.compile(
+    r"^(?:№\s*|n\s+|номер\s+|наименование\s+|название\s+)?(?:этап|раздел|блок|направлени)")
 _BOLD_RE = re.compile(
     r"^(?:<b>|<strong>)(?P<inner>.*)(?:</b>|</strong>)$|^\*\*(?P<md>.*)\*\*$",
     re.DOTALL | re.IGNORECASE,
@@ -115,8 +117,15 @@ def header_role(text: str) -> str | None:
     lowered = text.lower().replace("ё", "е")
     if not lowered or len(lowered) > 80:
         return None
+    # "Этап", "№ этапа", "Наименование раздела" title a stage column; "Организационный этап" is
+    # a stage's own name, and "Направления деятельности / мероприятия" the activity column.
+    names_stage = _STAGE_TITLE_RE.match(lowered) and not re.search(r"мероприят|действ|работ", lowered)
+    if lowered.startswith(("№", "n ", "номер")) and names_stage:
+        return ROLE_STAGE_NUMBER
     if lowered.startswith(("№", "n п/п", "номер")) or "п/п" in lowered:
         return ROLE_NUMBER
+    if names_stage and not re.search(r"срок|ответствен|результат", lowered):
+        return ROLE_SECTION
     if "срок" in lowered or lowered.startswith(("дата", "период", "когда")):
         return ROLE_DEADLINE
     if "ответствен" in lowered or "исполнител" in lowered:
@@ -154,15 +163,55 @@ def looks_responsible(text: str) -> bool:
 # --------------------------------------------------------------------------- text exports
 
 
+# A cell Excel quoted because it holds line breaks: "Сроки\nреализации" (quotes inside doubled).
+_QUOTED_CELL_RE = re.compile(r'(?<![^\t\n])"((?:[^"]|"")*\n(?:[^"]|"")*)"(?=\t|\n|$)')
+
+
 def split_text_document(text: str) -> RawDocument:
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\t" in text:  # tab-delimited text from Excel: a quoted cell keeps its lines together
+        text = _QUOTED_CELL_RE.sub(lambda match: match[1].replace('""', '"').replace("\n", " "), text)
+    lines = text.split("\n")
     tabbed = [index for index, line in enumerate(lines) if "\t" in line and line.strip()]
+    if _is_tab_cell_per_line(lines, tabbed):
+        return _split_tab_cells(lines)
     if len(tabbed) >= 2:
         return _split_delimited(lines, tabbed, lambda line: line.split("\t"))
     piped = [index for index, line in enumerate(lines) if _is_pipe_row(line)]
     if len(piped) >= 2:
         return _split_delimited(lines, piped, _pipe_cells)
     return _split_one_cell_per_line(lines)
+
+
+def _is_tab_cell_per_line(lines: list[str], tabbed: list[int]) -> bool:
+    """Each cell on a line of its own that opens with a tab: nearly no line holds a second tab."""
+    single = [index for index in tabbed if lines[index].startswith("\t") and "\t" not in lines[index][1:]]
+    return len(single) >= 5 and len(single) >= 0.8 * len(tabbed)
+
+
+def _split_tab_cells(lines: list[str]) -> RawDocument:
+    """Cells open with a tab, a line without one goes on with the cell above, and a blank line
+    ends the row: a row of one cell is a heading («ОСНОВНОЙ ЭТАП»)."""
+    first = next(index for index, line in enumerate(lines) if line.startswith("\t"))
+    rows: list[Row] = []
+    cells: list[str] = []
+
+    def end_row() -> None:
+        if any(cell.strip() for cell in cells):
+            rows.append(make_row(cells))
+        cells.clear()
+
+    for line in lines[first:]:
+        if not line.strip() and "\t" not in line:
+            end_row()
+        elif line.startswith("\t") or not cells:
+            cells.append(line[1:] if line.startswith("\t") else line)
+        elif re.search(r"[^\W\d_]-$", cells[-1]) and line[:1].isalpha():
+            cells[-1] += line  # "материально-" + "технических": a compound broken at its hyphen
+        else:
+            cells[-1] = f"{cells[-1]} {line}"
+    end_row()
+    return RawDocument(preamble=[clean_text(line) for line in lines[:first]], rows=rows)
 
 
 def _is_pipe_row(line: str) -> bool:
@@ -355,72 +404,3 @@ def _spread(lines: list[str], columns: list[str | None]) -> list[str]:
         return [" ".join(names), " ".join(rest)]
     surplus = len(lines) - len(columns) + 1
     return [" ".join(lines[:surplus])] + lines[surplus:]
-
-
-# --------------------------------------------------------------------------- DOCX
-
-
-def read_docx_document(path: Path) -> RawDocument:
-    document = docx.Document(str(path))
-    blocks = list(document.iter_inner_content())
-    tables = [block for block in blocks if isinstance(block, Table)]
-    if not tables:
-        return RawDocument(preamble=[clean_text(block.text) for block in blocks])
-
-    table_rows = {id(table): _docx_table_rows(table) for table in tables}
-    main = next(
-        (table for table in tables if any(is_header_row(row.cells) for row in table_rows[id(table)])),
-        max(tables, key=lambda table: len(table_rows[id(table)])),
-    )
-    result = RawDocument()
-    seen_main = False
-    for block in blocks:
-        if block is main:
-            seen_main = True
-            result.rows.extend(table_rows[id(block)])
-        elif isinstance(block, Table):
-            if seen_main:  # a table continued after a page break or a heading
-                result.rows.extend(table_rows[id(block)])
-            else:
-                for row in table_rows[id(block)]:
-                    result.preamble.extend([" ".join(row.filled), ""])
-        elif not seen_main:
-            # Each Word paragraph stands alone; the blank line keeps them apart for the title.
-            result.preamble.extend([clean_text(block.text), ""])
-        elif block.text.strip():
-            result.rows.append(Row((clean_text(block.text),), emphasized=_all_bold(block)))
-    return result
-
-
-def _all_bold(paragraph: Paragraph) -> bool:
-    runs = [run for run in paragraph.runs if run.text.strip()]
-    return bool(runs) and all(run.bold for run in runs)
-
-
-def _docx_table_rows(table: Table) -> list[Row]:
-    rows: list[Row] = []
-    above: dict[int, tuple[str, bool]] = {}  # grid column -> cell content, for vertical merges
-    for tr in table._tbl.tr_lst:
-        cells: list[str] = [""] * (tr.grid_before or 0)
-        bold_flags: list[bool] = []
-        column = len(cells)
-        for tc in tr.tc_lst:
-            span = tc.grid_span
-            if tc.vMerge == "continue":
-                # Word shows one merged cell over several rows: it applies to each of them.
-                text, bold = above.get(column, ("", False))
-            else:
-                cell = _Cell(tc, table)
-                text = clean_text(" ".join(paragraph.text for paragraph in cell.paragraphs))
-                bold = any(_all_bold(paragraph) for paragraph in cell.paragraphs) and all(
-                    _all_bold(paragraph) for paragraph in cell.paragraphs if paragraph.text.strip()
-                )
-            cells.append(text)
-            cells.extend([""] * (span - 1))  # a spanning cell keeps the columns aligned
-            if text:
-                bold_flags.append(bold)
-            for covered in range(column, column + span):
-                above[covered] = (text, bold)
-            column += span
-        rows.append(Row(tuple(cells), emphasized=bool(bold_flags) and all(bold_flags)))
-    return rows

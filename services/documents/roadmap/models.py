@@ -8,7 +8,16 @@ from typing import Any
 
 
 class RoadmapParseError(ValueError):
-    """The document cannot be read as a roadmap; the message is shown to the user (in Russian)."""
+    """The document cannot be read as a roadmap; the message is shown to the user (in Russian).
+
+    ``code`` and ``status`` are what the HTTP answer carries: 422 for a file that is no readable
+    roadmap, 413 for one too large to read within the parser's bounds.
+    """
+
+    def __init__(self, message: str, code: str = "ROADMAP_UNREADABLE", status: int = 422) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
 
 
 @dataclass(frozen=True)

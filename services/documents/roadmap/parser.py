@@ -16,8 +16,8 @@ recent header row, written "N. Title" when the number sits in its own cell ("I" 
 :mod:`deadlines` for the phrase rules); in DOCX a vertically merged cell counts for
 every row it covers, while text exports only show it in its first row.
 
-Pure code: the only I/O is reading the file passed to :func:`parse_roadmap_file` /
-:func:`parse_roadmap_docx`.
+Pure code: the only I/O is reading the file passed to :func:`parse_roadmap_docx`; what a file
+is and how it is converted is :mod:`reading`'s business.
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ from datetime import date
 from pathlib import Path
 
 from docx.opc.exceptions import OpcError
+from lxml import etree
 
-from services.documents.roadmap.deadlines import find_period, parse_deadline, years_mentioned
+from services.documents.roadmap.cadence import due_dates
+from services.documents.roadmap.deadlines import find_period, parse_deadline
 from services.documents.roadmap.items import ItemDraft, build_drafts, find_header_index
 from services.documents.roadmap.layout import (
     ROLE_ACTIVITY,
@@ -37,10 +39,16 @@ from services.documents.roadmap.layout import (
     ROLE_RESPONSIBLE,
     ROLE_RESULT,
     RawDocument,
-    read_docx_document,
     split_text_document,
 )
+from services.documents.roadmap.limits import (
+    check_cells,
+    check_docx_archive,
+    check_text_size,
+    unreadable_word,
+)
 from services.documents.roadmap.models import Period, Roadmap, RoadmapItem, RoadmapParseError
+from services.documents.roadmap.word import read_docx_document
 
 __all__ = [
     "Period",
@@ -49,7 +57,6 @@ __all__ = [
     "RoadmapParseError",
     "parse_deadline",
     "parse_roadmap_docx",
-    "parse_roadmap_file",
     "parse_roadmap_text",
 ]
 
@@ -60,44 +67,34 @@ _TITLE_KEYWORDS = (
     re.compile(r"план|программ", re.IGNORECASE),
 )
 _MAX_TITLE_LENGTH = 400
+_PLAN_OR_SCHOOL_YEAR = re.compile(r"дорожн|план|программ|учебн", re.IGNORECASE)
+_SCHOOL_YEAR_WORD = re.compile(r"учебн", re.IGNORECASE)
 
 
 def parse_roadmap_text(text: str) -> Roadmap:
     """Parse a text export of a roadmap (tab-separated, pipe table or one cell per line)."""
+    check_text_size(text)
     return _build_roadmap(split_text_document(text))
 
 
 def parse_roadmap_docx(path: Path) -> Roadmap:
-    """Parse the roadmap table of a .docx document."""
+    """Parse the roadmap table of a .docx document (bounded: see :mod:`limits`)."""
+    check_docx_archive(Path(path))
     try:
         document = read_docx_document(Path(path))
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, OpcError) as error:
-        raise RoadmapParseError(f"Не удалось открыть документ Word «{Path(path).name}»: {error}") from error
+    except RoadmapParseError:
+        raise
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, OpcError, etree.LxmlError) as error:
+        # The library's own words are English and may name a server path: not for the user.
+        raise unreadable_word() from error
     return _build_roadmap(document)
-
-
-def parse_roadmap_file(path: Path) -> Roadmap:
-    """Parse a .docx file, or any other file as text (UTF-8, UTF-8 with BOM, else CP1251)."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".docx":
-        return parse_roadmap_docx(path)
-    if suffix == ".doc":
-        raise RoadmapParseError(
-            "Формат .doc не поддерживается: сохраните документ в формате .docx или как текст"
-        )
-    return parse_roadmap_text(_decode(path.read_bytes()))
-
-
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")  # also reads plain UTF-8
-    except UnicodeDecodeError:
-        return data.decode("cp1251")  # Windows exports; every byte sequence is valid here
 
 
 def _build_roadmap(document: RawDocument) -> Roadmap:
     rows = document.rows
+    for row in rows:
+        check_cells(row.cells)
+    check_cells(document.preamble)
     header_index = find_header_index(rows)
     # Rows above the header inside the table (a title typed into the first row) are preamble.
     preamble = document.preamble + [" ".join(row.filled) for row in rows[: header_index or 0] if row.filled]
@@ -108,7 +105,7 @@ def _build_roadmap(document: RawDocument) -> Roadmap:
             "(ожидаются строки с мероприятием и сроком исполнения)"
         )
     title = find_title(preamble)
-    period = find_period(title) or _period_from_deadlines(drafts)
+    period = find_period(title) or _period_from_preamble(preamble) or _period_from_deadlines(drafts, preamble)
     return Roadmap(title=title, period=period, items=tuple(_finish(d, period) for d in drafts))
 
 
@@ -162,19 +159,35 @@ def _starts_mid_sentence(text: str) -> bool:
     return text[0].islower() or text[0] in '(«"-–'
 
 
-def _period_from_deadlines(drafts: list[ItemDraft]) -> Period:
-    years = [year for draft in drafts for year in years_mentioned(draft.text(ROLE_DEADLINE))]
-    if not years:
+def _period_from_preamble(lines: list[str]) -> Period | None:
+    """A plan inside an order often names its period only in the order's heading ("Об утверждении
+    плана ... на 2020-2021 учебный год"): the nearest line above the table that speaks of the plan
+    or of a school year and names a period.  A bare year in running text ("в целях ... в 2023
+    году") is no period."""
+    for line in reversed(lines):
+        if _PLAN_OR_SCHOOL_YEAR.search(line) and (period := find_period(line)):
+            return period
+    return None
+
+
+def _period_from_deadlines(drafts: list[ItemDraft], preamble: list[str]) -> Period:
+    days = [day for draft in drafts for day in parse_deadline(draft.text(ROLE_DEADLINE), None)[0]]
+    if not days:
         raise RoadmapParseError(
             "Не удалось определить период дорожной карты: в заголовке не указаны годы, "
             "а в сроках мероприятий нет дат с указанием года"
         )
-    return Period(date(min(years), 1, 1), date(max(years), 12, 31))
+    first, last = min(days), max(days)
+    school_start = first.year if first.month >= 9 else first.year - 1
+    if any(_SCHOOL_YEAR_WORD.search(line) for line in preamble) and last <= date(school_start + 1, 8, 31):
+        # A plan "на учебный год" whose dated deadlines fit in one school year is that year.
+        return Period(date(school_start, 9, 1), date(school_start + 1, 8, 31))
+    return Period(date(first.year, 1, 1), date(last.year, 12, 31))
 
 
 def _finish(draft: ItemDraft, period: Period) -> RoadmapItem:
     deadline_text = draft.text(ROLE_DEADLINE)
-    due_dates, continuous = parse_deadline(deadline_text, period)
+    days, continuous = due_dates(deadline_text, draft.text(ROLE_ACTIVITY), period)
     return RoadmapItem(
         section=draft.section,
         number=draft.number,
@@ -182,6 +195,6 @@ def _finish(draft: ItemDraft, period: Period) -> RoadmapItem:
         result=draft.text(ROLE_RESULT) or None,
         responsible=draft.text(ROLE_RESPONSIBLE) or None,
         deadline_text=deadline_text,
-        due_dates=tuple(due_dates),
+        due_dates=tuple(days),
         continuous=continuous,
     )

@@ -106,7 +106,7 @@ def verify(data_dir: DataDir = DEFAULT_DATA_DIR, public_key: PublicKey = None,
 
 @app.command()
 def replay(as_of: Annotated[str, typer.Option("--as-of", help="Дата (конец дня, UTC) или момент")],
-           org: Annotated[str | None, typer.Option(help="Путь: регион[/муниципалитет[/организация]]")]
+           org: Annotated[str | None, typer.Option(help="Путь: регион/муниципалитет/организация или начало")]
            = None,
            as_json: AsJson = False, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Восстановить цифры мониторинга на дату только по журналу аудита."""

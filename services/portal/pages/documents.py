@@ -1,27 +1,89 @@
 """An organisation's documents (orders, reports, certificates) and their DOCX/PDF files, as the
-documents service issued them. The roadmap has a page group of its own (``roadmaps.py``).
+documents service issued them; the curator-appointment order issued from the documents page and
+a person's consent form from their card. The roadmap has a page group of its own
+(``roadmaps.py``).
 
-URLs: ``/organisations/{id}/documents``, ``/files/{document_id}/{docx|pdf}``.
+The documents service numbers and dates each document itself (its register): the forms take
+what it accepts — school year, forms of mentorship, curator, signatory.
+
+URLs: ``/organisations/{id}/documents``, ``/organisations/{id}/curator-order``,
+``/people/{id}/consent-form``, ``/files/{document_id}/{docx|pdf}``.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import asyncio
+import datetime
+from typing import Annotated, Literal
+from urllib.parse import quote
 from uuid import UUID
 
-from fastapi import Request, Response
+from fastapi import Form, Request, Response
 
-from services.portal.frame import Signed, page_router, render
+from services.portal.client import ApiError
+from services.portal.collation import ru_sorted
+from services.portal.frame import Signed, page_router, render, see_other
+from services.portal.lookups import current_school_year, date_today
+from services.portal.templating import form_title
+from shared.auth import OrgPath
 
 router = page_router()
+Position = Annotated[str, Form(min_length=2, max_length=200)]
+FullName = Annotated[str, Form(min_length=3, max_length=200)]
 
 
 @router.get("/organisations/{organisation_id}/documents")
 async def documents_page(request: Request, organisation_id: UUID, s: Signed) -> Response:
     org = await s.api.get(f"/registry/organisations/{organisation_id}")
-    documents = await s.api.get("/documents", under=org["path"])
-    return render(request, "documents.html", actor=s.actor, org=org,
+    documents, programmes = await asyncio.gather(
+        s.api.get("/documents", under=org["path"]),
+        s.api.get(f"/registry/organisations/{organisation_id}/programmes"))
+    year = current_school_year(datetime.date.fromisoformat(date_today()))
+    current = [p for p in programmes if p["school_year"] == year]
+    return render(request, "documents.html", actor=s.actor, org=org, school_year=year,
+                  forms=ru_sorted({form_title(p["form"]) for p in current or programmes}),
+                  curator=next((p["curator"] for p in current), ""),
+                  can_write=s.actor.can_write(OrgPath.parse(org["path"])),
+                  error=request.query_params.get("error"),
                   documents=sorted(documents, key=lambda d: (d["date"], d["number"]), reverse=True))
+
+
+@router.post("/organisations/{organisation_id}/curator-order")
+async def issue_curator_order(request: Request, organisation_id: UUID, s: Signed,
+                              school_year: Annotated[str, Form(pattern=r"^\d{4}-\d{4}$")],
+                              curator_name: FullName, curator_position: Position,
+                              signatory_position: Position, signatory_name: FullName,
+                              forms: Annotated[list[str] | None, Form()] = None) -> Response:
+    org = await s.api.get(f"/registry/organisations/{organisation_id}")
+    page = f"/organisations/{organisation_id}/documents"
+    try:
+        issued = await s.api.post("/documents/curator-order", json={
+            "org": org["path"], "organisation_name": org["name"], "school_year": school_year,
+            "curator_name": curator_name, "curator_position": curator_position,
+            "forms": forms or [],
+            "signatory": {"position": signatory_position, "full_name": signatory_name}})
+    except ApiError as exc:
+        if exc.status in (401, 403):
+            raise
+        return see_other(request, page + "?error=" + quote("Приказ не сформирован: " + exc.message))
+    return see_other(request, f"{page}?issued={issued['id']}")
+
+
+@router.post("/people/{person_id}/consent-form")
+async def issue_consent_form(request: Request, person_id: UUID, s: Signed,
+                             signatory_position: Position, signatory_name: FullName) -> Response:
+    person = await s.api.get(f"/registry/people/{person_id}")
+    org = await s.api.get(f"/registry/organisations/{person['organisation_id']}")
+    try:
+        issued = await s.api.post("/documents/consent", json={
+            "org": org["path"], "organisation_name": org["name"], "person_id": str(person_id),
+            "signatory": {"position": signatory_position, "full_name": signatory_name}})
+    except ApiError as exc:
+        if exc.status in (401, 403):
+            raise
+        return see_other(request, f"/people/{person_id}?error="
+                         + quote("Бланк не сформирован: " + exc.message))
+    return see_other(request, f"/people/{person_id}?issued={issued['id']}")
 
 
 @router.get("/files/{document_id}/{fmt}")
@@ -31,4 +93,3 @@ async def download(document_id: UUID, fmt: Literal["docx", "pdf"], s: Signed) ->
                if k.lower() in ("content-disposition", "x-content-sha256")}
     return Response(upstream.content, media_type=upstream.headers.get("content-type"),
                     headers=headers)
-

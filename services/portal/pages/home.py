@@ -1,5 +1,6 @@
 """The way in: the vendored static assets, sign-in and sign-out, and «/», which leads each user
-to the page they start on (``navigation.py`` says which).
+to the page they start on (``navigation.py`` says which): a curator to their organisation's
+worklist (``worklist.py``).
 
 URLs: ``/static/{name}``, ``/login``, ``/logout``, ``/``.
 """
@@ -16,7 +17,7 @@ from services.portal import auth, navigation
 from services.portal.frame import Signed, State, page_router, render
 from services.portal.lookups import own_organisation
 from shared.errors import DomainError
-from shared.security import client_address
+from shared.middlewares import client_address
 
 router = page_router()
 STATIC = Path(__file__).parents[1] / "static"
@@ -88,5 +89,5 @@ def safe_next(target: str) -> str:
 async def home(s: Signed) -> Response:
     if navigation.works_in_own_organisation(s.actor):
         own = await own_organisation(s)
-        return RedirectResponse(f"/organisations/{own['id']}", status_code=303)
+        return RedirectResponse(f"/organisations/{own['id']}/worklist", status_code=303)
     return RedirectResponse(navigation.start_page(s.actor), status_code=303)

@@ -52,7 +52,14 @@ async def pair_page(request: Request, pair_id: UUID, s: Signed) -> Response:
                   error=request.query_params.get("error"),
                   recorded=request.query_params.get("recorded"),
                   pending=request.query_params.get("pending"),
-                  closed=request.query_params.get("closed"))
+                  closed=request.query_params.get("closed"),
+                  saved=SAVED_MESSAGES.get(request.query_params.get("saved") or ""))
+
+
+#: What the pair page confirms after each form, by the form's name in ``?saved=``.
+SAVED_MESSAGES = {"meetings": "Встреча отмечена. Внесите обратную связь обеих сторон: она обязательна "
+                              "после каждой встречи.",
+                  "feedback": "Отзыв сохранён.", "goals": "Цель добавлена в план развития."}
 
 
 async def pair_command(pair_id: UUID, s: Session, url: str, body: dict[str, Any]) -> Response:
@@ -62,7 +69,7 @@ async def pair_command(pair_id: UUID, s: Session, url: str, body: dict[str, Any]
         if exc.status in (401, 403, 404):
             raise
         return RedirectResponse(f"/pairs/{pair_id}?error=" + quote(exc.message), status_code=303)
-    return RedirectResponse(f"/pairs/{pair_id}", status_code=303)
+    return RedirectResponse(f"/pairs/{pair_id}?saved={url}", status_code=303)
 
 
 # --- ending a pair's work: completion and dissolution, each confirmed on a page of its own ------

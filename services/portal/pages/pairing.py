@@ -18,6 +18,7 @@ from fastapi import Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from services.portal.client import ApiError
+from services.portal.collation import ru_key
 from services.portal.frame import Signed, page_router, render, see_other
 from services.portal.lookups import names_of
 from services.portal.templating import templates
@@ -40,6 +41,8 @@ async def pairing_board(request: Request, organisation_id: UUID, s: Signed,
         suggestions, pool = await asyncio.gather(
             s.api.get("/pairing/suggestions", programme_id=chosen["id"]),
             s.api.get(f"/pairing/organisations/{organisation_id}/pool"))
+        for side in ("mentors", "mentees"):
+            pool[side] = sorted(pool[side], key=lambda p: ru_key(names.get(p["id"])))
     return render(request, "pairing.html", actor=s.actor, org=org, programmes=programmes,
                   programme=chosen, suggestions=suggestions, pool=pool, names=names,
                   can_write=s.actor.can_write(OrgPath.parse(org["path"])),
@@ -109,6 +112,7 @@ async def pairs_page(request: Request, organisation_id: UUID, s: Signed,
     pairs, names = await asyncio.gather(
         s.api.get("/pairing/pairs", organisation_id=str(organisation_id), status=status or None),
         names_of(s, organisation_id))
+    pairs = sorted(pairs, key=lambda p: ru_key(names.get(p["mentor_id"])))
     return render(request, "pairs.html", actor=s.actor, org=org, pairs=pairs, names=names,
                   pair_status=status, can_write=s.actor.can_write(OrgPath.parse(org["path"])),
                   confirmed=request.query_params.get("confirmed"),

@@ -1,9 +1,11 @@
 """A curator's bases of mentors and mentees: the organisation's people (filtered by role, name
-and consent), their import from XLSX/CSV with the template to fill in, one person's card and the
-withdrawal of their consent.
+and consent, in the Russian alphabetical order), their import from XLSX/CSV with the template to
+fill in, one person's card and the withdrawal of their consent — confirmed on a page of its own
+that names the person and asks for the reason. Adding one person by form is ``person_form.py``.
 
-URLs: ``/organisations/{id}`` (a territory's goes to its dashboard), ``/organisations/{id}/import``,
-``/organisations/{id}/template``, ``/people/{id}``, ``/people/{id}/withdraw``.
+URLs: ``/bases`` (a curator's own organisation), ``/organisations/{id}`` (a territory's goes to its
+dashboard), ``/organisations/{id}/import``, ``/organisations/{id}/template``, ``/people/{id}``,
+``/people/{id}/withdraw`` (the confirmation, and the withdrawal).
 """
 
 from __future__ import annotations
@@ -15,14 +17,46 @@ from uuid import UUID
 from fastapi import File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
 
+from services.portal import navigation
 from services.portal.client import ApiError
-from services.portal.frame import Signed, htmx, page_router, render
+from services.portal.collation import ru_key
+from services.portal.frame import Session, Signed, htmx, page_router, render
+from services.portal.lookups import own_organisation
+from services.portal.templating import templates
 from shared.auth import OrgPath
-from shared.security import MAX_UPLOAD_BYTES
+from shared.uploads import MAX_UPLOAD_BYTES
 
 router = page_router()
 
 ConsentFilter = Literal["", "active", "withdrawn"]
+#: The shortest reason for a withdrawal the portal takes: the record must say why.
+MIN_REASON = 3
+
+
+def person_label(person: dict[str, Any]) -> str:
+    """A person's name, or — once their consent is withdrawn and the name erased — a label that
+    still tells the records apart: role, grade and a short stable code of the record."""
+    if person.get("full_name"):
+        return str(person["full_name"])
+    role = "Наставник" if person.get("role") == "mentor" else "Наставляемый"
+    grade = f", {person['grade']} класс" if person.get("grade") else ""
+    return f"{role}{grade}, запись {str(person['id'])[:8]} (данные удалены)"
+
+
+templates.env.globals.update(person_label=person_label)
+
+
+def in_russian_order(people: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Named people in the Russian alphabetical order, the erased ones after them."""
+    return sorted(people, key=lambda p: (p.get("full_name") is None, ru_key(p.get("full_name")), p["id"]))
+
+
+@router.get("/bases")
+async def my_bases(s: Signed) -> Response:
+    if not navigation.works_in_own_organisation(s.actor):
+        return RedirectResponse("/dashboard", status_code=303)
+    own = await own_organisation(s)
+    return RedirectResponse(f"/organisations/{own['id']}", status_code=303)
 
 
 @router.get("/organisations/{organisation_id}")
@@ -39,6 +73,7 @@ async def organisation_page(request: Request, organisation_id: UUID, s: Signed,
         people = [p for p in people if p["consent"] and not p["withdrawn"]]
     elif consent == "withdrawn":
         people = [p for p in people if p["withdrawn"]]
+    people = in_russian_order(people)
     context = {"actor": s.actor, "org": org, "people": people, "role": role, "q": q,
                "consent": consent, "can_write": s.actor.can_write(OrgPath.parse(org["path"]))}
     if htmx(request) and request.headers.get("HX-Target") == "people":
@@ -93,12 +128,37 @@ async def person_page(request: Request, person_id: UUID, s: Signed) -> Response:
     person = await s.api.get(f"/registry/people/{person_id}")
     org = await s.api.get(f"/registry/organisations/{person['organisation_id']}")
     return render(request, "person.html", actor=s.actor, person=person, org=org,
-                  can_write=s.actor.can_write(OrgPath.parse(org["path"])))
+                  can_write=s.actor.can_write(OrgPath.parse(org["path"])),
+                  saved=request.query_params.get("saved"), issued=request.query_params.get("issued"),
+                  error=request.query_params.get("error"))
+
+
+async def withdraw_page(request: Request, person_id: UUID, s: Session, status: int = 200,
+                        error: str | None = None, reason: str = "") -> Response:
+    person = await s.api.get(f"/registry/people/{person_id}")
+    org = await s.api.get(f"/registry/organisations/{person['organisation_id']}")
+    s.actor.require_write(OrgPath.parse(org["path"]))
+    return render(request, "withdraw.html", status=status, actor=s.actor, person=person, org=org,
+                  error=error, reason=reason)
+
+
+@router.get("/people/{person_id}/withdraw")
+async def withdraw_confirm(request: Request, person_id: UUID, s: Signed) -> Response:
+    return await withdraw_page(request, person_id, s)
 
 
 @router.post("/people/{person_id}/withdraw")
-async def withdraw(person_id: UUID, s: Signed,
+async def withdraw(request: Request, person_id: UUID, s: Signed,
                    reason: Annotated[str, Form(max_length=500)] = "") -> Response:
-    await s.api.post(f"/registry/people/{person_id}/consent/withdraw", json={"reason": reason})
+    try:
+        if len(reason.strip()) < MIN_REASON:
+            raise ApiError(422, "REASON_REQUIRED", "Укажите причину отзыва согласия "
+                           f"(не короче {MIN_REASON} знаков): она останется в записи о событии")
+        await s.api.post(f"/registry/people/{person_id}/consent/withdraw",
+                         json={"reason": reason.strip()})
+    except ApiError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        return await withdraw_page(request, person_id, s, exc.status, exc.message, reason)
     return RedirectResponse(f"/people/{person_id}?withdrawn=1", status_code=303)
 

@@ -27,7 +27,7 @@ from services.portal.lookups import date_today
 from services.portal.templating import templates
 from shared.auth import OrgPath
 from shared.errors import DomainError
-from shared.security import MAX_UPLOAD_BYTES
+from shared.uploads import MAX_UPLOAD_BYTES
 
 router = page_router()
 #: An item is «due soon» this many days ahead: the documents service's first reminder.

@@ -23,6 +23,7 @@ from fastapi.responses import RedirectResponse
 
 from services.portal import navigation
 from services.portal.client import ApiError
+from services.portal.collation import ru_key
 from services.portal.frame import Session, Signed, page_router, render
 from services.portal.lookups import names_of, own_organisation
 from services.portal.survey_status import (
@@ -63,7 +64,7 @@ async def surveys_page(request: Request, organisation_id: UUID, s: Signed,
         s.api.get("/pairing/pairs", organisation_id=str(organisation_id)),
         names_of(s, organisation_id), s.api.get("/monitoring/questionnaires"))
     pairs = sorted((p for p in pairs if p["status"] in SURVEYED),
-                   key=lambda p: (p["status"] != "active", names.get(p["mentor_id"], ""), p["id"]))
+                   key=lambda p: (p["status"] != "active", ru_key(names.get(p["mentor_id"])), p["id"]))
     by_pair = {p["id"]: expected_of_pair(p, questionnaires, names) for p in pairs}
     own = curator_expected(questionnaires, str(organisation_id))
     every = [e for group in by_pair.values() for e in group] + ([own] if own else [])

@@ -25,9 +25,11 @@ SCHOOL_3 = "demo/m-berezovsky/school-3"
 def test_curator_imports_a_base_sees_row_errors_and_withdraws_a_consent(page: Page, system: System) -> None:
     sign_in(page, system, "curator-school-1")
     school = system.organisation(SCHOOL_1)
-    expect(page).to_have_url(f"{system.url}/organisations/{school['id']}")
+    expect(page).to_have_url(f"{system.url}/organisations/{school['id']}/worklist")
     expect(page.locator("html")).to_have_attribute("lang", "ru")
     expect(page.get_by_role("heading", level=1)).to_have_text(school["name"])
+    main_menu(page, "Базы участников")
+    expect(page).to_have_url(f"{system.url}/organisations/{school['id']}")
     shot(page, "01-curator-base")
 
     page.get_by_role("link", name="Загрузка из файла").click()
@@ -68,8 +70,12 @@ def test_curator_imports_a_base_sees_row_errors_and_withdraws_a_consent(page: Pa
     page.get_by_label("Поиск по ФИО").fill("Проверкин")
     expect(page.locator("#people tbody tr")).to_have_count(1)
     page.get_by_role("link", name="Проверкин Борис Олегович").click()
-    page.get_by_label("Причина (необязательно)").fill("заявление законного представителя")
-    page.get_by_role("button", name="Отозвать согласие").click()
+    page.get_by_role("link", name="Отозвать согласие…").click()
+    # the confirmation names the person and asks why, before anything is done
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Отзыв согласия")
+    expect(page.locator(".card")).to_contain_text("Проверкин Борис Олегович")
+    page.get_by_label("Причина отзыва").fill("заявление законного представителя")
+    page.get_by_role("button", name=re.compile("Отозвать согласие: Проверкин")).click()
     expect(page.locator(".success")).to_contain_text("Согласие отозвано")
     expect(page.get_by_role("heading", level=1)).to_have_text("Персональные данные удалены")
     shot(page, "05-consent-withdrawn")
@@ -97,6 +103,8 @@ def test_curator_of_one_school_never_sees_another_schools_people(page: Page, sys
     urls = [f"/organisations/{other['id']}", f"/organisations/{other['id']}?role=mentee&q=",
             f"/organisations/{other['id']}/import", f"/organisations/{other['id']}/documents",
             f"/organisations/{other['id']}/roadmap", f"/people/{victim}",
+            f"/organisations/{other['id']}/worklist", f"/organisations/{other['id']}/programmes",
+            f"/organisations/{other['id']}/people/new?role=mentor", f"/people/{victim}/withdraw",
             f"/organisations/{other['id']}/surveys", f"/organisations/{other['id']}/reports",
             f"/surveys/quality-curator?respondent={other['id']}", f"{pair_url}/dissolve",
             f"{pair_url}/surveys/quality-mentor?stage=quality&respondent={their_pair['mentor_id']}",
@@ -116,11 +124,23 @@ def test_curator_of_one_school_never_sees_another_schools_people(page: Page, sys
                                headers={"HX-Request": "true", "HX-Target": "people"})
     assert partial.status == 403 and not any(n in partial.text() for n in names)
     # writes are refused too, and change nothing
-    refused = page.request.post(f"{system.url}/people/{victim}/withdraw", form={"reason": "x"},
-                                max_redirects=0)
+    refused = page.request.post(f"{system.url}/people/{victim}/withdraw",
+                                form={"reason": "чужой участник"}, max_redirects=0)
     assert refused.status in (403, 404)
     for url, form in ((f"{pair_url}/dissolve", {"reason": "чужая пара"}), (f"{pair_url}/complete", {}),
-                      (f"/surveys/quality-curator?respondent={other['id']}", {"q_overall": "1"})):
+                      (f"/surveys/quality-curator?respondent={other['id']}", {"q_overall": "1"}),
+                      (f"/organisations/{other['id']}/people/new?role=mentee",
+                       {"last_name": "Чужой", "first_name": "Иван", "birth_date": "2013-01-01",
+                        "category": "student", "grade": "7", "consent_given_by": "guardian",
+                        "guardian_name": "Чужая Анна Ивановна"}),
+                      (f"/organisations/{other['id']}/programmes",
+                       {"form": "Ученик – ученик", "school_year": "2026-2027", "curator": "Чужой"}),
+                      (f"/people/{victim}/consent-form",
+                       {"signatory_position": "Директор", "signatory_name": "Чужой Иван Иванович"}),
+                      (f"/organisations/{other['id']}/curator-order",
+                       {"school_year": "2026-2027", "curator_name": "Чужой Иван Иванович",
+                        "curator_position": "учитель", "signatory_position": "Директор",
+                        "signatory_name": "Чужой Иван Иванович"})):
         refused = page.request.post(system.url + url, form=form, max_redirects=0)
         assert refused.status in (403, 404), url
     upload = page.request.post(f"{system.url}/organisations/{other['id']}/import",

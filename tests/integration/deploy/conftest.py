@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from deploy.tools.nats_auth import RegionSecrets
 from services.cli import app
-from shared.nats_auth import RegionSecrets
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
 REGION = "demo"

@@ -22,10 +22,10 @@ import yaml
 from fastapi import FastAPI
 from typer.testing import CliRunner
 
+from deploy.tools.nats_auth import SERVICES, RegionSecrets
 from services.cli import app
 from shared.bus import edge_stream_config
 from shared.contracts import SOURCES
-from shared.nats_auth import SERVICES, RegionSecrets
 from shared.nats_server import nats_server_binary
 from tests.integration.deploy.conftest import (
     DEPLOY,

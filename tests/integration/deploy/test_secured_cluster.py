@@ -17,9 +17,9 @@ import nats
 import pytest
 from nats.errors import Error as NatsError
 
+from deploy.tools.nats_auth import RegionSecrets
 from shared.bus import AUDIT_HEADS_SUBJECT, connect, edge_stream_config, ensure_streams
 from shared.contracts import SOURCES, stream_name
-from shared.nats_auth import RegionSecrets
 from shared.nats_server import EmbeddedNats, free_port
 from shared.settings import Settings
 from tests.conftest import publish_until_delivered, wait_until

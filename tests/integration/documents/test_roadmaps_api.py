@@ -4,6 +4,7 @@ progress, done with a document as evidence, overdue by the service's clock and s
 from __future__ import annotations
 
 import io
+import re
 from datetime import date
 
 import docx
@@ -14,6 +15,8 @@ from services.documents.roadmap import parse_roadmap_file
 from shared.auth import Role
 from tests.conftest import FIELD_ROADMAPS
 from tests.integration.documents.conftest import ISSUER, SCHOOL_A, SCHOOL_B, System
+from tests.unit.documents.test_roadmap_field_layouts import ORDER
+from tests.unit.documents.test_roadmap_reading import hostile_docx
 
 SAMPLES = FIELD_ROADMAPS
 SAMPLE_FILES = ("mineralnye-vody-school7-2022-2024.txt", "smolensk-2022-2024.txt",
@@ -127,19 +130,30 @@ def test_a_word_roadmap_is_tracked_to_done_with_evidence_and_overdue_items_surfa
     assert updates == [("2", "in_progress"), ("1", "done"), ("2", "overdue"), ("2", "done")]
 
 
-@pytest.mark.parametrize("name, data, code", [
-    ("notes.txt", "Просто заметки без таблицы мероприятий.".encode(), "ROADMAP_UNREADABLE"),
-    ("broken.docx", b"PK\x03\x04 not really a zip", "ROADMAP_UNREADABLE"),
-    ("old.doc", b"\xd0\xcf\x11\xe0 binary word 97", "ROADMAP_UNREADABLE"),
-    ("empty.txt", b"   ", "EMPTY_FILE"),
+@pytest.mark.parametrize("name, data, code, status", [
+    ("notes.txt", "Просто заметки без таблицы мероприятий.".encode(), "ROADMAP_UNREADABLE", 422),
+    ("broken.docx", b"PK\x03\x04 not really a zip", "ROADMAP_UNREADABLE", 422),
+    ("old.doc", b"\xd0\xcf\x11\xe0 binary word 97", "ROADMAP_UNREADABLE", 422),
+    ("empty.txt", b"   ", "EMPTY_FILE", 422),
+    ("huge.docx", hostile_docx(rows=76_000), "ROADMAP_TOO_LARGE", 413),
+    ("many.txt", "1\tВстреча\tянварь 2024\n".encode() * 70_000, "ROADMAP_TOO_LARGE", 413),
 ])
-def test_unreadable_roadmaps_are_refused_and_nothing_is_stored(system: System, name: str,
-                                                                data: bytes, code: str) -> None:
+def test_unreadable_roadmaps_are_refused_and_nothing_is_stored(system: System, name: str, data: bytes,
+                                                                code: str, status: int) -> None:
     response = upload(system, name, data)
-    assert response.status_code == 422
+    assert response.status_code == status
     body = response.json()
-    assert body["code"] == code and body["message"]
+    assert body["code"] == code and re.search("[а-я]{4}", body["message"])
+    assert "/tmp" not in body["message"] and "Error" not in body["message"]
     assert system.stored() == 0
+
+
+def test_a_plan_inside_an_order_imports_with_the_orders_school_year(system: System) -> None:
+    response = upload(system, "приказ.txt", ORDER.encode("cp1251", errors="replace"))
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["period"] == {"start": "2020-09-01", "end": "2021-08-31"}
+    assert [item["due_dates"] for item in body["items"]] == [["2020-09-25"], ["2020-10-31"], ["2021-03-31"]]
 
 
 def test_only_writers_of_the_organisation_import(system: System) -> None:

@@ -8,9 +8,9 @@ import json
 from typing import Any
 from uuid import uuid4
 
-from services.pairing.rpc import PAIRS_SUBJECT
 from shared import bus
 from shared.auth import Actor, OrgPath, Role, issue_token
+from shared.contracts import PAIRS
 from tests.integration.pairing.conftest import SCHOOL_A, SCHOOL_B, System
 
 
@@ -20,7 +20,7 @@ def ask(system: System, request: Any) -> dict[str, Any]:
         nc = await bus.connect(system.settings.nats_url, "documents", system.settings, service="documents")
         try:
             data = request if isinstance(request, bytes) else json.dumps(request).encode()
-            return dict(json.loads((await nc.request(PAIRS_SUBJECT, data, timeout=10)).data))
+            return dict(json.loads((await nc.request(PAIRS.subject, data, timeout=10)).data))
         finally:
             await nc.close()
 

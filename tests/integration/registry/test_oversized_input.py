@@ -67,7 +67,7 @@ def test_a_body_over_the_limit_is_refused_unread(registry: Registry, schools: Sc
 
 
 def test_uploads_keep_their_own_limit(registry: Registry, schools: School) -> None:
-    from shared.security import MAX_UPLOAD_BYTES
+    from shared.uploads import MAX_UPLOAD_BYTES
 
     def upload(size: int) -> Any:
         return registry.client.post(

@@ -11,11 +11,12 @@ import pyotp
 import pytest
 import sqlalchemy as sa
 
-from services.registry.accounts import DEMO_PASSWORD, AccountService, SharedLockout, login_failures
+from services.registry.accounts import DEMO_PASSWORD, AccountService
 from services.registry.application import RegistryService
+from services.registry.credentials import SharedLockout, login_failures
+from services.registry.passwords import hash_password
 from shared.auth import Role
 from shared.errors import DomainError
-from shared.security import SecuritySettings, hash_password
 from shared.settings import Settings
 from shared.store import view_engine
 from tests.conftest import TEST_SECRET
@@ -52,7 +53,7 @@ def test_failures_split_over_replicas_lock_the_account_at_the_limit(
 
 def test_concurrent_failures_on_two_replicas_are_all_counted(settings: Settings) -> None:
     limit = 40
-    security = SecuritySettings(login_max_failures=limit, login_lockout_seconds=600)
+    security = Settings(login_max_failures=limit, login_lockout_seconds=600)
     engines = [view_engine(settings, "registry") for _ in range(2)]
     try:
         login_failures.metadata.create_all(engines[0])

@@ -314,13 +314,6 @@ def test_text_file_encodings(tmp_path: Path, encoding: str) -> None:
     assert len(roadmap.items) == 5
 
 
-def test_legacy_doc_is_refused_with_a_clear_message(tmp_path: Path) -> None:
-    path = tmp_path / "roadmap.doc"
-    path.write_bytes(b"\xd0\xcf\x11\xe0")
-    with pytest.raises(RoadmapParseError, match=r"\.doc не поддерживается"):
-        parse_roadmap_file(path)
-
-
 def test_text_without_a_table_is_an_error() -> None:
     with pytest.raises(RoadmapParseError, match="не найдена таблица мероприятий"):
         parse_roadmap_text("Дорожная карта на 2024 год\n\nПросто текст без таблицы.")

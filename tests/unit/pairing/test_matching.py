@@ -31,10 +31,10 @@ from services.pairing.matching import (
     stable_matching,
     suggest,
 )
-from services.pairing.matching_candidates import NO_CUT, CandidateGraph
-from services.pairing.matching_domain import NO_CAPACITY
-from services.pairing.matching_pricing import Pricer, dual_potentials, pairs_first_offset
-from services.pairing.matching_solvers import available_backends, max_weight_b_matching
+from services.pairing.matching.candidates import NO_CUT, CandidateGraph
+from services.pairing.matching.domain import NO_CAPACITY
+from services.pairing.matching.pricing import Pricer, dual_potentials, pairs_first_offset
+from services.pairing.matching.solvers import available_backends, max_weight_b_matching
 
 BACKENDS = available_backends()  # scipy always; ortools too when installed
 TOPICS = ["math", "physics", "art", "code", "sport"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.pairing.application import load_config
+from services.pairing.config import load_config
 from services.pairing.matching import DEFAULT_WEIGHTS, MenteeProfile, MentorProfile, check_hard_rules
 from services.pairing.pools import PAIRING_FORMS, matching_category, resolve_form
 from services.registry.domain import MENTEE_CATEGORIES, MENTOR_CATEGORIES

@@ -19,7 +19,7 @@ PORTAL = Path(services.portal.__file__).parent
 SCHOOL = {"id": "00000000-0000-0000-0000-00000000000a", "path": "demo/m1/school-1", "name": "Школа № 1",
           "kind": "school", "parent_id": "00000000-0000-0000-0000-00000000000b"}
 MENUS = {
-    Role.CURATOR: ["/", "/surveys", "/reports"],
+    Role.CURATOR: ["/", "/bases", "/surveys", "/dashboard", "/reports"],
     Role.MUNICIPAL: ["/dashboard", "/reports"],
     Role.REGIONAL: ["/dashboard", "/reports", "/auditor"],
     Role.AUDITOR: ["/dashboard", "/reports", "/auditor"],
@@ -45,7 +45,7 @@ def test_every_page_shows_the_menu_of_the_users_role(portal: PortalUnderTest, ro
     assert re.findall(r'<li><a href="([^"]*)">', nav) == MENUS[role]
 
 
-@pytest.mark.parametrize(("role", "start"), [(Role.CURATOR, f"/organisations/{SCHOOL['id']}"),
+@pytest.mark.parametrize(("role", "start"), [(Role.CURATOR, f"/organisations/{SCHOOL['id']}/worklist"),
                                              (Role.MUNICIPAL, "/dashboard"), (Role.REGIONAL, "/dashboard"),
                                              (Role.AUDITOR, "/auditor")])
 def test_each_role_starts_on_its_page(portal: PortalUnderTest, role: Role, start: str) -> None:
@@ -59,7 +59,9 @@ def test_only_a_curator_is_led_to_the_pages_of_an_own_organisation(portal: Porta
     for path in ("/surveys", "/reports"):
         page = portal.client().get(path)
         assert page.headers["location"] == f"/organisations/{SCHOOL['id']}{path}"
+    assert portal.client().get("/bases").headers["location"] == f"/organisations/{SCHOOL['id']}"
     assert portal.client(Role.REGIONAL, "demo").get("/surveys").headers["location"] == "/dashboard"
+    assert portal.client(Role.REGIONAL, "demo").get("/bases").headers["location"] == "/dashboard"
 
 
 def test_no_page_module_or_template_decides_by_role() -> None:

@@ -6,13 +6,13 @@ total is the exact sum of those integers.  The flow/assignment solvers optimise 
 so what they maximise is exactly what ``Score.total_milli`` reports, and the listed criteria
 always sum to ``Score.total`` (up to float display of a multiple of 0.001).
 
-The vectorised scorer in ``matching_candidates`` builds its lookup tables from the very
+The vectorised scorer in ``candidates`` builds its lookup tables from the very
 functions below, which is what keeps the two paths bit-for-bit equal.
 """
 
 from __future__ import annotations
 
-from .matching_domain import (
+from .domain import (
     CATEGORY_NOT_ALLOWED,
     CONFLICT_OF_INTEREST,
     DEFAULT_WEIGHTS,

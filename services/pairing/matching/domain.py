@@ -233,7 +233,7 @@ DEFAULT_WEIGHTS = Weights()
 class Criterion:
     code: str
     label_ru: str
-    points: float  # a multiple of 0.001, see matching_scoring.to_milli
+    points: float  # a multiple of 0.001, see scoring.to_milli
 
 
 @dataclass(frozen=True)
@@ -280,7 +280,7 @@ class Suggestion:
     # the optimum over that graph.
     exact: bool
     candidate_edges: int = 0  # edges of the (last) graph solved
-    # Optimality proved by a feasible LP dual with the same value (matching_pricing), checked
+    # Optimality proved by a feasible LP dual with the same value (pricing), checked
     # against every admissible pair; always True on the exact path.
     certified: bool = False
     pricing_rounds: int = 0  # pricing passes over all mentee × mentor pairs

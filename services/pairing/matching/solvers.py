@@ -14,7 +14,7 @@ The optimum is a maximum-weight bipartite b-matching, solved exactly by one of t
     optimum because every row is matched exactly once.
 "auto" uses ortools when it is installed.
 
-Costs are integers: scores in milli-points (see ``matching_scoring``).
+Costs are integers: scores in milli-points (see ``scoring``).
 
 Objectives:
   * ``max_score`` — maximise the sum of scores; only pairs with a positive score are edges,
@@ -37,14 +37,15 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
-from .matching_candidates import (
+from .candidates import (
     DEFAULT_EXACT_PAIR_LIMIT,
     DEFAULT_TOP_K,
     DEFAULT_TOP_L,
     CandidateGraph,
     build_candidates,
 )
-from .matching_domain import (
+from .column_generation import DEFAULT_MAX_ROUNDS, DEFAULT_PER_ROW, certified_matching
+from .domain import (
     ALL_MENTORS_FULL,
     DEFAULT_WEIGHTS,
     NO_ADMISSIBLE_MENTOR,
@@ -63,13 +64,8 @@ from .matching_domain import (
     Unmatched,
     Weights,
 )
-from .matching_pricing import (
-    DEFAULT_MAX_ROUNDS,
-    DEFAULT_PER_ROW,
-    certified_matching,
-    pairs_first_offset,
-)
-from .matching_scoring import score_pair
+from .pricing import pairs_first_offset
+from .scoring import score_pair
 
 _OBJECTIVES = ("max_score", "max_pairs")
 Backend = Literal["auto", "ortools", "scipy"]
@@ -250,7 +246,7 @@ def suggest(mentees: Sequence[MenteeProfile], mentors: Sequence[MentorProfile], 
     (or a mentor pool no larger than ``top_k``).  Beyond that the solver starts from the
     candidate graph of each mentee's ``top_k`` best mentors, each mentor's ``top_l`` best
     mentees and every named preference and,
-    with ``certify``, adds left-out pairs by column generation (``matching_pricing``) until an
+    with ``certify``, adds left-out pairs by column generation (``pricing``) until an
     LP dual proves the matching optimal over every admissible pair (``Suggestion.certified``,
     ``exact``).  Without ``certify`` it is the optimum over the candidate graph only.
     """

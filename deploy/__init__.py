@@ -1,0 +1,1 @@
+"""Deployment: manifests, configuration and the operator's tools (``deploy.tools``)."""

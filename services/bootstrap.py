@@ -1,0 +1,148 @@
+"""One bootstrap: the runtimes of the services, the settings they run with, the embedded system.
+
+The ``nastavnik`` command only parses its arguments and calls in here; the demo loader and the
+tests build the same runtimes the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import socket
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from services.documents.runtime import DocumentsRuntime
+from services.monitoring.runtime import MonitoringRuntime
+from services.pairing.runtime import PairingRuntime
+from services.portal.runtime import PortalRuntime
+from services.registry.runtime import RegistryRuntime
+from shared.host import ServiceRuntime, create_app
+from shared.nats_server import EmbeddedNats, free_port
+from shared.resilience import DATABASE_UNAVAILABLE, STORE_TRANSIENT, retry_sync
+from shared.settings import Settings
+from shared.store import schema_setup_lock
+
+#: Every service's runtime by name, in the order ``nastavnik up`` starts them.
+RUNTIMES: dict[str, Callable[[Settings], ServiceRuntime]] = {
+    "registry": RegistryRuntime,
+    "monitoring": MonitoringRuntime,
+    "documents": DocumentsRuntime,
+    "portal": PortalRuntime,
+    "pairing": PairingRuntime,
+}
+SERVICES = tuple(RUNTIMES)
+
+#: The embedded portal calls the API over loopback on each user's behalf.
+LOOPBACK_PROXIES = ("127.0.0.1/32", "::1/128")
+
+
+def settings_for(data_dir: Path, **overrides: Any) -> Settings:
+    return Settings(data_dir=data_dir, **overrides)
+
+
+def embedded_settings(data_dir: Path, **overrides: Any) -> Settings:
+    """Settings of ``nastavnik up``: every service in this process, the portal among them.
+
+    The portal reaches the API at 127.0.0.1 and passes each user's address on in
+    X-Forwarded-For; unless the loopback is trusted as a proxy, every portal sign-in would be
+    throttled as one client. Set ``NASTAVNIK_TRUSTED_PROXIES`` (even empty) to decide otherwise.
+    """
+    settings = settings_for(data_dir, **overrides)
+    # Set from the environment or by the caller: either way someone decided.
+    if "trusted_proxies" not in settings.model_fields_set:
+        settings.trusted_proxies = list(LOOPBACK_PROXIES)
+    return settings
+
+
+def runtimes_for(settings: Settings, names: tuple[str, ...] = SERVICES) -> list[ServiceRuntime]:
+    def build() -> list[ServiceRuntime]:
+        with schema_setup_lock(settings):
+            return [RUNTIMES[name](settings) for name in names]
+
+    if not settings.uses_postgres:
+        return build()
+    # PostgreSQL may refuse connections for a while (restarting, failing over, at its connection
+    # limit): wait for it as for NATS, up to the same deadline, rather than exit at once.
+    return retry_sync("store at start", build, deadline=settings.connect_deadline_seconds,
+                      transient=(*STORE_TRANSIENT, *DATABASE_UNAVAILABLE))
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+class NotRunning(Exception):
+    """No embedded system runs on this data folder (``run.json`` is absent)."""
+
+
+def read_run_info(data_dir: Path) -> dict[str, str]:
+    path = data_dir / "run.json"
+    if not path.exists():
+        raise NotRunning(f"{path} не найден: сначала запустите `nastavnik up`")
+    return json.loads(path.read_text())
+
+
+async def serve_until_stopped(settings: Settings, runtimes: list[ServiceRuntime],
+                              after_start: Callable[[], Any] | None = None) -> None:
+    config = uvicorn.Config(create_app(settings, runtimes), host=settings.api_host,
+                            port=settings.api_port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            serving.result()
+            return
+        await asyncio.sleep(0.05)
+    if after_start is not None:
+        await asyncio.to_thread(after_start)
+    await serving
+
+
+def run_stoppable(main: Coroutine[Any, Any, None]) -> None:
+    """Run until Ctrl+C or SIGTERM, then return normally so every ``finally`` runs.
+
+    uvicorn re-raises the signal it caught once it has shut down; turning SIGTERM into
+    SystemExit here means the embedded nats-server is stopped rather than orphaned.
+    """
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        asyncio.run(main)
+
+
+def serve_one(settings: Settings, service: str) -> None:
+    """One service against the NATS and the store its settings name (distributed mode)."""
+    run_stoppable(serve_until_stopped(settings, runtimes_for(settings, (service,))))
+
+
+def run_embedded(settings: Settings, after_start: Callable[[str, str], None]) -> None:
+    """Every service, a local nats-server and the API in this process, until Ctrl+C.
+
+    Once the API answers, ``run.json`` in the data folder tells other commands (``events``,
+    ``demo``) where the system is, and ``after_start(api, nats_url)`` runs.
+    """
+    data_dir = settings.data_dir
+    if settings.api_port == 0 or not port_free(settings.api_port):
+        settings.api_port = free_port()
+    with EmbeddedNats(data_dir / "nats", secrets_dir=settings.secrets_dir) as nats:
+        settings.nats_url = nats.url
+        api = f"http://127.0.0.1:{settings.api_port}"
+
+        def announce() -> None:
+            # Written aside and renamed, so a reader never sees a half-written file.
+            pending = data_dir / "run.json.tmp"
+            pending.write_text(json.dumps({"api": api, "nats": nats.url}))
+            pending.replace(data_dir / "run.json")
+            after_start(api, nats.url)
+
+        try:
+            run_stoppable(serve_until_stopped(settings, runtimes_for(settings), announce))
+        finally:
+            (data_dir / "run.json").unlink(missing_ok=True)

@@ -1,0 +1,172 @@
+"""One small adapter per database: what differs between SQLite (embedded) and PostgreSQL
+(distributed) — where the event store and the read models live, and how processes sharing them
+take turns. Everything else is the same SQLAlchemy and eventsourcing code on both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+import psycopg
+import sqlalchemy as sa
+
+from shared.settings import Settings
+
+
+class Database(Protocol):
+    def event_store_env(self, service: str) -> dict[str, str]:
+        """The eventsourcing library's persistence settings for a service's event store."""
+
+    def setup_lock(self) -> contextlib.AbstractContextManager[None]:
+        """Held while one process creates tables, so that replicas starting together wait."""
+
+    def view_engine(self, service: str, secure_delete: bool) -> sa.Engine:
+        """The engine of a service's read models, positions and local tables."""
+
+
+class EngineLocks(Protocol):
+    def lock_view(self, conn: sa.Connection, key: str) -> None:
+        """Until the transaction of ``conn`` ends, no other process catches the same view up."""
+
+    def hold(self, engine: sa.Engine, key: str) -> contextlib.AbstractContextManager[None]:
+        """One holder at a time across every process sharing ``engine``'s database."""
+
+
+class Sqlite:
+    """SQLite files in ``<data_dir>/<service>/``: processes on one machine, file locks."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def event_store_env(self, service: str) -> dict[str, str]:
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(self.settings.service_dir(service) / "events.sqlite"),
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
+
+    @contextlib.contextmanager
+    def setup_lock(self) -> Iterator[None]:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.settings.data_dir / ".schema-setup.lock", "w") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            yield
+
+    def view_engine(self, service: str, secure_delete: bool) -> sa.Engine:
+        path = self.settings.service_dir(service) / "views.sqlite"
+        engine = sa.create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            if secure_delete:
+                cursor.execute("PRAGMA secure_delete=ON")
+            cursor.close()
+
+        return engine
+
+    @staticmethod
+    def lock_view(conn: sa.Connection, key: str) -> None:
+        # Take the write lock before reading the position, not at the first insert: a reader
+        # whose snapshot went stale while it waited could not upgrade to a writer.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @staticmethod
+    @contextlib.contextmanager
+    def hold(engine: sa.Engine, key: str) -> Iterator[None]:
+        database = engine.url.database
+        if not database or database == ":memory:":
+            yield
+            return
+        with open(f"{database}.commands.lock", "w") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            yield
+
+
+class Postgres:
+    """One PostgreSQL database (each service's tables in the URL's schema): advisory locks."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.parts = settings.postgres_parts()
+
+    def event_store_env(self, service: str) -> dict[str, str]:
+        pg = self.parts
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": pg["dbname"],
+            "POSTGRES_HOST": pg["host"],
+            "POSTGRES_PORT": pg["port"],
+            "POSTGRES_USER": pg["user"],
+            "POSTGRES_PASSWORD": pg["password"],
+            "POSTGRES_POOL_SIZE": str(self.settings.db_pool_size),
+            # A pooled connection killed by a PostgreSQL restart is noticed before use.
+            "POSTGRES_PRE_PING": "y",
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+        }
+        if pg["schema"]:
+            env["POSTGRES_SCHEMA"] = pg["schema"]
+        return env
+
+    @contextlib.contextmanager
+    def setup_lock(self) -> Iterator[None]:
+        pg = self.parts
+        with psycopg.connect(host=pg["host"], port=int(pg["port"]), user=pg["user"],
+                             password=pg["password"] or None, dbname=pg["dbname"],
+                             autocommit=True) as conn:
+            key = f"{pg['schema'] or 'public'}.schema-setup"
+            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+
+    def view_engine(self, service: str, secure_delete: bool) -> sa.Engine:
+        pg = self.parts
+        url = sa.URL.create(
+            "postgresql+psycopg",
+            username=pg["user"],
+            password=pg["password"] or None,
+            host=pg["host"],
+            port=int(pg["port"]),
+            database=pg["dbname"],
+        )
+        connect_args = {"options": f"-csearch_path={pg['schema']}"} if pg["schema"] else {}
+        return sa.create_engine(url, connect_args=connect_args, pool_size=self.settings.db_pool_size,
+                                pool_pre_ping=True)
+
+    @staticmethod
+    def lock_view(conn: sa.Connection, key: str) -> None:
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || :key))"),
+                     {"key": key})
+
+    @staticmethod
+    @contextlib.contextmanager
+    def hold(engine: sa.Engine, key: str) -> Iterator[None]:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(hashtext(current_schema() || :key))"),
+                         {"key": key})
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(hashtext(current_schema() || :key))"),
+                             {"key": key})
+                conn.commit()
+
+
+def database(settings: Settings) -> Database:
+    """The adapter the settings choose: PostgreSQL when a database URL names one, else SQLite."""
+    return Postgres(settings) if settings.uses_postgres else Sqlite(settings)
+
+
+#: The locks of an engine already made, by its dialect.
+ENGINE_LOCKS: dict[str, EngineLocks] = {"sqlite": Sqlite, "postgresql": Postgres}  # type: ignore[dict-item]
+
+
+def engine_locks(engine: sa.Engine | sa.Connection) -> EngineLocks:
+    return ENGINE_LOCKS[engine.dialect.name]

@@ -1,0 +1,143 @@
+"""Access tokens: our own HS256 ones and, when configured, a regional single sign-on's RS256 ones.
+
+The rate limiter asks who a token proves without waiting on the network, so tokens of the
+regional SSO verified once by a route are remembered here until they expire.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+
+import jwt
+
+from shared.auth import Actor, OrgPath, Role, read_token
+from shared.errors import DomainError
+from shared.settings import Settings
+
+
+class _VerifiedTokens:
+    """Tokens of the regional SSO already verified by a route: (caller, expiry) by digest.
+
+    Verifying an SSO token may need the issuer's keys over the network, which the limiter must
+    not wait for on the event loop; a token the routes verified once is recognised here until it
+    expires. Bounded, least recently used first out.
+    """
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _digest(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def remember(self, token: str, caller: str, expires_at: float) -> None:
+        digest = self._digest(token)
+        with self._lock:
+            self._entries[digest] = (caller, expires_at)
+            self._entries.move_to_end(digest)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def caller(self, token: str) -> str | None:
+        with self._lock:
+            found = self._entries.get(self._digest(token))
+        if found is None or found[1] <= time.time():
+            return None
+        return found[0]
+
+
+_sso_tokens = _VerifiedTokens()
+
+
+def _caller_of(actor: Actor) -> str:
+    return f"{actor.role.value}:{actor.user}"
+
+
+def verified_caller(token: str, secret: str) -> str | None:
+    """The caller a token proves, or None when it proves nothing (forged, expired, unknown SSO)."""
+    try:
+        algorithm = jwt.get_unverified_header(token).get("alg")
+    except jwt.InvalidTokenError:
+        return None
+    if algorithm == "RS256":
+        return _sso_tokens.caller(token)
+    try:
+        return _caller_of(read_token(token, secret))
+    except DomainError:
+        return None
+
+
+
+class OidcVerifier:
+    """Accepts RS256 tokens of a regional single sign-on: signature by the issuer's JWKS, issuer,
+    audience, expiry; the role and organisation path come from configured claims."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.jwks = jwt.PyJWKClient(settings.oidc_jwks_url, cache_keys=True, lifespan=300,
+                                    timeout=5)
+
+    def actor(self, token: str) -> Actor:
+        s = self.settings
+        try:
+            key = self.jwks.get_signing_key_from_jwt(token)
+            claims = jwt.decode(token, key.key, algorithms=["RS256"], audience=s.oidc_audience or None,
+                                issuer=s.oidc_issuer, options={"require": ["exp", "iss", "sub"]})
+        except jwt.ExpiredSignatureError as exc:
+            raise DomainError("TOKEN_EXPIRED", "Срок действия входа истёк, войдите снова", 401) from exc
+        except (jwt.PyJWKClientError, jwt.InvalidTokenError) as exc:
+            raise DomainError("UNAUTHENTICATED", "Требуется вход в систему", 401) from exc
+        try:
+            role = Role(str(claims[s.oidc_role_claim]))
+            if role is Role.SYSTEM:
+                raise ValueError("the system role is never granted by an outside issuer")
+            scope = OrgPath.parse(str(claims[s.oidc_scope_claim]))
+            user = str(claims.get(s.oidc_user_claim) or claims["sub"])
+            actor = Actor(user=user[:200], role=role, scope=scope)
+        except (KeyError, ValueError) as exc:
+            raise DomainError("UNAUTHENTICATED", "В токене единого входа нет роли или зоны доступа "
+                              "системы «Наставник»", 401) from exc
+        _sso_tokens.remember(token, _caller_of(actor), float(claims["exp"]))
+        return actor
+
+
+_verifiers: dict[tuple[str, str, str], OidcVerifier] = {}
+_verifiers_lock = threading.Lock()
+
+
+def oidc_verifier(settings: Settings | None = None) -> OidcVerifier | None:
+    s = settings or Settings()
+    if not (s.oidc_issuer and s.oidc_jwks_url):
+        return None
+    key = (s.oidc_issuer, s.oidc_audience, s.oidc_jwks_url)
+    with _verifiers_lock:
+        if key not in _verifiers:
+            _verifiers[key] = OidcVerifier(s)
+        return _verifiers[key]
+
+
+def token_needs_network(token: str) -> bool:
+    """True for a regional SSO token: checking it may fetch the issuer's keys (blocking I/O)."""
+    try:
+        return jwt.get_unverified_header(token).get("alg") == "RS256"
+    except jwt.InvalidTokenError:
+        return False
+
+
+def actor_from_token(token: str, secret: str, settings: Settings | None = None) -> Actor:
+    """Our own HS256 access tokens, or — when configured — the regional SSO's RS256 ones."""
+    try:
+        algorithm = jwt.get_unverified_header(token).get("alg")
+    except jwt.InvalidTokenError as exc:
+        raise DomainError("UNAUTHENTICATED", "Требуется вход в систему", 401) from exc
+    if algorithm == "RS256":
+        verifier = oidc_verifier(settings)
+        if verifier is None:
+            raise DomainError("UNAUTHENTICATED", "Требуется вход в систему", 401)
+        return verifier.actor(token)
+    return read_token(token, secret)

@@ -1,0 +1,30 @@
+"""The embedded mode trusts the loopback as a proxy (the portal) unless someone decided otherwise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.bootstrap import LOOPBACK_PROXIES, SERVICES, embedded_settings
+
+
+def test_the_loopback_is_trusted_when_nobody_chose(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NASTAVNIK_TRUSTED_PROXIES", raising=False)
+    assert embedded_settings(tmp_path).trusted_proxies == list(LOOPBACK_PROXIES)
+
+
+def test_the_environment_decides_even_when_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NASTAVNIK_TRUSTED_PROXIES", "")
+    assert embedded_settings(tmp_path).trusted_proxies == []
+    monkeypatch.setenv("NASTAVNIK_TRUSTED_PROXIES", "10.0.0.0/8")
+    assert embedded_settings(tmp_path).trusted_proxies == ["10.0.0.0/8"]
+
+
+def test_the_caller_decides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NASTAVNIK_TRUSTED_PROXIES", raising=False)
+    assert embedded_settings(tmp_path, trusted_proxies=["192.0.2.1"]).trusted_proxies == ["192.0.2.1/32"]
+
+
+def test_every_service_has_a_runtime() -> None:
+    assert set(SERVICES) == {"registry", "pairing", "monitoring", "documents", "portal"}
