@@ -18,10 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from shared.bus import AUDIT_HEADS_SUBJECT, CLI_USER, EMBEDDED_USERS_FILE, inbox_prefix, nats_user_name
-from shared.contracts import SOURCES, SUBJECT_ROOT
-from shared.logging import get_logger
-from shared.nats_auth import (
+from deploy.tools.nats_auth import (
     CLIENT,
     SERVICES,
     NatsAuthorization,
@@ -30,6 +27,9 @@ from shared.nats_auth import (
     write_authorization,
     write_secret,
 )
+from shared.bus import AUDIT_HEADS_SUBJECT, CLI_USER, EMBEDDED_USERS_FILE, inbox_prefix, nats_user_name
+from shared.contracts import SOURCES, SUBJECT_ROOT
+from shared.logging import get_logger
 
 log = get_logger(__name__)
 

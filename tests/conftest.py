@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from deploy.tools.nats_auth import NatsUser
 from shared import signing
 from shared.contracts import MESSAGE_ID_HEADER, Envelope
-from shared.nats_auth import NatsUser
 from shared.nats_server import EmbeddedNats
 from shared.settings import Settings
 
