@@ -52,7 +52,11 @@ from nats.js import JetStreamContext
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from services.monitoring.application import dashboard_of  # noqa: E402 - repo root on sys.path
-from services.monitoring.audit.feeder import AuditLog, audit_envelope  # noqa: E402
+from services.monitoring.audit.feeder import (  # noqa: E402
+    AuditLog,
+    audit_envelope,
+    init_key,  # noqa: E402
+)
 from services.monitoring.audit.store import AuditEnvelope, AuditStore  # noqa: E402
 from services.monitoring.dashboards import FoldSettings, counts_table  # noqa: E402
 from services.monitoring.rebuild import rebuild  # noqa: E402
@@ -209,7 +213,8 @@ def fill_log(settings: Settings, events: int) -> float:
     """A new log of ``events`` entries, as fast as SQLite writes: no rollback journal and no
     syncs while filling (a crash would only lose the benchmark's temporary folder)."""
     engine = view_engine(settings, "monitoring")
-    AuditLog.open(settings, engine)  # the schema and the signing key, as the service makes them
+    init_key(settings, exist_ok=True)  # the explicit step of a deployment
+    AuditLog.open(settings, engine)  # the schema, as the service makes it
     engine.dispose()
     path = engine.url.database
     fill = sa.create_engine(f"sqlite:///{path}")
@@ -375,6 +380,7 @@ def measure_lag(data_dir: Path, rate: int = 1000, seconds: float = 10.0,
             EmbeddedNats(Path(tmp) / "nats") as nats:
         settings = Settings(data_dir=data_dir, token_secret=SECRET, nats_url=nats.url,
                             log_level="WARNING", relay_lease_seconds=0)
+        init_key(settings, exist_ok=True)
         monitoring = MonitoringRuntime(settings)
         logged = monitoring.audit.size()
         spawn = multiprocessing.get_context("spawn")

@@ -19,6 +19,8 @@ from typing import Any
 import uvicorn
 
 from services.documents.runtime import DocumentsRuntime
+from services.monitoring.audit.embedded_witness import init_embedded_witness
+from services.monitoring.audit.feeder import init_key as init_audit_key
 from services.monitoring.runtime import MonitoringRuntime
 from services.pairing.runtime import PairingRuntime
 from services.portal.runtime import PortalRuntime
@@ -129,6 +131,10 @@ def run_embedded(settings: Settings, after_start: Callable[[str, str], None]) ->
     ``demo``) where the system is, and ``after_start(api, nats_url)`` runs.
     """
     data_dir = settings.data_dir
+    # Embedded mode's documented first-start step: the audit log's signing key, made once
+    # here and never by any other command (``nastavnik audit init-key``).
+    init_audit_key(settings, exist_ok=True)
+    init_embedded_witness(settings)  # and one witness beside the log, in a folder of its own
     if settings.api_port == 0 or not port_free(settings.api_port):
         settings.api_port = free_port()
     with EmbeddedNats(data_dir / "nats", secrets_dir=settings.secrets_dir) as nats:

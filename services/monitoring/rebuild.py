@@ -50,7 +50,7 @@ def rebuild(settings: Settings, restart: bool = False, page: int = 20000,
     engine = write_engine(settings)
     read = view_engine(settings, "monitoring")
     try:
-        audit = AuditLog.open(settings, read)
+        audit = AuditLog.open(settings, read, signing=False)  # reads entries only: no key needed
         projector = DashboardProjector(audit.store, engine)
         with engine.connect() as conn:
             position, rebuilding = read_progress(conn)

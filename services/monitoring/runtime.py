@@ -21,6 +21,7 @@ from nats.js import JetStreamContext
 from services.monitoring.api import router as dashboards_router
 from services.monitoring.application import AuditService, MonitoringService, MonitoringStore
 from services.monitoring.audit.api import router as audit_router
+from services.monitoring.audit.embedded_witness import EmbeddedWitness
 from services.monitoring.audit.feeder import (
     SERVICE,
     AuditLog,
@@ -28,6 +29,8 @@ from services.monitoring.audit.feeder import (
     WalCheckpointer,
     write_engine,
 )
+from services.monitoring.audit.witness import CONFIG_FILE as WITNESS_CONFIG
+from services.monitoring.audit.witness import embedded_witness_dir
 from services.monitoring.calendar import CalendarConfig
 from services.monitoring.consumers import DashboardTail, projections
 from services.monitoring.dashboards import DashboardProjector, FoldSettings
@@ -86,6 +89,12 @@ class MonitoringRuntime:
             lambda _nc, _js, stop: periodic("monitoring-calendar", self.calendar.tick,
                                             self.calendar_interval, stop),
         ]
+        witness_dir = embedded_witness_dir(settings.data_dir)
+        if (witness_dir / WITNESS_CONFIG).exists():  # embedded mode: a witness beside the log
+            witness = EmbeddedWitness(self.audit, witness_dir)
+            self.loops.append(lambda _nc, _js, stop: periodic(
+                "monitoring-witness", witness.round, self.head_loop.interval, stop,
+                first_wait=True))
         if self.checkpoints is not None:
             checkpoints = self.checkpoints
             self.loops.append(lambda _nc, _js, stop: checkpoints.run(stop, self.read_engine))

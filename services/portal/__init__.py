@@ -16,7 +16,8 @@ The frame (what every page shares)
     ``templating.py``  the Jinja environment, shared filters (``ru_date``) and words
     ``lookups.py``     what several page groups ask: own organisation, people's names, scope
     ``collation.py``   the Russian alphabetical order (``ru_key``) for names and titles
-    ``charts.py``, ``export.py``, ``survey_status.py``: helpers of the pages, no routes
+    ``charts.py``, ``export.py``, ``survey_status.py``, ``trail_text.py`` (the audit trail in
+    words): helpers of the pages, no routes
 
 The pages: one module per page group in ``pages/``; find a page by its URL here
     ``/``, ``/login``, ``/logout``, ``/static/…``                   ``pages/home.py``
@@ -34,6 +35,10 @@ The pages: one module per page group in ``pages/``; find a page by its URL here
     ``/organisations/{id}/roadmap…``                                ``pages/roadmaps.py``
     ``/surveys…``, ``/organisations/{id}/surveys``, ``/pairs/{id}/surveys/…`` ``pages/surveys.py``
     ``/reports…``, ``/organisations/{id}/reports``                  ``pages/reports.py``
+    ``/roadmap`` (the menu's: the user's own)                        ``pages/roadmaps.py``
+    ``/practices…`` (the bank of best practices)                     ``pages/practices.py``
+    ``/territory/documents``, ``/awards…``                           ``pages/awards.py``
+    ``/reports/upward`` (a territory's report on demand)            ``pages/report_upward.py``
     any other address a browser opens (Russian «not found»)         ``pages/errors.py``
 Each module's docstring lists its URLs exactly (``tests/unit/portal/test_frame.py`` checks).
 

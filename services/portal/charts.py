@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from html import escape
+from typing import Any
 
 from markupsafe import Markup
 
@@ -65,3 +66,72 @@ def number(value: float) -> str:
     if float(value).is_integer():
         return f"{int(value):,}".replace(",", "\u202f")
     return f"{value:,.1f}".replace(",", "\u202f").replace(".", ",")
+
+
+# --- what the charts say: months in Russian, every month counted, names told apart ----------
+
+MONTHS = ("январь", "февраль", "март", "апрель", "май", "июнь", "июль", "август", "сентябрь",
+          "октябрь", "ноябрь", "декабрь")
+
+
+def month_label(month: str) -> str:
+    """``2025-09`` → «сентябрь 2025» (the nominative, as a chart's axis says it)."""
+    try:
+        year, number_ = (int(part) for part in month.split("-")[:2])
+        return f"{MONTHS[number_ - 1]} {year}"
+    except (ValueError, IndexError):
+        return month
+
+
+def every_month(rows: list[dict[str, Any]], key: str = "month") -> list[dict[str, Any]]:
+    """The months from the first to the last, those missing added with zeros (a month without a
+    meeting is a fact to see, not a gap to skip)."""
+    known = {r[key]: r for r in rows if r.get(key)}
+    if not known:
+        return []
+    first, last = min(known), max(known)
+    year, month = (int(p) for p in first.split("-"))
+    out = []
+    while f"{year:04d}-{month:02d}" <= last:
+        label = f"{year:04d}-{month:02d}"
+        zero = {k: 0 for k in next(iter(known.values())) if k != key}
+        out.append(known.get(label, {key: label, **zero}))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
+#: Long legal phrases of Russian organisations' names and how people shorten them.
+ABBREVIATIONS = (
+    ("средняя общеобразовательная школа", "СОШ"), ("основная общеобразовательная школа", "ООШ"),
+    ("начальная общеобразовательная школа", "НОШ"),
+    ("муниципальное бюджетное общеобразовательное учреждение", "МБОУ"),
+    ("муниципальное автономное общеобразовательное учреждение", "МАОУ"),
+    ("муниципальное казённое общеобразовательное учреждение", "МКОУ"),
+    ("профессиональное образовательное учреждение", "ПОУ"),
+)
+#: Legal forms that open a name and say nothing about which organisation it is.
+LEGAL_FORMS = {"МБОУ", "МАОУ", "МКОУ", "МОУ", "ГБОУ", "ГАОУ", "ГБПОУ", "ГАПОУ", "ГПОУ", "ПОУ",
+               "МБУ", "МАУ", "МБУДО", "МАУДО", "АО", "ОАО", "ПАО", "ООО", "ЗАО", "ФГБОУ", "ФГАОУ"}
+
+
+def short_name(name: str) -> str:
+    """«МБОУ «Средняя общеобразовательная школа № 5»» → «СОШ № 5»."""
+    text = " ".join(name.split())
+    for phrase, abbreviation in ABBREVIATIONS:
+        start = text.lower().find(phrase)
+        if start >= 0:
+            text = text[:start] + abbreviation + text[start + len(phrase):]
+    words = text.split(" ")
+    while len(words) > 1 and words[0].strip("«»\"") in LEGAL_FORMS:
+        words = words[1:]
+    text = " ".join(words)
+    if text.startswith("«") and text.endswith("»") and text.count("«") == 1:
+        text = text[1:-1]
+    return text.strip() or name
+
+
+def distinct_labels(names: list[str]) -> list[str]:
+    """Short names that still tell the organisations apart: where two would read the same, both
+    keep their full names."""
+    short = [short_name(n) for n in names]
+    return [s if short.count(s) == 1 else full for s, full in zip(short, names, strict=True)]

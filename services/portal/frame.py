@@ -76,6 +76,11 @@ FIELD_TITLES = {
     "email": "Электронная почта", "form": "Форма наставничества", "curator": "Куратор программы",
     "curator_name": "ФИО куратора", "curator_position": "Должность куратора",
     "forms": "Формы наставничества", "path": "Адрес страницы",
+    # best practices and awards (issue 21)
+    "practice_title": "Название практики", "description": "Описание",
+    "other_form": "Другая форма", "tags": "Темы", "decision": "Решение", "comment": "Комментарий",
+    "merit": "За что", "award": "Вид поощрения", "text": "Текст письма", "addressee": "Адресат",
+    "practice_id": "Практика", "tag": "Тема", "period": "Отчётный период",
 }
 
 #: A service's «… не найден(а)» said as Russian says it, by the refusal's code.

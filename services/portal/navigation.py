@@ -31,6 +31,11 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem("/reports", "Отчётность",
              frozenset({Role.CURATOR, Role.MUNICIPAL, Role.REGIONAL, Role.AUDITOR})),
     MenuItem("/auditor", "Аудит", frozenset({Role.AUDITOR, Role.REGIONAL})),
+    # The officials' own work (issue 21): their roadmap, their territory's documents, the bank.
+    MenuItem("/roadmap", "Дорожная карта", frozenset({Role.MUNICIPAL, Role.REGIONAL})),
+    MenuItem("/territory/documents", "Документы", frozenset({Role.MUNICIPAL, Role.REGIONAL, Role.AUDITOR})),
+    MenuItem("/practices", "Лучшие практики",
+             frozenset({Role.CURATOR, Role.MUNICIPAL, Role.REGIONAL, Role.AUDITOR})),
 )
 
 
@@ -53,3 +58,18 @@ def links_to_bases(actor: Actor) -> bool:
     """Whether an organisation's dashboard links to its bases of mentors and mentees (an auditor
     follows records through the audit trail instead)."""
     return actor.role is not Role.AUDITOR
+
+
+def reviews_practices(actor: Actor) -> bool:
+    """Municipalities and the region review what the level beneath puts forward for the bank."""
+    return actor.role in (Role.MUNICIPAL, Role.REGIONAL)
+
+
+def submits_practices(actor: Actor) -> bool:
+    """A school's (college's) curator puts its practice forward for the bank."""
+    return actor.role is Role.CURATOR
+
+
+def issues_awards(actor: Actor) -> bool:
+    """Award orders and thanks letters are issued by an organisation, a municipality or the region."""
+    return actor.role in (Role.CURATOR, Role.MUNICIPAL, Role.REGIONAL)

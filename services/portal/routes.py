@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from services.portal.pages import (
     auditor,
+    awards,
     dashboards,
     documents,
     errors,
@@ -14,7 +15,9 @@ from services.portal.pages import (
     pairing,
     people,
     person_form,
+    practices,
     programmes,
+    report_upward,
     reports,
     roadmaps,
     surveys,
@@ -24,7 +27,7 @@ from services.portal.pages import (
 #: The page groups, in the order their routes are listed; ``errors`` (the page for an address
 #: that leads nowhere) last.
 PAGE_GROUPS = (home, worklist, people, person_form, programmes, documents, pairing, pair, dashboards,
-               auditor, roadmaps, surveys, reports, errors)
+               auditor, roadmaps, surveys, reports, practices, awards, report_upward, errors)
 
 router = APIRouter(include_in_schema=False)
 # The routes themselves, in order (not nested routers): each keeps its PortalRoute class, and

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from services.bootstrap import runtimes_for
+from services.monitoring.audit.feeder import init_key
 from shared.events import CATALOGUE
 from shared.host import create_app
 from shared.settings import Settings
@@ -26,6 +27,7 @@ TEST_SECRET = "test-secret-of-at-least-thirty-two-bytes"
 
 def openapi_document(tmp_path: Path) -> dict[str, Any]:
     settings = Settings(data_dir=tmp_path / "data", token_secret=TEST_SECRET)
+    init_key(settings, exist_ok=True)  # the deployment's explicit step
     runtimes = runtimes_for(settings)
     try:
         return create_app(settings, runtimes).openapi()

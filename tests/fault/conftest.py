@@ -44,6 +44,7 @@ import sqlalchemy as sa
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from services.monitoring.audit.feeder import init_key
 from services.monitoring.audit.service_check import store_reader
 from services.monitoring.audit.store import build_metadata
 from shared import signing
@@ -124,6 +125,8 @@ class ServiceProcess:
 
     def start(self) -> ServiceProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.service == "monitoring":  # the deployment's explicit step: a key, made once
+            init_key(Settings(data_dir=self.data_dir), exist_ok=True)
         with open(self.log_path, "ab") as log_file:
             self.process = subprocess.Popen(
                 [CLI, "serve", self.service, "--data-dir", str(self.data_dir), "--port", str(self.port)],

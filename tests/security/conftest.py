@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.bootstrap import SERVICES, runtimes_for
+from services.monitoring.audit.feeder import init_key
 from shared.host import create_app
 from shared.nats_server import EmbeddedNats
 from shared.settings import Settings
@@ -25,6 +26,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     mp.setenv("NASTAVNIK_API_REQUESTS_PER_MINUTE", "0")  # the matrix is not a flood
     with EmbeddedNats(folder / "nats") as nats:
         settings = Settings(data_dir=folder / "data", token_secret=TEST_SECRET, nats_url=nats.url)
+        init_key(settings, exist_ok=True)  # the deployment's explicit step
         runtimes = runtimes_for(settings, API_SERVICES)
         try:
             with TestClient(create_app(settings, runtimes)) as client:

@@ -21,13 +21,15 @@ from .chain import (
     verify_consistency,
     verify_inclusion,
 )
-from .export import check_export
+from .export_check import check_export
 from .heads import (
+    AuditKeyMissing,
     HeadsFile,
     HeadSigner,
     SignedHead,
-    load_or_create_key,
+    create_key,
     load_public_key,
+    load_signing_key,
     public_key_pem,
     verify_head,
 )
@@ -68,6 +70,7 @@ __all__ = [
     "TRUNCATED",
     "AuditEnvelope",
     "AuditIntegrityError",
+    "AuditKeyMissing",
     "AuditStore",
     "CompactRange",
     "ExportSummary",
@@ -87,7 +90,8 @@ __all__ = [
     "encode_entry",
     "inclusion_proof",
     "leaf_hash",
-    "load_or_create_key",
+    "create_key",
+    "load_signing_key",
     "load_public_key",
     "merkle_root",
     "node_hash",

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from services.monitoring.application import AuditService, remove_export
+from services.monitoring.audit.checked import Checked
 from shared.web import CurrentActor
 
 
@@ -27,16 +28,27 @@ def verify(actor: CurrentActor, service: Audit) -> dict[str, Any]:
     return service.verify(actor)
 
 
+def verified(response: Response, checked: Checked) -> None:
+    """Whether the log was intact up to what the answer shows (headers: no schema change)."""
+    response.headers["X-Audit-Verified"] = "yes" if checked.ok else "no"
+    response.headers["X-Audit-Verified-Up-To"] = str(checked.up_to)
+
+
 @router.get("/trail/{record_id}")
-def trail(record_id: str, actor: CurrentActor, service: Audit) -> list[dict[str, Any]]:
-    return service.trail(actor, record_id)
+def trail(record_id: str, actor: CurrentActor, service: Audit,
+          response: Response) -> list[dict[str, Any]]:
+    items, checked = service.checked_trail(actor, record_id)
+    verified(response, checked)
+    return items
 
 
 @router.get("/replay")
-def replay(actor: CurrentActor, service: Audit,
+def replay(actor: CurrentActor, service: Audit, response: Response,
            as_of: Annotated[str, Query(description="Дата или момент (UTC)")],
            org: str | None = None) -> dict[str, Any]:
-    return service.replay(actor, as_of, org)
+    result, checked = service.checked_replay(actor, as_of, org)
+    verified(response, checked)
+    return result
 
 
 @router.get("/export")

@@ -6,26 +6,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from .chain import ZERO_HASH, MerkleTree, canonical_time, encode_entry, verify_consistency, verify_inclusion
+from .chain import ZERO_HASH, MerkleTree, canonical_time
 from .heads import (
     HeadsFile,
     HeadSigner,
     SignedHead,
-    key_id_of,
-    load_public_key,
     public_key_pem,
     verify_head,
-    verify_signature,
 )
-from .records import EXPORT_DOMAIN, EXPORT_FORMAT, MANIFEST_MISMATCH, AuditIntegrityError, ExportSummary
-from .verify import DELETED, EDITED, HEAD_INVALID, INSERTED, REORDERED, TRUNCATED, Problem, VerifyResult
+from .records import EXPORT_DOMAIN, EXPORT_FORMAT, AuditIntegrityError, ExportSummary
 
 
 class StoreExport:
@@ -41,6 +37,7 @@ class StoreExport:
         heads_file: HeadsFile | None = None,
         *,
         head: SignedHead | None = None,
+        proof_from: Sequence[int] = (),
     ) -> ExportSummary:
         """Write a self-verifying JSON Lines export of entries with from_dt <= occurred_at < to_dt.
 
@@ -101,6 +98,14 @@ class StoreExport:
                 head = signer.sign(tree.size, state.root.hex(), state.chain.hex())
                 self._keep(head, heads_file)
         covered = head.size
+        # Proofs from the sizes an auditor or a witness asked for (the checkpoints they hold).
+        extra = []
+        for size in sorted(set(proof_from)):
+            if not 0 < size <= covered:
+                raise ValueError(f"доказательство согласованности: размер {size} вне 1–{covered}")
+            if size < covered:
+                extra.append({"type": "consistency", "from_size": size,
+                              "proof": [p.hex() for p in tree.consistency_proof(size, covered)]})
 
         from_s, to_s = canonical_time(from_dt), canonical_time(to_dt)
         digest = hashlib.sha256()
@@ -120,6 +125,9 @@ class StoreExport:
             fh.write(_dumps({"type": "head", **head.to_dict()}))
             if consistency is not None:
                 fh.write(_dumps(consistency))
+            for line in extra:
+                fh.write(_dumps(line))
+            positions = Ranges()
             for e in self._iter_between(conn, from_dt, to_dt):
                 if e.position > covered:
                     break  # appended after the head (or after we read the leaves): not covered
@@ -127,6 +135,7 @@ class StoreExport:
                 if leaf != tree.leaf(e.position - 1):
                     raise AuditIntegrityError(f"запись {e.position} изменена в базе")
                 count += 1
+                positions.add(e.position)
                 digest.update(_manifest_item(count, e.position, leaf))
                 fh.write(_dumps({
                     "type": "entry",
@@ -154,8 +163,9 @@ class StoreExport:
                 "from": from_s,
                 "to": to_s,
                 "key_id": signer.key_id,
+                "positions": positions.text(),
             }
-            manifest["signature_b64"] = signer.sign_bytes(_manifest_message(manifest))
+            manifest["signature_b64"] = signer.sign_bytes(manifest_message(manifest))
             fh.write(_dumps(manifest))
         tmp.replace(out_path)  # readers never see a half-written export
         return ExportSummary(out_path, count, head)
@@ -170,133 +180,37 @@ def _manifest_item(seq: int, position: int, leaf: bytes) -> bytes:
     return f"{seq}:{position}:".encode() + leaf
 
 
-def _manifest_message(m: dict[str, Any]) -> bytes:
-    return b"\n".join(
-        str(x).encode()
-        for x in (
-            EXPORT_DOMAIN.decode(), m["count"], m["entries_digest"], m["head_size"],
-            m["head_root"], m["from"], m["to"], m["key_id"],
-        )
-    )
+def manifest_message(m: dict[str, Any], version: int = 2) -> bytes:
+    """What the manifest's signature covers; v2 adds the exported positions."""
+    fields = [EXPORT_DOMAIN.decode(), m["count"], m["entries_digest"], m["head_size"],
+              m["head_root"], m["from"], m["to"], m["key_id"]]
+    if version >= 2:
+        fields.append(m["positions"])
+    return b"\n".join(str(x).encode() for x in fields)
 
 
-def check_export(
-    path: str | Path, public_key: Ed25519PublicKey | str | bytes | Path | None = None
-) -> VerifyResult:
-    """Verify an export file on its own. Without ``public_key`` the embedded key is trusted,
-    which proves internal consistency only; pass the published key to prove authorship."""
-    path = Path(path)
-    notes: list[str] = []
+class Ranges:
+    """Exported positions as runs: ``1-5,7,9-12`` (ascending, no overlaps)."""
 
-    def fail(position: int, code: str, message: str, head: SignedHead | None = None,
-             entries: int = 0) -> VerifyResult:
-        return VerifyResult(
-            ok=False, entries=entries,
-            root_hex=head.root_hex if head else "", chain_hex=head.chain_hex if head else "",
-            problem=Problem(position, code, message), signed_size=head.size if head else 0,
-            notes=tuple(notes),
-        )
+    def __init__(self) -> None:
+        self.runs: list[list[int]] = []
 
-    with open(path, encoding="utf-8") as fh:
-        lines = (json.loads(line) for line in fh if line.strip())
-        try:
-            header = next(lines)
-            head_raw = next(lines)
-        except (StopIteration, json.JSONDecodeError):
-            return fail(0, HEAD_INVALID, "файл выгрузки повреждён: нет заголовка или вершины")
-        if header.get("type") != "header" or header.get("format") != EXPORT_FORMAT:
-            return fail(0, HEAD_INVALID, "неизвестный формат файла выгрузки")
-        embedded = load_public_key(header["public_key_pem"])
-        if public_key is None:
-            key = embedded
-            notes.append("ключ взят из самого файла: подтверждена только внутренняя целостность")
+    def add(self, position: int) -> None:
+        if self.runs and self.runs[-1][1] + 1 == position:
+            self.runs[-1][1] = position
         else:
-            key = load_public_key(public_key)
-            if key_id_of(key) != key_id_of(embedded):
-                return fail(0, HEAD_INVALID, "выгрузка подписана не тем ключом, что предъявлен")
-        try:
-            head = SignedHead.from_dict({k: v for k, v in head_raw.items() if k != "type"})
-        except (KeyError, ValueError, TypeError):
-            return fail(0, HEAD_INVALID, "вершина в выгрузке повреждена")
-        if head_raw.get("type") != "head" or not verify_head(head, key):
-            return fail(head.size, HEAD_INVALID, "подпись вершины в выгрузке недействительна")
-        root = bytes.fromhex(head.root_hex)
+            self.runs.append([position, position])
 
-        digest = hashlib.sha256()
-        count = 0
-        last_pos = 0
-        manifest: dict[str, Any] | None = None
-        try:
-            for line in lines:
-                kind = line.get("type")
-                if manifest is not None:
-                    return fail(last_pos + 1, INSERTED, "строки после манифеста выгрузки", head,
-                                count)
-                if kind == "consistency":
-                    prev = SignedHead.from_dict(
-                        {k: v for k, v in line["from_head"].items() if k != "type"}
-                    )
-                    proof = [bytes.fromhex(p) for p in line["proof"]]
-                    if not (verify_head(prev, key) and verify_consistency(
-                        prev.size, head.size, bytes.fromhex(prev.root_hex), root, proof
-                    )):
-                        return fail(prev.size, HEAD_INVALID,
-                                    "вершина выгрузки не продолжает прежнюю подписанную вершину",
-                                    head, count)
-                    notes.append(f"согласована с прежней вершиной размера {prev.size}")
-                elif kind == "entry":
-                    pos = int(line["position"])
-                    seq = int(line["seq"])
-                    if seq != count + 1:
-                        code = DELETED if seq > count + 1 else INSERTED
-                        return fail(pos, code,
-                                    f"в выгрузке нарушена нумерация строк: ожидалась {count + 1}, "
-                                    f"найдена {seq} (позиция журнала {pos})", head, count)
-                    if pos <= last_pos:
-                        code = INSERTED if pos == last_pos else REORDERED
-                        return fail(pos, code, f"позиция {pos} идёт после {last_pos}", head, count)
-                    entry_bytes = encode_entry(
-                        source=line["source"], source_position=int(line["source_position"]),
-                        event_id=line["event_id"], event_type=line["event_type"],
-                        occurred_at=datetime.fromisoformat(line["occurred_at"]),
-                        aggregate_id=line["aggregate_id"], region=line["region"],
-                        municipality=line["municipality"], organisation=line["organisation"],
-                        data=base64.b64decode(line["data_b64"], validate=True),
-                    )
-                    leaf = hashlib.sha256(b"\x00" + entry_bytes).digest()
-                    proof = [bytes.fromhex(p) for p in line["proof"]]
-                    if not verify_inclusion(leaf, pos - 1, head.size, proof, root):
-                        return fail(pos, EDITED,
-                                    f"запись {pos} в выгрузке изменена: доказательство включения "
-                                    "не сходится с подписанной вершиной", head, count)
-                    count += 1
-                    last_pos = pos
-                    digest.update(_manifest_item(seq, pos, leaf))
-                elif kind == "manifest":
-                    manifest = line
-                else:
-                    return fail(last_pos + 1, INSERTED, f"неизвестная строка выгрузки: {kind}",
-                                head, count)
-        except (KeyError, ValueError, TypeError) as exc:
-            return fail(last_pos + 1, EDITED, f"строка выгрузки после позиции {last_pos} "
-                        f"повреждена: {exc}", head, count)
+    def text(self) -> str:
+        return ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in self.runs)
 
-    if manifest is None:
-        return fail(last_pos + 1, TRUNCATED, "выгрузка обрезана: нет подписанного манифеста",
-                    head, count)
-    if not verify_signature(key, _manifest_message(manifest), manifest.get("signature_b64", "")):
-        return fail(0, HEAD_INVALID, "подпись манифеста выгрузки недействительна", head, count)
-    if manifest["head_size"] != head.size or manifest["head_root"] != head.root_hex:
-        return fail(0, HEAD_INVALID, "манифест относится к другой вершине", head, count)
-    if manifest["count"] != count:
-        code = TRUNCATED if manifest["count"] > count else INSERTED
-        return fail(last_pos + 1, code,
-                    f"в выгрузке {count} записей, а в подписанном манифесте {manifest['count']}",
-                    head, count)
-    if manifest["entries_digest"] != digest.hexdigest():
-        return fail(0, MANIFEST_MISMATCH,
-                    "набор записей выгрузки не совпадает с подписанным манифестом", head, count)
-    return VerifyResult(
-        ok=True, entries=count, root_hex=head.root_hex, chain_hex=head.chain_hex,
-        signed_size=head.size, notes=tuple(notes),
-    )
+    @staticmethod
+    def parse(text: str) -> list[tuple[int, int]]:
+        runs: list[tuple[int, int]] = []
+        for part in text.split(",") if text else []:
+            a, _, b = part.partition("-")
+            run = (int(a), int(b or a))
+            if run[0] > run[1] or (runs and run[0] <= runs[-1][1]):
+                raise ValueError("позиции манифеста не по возрастанию")
+            runs.append(run)
+        return runs

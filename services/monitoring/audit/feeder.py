@@ -29,7 +29,18 @@ from shared.loops import periodic
 from shared.settings import Settings
 from shared.store import view_engine
 
-from .heads import HeadsFile, HeadSigner, SignedHead, load_or_create_key, load_private_key
+from .checkpoint import NoteSigner, SignedNote
+from .checkpoint_stream import publish_checkpoint
+from .heads import (
+    AuditKeyMissing,
+    HeadsFile,
+    HeadSigner,
+    SignedHead,
+    create_key,
+    load_private_key,
+    load_signing_key,
+)
+from .proofs import note_of, origin_of
 from .store import AuditEnvelope, AuditStore
 
 log = get_logger(__name__)
@@ -92,23 +103,60 @@ def write_engine(settings: Settings) -> sa.Engine:
     return engine
 
 
+def key_path_of(settings: Settings) -> Path:
+    # Built, not asked of Settings: its accessors create the folders they name.
+    return settings.data_dir / "secrets" / KEY_FILE_NAME
+
+
+def init_key(settings: Settings, exist_ok: bool = False) -> tuple[Path, bool]:
+    """The explicit step that creates the log's signing key; (path, created).
+
+    ``exist_ok`` is for the documented first start of embedded mode and test fixtures: a key
+    already there is kept, never replaced."""
+    path = key_path_of(settings)
+    try:
+        create_key(path)
+    except FileExistsError:
+        if not exist_ok:
+            raise
+        load_private_key(path)  # a broken file is an error here, not at the first head
+        return path, False
+    return path, True
+
+
 @dataclass
 class AuditLog:
-    """Everything one deployment's audit log consists of, found from the settings."""
+    """Everything one deployment's audit log consists of, found from the settings.
+
+    The signing key must exist (``init_key``): opening refuses with ``AuditKeyMissing``
+    unless ``signing=False`` (a rebuild that only reads the entries)."""
 
     store: AuditStore
-    signer: HeadSigner
+    _signer: HeadSigner | None
     heads: HeadsFile
     key_path: Path
+    origin: str = origin_of("demo")
 
     @classmethod
-    def open(cls, settings: Settings, engine: sa.Engine | None = None) -> AuditLog:
+    def open(cls, settings: Settings, engine: sa.Engine | None = None, *,
+             signing: bool = True) -> AuditLog:
+        key_path = key_path_of(settings)
+        # The key first: a refusal leaves nothing behind (no schema, no folder).
+        signer = HeadSigner(load_signing_key(key_path)) if signing else None
         store = AuditStore(engine or view_engine(settings, SERVICE))
         store.create_schema()
-        key_path = settings.secrets_dir / KEY_FILE_NAME
-        signer = HeadSigner(load_or_create_key(key_path))
         heads = HeadsFile(settings.service_dir(SERVICE) / HEADS_FILE_NAME)
-        return cls(store, signer, heads, key_path)
+        return cls(store, signer, heads, key_path, origin_of(settings.region))
+
+    def checkpoint_note(self, head: SignedHead) -> SignedNote:
+        """The head as a C2SP checkpoint, signed by the same key (``checkpoint.py``)."""
+        return note_of(head, NoteSigner(self.origin, self.signer.private_key))
+
+    @property
+    def signer(self) -> HeadSigner:
+        if self._signer is None:
+            raise AuditKeyMissing(self.key_path)
+        return self._signer
 
     def size(self) -> int:
         with self.store.engine.connect() as conn:
@@ -274,6 +322,10 @@ class HeadSigningLoop:
             except (nats.errors.Error, OSError) as exc:
                 # The heads file is the anchor; the NATS copy is a courtesy to watchers.
                 log.warning("audit.head_publish_failed", error=repr(exc))
+            try:  # the checkpoint, for witnesses: kept for good in a stream of its own
+                await publish_checkpoint(nc, self.audit.checkpoint_note(head))
+            except (nats.errors.Error, OSError) as exc:
+                log.warning("audit.checkpoint_publish_failed", error=repr(exc))
 
 
 class WalCheckpointer:

@@ -115,6 +115,11 @@ class HeadSigner:
             signature_b64=base64.b64encode(signature).decode("ascii"),
         )
 
+    @property
+    def private_key(self) -> Ed25519PrivateKey:
+        """For the checkpoint notes the same key signs (``checkpoint.NoteSigner``)."""
+        return self._key
+
     def sign_bytes(self, message: bytes) -> str:
         """Raw signature for other domain-separated messages (export manifests)."""
         return base64.b64encode(self._key.sign(message)).decode("ascii")
@@ -144,11 +149,33 @@ def load_private_key(path: str | Path) -> Ed25519PrivateKey:
     return key
 
 
-def load_or_create_key(path: str | Path) -> Ed25519PrivateKey:
-    """Load a PKCS#8 PEM Ed25519 key, or create one readable by the owner only."""
+class AuditKeyMissing(RuntimeError):
+    """No signing key where one must be: only ``nastavnik audit init-key`` (or the
+    deployment's secret mounted in its place) may create one, never a command in passing."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(
+            f"Ключа подписи журнала аудита нет ({path}). Ключ не создаётся сам: создайте его "
+            "явно командой `nastavnik audit init-key --data-dir ПАПКА` или положите туда ключ "
+            "развёртывания (секрет), затем повторите."
+        )
+
+
+def load_signing_key(path: str | Path) -> Ed25519PrivateKey:
+    """The log's signing key, which must exist (``AuditKeyMissing`` otherwise)."""
     path = Path(path)
-    if path.exists():
-        return load_private_key(path)
+    if not path.exists():
+        raise AuditKeyMissing(path)
+    return load_private_key(path)
+
+
+def create_key(path: str | Path) -> Ed25519PrivateKey:
+    """Create a new key readable by the owner only; ``FileExistsError`` if one is there.
+
+    Only the explicit ``init-key`` step calls this: a key made silently by whatever command
+    ran first would sign whatever the database holds, forged or not."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(

@@ -13,7 +13,9 @@ import sqlalchemy as sa
 from .chain import encode_entry
 from .heads import SignedHead
 
-EXPORT_FORMAT = "nastavnik-audit-export/v1"
+EXPORT_FORMAT = "nastavnik-audit-export/v2"
+#: Exports of v1 (no positions in the manifest) stay readable.
+EXPORT_FORMATS = {"nastavnik-audit-export/v1": 1, EXPORT_FORMAT: 2}
 EXPORT_DOMAIN = b"nastavnik-audit-export-manifest/v1"
 MANIFEST_MISMATCH = "MANIFEST_MISMATCH"
 

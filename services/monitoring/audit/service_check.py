@@ -12,6 +12,7 @@ personal data) never reach the log, so an edit of those alone is outside what it
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,9 @@ EDITED_IN_SERVICE = "SERVICE_EVENT_EDITED"
 DELETED_IN_SERVICE = "SERVICE_EVENT_DELETED"
 INSERTED_IN_SERVICE = "SERVICE_EVENT_INSERTED"
 STORE_MISSING = "SERVICE_STORE_MISSING"
+#: The log and a service's store disagree and nothing outside the log (a witness's checkpoint
+#: covering the entry) says the log is the untouched side: either may have been changed.
+DIVERGED = "LOG_SERVICE_DIVERGED"
 
 
 @dataclass(frozen=True)
@@ -38,8 +42,24 @@ class ServiceProblem:
     code: str
     message_ru: str
 
+    log_position: int | None = None  # the audit log's entry compared, when there is one
+
     def __str__(self) -> str:
         return f"[{self.code}] {self.source}, позиция {self.position}: {self.message_ru}"
+
+    def unproven(self, witnessed_size: int) -> ServiceProblem:
+        """This finding as far as it is proven: a service is blamed only when the log's entry
+        it was compared with is covered by a witness's checkpoint; otherwise the log itself
+        (rewritten and re-signed with its own key) may be the changed side."""
+        if self.code == STORE_MISSING or (
+                self.log_position is not None and self.log_position <= witnessed_size):
+            return self
+        where = f"запись журнала {self.log_position}" if self.log_position else "журнал"
+        return ServiceProblem(self.source, self.position, DIVERGED, (
+            f"журнал аудита и хранилище сервиса расходятся ({self.message_ru}); изменена может "
+            f"быть любая сторона — и {where}: журнал подтверждён лишь подписями своего ключа. "
+            "Проверьте журнал по контрольным точкам свидетеля (--checkpoints, --witness-key)"),
+            self.log_position)
 
 
 @dataclass(frozen=True)
@@ -83,17 +103,17 @@ def store_reader(settings: Settings, source: str) -> ServiceApplication | None:
 
 
 def _logged(store: AuditStore, conn: sa.Connection, source: str,
-            batch: int = 5000) -> Iterator[tuple[int, bytes]]:
+            batch: int = 5000) -> Iterator[tuple[int, bytes, int]]:
     t = store.entries
     last = -1
     while True:
         rows = conn.execute(
-            sa.select(t.c.source_position, t.c.data)
+            sa.select(t.c.source_position, t.c.data, t.c.position)
             .where(t.c.source == source, t.c.source_position > last)
             .order_by(t.c.source_position).limit(batch)
         ).all()
-        for position, data in rows:
-            yield int(position), bytes(data)
+        for position, data, log_position in rows:
+            yield int(position), bytes(data), int(log_position)
         if len(rows) < batch:
             return
         last = int(rows[-1][0])
@@ -132,6 +152,10 @@ def _describe(source: str, position: int, logged: bytes, actual: bytes | str) ->
                           f"событие в хранилище сервиса изменено: {detail}")
 
 
+def _at(problem: ServiceProblem, entry: tuple[int, bytes, int] | None) -> ServiceProblem:
+    return problem if entry is None else dataclasses.replace(problem, log_position=entry[2])
+
+
 def check_source(store: AuditStore, conn: sa.Connection, settings: Settings,
                  source: str) -> ServiceReport:
     """Merge the service's notifications with the log's entries of that source, in order."""
@@ -153,24 +177,26 @@ def check_source(store: AuditStore, conn: sa.Connection, settings: Settings,
                 pending += 1  # not logged yet: the feeder lags behind, nothing is wrong
                 continue
             if notification.id > entry[0]:
-                return ServiceReport(source, compared, pending, ServiceProblem(
+                return ServiceReport(source, compared, pending, _at(ServiceProblem(
                     source, entry[0], DELETED_IN_SERVICE,
-                    "событие записано в журнал аудита, но в хранилище сервиса его нет (удалено)"))
+                    "событие записано в журнал аудита, но в хранилище сервиса его нет (удалено)"),
+                    entry))
             if notification.id < entry[0]:
-                return ServiceReport(source, compared, pending, ServiceProblem(
+                return ServiceReport(source, compared, pending, _at(ServiceProblem(
                     source, notification.id, INSERTED_IN_SERVICE,
                     "событие есть в хранилище сервиса, но журнал аудита его не получал "
-                    "(вставлено задним числом)"))
+                    "(вставлено задним числом)"), entry))
             actual = _envelope_bytes(reader, notification)
             if actual != entry[1]:
                 return ServiceReport(source, compared, pending,
-                                     _describe(source, entry[0], entry[1], actual))
+                                     _at(_describe(source, entry[0], entry[1], actual), entry))
             compared += 1
             entry = next(logged, None)
         if entry is not None:
-            return ServiceReport(source, compared, pending, ServiceProblem(
+            return ServiceReport(source, compared, pending, _at(ServiceProblem(
                 source, entry[0], DELETED_IN_SERVICE,
-                "событие записано в журнал аудита, но в хранилище сервиса его нет (удалено)"))
+                "событие записано в журнал аудита, но в хранилище сервиса его нет (удалено)"),
+                entry))
         # A store that has never held an event (created at start, nothing stored) has nothing
         # to compare: listed like an absent one.
         return ServiceReport(source, compared, pending, present=bool(compared or pending))

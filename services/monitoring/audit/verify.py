@@ -39,6 +39,9 @@ TRUNCATED = "TRUNCATED"
 HEAD_MISMATCH = "HEAD_MISMATCH"
 HEAD_INVALID = "HEAD_INVALID"
 HEADS_MISSING = "HEADS_MISSING"  # heads the store or the log's age says exist are not in the file
+FORKED = "FORKED"  # the log no longer extends a checkpoint a witness (or the auditor) holds
+STALE = "STALE"  # older than a checkpoint the auditor already verified
+UNPROVEN = "UNPROVEN"  # no proof at hand that the log extends a checkpoint the auditor holds
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ def _msg(code: str, position: int, extra: str = "") -> str:
     base = {
         EDITED: f"запись {position} изменена: её содержимое не совпадает с сохранённым хэшем",
         CHAIN_BROKEN: f"цепочка хэшей разорвана на записи {position}",
-        DELETED: f"запись {position} удалена (пропуск в нумерации)",
+        DELETED: f"запись {position} удалена",
         INSERTED: f"запись {position} вставлена задним числом",
         REORDERED: f"запись {position} переставлена",
         TRUNCATED: f"хвост журнала удалён начиная с записи {position}",
@@ -159,7 +162,7 @@ class _Misplaced:
     """
 
     __slots__ = ("pos", "code", "data_leaf", "leaf", "chain", "prev", "prev2", "follower",
-                 "after")
+                 "after", "chain_edited", "short")
 
     def __init__(self, pos: int, code: str, data_leaf: bytes, leaf: bytes, chain: bytes,
                  prev: bytes, prev2: bytes | None) -> None:
@@ -168,6 +171,8 @@ class _Misplaced:
         self.prev, self.prev2 = prev, prev2  # stored chain of the rows before it
         self.follower: int | None = None  # first later row written right after row pos-1
         self.after: int | None = None  # the row the bad row was written after
+        self.chain_edited = False  # the next row links after this row's true chain hash
+        self.short = False  # the log ended short of its largest head
 
     def _links_after(self, chain: bytes) -> bool:
         return self.data_leaf == self.leaf and _sha256(chain + self.leaf).digest() == self.chain
@@ -180,6 +185,9 @@ class _Misplaced:
     def see(self, pos: int, data: bytes, leaf: bytes, chain: bytes) -> Problem | None:
         """A later row; returns the refined problem once it is certain."""
         bad = self.pos
+        if pos == bad + 1 and self.code == CHAIN_BROKEN and _sha256(
+                _sha256(self.prev + self.leaf).digest() + leaf).digest() == chain:
+            self.chain_edited = True  # only the stored chain hash of the bad row was changed
         # Contents swapped, hashes left in place: the bad row's true leaf shows up later.
         if self.code == EDITED and leaf == self.data_leaf:
             return Problem(bad, REORDERED, _msg(REORDERED, bad, f" (поменяна местами с записью {pos})"))
@@ -217,6 +225,12 @@ class _Misplaced:
                 and self._links_after(self.prev2)):
             return Problem(bad - 1, INSERTED, _msg(INSERTED, bad - 1, f" (запись {bad} в журнале "
                                                    f"шла сразу после записи {bad - 2})"))
+        if (self.code == CHAIN_BROKEN and not self.chain_edited and self.data_leaf == self.leaf
+                and self.short):
+            # An intact row written after a row that is no longer there, nothing in the log to
+            # explain it, and the log one row short of its heads: a row was deleted before it
+            # and the rest renumbered (a leaf recomputed in place leaves the length alone).
+            return Problem(bad, DELETED, _msg(DELETED, bad, "; следующие записи перенумерованы"))
         return problem
 
 
@@ -279,7 +293,9 @@ def verify_entries(
     misplaced: _Misplaced | None = None
     pending_head: tuple[int, bytes] | None = None  # (head size, target chain) awaiting lookahead
 
+    rows_seen = 0
     for pos, data, stored_leaf, stored_chain in (rows if problem is None else ()):
+        rows_seen += 1
         if pending_head is not None:
             size, target = pending_head
             assert window is not None
@@ -365,6 +381,7 @@ def verify_entries(
             next_head = head_sizes[next_idx] if next_idx < len(head_sizes) else -1
 
     if misplaced is not None and problem is not None:
+        misplaced.short = 0 < rows_seen < max_head
         problem = misplaced.done(problem)
 
     if problem is None and pending_head is not None:
@@ -390,3 +407,45 @@ def verify_entries(
         problem=problem,
         signed_size=signed_size,
     )
+
+
+def find_fork(
+    leaves: Iterable[tuple[int, bytes]], checkpoints: Iterable[tuple[int, bytes]]
+) -> Problem | None:
+    """The first checkpoint ``(size, root)`` the log's leaves no longer reach.
+
+    ``leaves`` are ``(position, leaf hash)`` recomputed from the entries' bytes, in order from
+    position 1. A rewrite with every stored hash recomputed and every head re-signed still
+    diverges from a checkpoint held outside the log (a witness's): the first bad position lies
+    after the last checkpoint that matches and at or before the first that does not, so it is
+    named exactly when checkpoints are dense and as a range otherwise. A log shorter than a
+    checkpoint lost its tail (TRUNCATED)."""
+    wanted = sorted({size: root for size, root in checkpoints}.items())
+    acc = CompactRange()
+    ok_size = 0
+    i = 0
+    while i < len(wanted) and wanted[i][0] == 0:
+        i += 1  # every log extends the empty tree
+    for pos, leaf in leaves:
+        if i >= len(wanted):
+            break
+        acc.append(leaf)
+        if pos != acc.size:
+            return Problem(acc.size, DELETED, _msg(DELETED, acc.size))
+        size, root = wanted[i]
+        if pos == size:
+            if acc.root() != root:
+                first = ok_size + 1
+                where = f"запись {first}" if first == size else f"записи {first}–{size}"
+                return Problem(first, FORKED, (
+                    f"журнал расходится с заверенной контрольной точкой размера {size}: "
+                    f"{where} переписан{'а' if first == size else 'ы'} после заверения (развилка; "
+                    f"последняя совпавшая контрольная точка — размер {ok_size})"),
+                    None if first == size else size)
+            ok_size = size
+            i += 1
+    if i < len(wanted):
+        size = wanted[i][0]
+        return Problem(acc.size + 1, TRUNCATED, _msg(
+            TRUNCATED, acc.size + 1, f" (заверено записей: {size}, в журнале: {acc.size})"))
+    return None

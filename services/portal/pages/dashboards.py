@@ -1,5 +1,6 @@
 """Dashboards of a territory or an organisation, for municipalities, the region and auditors:
-its figures and KPIs (live or as of a date), its units ranked, the roadmap items overdue
+its figures and KPIs (live or as of a date), its units ranked among their own kind by the share
+they are drawn by, meetings month by month (a month without any shown as zero), the roadmap items overdue
 beneath it, the drill-down from region to municipality to organisation, and the XLSX export.
 
 URLs: ``/dashboard`` (``?org=`` a path, ``&as_of=`` a date), ``/dashboard/export.xlsx``.
@@ -9,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any
 
 from fastapi import Query, Request, Response
 
 from services.portal import export
-from services.portal.charts import Bar, bar_chart
+from services.portal.charts import Bar, bar_chart, distinct_labels, every_month, month_label
 from services.portal.frame import Session, Signed, page_router, render
 from services.portal.lookups import parse_scope
 from services.portal.templating import KIND_TITLES
@@ -66,9 +68,58 @@ async def load_dashboard(s: Session, org: str | None, as_of: str | None = None) 
     rows = [{**child, "figures": units.get(child["path"], {}), "kpi": kpi,
              "late": sum(OrgPath.parse(child["path"]).contains(OrgPath.parse(i["path"])) for i in overdue)}
             for child, kpi in zip(children, kpis, strict=True)]
-    rows.sort(key=lambda r: (-((r["kpi"] or {}).get("value") or 0), -r["figures"].get("mentees", 0),
-                             r["name"]))
-    return Dashboard(scope, current, ancestors, own, rows, overdue, own.get("as_of"))
+    return Dashboard(scope, current, ancestors, own, ranked_by_kind(rows), overdue, own.get("as_of"))
+
+
+#: The order kinds of units are listed in; each kind is ranked among its own kind only.
+KIND_ORDER = ("municipality", "school", "college", "additional", "university", "employer",
+              "culture", "sport", "other_partner")
+KIND_GROUPS = {"municipality": "Муниципалитеты", "school": "Школы", "college": "Колледжи",
+               "additional": "Организации дополнительного образования", "university": "Вузы",
+               "employer": "Предприятия", "culture": "Организации культуры",
+               "sport": "Спортивные организации", "other_partner": "Другие партнёры"}
+
+
+def share(row: dict[str, Any]) -> float:
+    """What a unit is ranked by: its KPI share in per cent (0 when unknown or hidden)."""
+    kpi = row.get("kpi") or {}
+    if kpi.get("suppressed") or not kpi.get("value"):
+        return 0.0
+    # Half up, as the monitoring service rounds its «2,2 %» (a float's round() may say 2,1).
+    return float((Decimal(str(kpi["value"])) * 100).quantize(Decimal("0.1"), ROUND_HALF_UP))
+
+
+def ranked_by_kind(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Units grouped by kind (a factory is not ranked among schools), each group by the KPI share,
+    then by mentees; ``place`` counts within the group, ``group`` names it."""
+    def order(kind: str) -> int:
+        return KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+
+    out: list[dict[str, Any]] = []
+    for kind in sorted({r["kind"] for r in rows}, key=order):
+        group = sorted((r for r in rows if r["kind"] == kind),
+                       key=lambda r: (-share(r), -r["figures"].get("mentees", 0), r["name"]))
+        labels = distinct_labels([r["name"] for r in group])
+        out += [{**r, "place": i, "group": KIND_GROUPS.get(kind, kind), "share": share(r), "label": label}
+                for i, (r, label) in enumerate(zip(group, labels, strict=True), start=1)]
+    return out
+
+
+def ranking_charts(rows: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+    """One chart per kind of unit, drawn by the share it is ranked by."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(row["group"], []).append(row)
+    # A kind the KPI says nothing of (an employer has no students aged 10–19) gets no chart.
+    return [(group, bar_chart(f"{group}: доля обучающихся 10–19 лет в программах наставничества",
+                              [Bar(r["label"], r["share"]) for r in members], unit=" %"))
+            for group, members in groups.items() if any(r.get("kpi") for r in members)]
+
+
+def meetings_trend(months: list[dict[str, Any]]) -> Any:
+    filled = every_month(months)
+    return bar_chart("Встречи по месяцам", [Bar(month_label(m["month"]), m.get("meetings") or 0)
+                                            for m in filled]) if filled else None
 
 
 async def no_items() -> list[dict[str, Any]]:
@@ -86,13 +137,9 @@ def kpi_chart(kpis: list[dict[str, Any]]) -> Any:
 async def dashboard(request: Request, s: Signed, org: str | None = None,
                     as_of: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None) -> Response:
     data = await load_dashboard(s, org, as_of)
-    chart = bar_chart("Наставляемые по организациям", [
-        Bar(row["name"], row["figures"].get("mentees", 0)) for row in data.children
-    ]) if data.children else None
-    months = data.figures.get("meetings", {}).get("by_month", [])
-    trend = bar_chart("Встречи по месяцам", [Bar(m["month"], m["meetings"] or 0) for m in months]) \
-        if months else None
-    return render(request, "dashboard.html", actor=s.actor, d=data, chart=chart, trend=trend,
+    charts = ranking_charts(data.children) if data.as_of is None else []
+    trend = meetings_trend(data.figures.get("meetings", {}).get("by_month", []))
+    return render(request, "dashboard.html", actor=s.actor, d=data, charts=charts, trend=trend,
                   kpis=kpi_chart(data.figures.get("kpis", [])))
 
 

@@ -7,7 +7,7 @@ The documents service keeps the roadmap and decides
 item not done past its first due date is late), so a late item shows so before the service's
 next sweep has marked it.
 
-URLs: ``/organisations/{id}/roadmap`` (the page and the upload of a roadmap),
+URLs: ``/roadmap`` (the user's own), ``/organisations/{id}/roadmap`` (the page and the upload of a roadmap),
 ``/organisations/{id}/roadmap/{roadmap_id}/items/{item_id}``.
 """
 
@@ -23,7 +23,7 @@ from fastapi import File, Form, Path, Request, Response, UploadFile
 
 from services.portal.client import ApiError
 from services.portal.frame import Session, Signed, htmx, page_router, render, see_other
-from services.portal.lookups import date_today
+from services.portal.lookups import date_today, own_organisation
 from services.portal.templating import templates
 from shared.auth import OrgPath
 from shared.errors import DomainError
@@ -83,7 +83,8 @@ def roadmap_view(roadmap: dict[str, Any], today: datetime.date) -> dict[str, Any
     items = [item_view(i, today) for i in roadmap["items"]]
     dates = [i["next_due"] for i in items if i["next_due"]]
     next_due = min(dates) if dates else None
-    return {**roadmap, "items": items, "next_due": next_due,
+    return {**roadmap, "items": items, "next_due": next_due, "sections": sections(items),
+            "has_results": any(i.get("result") for i in items),
             "next_items": [i for i in items if i["next_due"] == next_due] if next_due else [],
             "late": sum(i["late"] for i in items), "soon": sum(i["soon"] for i in items),
             "done": sum(i["status"] == "done" for i in items)}
@@ -97,10 +98,25 @@ async def load_roadmap(s: Session, roadmap_id: UUID | str, org: dict[str, Any]) 
 
 
 def section_context(s: Session, org: dict[str, Any], documents: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a roadmap's section shows besides the roadmap. The evidence offered is the roadmap's
+    own organisation's documents only: ``under`` also lists those of the units beneath it."""
+    own = [d for d in documents if d.get("path", org["path"]) == org["path"]]
     return {"actor": s.actor, "org": org, "today": datetime.date.fromisoformat(date_today()),
             "can_write": s.actor.can_write(OrgPath.parse(org["path"])),
-            "documents": sorted(documents, key=lambda d: (d["date"], d["number"]), reverse=True),
+            "documents": sorted(own, key=lambda d: (d["date"], d["number"]), reverse=True),
             "documents_by_id": {d["id"]: d for d in documents}}
+
+
+def sections(items: list[dict[str, Any]]) -> list[tuple[str | None, list[dict[str, Any]]]]:
+    """The items under their section headings, in the document's order (a heading once, where
+    its first item is; items before any heading have none)."""
+    grouped: list[tuple[str | None, list[dict[str, Any]]]] = []
+    for item in items:
+        heading = item.get("section") or None
+        if not grouped or grouped[-1][0] != heading:
+            grouped.append((heading, []))
+        grouped[-1][1].append(item)
+    return grouped
 
 
 @router.get("/organisations/{organisation_id}/roadmap")
@@ -128,6 +144,13 @@ def shorten(text: str, limit: int = 80) -> str:
 
 templates.env.filters["shorten"] = shorten
 templates.env.globals.update(days_phrase=days_phrase)
+
+
+@router.get("/roadmap")
+async def own_roadmap(request: Request, s: Signed) -> Response:
+    """The menu's «Дорожная карта»: the roadmap of the user's own municipality or region."""
+    org = await own_organisation(s)
+    return see_other(request, f"/organisations/{org['id']}/roadmap")
 
 
 @router.post("/organisations/{organisation_id}/roadmap")

@@ -250,7 +250,7 @@ def test_auditor_verifies_the_log_picks_a_past_date_and_follows_a_trail(page: Pa
     school = system.organisation(SCHOOL_1)
     page.get_by_label("Идентификатор записи").fill(school["id"])
     page.get_by_role("button", name="Показать след").click()
-    expect(page.locator(".trail")).to_contain_text("OrganisationRegistered")
+    expect(page.locator(".trail")).to_contain_text("Организация зарегистрирована")
     shot(page, "12-auditor-trail")
 
 

@@ -21,6 +21,7 @@ from services.monitoring.audit.feeder import (
     VIEWS_FILE_NAME,
     AuditLog,
     AuditReader,
+    init_key,
 )
 from shared.settings import Settings
 from shared.store import view_engine
@@ -45,6 +46,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def logged(data_dir: Path, count: int = 6, sign: bool = True) -> AuditLog:
     """A deployment's log as the monitoring service leaves it."""
+    init_key(Settings(data_dir=data_dir), exist_ok=True)
     audit = AuditLog.open(Settings(data_dir=data_dir))
     with audit.store.engine.begin() as conn:
         audit.store.append_batch(conn, envelopes(count))
@@ -131,3 +133,41 @@ def test_reader_opens_the_file_the_service_writes(data_dir: Path) -> None:
             conn.execute(sa.delete(reader.store.entries))  # read-only: refused by SQLite
     finally:
         reader.close()
+
+
+@pytest.mark.parametrize("command", [["public-key"], ["sign-head"],
+                                     ["export", "--out", "export.jsonl"]])
+def test_key_reading_commands_refuse_on_an_empty_folder(data_dir: Path, tmp_path: Path,
+                                                        command: list[str]) -> None:
+    args = [a if a != "export.jsonl" else str(tmp_path / a) for a in command]
+    result = runner.invoke(app, [*args, "--data-dir", str(data_dir)])
+    assert result.exit_code == 2, result.output
+    assert "init-key" in result.output and "Ключа подписи журнала аудита нет" in result.output
+    assert not (data_dir / "secrets" / KEY_FILE_NAME).exists()
+    assert not (tmp_path / "export.jsonl").exists()
+
+
+def test_init_key_is_the_one_step_that_creates_a_key(data_dir: Path) -> None:
+    created = runner.invoke(app, ["init-key", "--data-dir", str(data_dir)])
+    assert created.exit_code == 0, created.output
+    key = (data_dir / "secrets" / KEY_FILE_NAME).read_bytes()
+    again = runner.invoke(app, ["init-key", "--data-dir", str(data_dir)])
+    assert again.exit_code == 1 and "уже есть" in again.output
+    assert (data_dir / "secrets" / KEY_FILE_NAME).read_bytes() == key
+    shown = runner.invoke(app, ["public-key", "--data-dir", str(data_dir)])
+    assert shown.exit_code == 0 and "BEGIN PUBLIC KEY" in shown.output
+
+
+def test_the_service_does_not_start_without_a_key(data_dir: Path) -> None:
+    from services.monitoring.audit import AuditKeyMissing
+
+    with pytest.raises(AuditKeyMissing, match="init-key"):
+        AuditLog.open(Settings(data_dir=data_dir))
+    assert not (data_dir / "secrets" / KEY_FILE_NAME).exists()
+
+
+@pytest.mark.parametrize("command", ["verify", "replay", "trail", "export", "check", "proof",
+                                     "init-key", "public-key", "sign-head"])
+def test_every_command_has_help(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0, result.output

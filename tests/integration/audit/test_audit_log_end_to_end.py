@@ -22,9 +22,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from services.monitoring.audit.chain import ZERO_HASH, CompactRange, chain_next, leaf_hash
+from services.monitoring.audit.feeder import init_key
 from services.monitoring.audit.store import AuditStore
+from services.monitoring.audit.witness_cli import app as witness_app
 from services.monitoring.runtime import MonitoringRuntime
 from services.registry.runtime import RegistryRuntime
 from shared.auth import Actor, OrgPath, Role, issue_token
@@ -79,6 +82,7 @@ class System:
 @contextmanager
 def running(settings: Settings) -> Iterator[System]:
     registry = RegistryRuntime(settings)
+    init_key(settings, exist_ok=True)
     monitoring = MonitoringRuntime(settings, head_interval=0.1)
     with TestClient(create_app(settings, [registry, monitoring])) as client:
         yield System(client, settings, registry, monitoring)
@@ -248,11 +252,19 @@ def stored_events_table(settings: Settings) -> tuple[sa.Engine, str, str]:
     return engine, "stored_events", "rowid"
 
 
-def test_an_edit_in_a_services_own_event_store_is_detected(live: Settings) -> None:
+def test_an_edit_in_a_services_own_event_store_is_detected(live: Settings, tmp_path: Path) -> None:
     with running(live) as system:
         ids = build_region(system)
         add_people(system, ids["school-b"], "demo/m1/school-b", mentors=2, mentees=1)
         system.wait_caught_up()
+    witness = tmp_path / "witness"  # vouches for the log as it was before the edit
+    made = CliRunner().invoke(witness_app, ["init", "--witness-dir", str(witness), "--log-key",
+                                            audit_cli(live, "witness", "log-vkey").stdout.strip()])
+    assert made.exit_code == 0, made.output
+    cosigned = audit_cli(live, "witness", "cosign", "--witness-dir", str(witness))
+    assert cosigned.returncode == 0, cosigned.stdout + cosigned.stderr
+    witness_key = CliRunner().invoke(witness_app, ["vkey", "--witness-dir", str(witness)]
+                                     ).output.strip()
     engine, table, position_column = stored_events_table(live)
     try:
         with engine.begin() as conn:
@@ -263,7 +275,12 @@ def test_an_edit_in_a_services_own_event_store_is_detected(live: Settings) -> No
             conn.execute(sa.text(f"UPDATE {table} SET state = :state WHERE {position_column} = :p"),
                          {"state": bytes(state).replace(b'"capacity":2', b'"capacity":9'),
                           "p": position})
-        edited = audit_cli(live, "verify")
+        unproven = audit_cli(live, "verify")
+        # Nothing outside the log vouches for it: either side may have been changed.
+        assert unproven.returncode == 1, unproven.stdout + unproven.stderr
+        assert f"[LOG_SERVICE_DIVERGED] registry, позиция {position}" in unproven.stdout
+        edited = audit_cli(live, "verify", "--checkpoints", str(witness / "cosigned.jsonl"),
+                           "--witness-key", witness_key)
         assert edited.returncode == 1, edited.stdout + edited.stderr
         assert f"[SERVICE_EVENT_EDITED] registry, позиция {position}" in edited.stdout
         assert "payload" in edited.stdout  # names what changed
@@ -273,7 +290,8 @@ def test_an_edit_in_a_services_own_event_store_is_detected(live: Settings) -> No
                          {"state": bytes(state), "p": position})
             last = conn.execute(sa.text(f"SELECT max({position_column}) FROM {table}")).scalar_one()
             conn.execute(sa.text(f"DELETE FROM {table} WHERE {position_column} = :p"), {"p": last})
-        deleted = audit_cli(live, "verify")
+        deleted = audit_cli(live, "verify", "--checkpoints", str(witness / "cosigned.jsonl"),
+                            "--witness-key", witness_key)
         assert deleted.returncode == 1
         assert f"[SERVICE_EVENT_DELETED] registry, позиция {last}" in deleted.stdout, deleted.stdout
     finally:
@@ -292,6 +310,7 @@ def test_withdrawn_consent_keeps_the_chain_and_leaves_no_name(live: Settings, tm
         over_http = system.client.get(f"/audit/trail/{person_id}",
                                       headers=system.headers(Role.AUDITOR, "demo"))
         assert over_http.status_code == 200
+        assert over_http.headers["X-Audit-Verified"] == "yes"  # checked before it answered
         assert [i["type"] for i in over_http.json()] == [
             "MenteeRegistered", "ConsentRecorded", "ConsentWithdrawn"]
         assert SECRET_NAME not in over_http.text

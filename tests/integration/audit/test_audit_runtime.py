@@ -14,7 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.monitoring.audit import AuditEnvelope, SignedHead, verify_head
-from services.monitoring.audit.feeder import AuditLog, HeadSigningLoop
+from services.monitoring.audit.checkpoint import NoteVerifier, parse_note
+from services.monitoring.audit.checkpoint_stream import CHECKPOINT_STREAM, CHECKPOINTS_SUBJECT
+from services.monitoring.audit.feeder import AuditLog, HeadSigningLoop, init_key
 from services.monitoring.runtime import MonitoringRuntime
 from services.registry.runtime import RegistryRuntime
 from shared.auth import Actor, OrgPath, Role, issue_token
@@ -36,6 +38,7 @@ def entries(count: int, start: int = 1) -> list[AuditEnvelope]:
 
 async def test_heads_are_signed_when_the_log_grew_and_published_on_nats(
         settings: Settings, fresh_nats: EmbeddedNats) -> None:
+    init_key(settings, exist_ok=True)
     audit = AuditLog.open(settings)
     with audit.store.engine.begin() as conn:
         audit.store.append_batch(conn, entries(5))
@@ -54,6 +57,27 @@ async def test_heads_are_signed_when_the_log_grew_and_published_on_nats(
 
         with audit.store.engine.begin() as conn:
             audit.store.append_batch(conn, entries(2, start=6))
+
+        # The checkpoint of that head is kept in a stream of its own, which refuses deletes.
+        js = nc.jetstream()
+        kept = None
+        for _ in range(200):  # published right after the head, on the loop's own task
+            try:
+                kept = await js.get_last_msg(CHECKPOINT_STREAM, CHECKPOINTS_SUBJECT)
+                break
+            except nats.js.errors.NotFoundError:
+                await asyncio.sleep(0.05)
+        assert kept is not None, "no checkpoint in the stream"
+        note = parse_note(kept.data.decode())
+        assert (note.checkpoint.size, note.checkpoint.root_hex) == (5, published.root_hex)
+        assert note.signed_by(NoteVerifier(audit.origin, audit.signer.public_key))
+        info = await js.stream_info(CHECKPOINT_STREAM)
+        assert info.config.deny_delete and info.config.deny_purge
+        with pytest.raises(nats.js.errors.Error):
+            await js.delete_msg(CHECKPOINT_STREAM, kept.seq)
+        with pytest.raises(nats.js.errors.Error):
+            await js.purge_stream(CHECKPOINT_STREAM)
+        assert (await js.stream_info(CHECKPOINT_STREAM)).state.messages == 1
     finally:
         stop.set()
         await task
@@ -68,6 +92,7 @@ async def test_heads_are_signed_when_the_log_grew_and_published_on_nats(
 def client_and_settings(settings: Settings,
                         fresh_nats: EmbeddedNats) -> Iterator[tuple[TestClient, Settings]]:
     settings.nats_url = fresh_nats.url
+    init_key(settings, exist_ok=True)
     runtimes = [RegistryRuntime(settings), MonitoringRuntime(settings, head_interval=0.1)]
     with TestClient(create_app(settings, runtimes)) as client:
         yield client, settings
@@ -123,6 +148,7 @@ def test_auditor_routes_check_role_scope_and_input(
 
 
 async def test_a_head_requested_from_another_thread_is_signed_at_once(settings: Settings) -> None:
+    init_key(settings, exist_ok=True)
     audit = AuditLog.open(settings)
     with audit.store.engine.begin() as conn:
         audit.store.append_batch(conn, entries(3))
@@ -155,6 +181,7 @@ def slow_signing(settings: Settings, fresh_nats: EmbeddedNats,
 
     monkeypatch.setattr(monitoring_application, "HEAD_WAIT_MAX", 0.3)
     settings.nats_url = fresh_nats.url
+    init_key(settings, exist_ok=True)
     runtimes = [RegistryRuntime(settings), MonitoringRuntime(settings, head_interval=3600)]
     with TestClient(create_app(settings, runtimes)) as client:
         yield client, settings

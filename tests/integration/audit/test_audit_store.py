@@ -34,7 +34,7 @@ from services.monitoring.audit import (
     HeadsFile,
     HeadSigner,
     check_export,
-    load_or_create_key,
+    create_key,
     public_key_pem,
 )
 from services.monitoring.audit.chain import ZERO_HASH, CompactRange, chain_next, leaf_hash
@@ -72,7 +72,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AuditStore
 
 @pytest.fixture
 def signer(tmp_path: Path) -> HeadSigner:
-    return HeadSigner(load_or_create_key(tmp_path / "audit-key.pem"))
+    return HeadSigner(create_key(tmp_path / "audit-key.pem"))
 
 
 @pytest.fixture
@@ -429,7 +429,7 @@ def test_export_metadata_edit_and_dropped_line(store: AuditStore, signer, heads,
     out.write_text(original, encoding="utf-8")
     _rewrite(out, lambda lines: [x for x in lines if x.get("position") != 9])
     result = check_export(out)
-    assert (result.problem.code, result.problem.position) == (DELETED, 10)
+    assert (result.problem.code, result.problem.position) == (DELETED, 9)  # the line removed
 
     out.write_text(original, encoding="utf-8")
     _rewrite(out, lambda lines: [x for x in lines if x.get("type") != "manifest"])

@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.documents.runtime import DocumentsRuntime
+from services.monitoring.audit.feeder import init_key
 from services.monitoring.runtime import MonitoringRuntime
 from services.pairing.runtime import PairingRuntime
 from services.registry.runtime import RegistryRuntime
@@ -141,6 +142,7 @@ def reporting(settings: Settings, fresh_nats: EmbeddedNats) -> Iterator[System]:
     clock = Clock()
     registry = RegistryRuntime(settings)
     pairing = PairingRuntime(settings)
+    init_key(settings, exist_ok=True)
     monitoring = MonitoringRuntime(settings, head_interval=60, calendar_interval=3600)
     documents = DocumentsRuntime(settings, today=clock, sweep_seconds=3600)
     with TestClient(create_app(settings, [registry, pairing, monitoring, documents])) as client:

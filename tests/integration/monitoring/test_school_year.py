@@ -24,6 +24,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from services.monitoring.audit.feeder import init_key
 from services.monitoring.calendar import CalendarConfig
 from services.monitoring.dashboards import counts_table, state_table
 from services.monitoring.rebuild import rebuild
@@ -182,6 +183,7 @@ def year(settings: Settings, fresh_nats: EmbeddedNats) -> Iterator[Year]:
     clock = Clock()
     registry = RegistryRuntime(settings)
     pairing = PairingRuntime(settings, today=clock.today)
+    init_key(settings, exist_ok=True)
     monitoring = MonitoringRuntime(
         settings, head_interval=60, clock=clock, calendar_interval=3600,
         calendar=CalendarConfig(region="demo", start=date(2025, 9, 1)))

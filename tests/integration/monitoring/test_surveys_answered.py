@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from services.monitoring.api import router
+from services.monitoring.audit.feeder import init_key
 from services.monitoring.dashboards import DashboardFold, write_state
 from services.monitoring.runtime import MonitoringRuntime
 from shared.auth import Actor, OrgPath, Role, issue_token
@@ -23,6 +24,7 @@ A, B = "demo/m1/school-a", "demo/m1/school-b"
 
 @pytest.fixture
 def monitoring(settings: Settings) -> Iterator[tuple[TestClient, MonitoringRuntime]]:
+    init_key(settings, exist_ok=True)  # the explicit step before the service's first start
     runtime = MonitoringRuntime(settings, head_interval=60, calendar_interval=3600)
     app = FastAPI()
     install_error_handlers(app)

@@ -6,15 +6,18 @@ import json
 import stat
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.monitoring.audit.heads import (
+    AuditKeyMissing,
     HeadsFile,
     HeadSigner,
     SignedHead,
+    create_key,
     key_id_of,
-    load_or_create_key,
     load_public_key,
+    load_signing_key,
     public_key_pem,
     verify_head,
 )
@@ -25,11 +28,17 @@ CHAIN = "cd" * 32
 
 def test_key_created_with_owner_only_permissions_and_reloaded(tmp_path: Path) -> None:
     path = tmp_path / "keys" / "audit.pem"
-    key = load_or_create_key(path)
+    with pytest.raises(AuditKeyMissing, match="init-key"):
+        load_signing_key(path)  # nothing creates a key in passing
+    assert not path.exists()
+    key = create_key(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert path.read_text().startswith("-----BEGIN PRIVATE KEY-----")
-    again = load_or_create_key(path)
+    again = load_signing_key(path)
     assert key_id_of(again.public_key()) == key_id_of(key.public_key())
+    with pytest.raises(FileExistsError):
+        create_key(path)  # an existing key is never replaced
+    assert key_id_of(load_signing_key(path).public_key()) == key_id_of(key.public_key())
 
 
 def test_sign_and_verify_roundtrip() -> None:

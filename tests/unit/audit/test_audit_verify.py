@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from services.monitoring.audit.chain import ZERO_HASH, CompactRange, chain_next, leaf_hash, merkle_root
+from services.monitoring.audit.records import _Checkpoint
 from services.monitoring.audit.verify import (
     CHAIN_BROKEN,
     DELETED,
@@ -356,3 +357,14 @@ def test_naive_move_of_a_row_is_reordered_not_inserted(old: int, new: int) -> No
     result = verify_entries(rows)
     assert result.problem.code == REORDERED, str(result)
     assert result.problem.position == min(old, new)
+
+
+def test_a_row_deleted_and_the_rest_renumbered_is_named_deleted_where_it_was() -> None:
+    rows = build(DATA)
+    acc = CompactRange()
+    for r in rows:
+        acc.append(r[2])
+    head = _Checkpoint(len(rows), acc.root().hex(), rows[-1][3].hex())
+    renumbered = rows[:6] + [(p - 1, d, leaf, c) for p, d, leaf, c in rows[7:]]
+    result = verify_entries(renumbered, checkpoints=[head])
+    assert (result.problem.code, result.problem.position) == (DELETED, 7), str(result)

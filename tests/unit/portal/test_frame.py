@@ -19,10 +19,10 @@ PORTAL = Path(services.portal.__file__).parent
 SCHOOL = {"id": "00000000-0000-0000-0000-00000000000a", "path": "demo/m1/school-1", "name": "Школа № 1",
           "kind": "school", "parent_id": "00000000-0000-0000-0000-00000000000b"}
 MENUS = {
-    Role.CURATOR: ["/", "/bases", "/surveys", "/dashboard", "/reports"],
-    Role.MUNICIPAL: ["/dashboard", "/reports"],
-    Role.REGIONAL: ["/dashboard", "/reports", "/auditor"],
-    Role.AUDITOR: ["/dashboard", "/reports", "/auditor"],
+    Role.CURATOR: ["/", "/bases", "/surveys", "/dashboard", "/reports", "/practices"],
+    Role.MUNICIPAL: ["/dashboard", "/reports", "/roadmap", "/territory/documents", "/practices"],
+    Role.REGIONAL: ["/dashboard", "/reports", "/auditor", "/roadmap", "/territory/documents", "/practices"],
+    Role.AUDITOR: ["/dashboard", "/reports", "/auditor", "/territory/documents", "/practices"],
     Role.PARTICIPANT: [],
 }
 SCOPES = {Role.CURATOR: SCHOOL["path"], Role.MUNICIPAL: "demo/m1"}
@@ -39,6 +39,7 @@ def test_each_role_has_its_menu(role: Role) -> None:
 
 @pytest.mark.parametrize("role", list(MENUS))
 def test_every_page_shows_the_menu_of_the_users_role(portal: PortalUnderTest, role: Role) -> None:
+    portal.api.on("GET", "/registry/organisations", [SCHOOL])
     page = portal.client(role, SCOPES.get(role, "demo")).get("/auditor")
     assert page.status_code == 200
     nav = page.text[page.text.index('<nav aria-label="Основное меню">'):page.text.index("</nav>")]

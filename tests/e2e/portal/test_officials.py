@@ -1,0 +1,177 @@
+"""The officials' and the auditor's jobs in a real browser (issue 21): a school puts a best
+practice forward and the municipality publishes it; the municipality keeps its roadmap with an
+evidence document, awards a mentor and reads its territory's documents; the auditor follows a
+pair's trail in Russian; and every page of the journey fits a 375 px phone screen."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date, timedelta
+from pathlib import Path
+
+from docx import Document
+from playwright.sync_api import Page, expect
+
+from shared.auth import Role
+from tests.e2e.portal.helpers import System, shot, sign_in
+from tests.e2e.portal.test_portal import form_pairs
+
+MUNICIPALITY = "demo/m-berezovsky"
+SCHOOL_1 = "demo/m-berezovsky/school-1"
+PRACTICE = "Клуб «Старший друг» для пятиклассников"
+
+
+def municipal_roadmap(soon: date, later: date) -> bytes:
+    document = Document()
+    document.add_paragraph("Дорожная карта муниципальной системы наставничества "
+                           f"на {soon.year}-{later.year + 1} гг.")
+    rows = [["№", "Мероприятие", "Срок", "Ответственный", "Ожидаемый результат"],
+            ["I", "Нормативное обеспечение", "", "", ""],
+            ["1.", "Положение о муниципальной системе наставничества", f"до {soon:%d.%m.%Y}",
+             "Управление образования", "Приказ об утверждении положения"],
+            ["II", "Методическое сопровождение", "", "", ""],
+            ["2.", "Семинар для кураторов школ", f"до {later:%d.%m.%Y}", "Методический центр",
+             "Программа и протокол семинара"]]
+    table = document.add_table(rows=len(rows), cols=5)
+    for row, values in zip(table.rows, rows, strict=True):
+        for cell, value in zip(row.cells, values, strict=True):
+            cell.text = value
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def docx_text(path: Path) -> str:
+    document = Document(str(path))
+    return " ".join([p.text for p in document.paragraphs]
+                    + [c.text for t in document.tables for row in t.rows for c in row.cells])
+
+
+def test_officials_and_the_auditor_do_their_jobs_in_russian_at_any_width(page: Page, system: System) -> None:
+    # --- a school puts its practice forward -----------------------------------------------------
+    sign_in(page, system, "curator-school-1")
+    page.get_by_role("navigation", name="Основное меню").get_by_role("link", name="Лучшие практики").click()
+    page.get_by_label("Название практики").fill(PRACTICE)
+    page.get_by_label("Описание: цель, участники, что сделано, результаты").fill(
+        "Десятиклассники ведут пятиклассников в первый месяц: встречи раз в неделю, общий проект.")
+    page.get_by_label("Форма наставничества", exact=True).select_option("Ученик – ученик")
+    page.get_by_label("Темы через запятую").fill("адаптация, 5 класс")
+    page.get_by_role("button", name="Направить на рассмотрение").click()
+    expect(page.locator(".success")).to_contain_text("направлена на рассмотрение")
+    expect(page.locator(".card")).to_contain_text("на рассмотрении")
+    shot(page, "40-school-submits-practice")
+    page.get_by_role("button", name="Выйти").click()
+
+    # --- the municipality publishes it and finds it in the bank ----------------------------------
+    sign_in(page, system, "municipal-berezovsky")
+    menu = page.get_by_role("navigation", name="Основное меню")
+    menu.get_by_role("link", name="Лучшие практики").click()
+    queued = page.locator("article.practice", has_text=PRACTICE)
+    expect(queued).to_contain_text("Средняя общеобразовательная школа № 1")  # a name, not a path
+    queued.get_by_label("Комментарий для организации").fill("Рекомендуем школам округа")
+    shot(page, "41-municipal-reviews-practice")
+    queued.get_by_role("button", name=re.compile("^Опубликовать")).click()
+    expect(page.locator(".success")).to_contain_text("опубликована")
+    page.get_by_label("Поиск по названию и описанию").fill("пятиклассник")
+    page.get_by_role("button", name="Найти").click()
+    expect(page.locator("#bank-h ~ article.practice", has_text=PRACTICE)).to_be_visible()
+    shot(page, "42-practice-bank-search")
+
+    # --- an award order for a school's mentor, downloaded -------------------------------------------
+    school = system.organisation(SCHOOL_1)
+    with system.api(Role.CURATOR, SCHOOL_1) as api:  # a school's document beside the municipality's
+        api.post("/documents/curator-order", json={
+            "org": SCHOOL_1, "organisation_name": school["name"], "school_year": "2025-2026",
+            "signatory": {"position": "Директор", "full_name": "Смирнова Ирина Петровна"},
+            "curator_name": "Волкова Елена Викторовна", "curator_position": "учителя"}).raise_for_status()
+    menu.get_by_role("link", name="Документы").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Документы")
+    page.get_by_role("link", name="Приказ о поощрении или благодарственное письмо").click()
+    page.get_by_label("Организация, наставников которой поощряете").select_option(label=school["name"])
+    page.get_by_role("button", name="Показать наставников").click()
+    mentor = page.locator("#mentor-0 option").nth(1)
+    mentor_name = mentor.inner_text().split(" — ")[0]
+    page.locator("#mentor-0").select_option(index=1)
+    page.locator("#merit-0").fill("за создание клуба «Старший друг»")
+    page.get_by_label("Учебный год").fill("2025-2026")
+    page.locator("#order-position").fill("Начальник управления образования")
+    page.locator("#order-name").fill("Орлова Анна Петровна")
+    shot(page, "43-award-order-form")
+    page.get_by_role("button", name="Сформировать приказ").click()
+    expect(page.locator(".success")).to_contain_text("Приказ о поощрении сформирован")
+    rows = page.locator("table.documents tbody tr")
+    expect(rows.first).to_contain_text("Берёзовский")  # the organisation column names the issuer
+    with page.expect_download() as download:
+        rows.first.get_by_role("link", name=re.compile("DOCX")).click()
+    assert mentor_name.split()[0] in docx_text(download.value.path())
+    issuers = page.locator("#org option").all_inner_texts()[1:]  # after «все организации»
+    assert school["name"] in issuers and "Берёзовский муниципальный округ" in issuers, issuers
+    page.get_by_label("Организация").select_option(label=school["name"])
+    page.get_by_role("button", name="Показать").click()
+    names = page.locator("table.documents tbody tr td:first-child").all_inner_texts()
+    assert names and set(names) == {school["name"]}, names
+    shot(page, "44-territory-documents-filtered")
+
+    # --- the municipality's roadmap: from the menu, sections and results, its own evidence -------
+    soon = date.today() + timedelta(days=5)
+    menu.get_by_role("link", name="Дорожная карта").click()
+    page.get_by_label("Файл DOCX или текст").set_input_files(files=[{
+        "name": "карта.docx", "mimeType": "application/octet-stream",
+        "buffer": municipal_roadmap(soon, soon + timedelta(days=60))}])
+    page.get_by_role("button", name="Загрузить").click()
+    table = page.locator("table.roadmap-items")
+    expect(table.locator("tr.section").first).to_have_text("I. Нормативное обеспечение")
+    expect(table.locator("thead")).to_contain_text("Ожидаемый результат")
+    item = table.locator("tr", has_text="Положение о муниципальной системе")
+    expect(item).to_contain_text("Приказ об утверждении положения")
+    evidence = item.get_by_label("Подтверждающий документ")
+    offered = evidence.locator("option").all_inner_texts()
+    assert any("поощрении" in text for text in offered), offered
+    with system.api(Role.REGIONAL) as api:  # every document offered is the municipality's own
+        own = {d["id"] for d in api.get("/documents", params={"under": MUNICIPALITY}).json()
+               if d["path"] == MUNICIPALITY}
+    assert set(evidence.locator("option").evaluate_all("os => os.map(o => o.value)")) - {""} <= own
+    item.get_by_label("Отметить как").select_option(label="выполнено")
+    evidence.select_option(index=1)
+    item.get_by_role("button", name="Сохранить").click()
+    expect(item.locator(".badge.ok")).to_have_text("выполнено")
+    shot(page, "45-municipal-roadmap")
+    page.get_by_role("button", name="Выйти").click()
+
+    # --- the auditor follows a pair's trail in Russian ------------------------------------------
+    with system.api(Role.CURATOR, SCHOOL_1) as api:
+        pair = form_pairs(api, school, 1)[0]
+        api.post(f"/pairing/pairs/{pair}/meetings", json={
+            "kind": "intro", "date": date.today().isoformat(), "duration_minutes": 45,
+            "format": "in_person"}).raise_for_status()
+    sign_in(page, system, "auditor")
+    expect(page.get_by_label("Территория или организация")).to_contain_text("Берёзовский")
+    page.get_by_label("Идентификатор записи").fill(pair)
+    page.get_by_role("button", name="Показать след").click()
+    trail = page.locator(".trail")
+    expect(trail).to_contain_text("Пара сформирована")
+    expect(trail).not_to_contain_text("PairFormed")
+    today = f"{date.today():%d.%m.%Y}"
+    expect(trail).to_contain_text(f"Встреча № 1 (знакомство) проведена {today}, очно, 45 мин.")
+    when = trail.locator("time").first.inner_text()
+    assert re.fullmatch(r"\d\d\.\d\d\.\d{4} \d\d:\d\d", when), when
+    expect(page.locator(".record-id code")).to_have_text(pair)
+    shot(page, "46-auditor-trail-russian")
+
+    # --- every page of the journey fits a phone ---------------------------------------------------
+    phone_pages = {
+        "auditor": ["/auditor", f"/auditor/trail?record={pair}", "/dashboard",
+                    f"/dashboard?org={MUNICIPALITY}", "/practices", "/territory/documents"],
+        "municipal-berezovsky": ["/dashboard", "/practices", "/territory/documents", "/awards",
+                                 f"/awards?org={SCHOOL_1}", "/roadmap", "/reports", "/reports/upward"]}
+    for login, urls in phone_pages.items():
+        page.set_viewport_size({"width": 1280, "height": 900})
+        sign_in(page, system, login)
+        page.set_viewport_size({"width": 375, "height": 800})
+        for url in urls:
+            page.goto(f"{system.url}{url}")
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 375, f"{login} {url}: {width} px wide"
+        shot(page, f"47-{login}-375px")
+        page.context.clear_cookies()
