@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from services.monitoring.audit.feeder import init_key
 from services.monitoring.runtime import MonitoringRuntime
 from services.registry.runtime import RegistryRuntime
 from shared import bus
@@ -66,6 +67,7 @@ class System:
 
 @contextmanager
 def running(settings: Settings) -> Iterator[System]:
+    init_key(settings, exist_ok=True)  # the audit log's key is made explicitly, as a deployment does
     registry = RegistryRuntime(settings)
     monitoring = MonitoringRuntime(settings, head_interval=0.1)
     with TestClient(create_app(settings, [registry, monitoring])) as client:
