@@ -137,7 +137,7 @@ def run_embedded(settings: Settings, after_start: Callable[[str, str], None]) ->
     init_embedded_witness(settings)  # and one witness beside the log, in a folder of its own
     if settings.api_port == 0 or not port_free(settings.api_port):
         settings.api_port = free_port()
-    with EmbeddedNats(data_dir / "nats") as nats:
+    with EmbeddedNats(data_dir / "nats", secrets_dir=settings.secrets_dir) as nats:
         settings.nats_url = nats.url
         api = f"http://127.0.0.1:{settings.api_port}"
 

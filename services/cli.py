@@ -21,6 +21,7 @@ from services.documents.cli import roadmap_app
 from services.monitoring.audit.cli import app as audit_app
 from services.monitoring.rebuild import app as monitoring_app
 from services.portal.auth import DEMO_PASSWORD, demo_accounts
+from shared import signing
 from shared.auth import Actor, OrgPath, Role, issue_token
 from shared.bus import connect, ensure_streams
 from shared.contracts import SOURCES, Envelope, stream_subjects
@@ -99,7 +100,7 @@ def events(data_dir: DataDir = DEFAULT_DATA_DIR,
     nats_url = bootstrap.settings_for(data_dir).nats_url or run_info(data_dir)["nats"]
 
     async def run() -> None:
-        nc = await connect(nats_url, "nastavnik-events")
+        nc = await connect(nats_url, "nastavnik-events", bootstrap.settings_for(data_dir), service="cli")
         js = nc.jetstream()
         # One ordered consumer per stream: a subject filter may not span streams.
         subs = [await js.subscribe(stream_subjects(s)[0], ordered_consumer=True)
@@ -135,7 +136,8 @@ def relay(service: Annotated[str, typer.Argument()], data_dir: DataDir = DEFAULT
     store = bootstrap.runtimes_for(settings, (service,))[0].service.events  # type: ignore[attr-defined]
 
     async def run() -> None:
-        nc = await connect(settings.nats_url, f"{service}-relay")
+        signing.install(signing.load_keyring(settings))
+        nc = await connect(settings.nats_url, f"{service}-relay", settings, service=service)
         js = nc.jetstream()
         await ensure_streams(js)
         await OutboxRelay(store, js, settings.relay_batch).run(asyncio.Event())

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import nats
@@ -50,8 +52,24 @@ def stream_config(source: str, replicas: int = 1) -> StreamConfig:
     )
 
 
-def connect_options(settings: Settings | None) -> dict[str, Any]:
-    """Credentials from settings: a .creds file, an nkey seed, or user and password."""
+#: The NATS user of the command-line tools (embedded mode): events and its own replies only.
+CLI_USER = "cli"
+EMBEDDED_USERS_FILE = "nats-users.json"
+
+
+def nats_user_name(service: str) -> str:
+    """The NATS user a service (or the CLI) connects as; ``shared.nats_auth`` issues the same names."""
+    return service if service == CLI_USER else f"svc-{service}"
+
+
+def users_file(settings: Settings) -> Path:
+    return Path(settings.nats_users_file) if settings.nats_users_file else (
+        settings.data_dir / "secrets" / EMBEDDED_USERS_FILE)
+
+
+def connect_options(settings: Settings | None, service: str | None = None) -> dict[str, Any]:
+    """Credentials from settings: a .creds file, an nkey seed, user and password, or else the
+    service's entry in the users file (written by the embedded server, see :func:`users_file`)."""
     if settings is None:
         return {}
     options: dict[str, Any] = {}
@@ -62,24 +80,42 @@ def connect_options(settings: Settings | None) -> dict[str, Any]:
     if settings.nats_user:
         options["user"] = settings.nats_user
         options["password"] = settings.nats_password
+    if not options and service:
+        path = users_file(settings)
+        if path.exists():
+            passwords = json.loads(path.read_text())
+            user = nats_user_name(service)
+            if user in passwords:
+                options["user"] = user
+                options["password"] = passwords[user]
     return options
 
 
+def _without_userinfo(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}{sep}{rest.rpartition('@')[2]}" if sep else url
+
+
 async def connect(url: str, name: str, settings: Settings | None = None,
-                  deadline: float = 0.0) -> Client:
+                  deadline: float = 0.0, service: str | None = None) -> Client:
     """Connect to any of the comma-separated servers; once connected, reconnect forever.
 
     ``deadline`` > 0 retries the first connection with back-off for that long (a region booting).
+    ``service`` picks that service's credentials from the users file when settings name none.
     The inbox prefix is the NATS user's (:func:`inbox_prefix`), the only one its permissions let
     it subscribe to; a connection without a user name takes its own name's.
     """
+    options = connect_options(settings, service)
     servers = [u.strip() for u in url.split(",") if u.strip()]
-    prefix = inbox_prefix(settings.nats_user if settings is not None and settings.nats_user else name)
+    if "user" in options:
+        # The process's own credentials, not whatever a URL carries.
+        servers = [_without_userinfo(u) for u in servers]
+    prefix = inbox_prefix(options.get("user") or name)
 
     async def attempt() -> Client:
         return await nats.connect(
             servers=servers, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-            connect_timeout=2, inbox_prefix=prefix, **connect_options(settings),
+            connect_timeout=2, inbox_prefix=prefix, **options,
         )
 
     if not deadline:

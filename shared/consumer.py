@@ -20,24 +20,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
 import time
 import uuid
+import weakref
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Protocol
 
 import nats.errors
 import sqlalchemy as sa
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy, Header, StatusCode
+from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
 from nats.js.errors import APIError, NotFoundError
 
+from shared import signing
 from shared.contracts import Envelope, stream_name, stream_subjects
 from shared.logging import get_logger
 from shared.metrics import CONSUMER_LAG, EVENTS_CONSUMED, error
+from shared.pull import DurablePull, _nak, _wait
 
 log = get_logger(__name__)
 
@@ -50,8 +52,6 @@ GAP_WAIT_SECONDS = 1.0
 #: The first look again is quick (a replica's commit takes milliseconds), later ones slower.
 GAP_POLL_SECONDS = (0.005, 0.05)
 FETCH_SECONDS = 0.5
-#: A pull request ends on the server at its expiry; the client waits this much longer for the end.
-PULL_MARGIN_SECONDS = 0.2
 TURNED_AWAY_SECONDS = 0.05
 #: An idle replica refreshes the lag from the durable at most this often (one API call each).
 LAG_REFRESH_SECONDS = 2.0
@@ -75,6 +75,24 @@ consumer_durables = sa.Table(
     sa.Column("stream", sa.String(100), primary_key=True),
     sa.Column("durable", sa.String(100), nullable=False),
 )
+#: Messages refused as forged (shared.signing): kept with the reason, never applied. The stored
+#: bytes are what an attacker sent, for the investigation; they count as the read model's.
+event_quarantine = sa.Table(
+    "event_quarantine", metadata,
+    sa.Column("consumer", sa.String(100), primary_key=True),
+    sa.Column("stream", sa.String(100), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True),
+    sa.Column("subject", sa.String(300), nullable=False),
+    sa.Column("reason", sa.String(50), nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("quarantined_at", sa.DateTime(timezone=True), nullable=False),
+)
+#: Consumers running in this process, for the /ready check (shared.host).
+_RUNNING: weakref.WeakSet[ConsumerRunner] = weakref.WeakSet()
+
+
+def running_consumers() -> list[ConsumerRunner]:
+    return list(_RUNNING)
 
 
 class Projection(Protocol):
@@ -110,119 +128,15 @@ def _durable_prefix(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", name)[:60]
 
 
-async def _wait(stop: asyncio.Event | None) -> None:
-    if stop is None:
-        await asyncio.Event().wait()
-    else:
-        await stop.wait()
-
-
-async def _nak(messages: Sequence[Msg]) -> None:
-    """Give messages back for redelivery; on a lost connection ``ack_wait`` does it instead."""
-    for message in messages:
-        with contextlib.suppress(nats.errors.Error, ConnectionError):
-            await message.nak()
-
-
-class DurablePull:
-    """One-shot pull requests on a durable, ``no_wait`` with ``expires``: the server waits up to
-    ``expires`` for messages, hands over what there is at once and ends the request.
-
-    nats-py's ``fetch`` falls back to a lingering request for a whole batch; with replicas on one
-    durable such requests hold parts of a batch each (the server deals waiting requests messages
-    in turn) while the rest cannot come (``max_ack_pending``), and every hand-over stalled a whole
-    fetch timeout. The durable admits one waiting request (``max_waiting=1``), so one replica at
-    a time is dealt messages, always in stream order; the others are turned away and ask again.
-    """
-
-    def __init__(self, js: JetStreamContext, stream: str, durable: str) -> None:
-        # nats-py keeps the connection and the API prefix (which carries a JetStream domain)
-        # private; both have been there since 2.0.
-        self.nc = js._nc
-        self.subject = f"{js._prefix}.CONSUMER.MSG.NEXT.{stream}.{durable}"
-        self.inbox = self.nc.new_inbox()
-        self.queue: asyncio.Queue[Msg] = asyncio.Queue()
-        self.sub: Subscription | None = None
-        self.requests = 0
-        self.open_request: tuple[str, float] | None = None  # reply subject, when it surely ended
-
-    async def open(self) -> DurablePull:
-        self.sub = await self.nc.subscribe(f"{self.inbox}.*", cb=self._received)
-        return self
-
-    async def _received(self, message: Msg) -> None:
-        self.queue.put_nowait(message)
-
-    async def fetch(self, batch: int, timeout: float) -> tuple[list[Msg], bool]:
-        """Up to ``batch`` messages (none when idle), and whether the server turned the request
-        away (another replica's request is waiting, the durable is gone or moving)."""
-        self.requests += 1
-        reply = f"{self.inbox}.{self.requests}"
-        body = {"batch": batch, "expires": int(timeout * 1e9), "no_wait": True}
-        deadline = time.monotonic() + timeout + PULL_MARGIN_SECONDS
-        self.open_request = (reply, deadline)
-        await self.nc.publish(self.subject, json.dumps(body).encode(), reply=reply)
-        messages: list[Msg] = []
-        while len(messages) < batch:
-            message = await self._next(deadline)
-            if message is None:
-                break
-            status = message.headers.get(Header.STATUS) if message.headers else None
-            if status is None:
-                messages.append(message)  # late ones of an earlier request are ours as well
-                continue
-            if message.subject != reply or status == StatusCode.CONTROL_MESSAGE:
-                continue  # the end of an earlier request, or a heartbeat
-            self.open_request = None
-            description = str((message.headers or {}).get(Header.DESCRIPTION, ""))
-            # 404 and 408 "Request Timeout": nothing (more) to hand over. Anything else (408
-            # "Requests Pending", 409 "Exceeded MaxWaiting", "Consumer Deleted", 503) turns away.
-            ended = status == StatusCode.NO_MESSAGES or (
-                status == StatusCode.REQUEST_TIMEOUT and "Pending" not in description)
-            return messages, not messages and not ended
-        self.open_request = None  # full (the server ends it silently) or past its expiry
-        return messages, False
-
-    async def _next(self, deadline: float) -> Msg | None:
-        with contextlib.suppress(asyncio.QueueEmpty):
-            return self.queue.get_nowait()
-        try:
-            return await asyncio.wait_for(self.queue.get(), deadline - time.monotonic())
-        except TimeoutError:
-            return None
-
-    async def close(self) -> None:
-        """Stop pulling; whatever arrived unread goes back for another replica at once.
-
-        A request cut short (a cancelled task) stays waiting on the server, which does not check
-        for a listener before dealing it messages: those would be lost to the void until
-        ``ack_wait``. So its end is awaited here, briefly, and what it brought given back.
-        """
-        left: list[Msg] = []
-        if self.open_request is not None and self.nc.is_connected:
-            reply, deadline = self.open_request
-            with contextlib.suppress(Exception):
-                while (message := await self._next(deadline)) is not None:
-                    headers = message.headers or {}
-                    if Header.STATUS not in headers:
-                        left.append(message)
-                    elif message.subject == reply:
-                        break
-        if self.sub is not None:
-            with contextlib.suppress(nats.errors.Error):
-                await self.sub.unsubscribe()
-        while not self.queue.empty():
-            message = self.queue.get_nowait()
-            if Header.STATUS not in (message.headers or {}):
-                left.append(message)
-        await _nak(left)
-
-
 class ConsumerRunner:
     def __init__(self, engine: sa.Engine, js: JetStreamContext, projection: Projection,
                  batch: int = 500, filter_subject: str | None = None,
-                 ack_wait: float = ACK_WAIT_SECONDS, gap_wait: float = GAP_WAIT_SECONDS) -> None:
+                 ack_wait: float = ACK_WAIT_SECONDS, gap_wait: float = GAP_WAIT_SECONDS,
+                 keyring: signing.Keyring | None = None) -> None:
         self.engine = engine
+        self.keyring = keyring or signing.current()
+        self.progress_at = time.monotonic()
+        self.failing: str | None = None
         self.js = js
         self.projection = projection
         self.batch = batch
@@ -267,7 +181,13 @@ class ConsumerRunner:
                 # Another replica named it at the same moment: the next round reads theirs.
         raise AssertionError("unreachable")
 
-    def _commit(self, stream: str, batch: list[tuple[int, Envelope]],
+    def stalled(self, after: float) -> str | None:
+        """Why this consumer is stuck, once it made no progress for ``after`` seconds."""
+        if time.monotonic() - self.progress_at < after:
+            return None
+        return self.failing or f"no fetch completed for {after:.0f}s"
+
+    def _commit(self, stream: str, batch: list[tuple[int, Envelope | Msg]],
                 after: int | None = None) -> int | None:
         """Apply what the database does not hold yet; the number applied, or None when the
         position went back below ``after`` (the read model was reset under this batch)."""
@@ -283,13 +203,35 @@ class ConsumerRunner:
             if after is not None and committed < after:
                 return None
             # Whatever another runner (or an earlier attempt) committed is not applied twice.
-            fresh = [envelope for seq, envelope in batch if seq > committed]
-            if not fresh:
+            newer = [(seq, item) for seq, item in batch if seq > committed]
+            if not newer:
                 return 0
-            self.projection.apply(conn, fresh)
+            fresh = [item for _, item in newer if isinstance(item, Envelope)]
+            if fresh:
+                self.projection.apply(conn, fresh)
+            self._quarantine(conn, stream, [(seq, m) for seq, m in newer if not isinstance(m, Envelope)])
             write_position(conn, name, stream, batch[-1][0])
         EVENTS_CONSUMED.labels(name, stream).inc(len(fresh))
         return len(fresh)
+
+    def _check(self, source: str, message: Msg) -> Envelope | Msg:
+        """The envelope, or the message itself when it is forged (quarantined on commit)."""
+        try:
+            return self.keyring.check(source, message.subject, message.data, message.headers)
+        except signing.ForgedEvent as forged:
+            message.forged_reason = forged.reason  # type: ignore[attr-defined]
+            return message
+
+    def _quarantine(self, conn: sa.Connection, stream: str, forged: list[tuple[int, Msg]]) -> None:
+        for seq, message in forged:
+            reason = getattr(message, "forged_reason", "forged")
+            conn.execute(event_quarantine.insert().values(
+                consumer=self.projection.name, stream=stream, seq=seq, subject=message.subject[:300],
+                reason=reason, data=message.data, quarantined_at=datetime.now(UTC)))
+            # The alarm: an event nobody signed is an attack or a broken publisher.
+            log.error("consumer.event_quarantined", consumer=self.projection.name, stream=stream,
+                      seq=seq, subject=message.subject, reason=reason)
+            signing.EVENTS_QUARANTINED.labels(self.projection.name, stream, reason).inc()
 
     # --- the durable ---------------------------------------------------------------------------
 
@@ -394,7 +336,7 @@ class ConsumerRunner:
             while held:
                 chain = await self._chain(stream, self._subject(source), position, held)
                 if chain:
-                    envelopes = [(seq, Envelope.from_bytes(m.data)) for seq, m in chain]
+                    envelopes = [(seq, self._check(source, m)) for seq, m in chain]
                     result = await asyncio.to_thread(self._commit, stream, envelopes, position)
                     if result is None:  # the read model was reset meanwhile: judge the batch again
                         position = await asyncio.to_thread(self.position, source)
@@ -455,6 +397,7 @@ class ConsumerRunner:
             try:
                 while stop is None or not stop.is_set():
                     messages, turned_away = await pull.fetch(self.batch, FETCH_SECONDS)
+                    self.progress_at, self.failing = time.monotonic(), None
                     if not messages:
                         if turned_away:
                             # Another replica's request waits and gets whatever comes; ask again
@@ -488,10 +431,16 @@ class ConsumerRunner:
         return applied
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await asyncio.gather(*(self.consume(s, stop) for s in self.projection.sources))
-            except (nats.errors.Error, TimeoutError, ConnectionError) as exc:
-                log.warning("consumer.retry", consumer=self.projection.name, error=repr(exc))
-                error("consumer", exc)
-                await asyncio.sleep(0.5)
+        _RUNNING.add(self)
+        self.progress_at = time.monotonic()
+        try:
+            while not stop.is_set():
+                try:
+                    await asyncio.gather(*(self.consume(s, stop) for s in self.projection.sources))
+                except (nats.errors.Error, TimeoutError, ConnectionError) as exc:
+                    log.warning("consumer.retry", consumer=self.projection.name, error=repr(exc))
+                    self.failing = repr(exc)
+                    error("consumer", exc)
+                    await asyncio.sleep(0.5)
+        finally:
+            _RUNNING.discard(self)

@@ -16,9 +16,10 @@ from fastapi.responses import JSONResponse, Response
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from shared import metrics
+from shared import metrics, signing
 from shared.asyncapi import asyncapi_json
 from shared.bus import connect, ensure_streams
+from shared.consumer import running_consumers
 from shared.logging import configure_logging, get_logger
 from shared.middlewares import InputGuardMiddleware, RateLimitMiddleware, SecurityHeadersMiddleware
 from shared.relay import OutboxRelay
@@ -46,18 +47,24 @@ def create_app(settings: Settings, runtimes: Sequence[ServiceRuntime]) -> FastAP
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         deadline = settings.connect_deadline_seconds
-        nc = await connect(settings.nats_url, name="+".join(r.name for r in runtimes),
-                           settings=settings, deadline=deadline)
-        js = nc.jetstream()
-        await ensure_streams(js, settings.stream_replicas, deadline=deadline)
+        # Relays sign with it, consumers check with it: installed before any is built.
+        signing.install(signing.load_keyring(settings))
+        # A connection per service, each with that service's credentials and permissions,
+        # even when one process hosts them all.
+        connections: list[Client] = []
+        for runtime in runtimes:
+            connections.append(await connect(settings.nats_url, name=runtime.name, settings=settings,
+                                             deadline=deadline, service=runtime.name))
+        await ensure_streams(connections[0].jetstream(), settings.stream_replicas, deadline=deadline)
         stop = asyncio.Event()
         tasks: list[asyncio.Task[Any]] = []
-        for runtime in runtimes:
-            tasks += await runtime.start(app, nc, js, stop)
+        for runtime, nc in zip(runtimes, connections, strict=True):
+            tasks += await runtime.start(app, nc, nc.jetstream(), stop)
             for relay in relays_of(runtime):
                 relay.use_lease(f"{settings.instance}", settings.relay_lease_seconds,
                                 settings.stream_replicas)
-        app.state.nats = nc
+        app.state.nats = connections[0]
+        app.state.connections = connections
         app.state.tasks = tasks
         log.info("host.started", services=[r.name for r in runtimes])
         try:
@@ -65,7 +72,8 @@ def create_app(settings: Settings, runtimes: Sequence[ServiceRuntime]) -> FastAP
         finally:
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await nc.drain()
+            for nc in connections:
+                await nc.drain()
             for runtime in runtimes:
                 runtime.close()
             log.info("host.stopped")
@@ -104,8 +112,8 @@ def create_app(settings: Settings, runtimes: Sequence[ServiceRuntime]) -> FastAP
     @app.get("/ready", tags=["health"])
     async def ready() -> JSONResponse:
         """Ready for traffic: NATS connected, every service's store answers, consumers caught up."""
-        nc: Client | None = getattr(app.state, "nats", None)
-        checks: dict[str, Any] = {"nats": bool(nc and nc.is_connected)}
+        connections: list[Client] = getattr(app.state, "connections", [])
+        checks: dict[str, Any] = {"nats": bool(connections) and all(c.is_connected for c in connections)}
         for runtime in runtimes:
             try:
                 # health() reads the store; a store that is down raises or hangs.
@@ -115,10 +123,30 @@ def create_app(settings: Settings, runtimes: Sequence[ServiceRuntime]) -> FastAP
                 checks[f"store:{runtime.name}"] = False
         lag = metrics.max_consumer_lag()
         checks["consumer_lag"] = lag
-        ok = all(v for k, v in checks.items() if k != "consumer_lag") and lag <= settings.ready_max_lag
+        stalled = stalled_loops(runtimes, settings.ready_stall_seconds)
+        checks["stalled"] = stalled
+        if stalled:
+            log.warning("host.stalled", loops=stalled)
+        ok = (all(v for k, v in checks.items() if k not in ("consumer_lag", "stalled"))
+              and lag <= settings.ready_max_lag and not stalled)
         return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
 
     return app
+
+
+def stalled_loops(runtimes: Sequence[ServiceRuntime], after: float) -> dict[str, str]:
+    """Relays and consumers of this process that made no progress for ``after`` seconds, and why."""
+    found: dict[str, str] = {}
+    for runtime in runtimes:
+        for relay in relays_of(runtime):
+            reason = relay.stalled(after)
+            if reason:
+                found[f"relay:{relay.app.source}"] = reason
+    for runner in running_consumers():
+        reason = runner.stalled(after)
+        if reason:
+            found[f"consumer:{runner.projection.name}"] = reason
+    return found
 
 
 def relays_of(runtime: ServiceRuntime) -> list[OutboxRelay]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -12,9 +14,21 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from deploy.tools.nats_auth import (
+    CLIENT,
+    SERVICES,
+    NatsAuthorization,
+    NatsUser,
+    service_user,
+    write_authorization,
+    write_secret,
+)
+from shared.bus import AUDIT_HEADS_SUBJECT, CLI_USER, EMBEDDED_USERS_FILE, inbox_prefix, nats_user_name
+from shared.contracts import SOURCES, SUBJECT_ROOT
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -45,26 +59,85 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def cli_user(password: str) -> NatsUser:
+    """The command-line tools: JetStream (streams, consumers of events) and their own replies.
+
+    No request subject and no service's inbox: a request carries a user's token, a reply to a
+    name lookup personal data, and the CLI's credentials sit in a file any local tool can read.
+    """
+    inbox = f"{inbox_prefix(CLI_USER)}.>"
+    return NatsUser(
+        user=CLI_USER, password=password,
+        publish=("$JS.API.>", "$JS.ACK.>", "$JS.FC.>", inbox),
+        subscribe=(*(f"{SUBJECT_ROOT}.{source}.>" for source in SOURCES), AUDIT_HEADS_SUBJECT, inbox),
+        connection_types=CLIENT,
+    )
+
+
+def embedded_authorization(secrets_dir: Path, extra_users: Sequence[NatsUser] = ()) -> NatsAuthorization:
+    """Every service's user and the CLI's, with the permissions of distributed mode
+    (:func:`shared.nats_auth.service_user`). Passwords are generated once into
+    ``<secrets>/nats-users.json`` (0600), where each process of the deployment finds its own
+    (:func:`shared.bus.connect_options`)."""
+    path = secrets_dir / EMBEDDED_USERS_FILE
+    known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+
+    def password(name: str) -> str:
+        known[name] = known.get(name) or secrets.token_urlsafe(24)
+        return known[name]
+
+    users = [service_user(s, password(nats_user_name(s))) for s in SERVICES]
+    users.append(cli_user(password(CLI_USER)))
+    write_secret(path, json.dumps(known, indent=2, sort_keys=True) + "\n")
+    return NatsAuthorization([*users, *extra_users])
+
+
 class EmbeddedNats:
-    """Start with ``with EmbeddedNats(dir) as nats: nats.url``; stopped cleanly on exit."""
+    """Start with ``with EmbeddedNats(dir) as nats: nats.url``; stopped cleanly on exit.
+
+    With ``secrets_dir`` the server admits only the users of :func:`embedded_authorization`
+    (plus ``extra_users``); ``url_user`` puts one of them into :attr:`url` (tests' own clients).
+    """
 
     def __init__(self, store_dir: Path, port: int | None = None,
-                 extra_args: list[str] | None = None) -> None:
+                 extra_args: list[str] | None = None, secrets_dir: Path | None = None,
+                 extra_users: Sequence[NatsUser] = (), url_user: str | None = None) -> None:
         self.store_dir = store_dir
         self.port = port or free_port()
         self.monitor_port = free_port()
         self.extra_args = extra_args or []
+        self.secrets_dir = secrets_dir
+        self.extra_users = tuple(extra_users)
+        self.url_user = url_user
+        self.authorization: NatsAuthorization | None = None
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
-    def url(self) -> str:
+    def address(self) -> str:
+        """The server's URL without credentials."""
         return f"nats://127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        if self.url_user and self.authorization is not None:
+            return self.url_as(self.url_user)
+        return self.address
+
+    def url_as(self, user: str) -> str:
+        assert self.authorization is not None, "an open server has no users"
+        return self.authorization.user(user).url("127.0.0.1", self.port)
 
     def start(self, timeout: float = 20.0) -> EmbeddedNats:
         self.store_dir.mkdir(parents=True, exist_ok=True)
+        auth_args: list[str] = []
+        if self.secrets_dir is not None:
+            self.authorization = embedded_authorization(self.secrets_dir, self.extra_users)
+            conf = write_authorization(self.secrets_dir / "nats-auth.conf", self.authorization)
+            auth_args = ["-c", str(conf)]
         args = [
             str(nats_server_binary()), "-a", "127.0.0.1", "-p", str(self.port),
-            "-m", str(self.monitor_port), "-js", "-sd", str(self.store_dir), *self.extra_args,
+            "-m", str(self.monitor_port), "-js", "-sd", str(self.store_dir), *auth_args,
+            *self.extra_args,
         ]
         log_file = open(self.store_dir / "nats-server.log", "ab")  # noqa: SIM115 - lives with the process
         # Own session: a Ctrl+C in the terminal reaches the services first, which then stop
@@ -73,7 +146,7 @@ class EmbeddedNats:
                                         start_new_session=True, preexec_fn=_die_with_parent)
         log_file.close()
         self.wait_healthy(timeout)
-        log.info("nats.started", url=self.url, store=str(self.store_dir))
+        log.info("nats.started", url=self.address, store=str(self.store_dir))
         return self
 
     def wait_healthy(self, timeout: float) -> None:

@@ -22,9 +22,10 @@ import time
 import nats.errors
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 
+from shared import signing
 from shared.contracts import (
     EXPECTED_LAST_SEQUENCE_HEADER,
     MESSAGE_ID_HEADER,
@@ -129,8 +130,14 @@ class RelayLease:
 
 class OutboxRelay:
     def __init__(self, app: ServiceApplication, js: JetStreamContext, batch: int = 1000,
-                 idle_seconds: float = 0.2) -> None:
+                 idle_seconds: float = 0.2, keyring: signing.Keyring | None = None) -> None:
         self.app = app
+        self.keyring = keyring or signing.current()
+        self.signer = self.keyring.signer(app.source)
+        #: The last stream message known to be this relay's own: (sequence, store position).
+        self.trusted_tail = (0, 0)
+        self.progress_at = time.monotonic()
+        self.failing: str | None = None
         self.js = js
         self.stream = stream_name(app.source)
         self.batch = batch
@@ -146,14 +153,42 @@ class OutboxRelay:
         self.lease = RelayLease(self.js, self.app.source, holder, ttl, replicas) if ttl > 0 else None
 
     async def stream_tail(self) -> tuple[int, int]:
-        """(last stream sequence, store position of the event it holds)."""
+        """(last stream sequence, store position of the last event this service signed).
+
+        Only a message the service signed tells its position: anything else on the stream
+        (published by someone holding its subjects' rights, or forged) is walked past, down to
+        the last message known to be its own, and said in the log.
+        """
         info = await self.js.stream_info(self.stream)
         last_seq = info.state.last_seq
-        if last_seq == 0:
-            return 0, 0
-        message = await self.js.get_msg(self.stream, seq=last_seq)
-        headers = message.headers or {}
-        return last_seq, int(headers.get(POSITION_HEADER, 0))
+        known_seq, known_position = self.trusted_tail
+        seq = last_seq
+        while seq > known_seq:
+            try:
+                message = await self.js.get_msg(self.stream, seq=seq)
+            except NotFoundError:  # deleted, or gone by the stream's limits
+                seq -= 1
+                continue
+            headers = message.headers or {}
+            if await self._own(message.data or b"", headers):
+                self.trusted_tail = (seq, int(headers.get(POSITION_HEADER, 0)))
+                return last_seq, self.trusted_tail[1]
+            log.error("relay.foreign_message", source=self.app.source, stream=self.stream, seq=seq,
+                      subject=message.subject)
+            seq -= 1
+        return last_seq, known_position if seq == known_seq else 0
+
+    async def _own(self, data: bytes, headers: dict[str, str]) -> bool:
+        """Signed by this service, or (published before events were signed) the very bytes its
+        store holds at the position the message claims."""
+        if self.keyring.signed_by(self.app.source, data, headers):
+            return True
+        raw = str(headers.get(POSITION_HEADER, ""))
+        claimed = int(raw) if raw.isdigit() else 0
+        if claimed <= 0:
+            return False
+        stored = await asyncio.to_thread(lambda: list(self.app.envelopes_after(claimed - 1, 1)))
+        return bool(stored) and stored[0].source_position == claimed and stored[0].to_bytes() == data
 
     async def publish_pending(self) -> int:
         """Publish everything stored and not yet on the stream. Returns how many were published."""
@@ -179,6 +214,7 @@ class OutboxRelay:
                 self.js.publish(envelope.subject, data, timeout=self.ack_timeout,
                                 headers={
                                     MESSAGE_ID_HEADER: str(envelope.event_id),
+                                    signing.SIGNATURE_HEADER: self.signer.sign(data),
                                     TRACEPARENT_HEADER: traceparent(envelope),
                                     POSITION_HEADER: str(envelope.source_position),
                                     EXPECTED_LAST_SEQUENCE_HEADER: str(last_seq + offset),
@@ -190,6 +226,7 @@ class OutboxRelay:
                 raise RelayInterrupted(f"{len(failed)} of {len(acks)} refused: {failed[0]!r}")
             last_seq += len(envelopes)
             position = envelopes[-1].source_position
+            self.trusted_tail = (last_seq, position)
             published += len(envelopes)
             self.published_total += len(envelopes)
             EVENTS_PUBLISHED.labels(self.app.source).inc(len(envelopes))
@@ -208,6 +245,12 @@ class OutboxRelay:
                 return index
         return len(encoded)
 
+    def stalled(self, after: float) -> str | None:
+        """Why the relay is stuck, once its passes have failed for ``after`` seconds."""
+        if self.failing is None or time.monotonic() - self.progress_at < after:
+            return None
+        return self.failing
+
     def notify(self) -> None:
         """Called after a command stored events, so they leave at once rather than at the next poll."""
         self.wake.set()
@@ -224,6 +267,7 @@ class OutboxRelay:
                     if self.lease is not None:
                         RELAY_LEASE_HELD.labels(self.app.source).set(1)
                     count = await self.publish_pending()
+                    self.progress_at, self.failing = time.monotonic(), None
                     if count:
                         log.debug("relay.published", source=self.app.source, count=count)
                 except EventTooLarge as exc:
@@ -232,6 +276,7 @@ class OutboxRelay:
                     log.error("relay.event_too_large", source=self.app.source, position=exc.position,
                               type=exc.type, size=exc.size, max_payload=exc.limit)
                     error("relay", exc)
+                    self.failing = f"event too large at position {exc.position}"
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=30.0)
                     continue
@@ -239,11 +284,13 @@ class OutboxRelay:
                         OSError) as exc:
                     # OSError: the store itself may be restarting (PostgreSQL failover).
                     log.warning("relay.retry", source=self.app.source, error=repr(exc))
+                    self.failing = repr(exc)
                     error("relay", exc)
                     await asyncio.sleep(0.5)
                     continue
                 except Exception as exc:  # noqa: BLE001 - e.g. the store's driver errors; keep going
                     log.warning("relay.store_retry", source=self.app.source, error=repr(exc))
+                    self.failing = repr(exc)
                     error("relay", exc)
                     await asyncio.sleep(0.5)
                     continue

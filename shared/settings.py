@@ -46,6 +46,15 @@ class Settings(BaseSettings):
     nats_nkey_seed: str = ""
     nats_user: str = ""
     nats_password: str = ""
+    # --- bus security (shared/signing.py, shared/nats_server.py) ---
+    #: JSON of NATS user -> password; a process connects as its service's user (``svc-<name>``)
+    #: or the CLI's. Empty: ``<data_dir>/secrets/nats-users.json`` when the embedded server wrote it.
+    nats_users_file: str = ""
+    #: Event signing keys: ``keyring.json`` (every service's public key) and ``<service>.key``.
+    #: Empty: ``<data_dir>/secrets/signing``, generated on first use (embedded mode).
+    event_keys_dir: str = ""
+    #: /ready fails once a relay or a consumer has made no progress for this long.
+    ready_stall_seconds: float = 30.0
     #: 3 on a NATS cluster: a stream survives the loss of one node.
     stream_replicas: int = 1
     #: How long to wait for NATS or the store at start before giving up (0: forever).

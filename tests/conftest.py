@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -14,6 +15,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from deploy.tools.nats_auth import NatsUser
+from shared import signing
+from shared.contracts import MESSAGE_ID_HEADER, Envelope
 from shared.nats_server import EmbeddedNats
 from shared.settings import Settings
 
@@ -24,16 +28,30 @@ TEST_SECRET = "test-secret-of-at-least-thirty-two-bytes"
 FIELD_ROADMAPS = Path(__file__).resolve().parent / "fixtures" / "roadmaps" / "field"
 
 
+#: The tests' own clients (counting a stream, publishing by hand) connect as this user, whose
+#: credentials ride in the servers' ``url``; services started on such a URL with a data folder
+#: holding the server's users file connect as themselves (shared.bus.connect_options).
+TESTER = NatsUser(user="tester", password=secrets.token_urlsafe(16), publish=(">",), subscribe=(">",))
+
+
+def secured_nats(store_dir: Path, secrets_dir: Path) -> EmbeddedNats:
+    """An embedded server with the credentials ``nastavnik up`` generates, plus :data:`TESTER`."""
+    return EmbeddedNats(store_dir, secrets_dir=secrets_dir, extra_users=[TESTER], url_user=TESTER.user)
+
+
 @pytest.fixture(scope="session")
 def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedNats]:
-    with EmbeddedNats(tmp_path_factory.mktemp("nats")) as server:
+    folder = tmp_path_factory.mktemp("nats")
+    with secured_nats(folder / "store", folder / "secrets") as server:
         yield server
 
 
 @pytest.fixture
 def fresh_nats(tmp_path: Path) -> Iterator[EmbeddedNats]:
-    """A server of this test's own, for tests that count everything on a stream."""
-    with EmbeddedNats(tmp_path / "nats") as server:
+    """A server of this test's own, for tests that count everything on a stream. Its users file
+    is in the data folder of the ``settings`` fixture, so services connect with their own
+    credentials and permissions."""
+    with secured_nats(tmp_path / "nats", tmp_path / "data" / "secrets") as server:
         yield server
 
 
@@ -71,7 +89,18 @@ def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Se
         database_url = (f"postgresql://{url.username or 'postgres'}"
                         f"{':' + url.password if url.password else ''}@{url.host or '127.0.0.1'}:"
                         f"{url.port or 5432}/{url.database}?schema={schema}")
-    return Settings(data_dir=tmp_path / "data", database_url=database_url, token_secret=TEST_SECRET)
+    settings = Settings(data_dir=tmp_path / "data", database_url=database_url, token_secret=TEST_SECRET)
+    # The data folder's event keys, as a host installs them: relays and consumers built by the
+    # test and the service processes it starts on this folder sign and check with the same keys.
+    signing.install(signing.load_keyring(settings))
+    return settings
+
+
+def signed_headers(envelope: Envelope) -> dict[str, str]:
+    """Headers of an event a test publishes in place of its service: signed with that service's
+    key from the installed keyring (the ``settings`` fixture's data folder), as its relay would."""
+    return {MESSAGE_ID_HEADER: str(envelope.event_id),
+            signing.SIGNATURE_HEADER: signing.current().signer(envelope.source).sign(envelope.to_bytes())}
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 20.0, interval: float = 0.05,

@@ -47,6 +47,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from services.monitoring.audit.feeder import init_key
 from services.monitoring.audit.service_check import store_reader
 from services.monitoring.audit.store import build_metadata
+from shared import signing
 from shared.auth import Actor, OrgPath, Role, issue_token
 from shared.bus import connect
 from shared.consumer import ConsumerRunner
@@ -455,8 +456,9 @@ class CountingConsumer:
     """A ConsumerRunner on its own thread and event loop, reading the streams through every fault."""
 
     def __init__(self, nats_url: str, db_path: Path, sources: Sequence[str] = ("registry",),
-                 filter_subject: str | None = None) -> None:
+                 filter_subject: str | None = None, keyring: signing.Keyring | None = None) -> None:
         self.nats_url = nats_url
+        self.keyring = keyring
         self.sources = tuple(sources)
         self.filter_subject = filter_subject
         # Four streams commit from worker threads at once; on a loaded machine a writer can wait
@@ -476,7 +478,7 @@ class CountingConsumer:
         self._stop = asyncio.Event()
         nc = await connect(self.nats_url, "fault-consumer", deadline=60)
         runner = ConsumerRunner(self.engine, nc.jetstream(), CountById(self.sources),
-                                filter_subject=self.filter_subject)
+                                filter_subject=self.filter_subject, keyring=self.keyring)
         self._ready.set()
         try:
             # As the services' supervisors do: the runner retries the bus itself, while a
@@ -747,7 +749,8 @@ class Deployment:
         self.load = Load({s: [p.url for p in r] for s, r in self.replicas.items()}, rates)
         self.load.setup()
         self.counter = CountingConsumer(counter_url or self.nats_url, self.tmp_path / "counter.sqlite",
-                                        counter_sources or list(self.replicas), filter_subject)
+                                        counter_sources or list(self.replicas), filter_subject,
+                                        signing.load_keyring(self.settings))  # the services' keys
         self.consumers.append(self.counter.start())
         return self.load
 

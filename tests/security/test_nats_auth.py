@@ -301,3 +301,99 @@ async def test_every_service_publishes_and_consumes_under_its_permissions(
     finally:
         for client in clients.values():
             await client.close()
+
+
+# ---- the embedded server (``nastavnik up`` and the tests' fixtures) ----------------------------
+
+@pytest.fixture
+def embedded(tmp_path: Path) -> Iterator[tuple[EmbeddedNats, Settings]]:
+    """The server ``nastavnik up`` starts: generated users, nobody else (no tester here)."""
+    settings = Settings(data_dir=tmp_path / "data")
+    with EmbeddedNats(tmp_path / "nats", secrets_dir=settings.secrets_dir) as server:
+        settings.nats_url = server.url
+        yield server, settings
+
+
+async def test_embedded_server_refuses_anonymous_clients(embedded: tuple[EmbeddedNats, Settings]) -> None:
+    server, settings = embedded
+    assert "@" not in server.url  # what run.json announces carries no credentials
+    users = settings.data_dir / "secrets" / "nats-users.json"
+    assert users.stat().st_mode & 0o777 == 0o600
+    assert (settings.data_dir / "secrets" / "nats-auth.conf").stat().st_mode & 0o777 == 0o600
+    with pytest.raises(NatsError, match="Authorization Violation"):
+        await nats.connect(server.url, allow_reconnect=False, connect_timeout=2, max_reconnect_attempts=0)
+    # Each service finds its own credentials through its settings.
+    client = await bus.connect(server.url, "registry", settings, service="registry")
+    assert client.is_connected
+    await client.close()
+
+
+async def test_embedded_service_cannot_publish_another_services_subject(
+        embedded: tuple[EmbeddedNats, Settings]) -> None:
+    server, settings = embedded
+    registry = await bus.connect(server.url, "registry", settings, service="registry")
+    errors: list[str] = []
+    monitoring = await bus.connect(server.url, "monitoring", settings, service="monitoring")
+
+    async def on_error(exc: Exception) -> None:
+        errors.append(str(exc))
+
+    monitoring._error_cb = on_error  # nats-py's own hook; bus.connect takes no callback
+    try:
+        js = registry.jetstream()
+        await bus.ensure_streams(js)
+        with pytest.raises(Exception):  # noqa: B017 - refused: no stream ever acknowledges it
+            await monitoring.jetstream().publish("nastavnik.registry.demo.m1.MenteeRegistered",
+                                                 b"forged", timeout=1)
+        await wait_for(lambda: any("permissions violation for publish" in e.lower()
+                                   and "nastavnik.registry" in e for e in errors))
+        assert (await js.stream_info(stream_name("registry"))).state.messages == 0
+        # Its own subjects it may publish.
+        ack = await monitoring.jetstream().publish("nastavnik.monitoring.demo.m1.Checked", b"own")
+        assert ack.stream == stream_name("monitoring")
+    finally:
+        await monitoring.close()
+        await registry.close()
+
+
+async def test_the_clis_credentials_sniff_no_token_and_no_name(
+        embedded: tuple[EmbeddedNats, Settings]) -> None:
+    """A local process with the CLI's credentials (a file any local tool of the deployment
+    reads) gets neither the requests nor the replies of a name lookup, nor anything with ``>``."""
+    server, settings = embedded
+    registry = await bus.connect(server.url, "registry", settings, service="registry")
+    documents = await bus.connect(server.url, "documents", settings, service="documents")
+    errors: list[str] = []
+    sniffer = await bus.connect(server.url, "sniffer", settings, service="cli")
+
+    async def on_error(exc: Exception) -> None:
+        errors.append(str(exc))
+
+    sniffer._error_cb = on_error
+    token = "eyJ-the-curators-bearer-token"
+    try:
+        async def answer(message: Msg) -> None:  # stands in for the registry's serve_names
+            await message.respond(json.dumps({"people": {"p1": {"full_name": SECRET}}}).encode())
+
+        await registry.subscribe(NAMES_SUBJECT, queue=NAMES_QUEUE, cb=answer)
+        await registry.flush()
+        seen: list[bytes] = []
+        refused = (">", "nastavnik.>", "nastavnik.rpc.>", NAMES_SUBJECT, "_INBOX.>",
+                   service_inbox("documents"), service_inbox("registry"))
+        for subject in refused:
+            await sniffer.subscribe(subject, cb=collector(seen))
+        for source in SOURCES:  # what it may read: events (which carry no names)
+            await sniffer.subscribe(f"nastavnik.{source}.>", cb=collector(seen))
+        await sniffer.flush()
+        await wait_for(lambda: all(refusal(errors, s) for s in refused))
+
+        request = json.dumps({"token": token, "person_ids": ["p1"]}).encode()
+        reply = await documents.request(NAMES_SUBJECT, request, timeout=5)
+        assert json.loads(reply.data)["people"]["p1"]["full_name"] == SECRET
+        await registry.publish("nastavnik.registry.demo.m1.Marker", b"marker")
+        await wait_for(lambda: b"marker" in seen)
+        assert seen == [b"marker"]
+        assert not any(token.encode() in s or SECRET.encode() in s for s in seen)
+    finally:
+        for client in (sniffer, documents, registry):
+            await client.close()

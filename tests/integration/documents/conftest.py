@@ -24,7 +24,7 @@ from shared.contracts import Envelope, stream_name
 from shared.host import create_app
 from shared.nats_server import EmbeddedNats
 from shared.settings import Settings
-from tests.conftest import wait_until
+from tests.conftest import signed_headers, wait_until
 
 SCHOOL_A = "demo/m1/school-a"
 SCHOOL_B = "demo/m1/school-b"
@@ -117,8 +117,7 @@ async def read_stream(url: str, source: str) -> list[Envelope]:
 async def publish(url: str, envelope: Envelope) -> None:
     nc = await nats.connect(url)
     try:
-        await nc.jetstream().publish(envelope.subject, envelope.to_bytes(),
-                                     headers={"Nats-Msg-Id": str(envelope.event_id)})
+        await nc.jetstream().publish(envelope.subject, envelope.to_bytes(), headers=signed_headers(envelope))
     finally:
         await nc.close()
 

@@ -6,8 +6,7 @@ import asyncio
 import json
 from typing import Any
 
-import nats
-
+from shared import bus
 from shared.auth import Actor, OrgPath, Role, issue_token
 from shared.contracts import NAMES
 from tests.integration.documents.conftest import System, register
@@ -15,7 +14,8 @@ from tests.integration.documents.conftest import System, register
 
 def ask(system: System, request: Any) -> dict[str, Any]:
     async def run() -> dict[str, Any]:
-        nc = await nats.connect(system.settings.nats_url)
+        # As the documents service asks: only services may receive these replies.
+        nc = await bus.connect(system.settings.nats_url, "documents", system.settings, service="documents")
         try:
             data = request if isinstance(request, bytes) else json.dumps(request).encode()
             return json.loads((await nc.request(NAMES.subject, data, timeout=10)).data)

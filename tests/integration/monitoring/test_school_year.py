@@ -37,7 +37,7 @@ from shared.events import ReportSubmitted
 from shared.host import create_app
 from shared.nats_server import EmbeddedNats
 from shared.settings import Settings
-from tests.conftest import wait_until
+from tests.conftest import signed_headers, wait_until
 
 A, B, C = "demo/m1/school-a", "demo/m1/school-b", "demo/m2/school-c"
 SURNAMES = ("Орлов", "Белов", "Зайцев", "Лебедев", "Волков", "Соколов", "Морозов", "Новиков")
@@ -161,7 +161,7 @@ class Year:
 async def publish(url: str, envelope: Envelope) -> None:
     nc = await nats.connect(url)
     try:
-        await nc.jetstream().publish(envelope.subject, envelope.to_bytes())
+        await nc.jetstream().publish(envelope.subject, envelope.to_bytes(), headers=signed_headers(envelope))
     finally:
         await nc.close()
 

@@ -8,8 +8,7 @@ import json
 from typing import Any
 from uuid import uuid4
 
-import nats
-
+from shared import bus
 from shared.auth import Actor, OrgPath, Role, issue_token
 from shared.contracts import PAIRS
 from tests.integration.pairing.conftest import SCHOOL_A, SCHOOL_B, System
@@ -17,7 +16,8 @@ from tests.integration.pairing.conftest import SCHOOL_A, SCHOOL_B, System
 
 def ask(system: System, request: Any) -> dict[str, Any]:
     async def run() -> dict[str, Any]:
-        nc = await nats.connect(system.settings.nats_url)
+        # As the documents service asks: only services may receive these replies.
+        nc = await bus.connect(system.settings.nats_url, "documents", system.settings, service="documents")
         try:
             data = request if isinstance(request, bytes) else json.dumps(request).encode()
             return dict(json.loads((await nc.request(PAIRS.subject, data, timeout=10)).data))
