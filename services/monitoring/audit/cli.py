@@ -195,18 +195,12 @@ def replay(as_of: Annotated[str, typer.Option("--as-of", help="Дата (кон�
     audit = open_reader(data_dir, public_key)
     try:
         with audit.store.engine.connect() as conn:
-            checked = check_up_to(audit.store, conn, last_position_before(audit.store, conn, when),
-                                  audit.heads, audit.public_key,
-                                  [(a.size, a.root) for a in anchors])
+            checked = _checked_up_to(audit, conn, last_position_before(audit.store, conn, when),
+                                     anchors)
         result = replay_log(audit.store, when, scope)
     finally:
         audit.close()
-    typer.echo(checked.message_ru, err=as_json)
-    if as_json:
-        typer.echo(json.dumps(result, ensure_ascii=False, sort_keys=True))
-        if not checked.ok:
-            raise typer.Exit(1)
-        return
+    _say_checked(checked, as_json, result)
     typer.echo(f"Показатели на {when.isoformat()} по журналу аудита: событий {result['events']}")
     if not result["events"]:
         typer.echo("  (нет данных)")
@@ -222,6 +216,21 @@ def replay(as_of: Annotated[str, typer.Option("--as-of", help="Дата (кон�
     if not checked.ok:
         typer.echo(checked.message_ru)
         raise typer.Exit(1)
+
+
+def _checked_up_to(audit: Any, conn: Any, position: int, anchors: Any) -> Any:
+    """The log checked up to ``position`` (chain, signed heads, the witnesses' checkpoints)."""
+    return check_up_to(audit.store, conn, position, audit.heads, audit.public_key,
+                       [(a.size, a.root) for a in anchors])
+
+
+def _say_checked(checked: Any, as_json: bool, result: Any) -> None:
+    """The verdict on the part shown comes first; as JSON the result then ends the command
+    (exit 1 when that part is not verified), as text the caller prints it."""
+    typer.echo(checked.message_ru, err=as_json)
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False, sort_keys=True))
+        raise typer.Exit(0 if checked.ok else 1)
 
 
 @app.command()
@@ -243,17 +252,11 @@ def trail(record_id: Annotated[str, typer.Argument(help="Идентификат�
     try:
         with audit.store.engine.connect() as conn:
             items = trail_of(audit.store, conn, uid)
-            checked = check_up_to(audit.store, conn, max((i["position"] for i in items), default=0),
-                                  audit.heads, audit.public_key,
-                                  [(a.size, a.root) for a in anchors])
+            checked = _checked_up_to(audit, conn, max((i["position"] for i in items), default=0),
+                                     anchors)
     finally:
         audit.close()
-    typer.echo(checked.message_ru, err=as_json)
-    if as_json:
-        typer.echo(json.dumps(items, ensure_ascii=False, sort_keys=True))
-        if not checked.ok:
-            raise typer.Exit(1)
-        return
+    _say_checked(checked, as_json, items)
     if not items:
         typer.echo("В журнале нет событий этой записи")
         raise typer.Exit(1)

@@ -23,14 +23,19 @@ DataDir = Annotated[Path, typer.Option("--data-dir", help="Папка данны
 DEFAULT_DATA_DIR = Path(os.environ.get("NASTAVNIK_DATA_DIR", "var"))
 
 
-def log_checkpoint(data_dir: Path) -> tuple[str, Settings]:
-    """The log's current checkpoint note, signed with the log's key (a fresh head)."""
-    settings = Settings(data_dir=data_dir)
+def _open_log(settings: Settings) -> AuditLog:
+    """The log with its signing key, or exit 2 with the Russian reason (no key is ever made here)."""
     try:
-        audit = AuditLog.open(settings)
+        return AuditLog.open(settings)
     except AuditKeyMissing as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from exc
+
+
+def log_checkpoint(data_dir: Path) -> tuple[str, Settings]:
+    """The log's current checkpoint note, signed with the log's key (a fresh head)."""
+    settings = Settings(data_dir=data_dir)
+    audit = _open_log(settings)
     try:
         head = audit.sign_head()
         note = note_of(head, NoteSigner(origin_of(settings.region), audit.signer.private_key))
@@ -41,11 +46,7 @@ def log_checkpoint(data_dir: Path) -> tuple[str, Settings]:
 
 def log_vkey(data_dir: Path) -> str:
     settings = Settings(data_dir=data_dir)
-    try:
-        audit = AuditLog.open(settings)
-    except AuditKeyMissing as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from exc
+    audit = _open_log(settings)
     audit.store.engine.dispose()
     return NoteVerifier(origin_of(settings.region), audit.signer.public_key).vkey()
 
