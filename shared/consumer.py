@@ -337,7 +337,9 @@ class ConsumerRunner:
             while held:
                 chain = await self._chain(stream, self._subject(source), position, held)
                 if chain:
-                    envelopes = [(seq, self._check(source, m)) for seq, m in chain]
+                    # Checking signatures of a large batch is too long for the loop.
+                    envelopes = await asyncio.to_thread(
+                        lambda c=chain: [(seq, self._check(source, m)) for seq, m in c])
                     result = await asyncio.to_thread(self._commit, stream, envelopes, position)
                     if result is None:  # the read model was reset meanwhile: judge the batch again
                         position = await asyncio.to_thread(self.position, source)

@@ -7,8 +7,10 @@ their JSON, are the recipes of the documents they issue (``recipes``).
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Literal
 from uuid import UUID
 
@@ -18,8 +20,10 @@ from services.documents.domain import ItemStatus
 from services.documents.render import Requisites, Signatory
 from services.documents.review import RoadmapReviewIn
 from services.documents.roadmap import Roadmap, RoadmapParseError, parse_roadmap_upload
+from services.documents.roadmap.reading import convert_to_docx, sniff
 from shared.auth import OrgPath
 from shared.errors import DomainError
+from shared.isolation import run_isolated
 from shared.uploads import MAX_UPLOAD_BYTES, check_zip_bomb
 
 
@@ -146,7 +150,7 @@ class ImportRoadmap:
             raise DomainError("EMPTY_FILE", "Файл пуст", 422)
         check_zip_bomb(self.data)  # before python-docx inflates anything
         try:
-            return parse_roadmap_upload(self.data, self.filename)
+            return read_roadmap(self.data, self.filename)
         except RoadmapParseError as exc:
             raise DomainError(exc.code, str(exc), exc.status) from exc
 
@@ -159,6 +163,18 @@ class ConfirmRoadmap(ImportRoadmap):
 
     def review(self) -> RoadmapReviewIn:
         return RoadmapReviewIn.from_json(self.review_json)
+
+
+def read_roadmap(data: bytes, filename: str) -> Roadmap:
+    """Parse in a bounded worker process (a hostile document costs the worker, not the server).
+
+    LibreOffice's conversion of .doc/.odt/.rtf is already a process of its own with a timeout;
+    it runs before, outside the worker's memory cap, which would not let soffice start."""
+    kind = sniff(data)
+    if kind in ("doc", "odt", "rtf"):
+        with tempfile.TemporaryDirectory(prefix="nastavnik-roadmap-") as tmp:
+            data = convert_to_docx(data, kind, Path(tmp)).read_bytes()
+    return run_isolated(parse_roadmap_upload, data, filename)
 
 
 class ItemUpdateIn(Body):

@@ -88,9 +88,10 @@ def withdraw_consent(person_id: UUID, cmd: WithdrawConsent, ctx: Context,
 
 
 @router.post("/organisations/{organisation_id}/import")
-async def import_people(organisation_id: UUID, role: Literal["mentor", "mentee"], ctx: Context,
-                        registry: Registry, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
-    data = await file.read(MAX_UPLOAD_BYTES + 1)
+def import_people(organisation_id: UUID, role: Literal["mentor", "mentee"], ctx: Context,
+                  registry: Registry, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
+    # A sync route: FastAPI runs it on a worker thread, so waiting for the parse never holds the loop.
+    data = file.file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
         raise DomainError("FILE_TOO_LARGE", f"Файл больше {MAX_UPLOAD_BYTES // (1024 * 1024)} МБ", 413)
     ids = registry.import_people(ctx, organisation_id, role, data, file.filename or "")

@@ -37,6 +37,7 @@ from services.registry.validation import is_minor
 from services.registry.vault import Vault, person_claims, person_keys
 from shared.auth import Actor, OrgPath, require_names_reader, require_region_registrar
 from shared.errors import DomainError, conflict, not_found
+from shared.isolation import run_isolated
 from shared.logging import get_logger
 from shared.settings import Settings
 from shared.store import (
@@ -275,7 +276,8 @@ class RegistryService(EventSourcedService):
         """A whole file or nothing: every bad row is reported with its line and reason."""
         organisation = self.organisation_row(organisation_id)
         ctx.actor.require_write(OrgPath.parse(organisation.path))
-        result = validate_import(data, filename, role, self.today())
+        # Parsing runs in a bounded worker process: a hostile file costs the worker, not us.
+        result = run_isolated(validate_import, data, filename, role, self.today())
         errors = [{"line": e.line, "column": e.column, "code": e.code, "message": e.message_ru}
                   for e in result.errors]
         commands: list[RegisterMentor | RegisterMentee] = []
