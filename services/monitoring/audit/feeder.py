@@ -315,7 +315,7 @@ class HeadSigningLoop:
         self._answer(waiters, head)
         if head is None:
             return
-        log.info("audit.head_signed", size=head.size, root=head.root_hex[:16])
+        log.debug("audit.head_signed", size=head.size, root=head.root_hex[:16])
         if nc is not None and nc.is_connected:
             try:
                 await nc.publish(AUDIT_HEADS_SUBJECT, head.to_json().encode())
