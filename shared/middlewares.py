@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from shared.metrics import security_event
 from shared.settings import Settings
 from shared.tokens import verified_caller
 from shared.uploads import MAX_UPLOAD_BYTES, MULTIPART_OVERHEAD_BYTES
@@ -133,6 +134,8 @@ class RateLimitMiddleware:
         if not wait:
             await self.app(scope, receive, send)
             return
+        security_event("throttled", reason="RATE_LIMITED", address=_address_of(scope),
+                       target=f"{scope.get('method', '')} {scope.get('path', '')}")
         body = orjson.dumps({"code": "RATE_LIMITED",
                              "message": f"Слишком много запросов. Повторите через {math.ceil(wait)} с"})
         await send({"type": "http.response.start", "status": 429,
@@ -156,6 +159,11 @@ def caller_key(scope: Scope) -> str:
             return "u:" + user
     trusted = getattr(settings, "trusted_proxies", ()) if settings is not None else ()
     return "a:" + client_address(scope, trusted)
+
+
+def _address_of(scope: Scope) -> str:
+    settings = getattr(getattr(scope.get("app"), "state", None), "settings", None)
+    return client_address(scope, getattr(settings, "trusted_proxies", ()) or ())
 
 
 def bearer_token(scope: Scope) -> str | None:
@@ -197,8 +205,10 @@ class InputGuardMiddleware:
         self.max_body_bytes = (Settings().max_body_bytes if max_body_bytes is None
                                else max_body_bytes)
 
-    def _too_large(self, multipart: bool) -> list[MutableMapping[str, Any]]:
+    def _too_large(self, multipart: bool, scope: Scope) -> list[MutableMapping[str, Any]]:
         if multipart:
+            security_event("upload_refused", reason="FILE_TOO_LARGE", address=_address_of(scope),
+                           target=f"{scope.get('method', '')} {scope.get('path', '')}")
             return _error_response(413, "FILE_TOO_LARGE",
                                    f"Файл больше {MAX_UPLOAD_BYTES // (1024 * 1024)} МБ")
         limit = self.max_body_bytes
@@ -218,7 +228,7 @@ class InputGuardMiddleware:
         except ValueError:
             declared = -1  # the server itself refuses a malformed length
         if declared > limit:
-            await self._send_all(send, self._too_large(multipart))
+            await self._send_all(send, self._too_large(multipart, scope))
             return
         query: bytes = scope.get("query_string", b"")
         if b"%00" in query.lower() or "\x00" in scope["path"]:
@@ -235,7 +245,7 @@ class InputGuardMiddleware:
                 chunk = message.get("body", b"")
                 received += len(chunk)
                 if received > limit:
-                    await self._send_all(send, self._too_large(multipart))
+                    await self._send_all(send, self._too_large(multipart, scope))
                     return
                 chunks.append(chunk)
                 more = message.get("more_body", False)
@@ -279,7 +289,7 @@ class InputGuardMiddleware:
             if not over:
                 raise
         if over and not started:
-            await self._send_all(send, self._too_large(multipart))
+            await self._send_all(send, self._too_large(multipart, scope))
 
     @staticmethod
     def _nul() -> list[MutableMapping[str, Any]]:

@@ -1,6 +1,7 @@
-"""Sign-in: passwords (argon2), lock-out, throttling, short-lived tokens, refresh rotation, TOTP, OIDC.
+"""Sign-in: passwords (argon2), delays after failures, throttling, short-lived tokens, refresh
+rotation, TOTP, OIDC.
 
-The lock-out shared by replicas is tested in tests/integration/registry/test_sign_in_replicas.py.
+The delays shared by replicas are tested in tests/integration/registry/test_sign_in_replicas.py.
 """
 
 from __future__ import annotations
@@ -75,18 +76,29 @@ def test_wrong_password_and_unknown_login_look_the_same(service: AccountService)
         assert (caught.value.code, caught.value.status) == ("INVALID_CREDENTIALS", 401)
 
 
-def test_lock_out_after_failures_then_unlocks_in_time(service: AccountService) -> None:
+def test_failures_delay_the_guessing_address_progressively_never_the_owner(
+        service: AccountService) -> None:
     clock: Clock = service.clock
     for _ in range(3):
         with pytest.raises(DomainError, match="INVALID_CREDENTIALS"):
             service.login("curator-1", "неверный-пароль", None, "10.0.0.1")
-    # Locked: even the right password is refused now, from any address.
+    # The guessing address waits, even with the right password (it may be the guesser's) ...
     with pytest.raises(DomainError) as caught:
-        service.login("curator-1", "очень-длинный-пароль", None, "10.0.0.2")
-    assert (caught.value.code, caught.value.status) == ("ACCOUNT_LOCKED", 429)
-    clock.now += 601
+        service.login("curator-1", "очень-длинный-пароль", None, "10.0.0.1")
+    assert (caught.value.code, caught.value.status) == ("LOGIN_DELAYED", 429)
+    first_wait = caught.value.details[0]["retry_after"]
+    # ... while the owner signs in from an address that did not fail: no lock-out.
     session = service.login("curator-1", "очень-длинный-пароль", None, "10.0.0.2")
     assert read_token(session.access_token, TEST_SECRET).scope == OrgPath.parse("demo/m1/s1")
+    # Each further failure doubles the wait of the guessing address.
+    clock.now += first_wait
+    with pytest.raises(DomainError, match="INVALID_CREDENTIALS"):
+        service.login("curator-1", "неверный-пароль", None, "10.0.0.1")
+    with pytest.raises(DomainError) as caught:
+        service.login("curator-1", "очень-длинный-пароль", None, "10.0.0.1")
+    assert caught.value.details[0]["retry_after"] == 2 * first_wait
+    clock.now += 2 * first_wait
+    assert service.login("curator-1", "очень-длинный-пароль", None, "10.0.0.1").access_token
 
 
 def test_throttling_per_client_address(tmp_path: Path) -> None:
@@ -110,8 +122,19 @@ def test_access_token_expires_and_refresh_rotates(service: AccountService) -> No
     clock: Clock = service.clock
     session = service.login("curator-1", "очень-длинный-пароль", None, "10.0.0.1")
     claims = jwt.decode(session.access_token, TEST_SECRET, algorithms=["HS256"],
-                        options={"verify_exp": False})
+                        options={"verify_exp": False, "verify_aud": False})
     assert claims["exp"] - claims["iat"] == 15 * 60
+    assert claims["iss"] == "nastavnik" and claims["aud"] == "nastavnik-api" and claims["jti"]
+    # Each of exp, jti, aud, iss is required: a token without one is refused.
+    for claim in ("exp", "jti", "aud", "iss"):
+        partial = jwt.encode({k: v for k, v in claims.items() if k != claim}, TEST_SECRET,
+                             algorithm="HS256")
+        with pytest.raises(DomainError, match="UNAUTHENTICATED"):
+            read_token(partial, TEST_SECRET)
+    for claim, value in (("aud", "other-app"), ("iss", "someone-else")):
+        foreign = jwt.encode({**claims, claim: value}, TEST_SECRET, algorithm="HS256")
+        with pytest.raises(DomainError, match="UNAUTHENTICATED"):
+            read_token(foreign, TEST_SECRET)
     expired = jwt.encode({**claims, "exp": int(time.time()) - 1}, TEST_SECRET, algorithm="HS256")
     with pytest.raises(DomainError, match="TOKEN_EXPIRED"):
         read_token(expired, TEST_SECRET)
@@ -194,14 +217,14 @@ def test_an_active_second_factor_is_replaced_only_with_its_code_and_only_once_co
     assert service.login("curator-1", "очень-длинный-пароль", new.at(clock.now), "10.0.0.1")
 
 
-def test_wrong_codes_to_replace_the_factor_count_towards_the_lock_out(service: AccountService) -> None:
+def test_wrong_codes_to_replace_the_factor_count_towards_the_delays(service: AccountService) -> None:
     clock: Clock = service.clock
     totp = _enable_totp(service, CURATOR_1)
     wrong = "000000" if totp.at(clock.now) != "000000" else "111111"
-    for _ in range(3):  # the fixture locks after 3 failures
+    for _ in range(3):  # the fixture delays after 3 failures
         with pytest.raises(DomainError, match="INVALID_OTP"):
             service.start_totp(CURATOR_1, wrong)
-    with pytest.raises(DomainError, match="ACCOUNT_LOCKED"):
+    with pytest.raises(DomainError, match="LOGIN_DELAYED"):
         service.start_totp(CURATOR_1, totp.at(clock.now + 30))
 
 

@@ -74,7 +74,12 @@ async def login(request: Request, state: State, login: Annotated[str, Form(max_l
 
 
 @router.post("/logout")
-def logout() -> Response:
+async def logout(request: Request, state: State) -> Response:
+    token = auth.session_token(request)
+    if token:
+        # The registry puts the session's token on the deny-list: a copy of the cookie (or the
+        # token the portal forwards) stops working now, not when it expires.
+        await auth.revoke_session(state.http, token)
     response = RedirectResponse("/login", status_code=303)
     auth.end_session(response)
     return response
