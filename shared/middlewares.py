@@ -3,6 +3,8 @@ characters), security headers; and who the client is behind trusted proxies."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import math
 import threading
@@ -85,8 +87,28 @@ def _trusted(address: str, networks: tuple[Network, ...]) -> bool:
     return any(ip in network for network in networks)
 
 
-def client_address(scope: Scope, trusted_proxies: Iterable[str] = ()) -> str:
-    """The address of the client: the direct peer, unless that peer is a trusted proxy.
+#: The portal proves it forwarded a request (so its X-Forwarded-For is the user's address) with
+#: this header: an HMAC of the signing secret, which a local process without the secret cannot
+#: make. Loopback is not trusted for that: in embedded mode anyone on the host reaches it.
+FORWARDED_BY_HEADER = "x-nastavnik-forwarded-by"
+
+
+def forwarding_proof(secret: str) -> str:
+    return hmac.new(secret.encode(), b"nastavnik:forwarded-by-portal", hashlib.sha256).hexdigest()
+
+
+def _forwarded_by_portal(scope: Scope, secret: str) -> bool:
+    if not secret:
+        return False
+    header = FORWARDED_BY_HEADER.encode()
+    sent = next((value for name, value in scope.get("headers", []) if name == header), b"")
+    return bool(sent) and hmac.compare_digest(sent.decode("latin-1"), forwarding_proof(secret))
+
+
+def client_address(scope: Scope, trusted_proxies: Iterable[str] = (),
+                   forwarding_secret: str = "") -> str:
+    """The address of the client: the direct peer, unless that peer is a trusted proxy or the
+    request proves it comes from the portal (``FORWARDED_BY_HEADER``).
 
     Behind trusted proxies the X-Forwarded-For chain is read from the right (each proxy appends
     the peer it saw) and the first hop that is not a trusted proxy is the client; whatever stands
@@ -96,7 +118,8 @@ def client_address(scope: Scope, trusted_proxies: Iterable[str] = ()) -> str:
     client = scope.get("client")
     peer = str(client[0]) if client else "unknown"
     networks = proxy_networks(tuple(trusted_proxies))
-    if not networks or not _trusted(peer, networks):
+    from_proxy = bool(networks) and _trusted(peer, networks)
+    if not from_proxy and not _forwarded_by_portal(scope, forwarding_secret):
         return peer
     forwarded = b",".join(value for name, value in scope.get("headers", [])
                           if name == b"x-forwarded-for")
@@ -157,13 +180,14 @@ def caller_key(scope: Scope) -> str:
         user = verified_caller(token, settings.signing_secret)
         if user:
             return "u:" + user
-    trusted = getattr(settings, "trusted_proxies", ()) if settings is not None else ()
-    return "a:" + client_address(scope, trusted)
+    return "a:" + _address_of(scope)
 
 
 def _address_of(scope: Scope) -> str:
     settings = getattr(getattr(scope.get("app"), "state", None), "settings", None)
-    return client_address(scope, getattr(settings, "trusted_proxies", ()) or ())
+    if settings is None:
+        return client_address(scope)
+    return client_address(scope, settings.trusted_proxies, settings.signing_secret)
 
 
 def bearer_token(scope: Scope) -> str | None:

@@ -57,7 +57,9 @@ SECURITY_CODES = {"ZIP_BOMB": "upload_refused", "FILE_TOO_LARGE": "upload_refuse
 
 def request_address(request: Request) -> str:
     settings = getattr(request.app.state, "settings", None)
-    return client_address(request.scope, getattr(settings, "trusted_proxies", ()) or ())
+    if settings is None:
+        return client_address(request.scope)
+    return client_address(request.scope, settings.trusted_proxies, settings.signing_secret)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -80,8 +80,10 @@ _SIGN_IN_SLOTS = anyio.CapacityLimiter(hashing_slots(Settings().login_hash_concu
 
 @router.post("/login")
 async def login(body: LoginRequest, request: Request, accounts: Accounts) -> TokenPair:
-    # The portal and reverse proxies in NASTAVNIK_TRUSTED_PROXIES pass on the user's address.
-    address = client_address(request.scope, request.app.state.registry.settings.trusted_proxies)
+    # The portal (proving it with its header) and reverse proxies in NASTAVNIK_TRUSTED_PROXIES
+    # pass on the user's address.
+    settings = request.app.state.registry.settings
+    address = client_address(request.scope, settings.trusted_proxies, settings.signing_secret)
     session = await anyio.to_thread.run_sync(accounts.login, body.login, body.password, body.otp,
                                              address, limiter=_SIGN_IN_SLOTS)
     return TokenPair(**session.to_json())

@@ -29,7 +29,7 @@ from services.registry.throttling import LoginGuard
 from shared.auth import Actor, OrgPath, Role, read_token
 from shared.errors import DomainError
 from shared.host import create_app
-from shared.middlewares import client_address
+from shared.middlewares import FORWARDED_BY_HEADER, client_address, forwarding_proof
 from shared.nats_server import EmbeddedNats
 from shared.settings import Settings
 from tests.conftest import TEST_SECRET
@@ -378,7 +378,8 @@ def test_sign_in_throttle_ignores_forwarded_for_of_an_untrusted_peer(
 def test_in_embedded_mode_each_portal_user_has_a_sign_in_allowance_of_their_own(
         tmp_path: Path, nats_server: EmbeddedNats, monkeypatch: pytest.MonkeyPatch) -> None:
     """`nastavnik up`: the portal calls the API at 127.0.0.1 with each user's address in
-    X-Forwarded-For, as its login form does; those addresses are believed from the loopback."""
+    X-Forwarded-For and its proof header, as its login form does; a local process without the
+    proof cannot choose its throttle address, loopback or not."""
     from services.bootstrap import embedded_settings
 
     monkeypatch.delenv("NASTAVNIK_TRUSTED_PROXIES", raising=False)
@@ -386,20 +387,25 @@ def test_in_embedded_mode_each_portal_user_has_a_sign_in_allowance_of_their_own(
     settings = embedded_settings(tmp_path / "data", token_secret=TEST_SECRET, nats_url=nats_server.url)
     app = create_app(settings, [RegistryRuntime(settings)])
     tried = iter(range(100))
+    proof = {FORWARDED_BY_HEADER: forwarding_proof(settings.signing_secret)}
 
-    def attempt(client: TestClient, forwarded: str) -> str:
-        # A login of its own each time: only the address throttle is at play, not the lock-out.
+    def attempt(client: TestClient, forwarded: str, extra: dict[str, str] | None = None) -> str:
+        # A login of its own each time: only the address throttle is at play, not the delays.
         response = client.post("/auth/login", json={"login": f"guess-{next(tried)}",
                                                     "password": "не-тот-пароль"},
-                               headers={"X-Forwarded-For": forwarded})
+                               headers={"X-Forwarded-For": forwarded, **(extra or {})})
         return str(response.json()["code"])
 
     with TestClient(app, client=("127.0.0.1", 40000)) as portal:
-        codes = [attempt(portal, address) for address in ("198.51.100.1", "198.51.100.1",
-                                                          "198.51.100.2", "198.51.100.1",
-                                                          "198.51.100.2")]
+        codes = [attempt(portal, address, proof) for address in (
+            "198.51.100.1", "198.51.100.1", "198.51.100.2", "198.51.100.1", "198.51.100.2")]
         assert codes == ["INVALID_CREDENTIALS", "INVALID_CREDENTIALS", "INVALID_CREDENTIALS",
                          "LOGIN_THROTTLED", "INVALID_CREDENTIALS"]
+        # A local process without the proof (or with a wrong one) is its own loopback address.
+        local = TestClient(app, client=("127.0.0.1", 40001))
+        codes = [attempt(local, f"198.51.100.{i}", {FORWARDED_BY_HEADER: "0" * 64} if i % 2 else None)
+                 for i in range(20, 23)]
+        assert codes == ["INVALID_CREDENTIALS", "INVALID_CREDENTIALS", "LOGIN_THROTTLED"]
         # Anyone else's forwarded addresses are still ignored.
         outsider = TestClient(app, client=("203.0.113.9", 40000))
         codes = [attempt(outsider, f"198.51.100.{i}") for i in range(10, 13)]

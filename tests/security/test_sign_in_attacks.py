@@ -24,6 +24,7 @@ from services.bootstrap import embedded_settings, runtimes_for
 from services.registry.accounts import DEMO_PASSWORD
 from shared.host import create_app
 from shared.metrics import SECURITY_EVENT_KINDS, SECURITY_EVENTS
+from shared.middlewares import FORWARDED_BY_HEADER, forwarding_proof
 from shared.nats_server import EmbeddedNats, free_port
 from shared.settings import Settings
 from shared.uploads import MAX_UPLOAD_BYTES, MULTIPART_OVERHEAD_BYTES
@@ -56,8 +57,9 @@ class System:
     settings: Settings
 
     def client(self, address: str | None = None) -> httpx.Client:
-        """A client seen as ``address``: the loopback is a trusted proxy in embedded mode."""
-        headers = {"X-Forwarded-For": address} if address else {}
+        """A client seen as ``address``: forwarded as the portal forwards, with its proof."""
+        headers = {"X-Forwarded-For": address,
+                   FORWARDED_BY_HEADER: forwarding_proof(self.settings.signing_secret)} if address else {}
         return httpx.Client(base_url=self.base, headers=headers, timeout=60)
 
 
