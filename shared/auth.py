@@ -16,6 +16,7 @@ import jwt
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from shared.errors import DomainError, forbidden
+from shared.metrics import security_event
 
 CODE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 #: Stands for "no municipality" in path texts and subjects; no code can take it.
@@ -118,8 +119,12 @@ class Actor(BaseModel):
             raise forbidden("Эти данные вне вашей зоны доступа")
 
     def require_record_read(self, path: OrgPath, missing: DomainError) -> None:
-        """A record (person, pair, document) outside one's reach answers as if it did not exist."""
+        """A record (person, pair, document) outside one's reach answers as if it did not exist.
+
+        The caller sees a 404; the log and the count still say it was a denied access."""
         if not self.can_read(path):
+            security_event("access_denied", reason=f"HIDDEN_{missing.code}"[:40], actor=self.user,
+                           target=str(path))
             raise missing
 
     def require_record_write(self, path: OrgPath, missing: DomainError) -> None:

@@ -22,6 +22,8 @@ from structlog.testing import capture_logs
 
 from services.bootstrap import embedded_settings, runtimes_for
 from services.registry.accounts import DEMO_PASSWORD
+from shared.auth import Actor, OrgPath, Role
+from shared.errors import DomainError
 from shared.host import create_app
 from shared.metrics import SECURITY_EVENT_KINDS, SECURITY_EVENTS
 from shared.middlewares import FORWARDED_BY_HEADER, forwarding_proof
@@ -217,6 +219,12 @@ def test_every_kind_of_security_event_is_logged_and_counted(system: System) -> N
         denied = client.post("/auth/accounts", headers=curator, json={
             "login": "intruder", "password": "длинный-пароль-1", "role": "regional",
             "scope": "demo"})
+        # a denied tenancy attempt answered as "not found": still logged as denied
+        outsider = Actor(user="curator-school-1", role=Role.CURATOR,
+                         scope=OrgPath.parse("demo/m-berezovsky/school-1"))
+        with pytest.raises(DomainError, match="PERSON_NOT_FOUND"):
+            outsider.require_record_read(OrgPath.parse("demo/m-berezovsky/school-2"),
+                                         DomainError("PERSON_NOT_FOUND", "Не найдено", 404))
         # a token that does not verify
         client.get("/auth/me", headers=bearer("forged.token.value"))
         # a CSRF refusal: a form posted from another site
@@ -235,6 +243,9 @@ def test_every_kind_of_security_event_is_logged_and_counted(system: System) -> N
     for entry in events:
         assert entry["log_level"] == "warning" and entry["reason"]
         assert "неверный-пароль" not in str(entry) and DEMO_PASSWORD not in str(entry)
+    hidden = next(e for e in events if e["reason"] == "HIDDEN_PERSON_NOT_FOUND")
+    assert (hidden["event"], hidden["actor"], hidden["target"]) == (
+        "security.access_denied", "curator-school-1", "demo/m-berezovsky/school-2")
     failed = next(e for e in events if e["event"] == "security.login_failed")
     assert (failed["address"], failed["target"]) == ("198.51.100.10", "auditor")
     for kind in expected:
