@@ -23,7 +23,9 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+from services.monitoring.audit.feeder import init_key as init_audit_key
 from shared.nats_server import EmbeddedNats, free_port
+from shared.settings import Settings
 
 CLI = str(Path(sys.executable).with_name("nastavnik"))
 REPO = Path(__file__).resolve().parents[1]
@@ -225,6 +227,8 @@ def running_system(workdir: Path, backend: str = "sqlite", postgres_url: str = "
                    "NASTAVNIK_API_REQUESTS_PER_MINUTE": "0"}
             system = System(workdir, workdir / "data", env, nats)
             system.data_dir.mkdir(parents=True, exist_ok=True)
+            # The deployment's explicit step: the monitoring service never makes its log's key.
+            init_audit_key(Settings(data_dir=system.data_dir), exist_ok=True)
             try:
                 for service in SERVICES:
                     system.services[service] = ServiceProcess(service, system.data_dir, env, workdir)

@@ -36,7 +36,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
 from nats.js.errors import APIError, NotFoundError
 
 from shared import signing
-from shared.contracts import Envelope, stream_name, stream_subjects
+from shared.contracts import Envelope, publisher_of, stream_name, stream_subjects
 from shared.logging import get_logger
 from shared.metrics import CONSUMER_LAG, EVENTS_CONSUMED, error
 from shared.pull import DurablePull, _nak, _wait
@@ -217,7 +217,8 @@ class ConsumerRunner:
     def _check(self, source: str, message: Msg) -> Envelope | Msg:
         """The envelope, or the message itself when it is forged (quarantined on commit)."""
         try:
-            return self.keyring.check(source, message.subject, message.data, message.headers)
+            return self.keyring.check(publisher_of(source), message.subject, message.data,
+                                      message.headers)
         except signing.ForgedEvent as forged:
             message.forged_reason = forged.reason  # type: ignore[attr-defined]
             return message

@@ -64,6 +64,12 @@ def stream_name(source: str) -> str:
     return f"NASTAVNIK_{source.upper()}"
 
 
+def publisher_of(source: str) -> str:
+    """The service whose events a source's stream holds: the hub's copy of a municipal leaf's
+    stream (``registry_edge_m1`` → ``NASTAVNIK_REGISTRY_EDGE_M1``) holds its service's events."""
+    return source.split("_edge_", 1)[0]
+
+
 def stream_subjects(source: str) -> list[str]:
     return [f"{SUBJECT_ROOT}.{source}.>"]
 

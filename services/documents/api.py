@@ -17,6 +17,7 @@ from services.documents import templates
 from services.documents.application import DocumentsService
 from services.documents.commands import (
     AwardOrderIn,
+    ConfirmRoadmap,
     ConsentIn,
     CuratorOrderIn,
     ImportRoadmap,
@@ -101,6 +102,29 @@ def import_roadmap(ctx: Context, documents: Documents, org: Annotated[str, Form(
                    file: Annotated[UploadFile, File()]) -> dict[str, Any]:
     upload = ImportRoadmap(org, file.file.read(MAX_UPLOAD_BYTES + 1), file.filename or "")
     return documents.import_roadmap(ctx, upload)
+
+
+@router.post("/roadmaps/preview")
+def preview_roadmap(ctx: Context, documents: Documents, org: Annotated[str, Form()],
+                    file: Annotated[UploadFile, File()]) -> dict[str, Any]:
+    """The parse of the file for the user to review (each item's ``unsure``: what the parser
+    was unsure of, with the reason in Russian). Nothing is saved."""
+    upload = ImportRoadmap(org, file.file.read(MAX_UPLOAD_BYTES + 1), file.filename or "")
+    return documents.preview_roadmap(ctx, upload)
+
+
+@router.post("/roadmaps/reviewed", status_code=201)
+def confirm_roadmap(ctx: Context, documents: Documents, org: Annotated[str, Form()],
+                    file: Annotated[UploadFile, File()],
+                    review: Annotated[str, Form(description=(
+                        "JSON: {content_sha256 (из предпросмотра), items: [{section, activity, "
+                        "due_dates, continuous, responsible, result}]} — все мероприятия "
+                        "предпросмотра в его порядке, с исправлениями пользователя"))],
+                    ) -> dict[str, Any]:
+    """Track the roadmap as the user reviewed it: the same file again (its SHA-256 must be the
+    previewed one) and every item of the preview, corrected; the corrections are kept with it."""
+    upload = ConfirmRoadmap(org, file.file.read(MAX_UPLOAD_BYTES + 1), file.filename or "", review)
+    return documents.confirm_roadmap(ctx, upload)
 
 
 @router.get("/roadmaps")

@@ -5,11 +5,10 @@ up and the relay woken.
 
 What other services know is asked of them through ``Peers`` with the acting user's own token,
 so the owner decides what that user may see — after this service's own refusals, which must
-not cost a peer a call. Names printed in a document come from the registry, at issue and again
-at every download: a document that names registry persons is kept as its recipe (ids) and
-rendered anew (``register``), names are never stored. A report holds the figures its unit's
-dashboard shows that user; a pairs order approves only pairs that were formed, as they were
-formed.
+not cost a peer a call. Names printed in a document come from the registry, at issue and at
+every download: such a document is kept as its recipe (ids) and rendered anew (``register``).
+A report holds the figures its unit's dashboard shows that user; a pairs order approves only
+pairs formed, as formed. A roadmap is tracked once the user has reviewed its parse (``review``).
 """
 
 from __future__ import annotations
@@ -24,8 +23,9 @@ from uuid import UUID, uuid4
 import sqlalchemy as sa
 from eventsourcing.application import AggregateNotFoundError
 
-from services.documents import recipes, templates, views
+from services.documents import recipes, review, templates, views
 from services.documents.commands import (
+    ConfirmRoadmap,
     ImportRoadmap,
     IssueIn,
     ItemUpdateIn,
@@ -47,6 +47,7 @@ from services.documents.domain import (
 from services.documents.pairs import order_recipe, refuse_repeated_pairs
 from services.documents.peers import BusPeers, Peers
 from services.documents.register import Register, format_iso_date
+from services.documents.roadmap import Roadmap
 from services.documents.templates import KIND_TITLES, number_for
 from shared.auth import (
     Actor,
@@ -230,15 +231,32 @@ class DocumentsService(EventSourcedService):
     # --- roadmaps ----------------------------------------------------------------------------------
 
     def import_roadmap(self, ctx: CommandContext, upload: ImportRoadmap) -> dict[str, Any]:
+        """Track the roadmap as parsed, without a review (the API's first route, kept as it was)."""
         path = issuer_path(ctx.actor, upload.org)
         roadmap = upload.roadmap()
+        return self._track(ctx, path, roadmap, [item.to_dict() for item in roadmap.items], upload)
+
+    def preview_roadmap(self, ctx: CommandContext, upload: ImportRoadmap) -> dict[str, Any]:
+        """The parse with what the parser was unsure of, for the user to review: nothing is saved."""
+        issuer_path(ctx.actor, upload.org)
+        return review.preview(upload.roadmap(), upload.filename, upload.data)
+
+    def confirm_roadmap(self, ctx: CommandContext, upload: ConfirmRoadmap) -> dict[str, Any]:
+        """Track the roadmap as reviewed; the user's changes to the file's parse are recorded."""
+        path = issuer_path(ctx.actor, upload.org)
+        checked, roadmap = upload.review(), upload.roadmap()  # the cheap check first
+        entries, corrections = review.reviewed_entries(roadmap, upload.data, checked)
+        return self._track(ctx, path, roadmap, entries, upload, corrections)
+
+    def _track(self, ctx: CommandContext, path: OrgPath, roadmap: Roadmap,
+               entries: list[dict[str, Any]], upload: ImportRoadmap,
+               corrections: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         roadmap_id = uuid4()
-        entries = [item.to_dict() for item in roadmap.items]
         aggregate = TrackedRoadmap(
             roadmap_id=roadmap_id, title=roadmap.title[:2000],
             period_start=roadmap.period.start.isoformat(), period_end=roadmap.period.end.isoformat(),
             items=len(entries), entries=entries, source_name=upload.filename[:300],
-            meta=ctx.meta(path))
+            meta=ctx.meta(path), source_sha256=review.sha256(upload.data), corrections=corrections)
         with self._lock:
             self._save(aggregate)
         return self.get_roadmap(ctx.actor, roadmap_id)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.documents.domain import ItemStatus
 from services.documents.render import Requisites, Signatory
+from services.documents.review import RoadmapReviewIn
 from services.documents.roadmap import Roadmap, RoadmapParseError, parse_roadmap_upload
 from shared.auth import OrgPath
 from shared.errors import DomainError
@@ -148,6 +149,16 @@ class ImportRoadmap:
             return parse_roadmap_upload(self.data, self.filename)
         except RoadmapParseError as exc:
             raise DomainError(exc.code, str(exc), exc.status) from exc
+
+
+@dataclass(frozen=True)
+class ConfirmRoadmap(ImportRoadmap):
+    """The file once more, with its parse as the user reviewed it (``RoadmapReviewIn`` as JSON)."""
+
+    review_json: str = ""
+
+    def review(self) -> RoadmapReviewIn:
+        return RoadmapReviewIn.from_json(self.review_json)
 
 
 class ItemUpdateIn(Body):

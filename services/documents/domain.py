@@ -99,8 +99,14 @@ class TrackedRoadmap(EventSourcedAggregate):
     @event("RoadmapImported")
     def __init__(self, roadmap_id: UUID, title: str, period_start: str, period_end: str,
                  items: int, entries: list[dict[str, Any]], source_name: str,
-                 meta: dict[str, Any]) -> None:
+                 meta: dict[str, Any], source_sha256: str | None = None,
+                 corrections: list[dict[str, Any]] | None = None) -> None:
+        """``corrections``: the items the user corrected in the review, by id and field name
+        (``review.reviewed_entries``); ``source_sha256`` the file reviewed. Both stay in this
+        service's store: the event on the bus carries neither (``shared.events``)."""
         self.title = title
+        self.source_sha256 = source_sha256
+        self.corrections = corrections or []
         self.period_start = period_start
         self.period_end = period_end
         self.entries = entries

@@ -7,6 +7,7 @@ may call it. A denial must reveal nothing: no names, no ids of the records asked
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -220,6 +221,22 @@ def import_roadmap(w: World) -> dict[str, Any]:
             "files": {"file": ("roadmap.txt", ROADMAP_TEXT.encode(), "text/plain")}}
 
 
+def preview_roadmap(w: World) -> dict[str, Any]:
+    return {**import_roadmap(w), "url": "/documents/roadmaps/preview"}
+
+
+def confirm_roadmap(w: World) -> dict[str, Any]:
+    """The preview's items sent back unchanged (the preview asked by the school's curator)."""
+    upload = import_roadmap(w)
+    preview = w.client.post(upload["url"] + "/preview", data=upload["data"], files=upload["files"],
+                            headers=w.headers(Role.CURATOR, SCHOOL)).json()
+    keys = ("section", "activity", "due_dates", "continuous", "responsible", "result")
+    review = {"content_sha256": preview["content_sha256"],
+              "items": [{k: item[k] for k in keys} for item in preview["items"]]}
+    return {**upload, "url": "/documents/roadmaps/reviewed",
+            "data": {**upload["data"], "review": json.dumps(review)}}
+
+
 def survey_body(w: World) -> dict[str, Any]:
     return {"organisation": SCHOOL, "survey": "quality-mentee", "stage": "quality",
             "respondent_role": "mentee", "answers": {"overall": 8}}
@@ -344,6 +361,8 @@ ROUTES: dict[str, Case] = {
         **ISSUER, "org": SCHOOL, "territory": "Школа", "period": "2025 год"})),
     "GET /documents": Case(list_in_scope, get("/documents")),
     "POST /documents/roadmaps": Case(write_org, import_roadmap),
+    "POST /documents/roadmaps/preview": Case(write_org, preview_roadmap),
+    "POST /documents/roadmaps/reviewed": Case(write_org, confirm_roadmap),
     "GET /documents/roadmaps": Case(list_in_scope, get("/documents/roadmaps")),
     "GET /documents/roadmaps/overdue": Case(list_in_scope, get("/documents/roadmaps/overdue")),
     "GET /documents/roadmaps/{roadmap_id}": Case(read_record, get("/documents/roadmaps/{roadmap}")),

@@ -7,14 +7,22 @@ The documents service keeps the roadmap and decides
 item not done past its first due date is late), so a late item shows so before the service's
 next sweep has marked it.
 
-URLs: ``/roadmap`` (the user's own), ``/organisations/{id}/roadmap`` (the page and the upload of a roadmap),
+An uploaded roadmap is shown for review first (issue 22): the parse as an editable table, what
+the parser was unsure of marked; only the confirmed review is tracked.
+
+URLs: ``/roadmap`` (the user's own), ``/organisations/{id}/roadmap`` (the page and the upload of a
+roadmap, answered with its review), ``/organisations/{id}/roadmap/review`` (the confirmation),
 ``/organisations/{id}/roadmap/{roadmap_id}/items/{item_id}``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import datetime
+import json
+import re
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 from uuid import UUID
@@ -130,8 +138,16 @@ async def roadmap_page(request: Request, organisation_id: UUID, s: Signed) -> Re
     # After a plain form (no script), what was saved: the page says it as htmx's answer does.
     saved, roadmap = request.query_params.get("saved"), request.query_params.get("roadmap")
     item = next((i for r in roadmaps if r["id"] == roadmap for i in r["items"] if i["id"] == saved), None)
+    confirmed = next((r for r in roadmaps if r["id"] == request.query_params.get("confirmed")), None)
+    message = saved_message(item) if item else confirmed_message(confirmed) if confirmed else None
     return render(request, "roadmap.html", roadmaps=roadmaps, error=request.query_params.get("error"),
-                  message=saved_message(item) if item else None, **context)
+                  message=message, **context)
+
+
+def confirmed_message(roadmap: dict[str, Any]) -> str:
+    corrected = sum(bool(i.get("corrected")) for i in roadmap["items"])
+    return (f"Дорожная карта сохранена: мероприятий — {len(roadmap['items'])}, "
+            f"исправлено при проверке — {corrected}. Сроки отслеживаются.")
 
 
 def saved_message(item: dict[str, Any]) -> str:
@@ -156,16 +172,132 @@ async def own_roadmap(request: Request, s: Signed) -> Response:
 @router.post("/organisations/{organisation_id}/roadmap")
 async def roadmap_upload(request: Request, organisation_id: UUID, s: Signed,
                          file: Annotated[UploadFile, File()]) -> Response:
+    """An uploaded roadmap is not tracked yet: its parse is shown for review (``review_page``)."""
     org = await s.api.get(f"/registry/organisations/{organisation_id}")
     data = await file.read(MAX_UPLOAD_BYTES + 1)
+    name = file.filename or "roadmap.docx"
+    page = f"/organisations/{organisation_id}/roadmap"
+    if len(data) > REVIEW_MAX_BYTES:
+        return see_other(request, page + "?error=" + quote(
+            f"Файл больше {REVIEW_MAX_BYTES // (1024 * 1024)} МБ: сохраните дорожную карту "
+            "без рисунков и загрузите снова"))
     try:
-        await s.api.post("/documents/roadmaps", data={"org": org["path"]},
-                         files={"file": (file.filename or "roadmap.docx", data)})
+        preview = await s.api.post("/documents/roadmaps/preview", data={"org": org["path"]},
+                                   files={"file": (name, data)})
     except ApiError as exc:
         if exc.status in (401, 403, 404):
             raise
-        return see_other(request, f"/organisations/{organisation_id}/roadmap?error=" + quote(exc.message))
-    return see_other(request, f"/organisations/{organisation_id}/roadmap")
+        return see_other(request, page + "?error=" + quote(exc.message))
+    return review_page(request, s, org, preview, name, data)
+
+
+def review_page(request: Request, s: Session, org: dict[str, Any], preview: dict[str, Any],
+                name: str, data: bytes, values: dict[int, dict[str, str]] | None = None,
+                errors: dict[int, str] | None = None, message: str | None = None,
+                status: int = 200) -> Response:
+    """The parse as an editable table: what the parser was unsure of is marked with its reason.
+
+    The file travels with the form (base64), so the confirmation sends the documents service
+    the very file that was reviewed; the service parses it again and records the changes."""
+    items = []
+    for n, item in enumerate(preview["items"], 1):
+        unsure: dict[str, list[str]] = {}
+        for doubt in item.get("unsure") or []:
+            unsure.setdefault(REVIEW_FIELD_OF.get(doubt["field"], doubt["field"]), []).append(
+                doubt["message"])
+        given = (values or {}).get(n) or {
+            "activity": item["activity"], "due": format_dates(item["due_dates"]),
+            "responsible": item.get("responsible") or "", "result": item.get("result") or ""}
+        items.append({**item, "n": n, "values": given, "unsure": unsure,
+                      "error": (errors or {}).get(n)})
+    return render(request, "roadmap_review.html", status=status, actor=s.actor, org=org,
+                  preview=preview, sections=sections(items), file_name=name,
+                  file_data=base64.b64encode(data).decode("ascii"), message=message,
+                  unsure_count=sum(bool(i["unsure"]) for i in items),
+                  has_results=any(i.get("result") for i in items))
+
+
+#: The review form's field for each field the documents service may be unsure of.
+REVIEW_FIELD_OF = {"due_dates": "due", "activity": "activity", "responsible": "responsible",
+                   "result": "result"}
+REVIEW_INPUTS = ("activity", "due", "responsible", "result")
+#: The reviewed file comes back base64 in the form: a third larger, within the portal's limit.
+REVIEW_MAX_BYTES = 7 * 1024 * 1024
+DAY = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
+
+
+def format_dates(days: list[str]) -> str:
+    return ", ".join(datetime.date.fromisoformat(d).strftime("%d.%m.%Y") for d in days)
+
+
+def parse_dates(text: str) -> list[str]:
+    """«01.10.2025, 15.12.2025» as ISO dates; a date not so written is refused in Russian."""
+    found = []
+    for part in filter(None, (p.strip() for p in re.split(r"[,;]", text))):
+        match = DAY.match(part)
+        try:
+            if match is None:
+                raise ValueError
+            day = datetime.date(int(match[3]), int(match[2]), int(match[1]))
+        except ValueError:
+            raise ValueError(f"Срок «{part}» не похож на дату: пишите дд.мм.гггг, "
+                             "несколько сроков — через запятую") from None
+        found.append(day.isoformat())
+    return sorted(set(found))
+
+
+@router.post("/organisations/{organisation_id}/roadmap/review")
+async def roadmap_confirm(request: Request, organisation_id: UUID, s: Signed) -> Response:
+    """The reviewed items, corrected, go to the documents service with the same file: only now
+    is the roadmap tracked. A date not understood shows the table again with the user's text."""
+    org = await s.api.get(f"/registry/organisations/{organisation_id}")
+    page = f"/organisations/{organisation_id}/roadmap"
+    form = await request.form(max_part_size=REVIEW_MAX_BYTES * 4 // 3 + 4096, max_fields=20_000)
+    name = str(form.get("file_name") or "roadmap.docx")
+    try:
+        data = base64.b64decode(str(form.get("file_data") or ""), validate=True)
+    except binascii.Error:
+        data = b""
+    if not data:
+        return see_other(request, page + "?error=" + quote(
+            "Проверенный файл не получен: загрузите дорожную карту заново"))
+    try:
+        preview = await s.api.post("/documents/roadmaps/preview", data={"org": org["path"]},
+                                   files={"file": (name, data)})
+    except ApiError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        return see_other(request, page + "?error=" + quote(exc.message))
+    values = {n: {key: str(form.get(f"{key}-{n}") or "").strip() for key in REVIEW_INPUTS}
+              for n in range(1, len(preview["items"]) + 1)}
+    errors: dict[int, str] = {}
+    items = []
+    for n, item in enumerate(preview["items"], 1):
+        given = values[n]
+        try:
+            due = parse_dates(given["due"])
+        except ValueError as exc:
+            errors[n], due = str(exc), []
+        if not given["activity"]:
+            errors[n] = "Укажите мероприятие"
+        items.append({"section": item.get("section"), "activity": given["activity"],
+                      "due_dates": due, "continuous": item.get("continuous", False),
+                      "responsible": given["responsible"] or None,
+                      "result": given["result"] or None})
+    if errors:
+        return review_page(request, s, org, preview, name, data, values, errors, status=422,
+                           message="Исправьте отмеченные строки: дорожная карта ещё не сохранена")
+    review = json.dumps({"content_sha256": preview["content_sha256"], "items": items})
+    try:
+        roadmap = await s.api.post("/documents/roadmaps/reviewed",
+                                   data={"org": org["path"], "review": review},
+                                   files={"file": (name, data)})
+    except ApiError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        return review_page(request, s, org, preview, name, data, values, status=exc.status,
+                           message=exc.message)
+    return see_other(request, f"{page}?confirmed={roadmap['id']}")
 
 
 @router.post("/organisations/{organisation_id}/roadmap/{roadmap_id}/items/{item_id}")

@@ -120,6 +120,8 @@ def test_officials_and_the_auditor_do_their_jobs_in_russian_at_any_width(page: P
         "name": "карта.docx", "mimeType": "application/octet-stream",
         "buffer": municipal_roadmap(soon, soon + timedelta(days=60))}])
     page.get_by_role("button", name="Загрузить").click()
+    # The parse is reviewed first (issue 22); nothing to correct here, so confirm it as read.
+    page.get_by_role("button", name="Подтвердить и отслеживать").click()
     table = page.locator("table.roadmap-items")
     expect(table.locator("tr.section").first).to_have_text("I. Нормативное обеспечение")
     expect(table.locator("thead")).to_contain_text("Ожидаемый результат")
