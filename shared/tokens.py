@@ -11,8 +11,11 @@ Logged-out tokens are refused by their ``jti`` (``REVOKED``, the deny-list). The
 - every verifier in the process (the HTTP routes of every service, the bus's RPC handlers, the
   portal's cookie, the rate limiter) reads the same ``REVOKED`` through ``actor_from_token``;
 - embedded mode runs every service in one process, so a logout is refused everywhere at once;
-- in distributed mode a service in another process learns a revocation when its ``REVOKED``
-  is told; until then a revoked token lives there at most ``access_token_minutes``, as before.
+- in distributed mode the registry, and the portal whose logout it was (it also puts the
+  token on its own ``REVOKED``), refuse a logged-out token at once; a service in another
+  process refuses it only once its own ``REVOKED`` is told, which nothing does yet (a
+  revocation subject on the authenticated bus, fed from ``registry_revoked_tokens``, is the
+  next step): until then the token still reads there for at most ``access_token_minutes``.
 
 Entries leave the list once the token would have expired anyway: the list is as small as the
 number of sessions ended within one access-token lifetime.

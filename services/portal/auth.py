@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import httpx
 from fastapi import Request, Response
 
-from shared.auth import Actor, OrgPath, Role
+from shared.auth import Actor, OrgPath, Role, read_claims
 from shared.errors import DomainError
 from shared.logging import get_logger
 from shared.settings import Settings
-from shared.tokens import actor_from_token
+from shared.tokens import REVOKED, actor_from_token
 
 log = get_logger(__name__)
 
@@ -91,10 +91,16 @@ def session_actor(request: Request, settings: Settings) -> Actor | None:
         return None
 
 
-async def revoke_session(http: httpx.AsyncClient, token: str) -> None:
-    """Ask the registry to end the session of this token (refresh tokens and access tokens)."""
+async def revoke_session(http: httpx.AsyncClient, token: str, settings: Settings) -> None:
+    """Ask the registry to end the session of this token (refresh tokens and access tokens),
+    then refuse the token in this process too (the portal may run apart from the registry)."""
+    try:
+        claims = read_claims(token, settings.signing_secret)
+    except DomainError:
+        return  # not a token of ours, or expired: nothing to revoke
     try:
         await http.post("/auth/logout", headers={"Authorization": f"Bearer {token}"})
     except httpx.HTTPError as exc:
-        # The cookie is still removed; the token then ends at its expiry, as before.
+        # The cookie is still removed and this portal refuses the token below.
         log.warning("portal.logout_not_revoked", error=type(exc).__name__)
+    REVOKED.revoke(str(claims["jti"]), float(claims["exp"]))

@@ -80,7 +80,7 @@ async def logout(request: Request, state: State) -> Response:
     if token:
         # The registry puts the session's token on the deny-list: a copy of the cookie (or the
         # token the portal forwards) stops working now, not when it expires.
-        await auth.revoke_session(state.http, token)
+        await auth.revoke_session(state.http, token, state.settings)
     response = RedirectResponse("/login", status_code=303)
     auth.end_session(response)
     return response
