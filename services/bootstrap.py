@@ -41,10 +41,6 @@ RUNTIMES: dict[str, Callable[[Settings], ServiceRuntime]] = {
 }
 SERVICES = tuple(RUNTIMES)
 
-#: The embedded portal calls the API over loopback on each user's behalf.
-LOOPBACK_PROXIES = ("127.0.0.1/32", "::1/128")
-
-
 def settings_for(data_dir: Path, **overrides: Any) -> Settings:
     return Settings(data_dir=data_dir, **overrides)
 
@@ -53,14 +49,11 @@ def embedded_settings(data_dir: Path, **overrides: Any) -> Settings:
     """Settings of ``nastavnik up``: every service in this process, the portal among them.
 
     The portal reaches the API at 127.0.0.1 and passes each user's address on in
-    X-Forwarded-For; unless the loopback is trusted as a proxy, every portal sign-in would be
-    throttled as one client. Set ``NASTAVNIK_TRUSTED_PROXIES`` (even empty) to decide otherwise.
+    X-Forwarded-For, proving with ``shared.middlewares.FORWARDED_BY_HEADER`` that it is the
+    portal. The loopback itself is not trusted as a proxy: any local process reaches it and
+    could choose its throttle address. ``NASTAVNIK_TRUSTED_PROXIES`` names real proxies.
     """
-    settings = settings_for(data_dir, **overrides)
-    # Set from the environment or by the caller: either way someone decided.
-    if "trusted_proxies" not in settings.model_fields_set:
-        settings.trusted_proxies = list(LOOPBACK_PROXIES)
-    return settings
+    return settings_for(data_dir, **overrides)
 
 
 def runtimes_for(settings: Settings, names: tuple[str, ...] = SERVICES) -> list[ServiceRuntime]:

@@ -14,6 +14,10 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
 
+from shared.logging import get_logger
+
+_security_log = get_logger("nastavnik.security")
+
 EVENTS_STORED = Gauge("nastavnik_events_stored", "Events in the service's event store (outbox position)",
                       ["source"])
 EVENTS_PUBLISHED = Counter("nastavnik_events_published", "Events the relay published to JetStream",
@@ -27,6 +31,8 @@ EVENTS_CONSUMED = Counter("nastavnik_events_consumed", "Events applied by a cons
 CONSUMER_LAG = Gauge("nastavnik_consumer_lag", "Messages on the stream not yet applied",
                      ["consumer", "stream"])
 ERRORS = Counter("nastavnik_errors", "Errors by component and kind", ["component", "kind"])
+SECURITY_EVENTS = Counter("nastavnik_security_events", "Refused or failed security-relevant requests",
+                          ["event", "reason"])
 REQUEST_SECONDS = Histogram("nastavnik_request_seconds", "HTTP request latency",
                             ["method", "route", "status"])
 
@@ -45,6 +51,25 @@ def watch_stored(source: str, read_position: Callable[[], int]) -> None:
 
 def error(component: str, exc: BaseException | str) -> None:
     ERRORS.labels(component, exc if isinstance(exc, str) else type(exc).__name__).inc()
+
+
+#: The kinds of security event: each is a log line ``security.<kind>`` and a count.
+SECURITY_EVENT_KINDS = ("access_denied", "login_failed", "csrf_refused", "throttled",
+                        "upload_refused", "token_refused")
+
+
+def security_event(kind: str, *, reason: str, address: str = "", actor: str = "",
+                   target: str = "") -> None:
+    """One refused or failed attempt, as a structured warning and a count.
+
+    Fields are identifiers only (a login or user id, an address, a path, a code): never a
+    password, a token or anyone's personal data.
+    """
+    SECURITY_EVENTS.labels(kind, reason[:40]).inc()
+    fields = {"reason": reason, "address": address, "target": target[:200]}
+    if actor:
+        fields["actor"] = actor[:200]
+    _security_log.warning(f"security.{kind}", **fields)
 
 
 def max_consumer_lag() -> float:

@@ -3,6 +3,8 @@ characters), security headers; and who the client is behind trusted proxies."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import math
 import threading
@@ -14,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from shared.metrics import security_event
 from shared.settings import Settings
 from shared.tokens import verified_caller
 from shared.uploads import MAX_UPLOAD_BYTES, MULTIPART_OVERHEAD_BYTES
@@ -84,8 +87,28 @@ def _trusted(address: str, networks: tuple[Network, ...]) -> bool:
     return any(ip in network for network in networks)
 
 
-def client_address(scope: Scope, trusted_proxies: Iterable[str] = ()) -> str:
-    """The address of the client: the direct peer, unless that peer is a trusted proxy.
+#: The portal proves it forwarded a request (so its X-Forwarded-For is the user's address) with
+#: this header: an HMAC of the signing secret, which a local process without the secret cannot
+#: make. Loopback is not trusted for that: in embedded mode anyone on the host reaches it.
+FORWARDED_BY_HEADER = "x-nastavnik-forwarded-by"
+
+
+def forwarding_proof(secret: str) -> str:
+    return hmac.new(secret.encode(), b"nastavnik:forwarded-by-portal", hashlib.sha256).hexdigest()
+
+
+def _forwarded_by_portal(scope: Scope, secret: str) -> bool:
+    if not secret:
+        return False
+    header = FORWARDED_BY_HEADER.encode()
+    sent = next((value for name, value in scope.get("headers", []) if name == header), b"")
+    return bool(sent) and hmac.compare_digest(sent.decode("latin-1"), forwarding_proof(secret))
+
+
+def client_address(scope: Scope, trusted_proxies: Iterable[str] = (),
+                   forwarding_secret: str = "") -> str:
+    """The address of the client: the direct peer, unless that peer is a trusted proxy or the
+    request proves it comes from the portal (``FORWARDED_BY_HEADER``).
 
     Behind trusted proxies the X-Forwarded-For chain is read from the right (each proxy appends
     the peer it saw) and the first hop that is not a trusted proxy is the client; whatever stands
@@ -95,7 +118,8 @@ def client_address(scope: Scope, trusted_proxies: Iterable[str] = ()) -> str:
     client = scope.get("client")
     peer = str(client[0]) if client else "unknown"
     networks = proxy_networks(tuple(trusted_proxies))
-    if not networks or not _trusted(peer, networks):
+    from_proxy = bool(networks) and _trusted(peer, networks)
+    if not from_proxy and not _forwarded_by_portal(scope, forwarding_secret):
         return peer
     forwarded = b",".join(value for name, value in scope.get("headers", [])
                           if name == b"x-forwarded-for")
@@ -133,6 +157,8 @@ class RateLimitMiddleware:
         if not wait:
             await self.app(scope, receive, send)
             return
+        security_event("throttled", reason="RATE_LIMITED", address=_address_of(scope),
+                       target=f"{scope.get('method', '')} {scope.get('path', '')}")
         body = orjson.dumps({"code": "RATE_LIMITED",
                              "message": f"Слишком много запросов. Повторите через {math.ceil(wait)} с"})
         await send({"type": "http.response.start", "status": 429,
@@ -154,8 +180,14 @@ def caller_key(scope: Scope) -> str:
         user = verified_caller(token, settings.signing_secret)
         if user:
             return "u:" + user
-    trusted = getattr(settings, "trusted_proxies", ()) if settings is not None else ()
-    return "a:" + client_address(scope, trusted)
+    return "a:" + _address_of(scope)
+
+
+def _address_of(scope: Scope) -> str:
+    settings = getattr(getattr(scope.get("app"), "state", None), "settings", None)
+    if settings is None:
+        return client_address(scope)
+    return client_address(scope, settings.trusted_proxies, settings.signing_secret)
 
 
 def bearer_token(scope: Scope) -> str | None:
@@ -197,8 +229,10 @@ class InputGuardMiddleware:
         self.max_body_bytes = (Settings().max_body_bytes if max_body_bytes is None
                                else max_body_bytes)
 
-    def _too_large(self, multipart: bool) -> list[MutableMapping[str, Any]]:
+    def _too_large(self, multipart: bool, scope: Scope) -> list[MutableMapping[str, Any]]:
         if multipart:
+            security_event("upload_refused", reason="FILE_TOO_LARGE", address=_address_of(scope),
+                           target=f"{scope.get('method', '')} {scope.get('path', '')}")
             return _error_response(413, "FILE_TOO_LARGE",
                                    f"Файл больше {MAX_UPLOAD_BYTES // (1024 * 1024)} МБ")
         limit = self.max_body_bytes
@@ -218,7 +252,7 @@ class InputGuardMiddleware:
         except ValueError:
             declared = -1  # the server itself refuses a malformed length
         if declared > limit:
-            await self._send_all(send, self._too_large(multipart))
+            await self._send_all(send, self._too_large(multipart, scope))
             return
         query: bytes = scope.get("query_string", b"")
         if b"%00" in query.lower() or "\x00" in scope["path"]:
@@ -235,7 +269,7 @@ class InputGuardMiddleware:
                 chunk = message.get("body", b"")
                 received += len(chunk)
                 if received > limit:
-                    await self._send_all(send, self._too_large(multipart))
+                    await self._send_all(send, self._too_large(multipart, scope))
                     return
                 chunks.append(chunk)
                 more = message.get("more_body", False)
@@ -279,7 +313,7 @@ class InputGuardMiddleware:
             if not over:
                 raise
         if over and not started:
-            await self._send_all(send, self._too_large(multipart))
+            await self._send_all(send, self._too_large(multipart, scope))
 
     @staticmethod
     def _nul() -> list[MutableMapping[str, Any]]:

@@ -73,9 +73,15 @@ class Settings(BaseSettings):
     #: Access tokens are short-lived; the refresh token (rotated on every use) keeps a session.
     access_token_minutes: int = 30
     refresh_token_hours: int = 12
-    #: Wrong passwords for one login before it is locked, and for how long.
+    #: Wrong passwords for one login from one address before each next try must wait, and the
+    #: longest wait (also how long a streak is remembered). Never a lock-out: other addresses
+    #: are not held up (services/registry/credentials.py).
     login_max_failures: int = 5
     login_lockout_seconds: int = 15 * 60
+    #: The first wait; it doubles with every further failure.
+    login_delay_base_seconds: float = 2.0
+    #: Password hashes computed at once (argon2: 64 MiB, ~0.2 s of CPU); 0: one per CPU core.
+    login_hash_concurrency: int = 0
     #: Sign-in attempts one client address may make per window, whatever the login.
     login_address_attempts: int = 30
     login_address_window_seconds: int = 5 * 60

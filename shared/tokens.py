@@ -2,6 +2,23 @@
 
 The rate limiter asks who a token proves without waiting on the network, so tokens of the
 regional SSO verified once by a route are remembered here until they expire.
+
+Logged-out tokens are refused by their ``jti`` (``REVOKED``, the deny-list). The design:
+
+- the registry is the one writer: its logout stores ``(jti, exp)`` in its database
+  (``registry_revoked_tokens``) and puts it on this process's deny-list; at start it loads the
+  rows not yet expired, so a restart forgets nothing;
+- every verifier in the process (the HTTP routes of every service, the bus's RPC handlers, the
+  portal's cookie, the rate limiter) reads the same ``REVOKED`` through ``actor_from_token``;
+- embedded mode runs every service in one process, so a logout is refused everywhere at once;
+- in distributed mode the registry, and the portal whose logout it was (it also puts the
+  token on its own ``REVOKED``), refuse a logged-out token at once; a service in another
+  process refuses it only once its own ``REVOKED`` is told, which nothing does yet (a
+  revocation subject on the authenticated bus, fed from ``registry_revoked_tokens``, is the
+  next step): until then the token still reads there for at most ``access_token_minutes``.
+
+Entries leave the list once the token would have expired anyway: the list is as small as the
+number of sessions ended within one access-token lifetime.
 """
 
 from __future__ import annotations
@@ -10,10 +27,11 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
+from typing import Any
 
 import jwt
 
-from shared.auth import Actor, OrgPath, Role, read_token
+from shared.auth import Actor, OrgPath, Role, actor_of_claims, read_claims
 from shared.errors import DomainError
 from shared.settings import Settings
 
@@ -54,6 +72,47 @@ class _VerifiedTokens:
 _sso_tokens = _VerifiedTokens()
 
 
+class RevokedTokens:
+    """The deny-list of logged-out access tokens: ``jti`` -> the token's own expiry (epoch)."""
+
+    def __init__(self, clock: Any = time.time) -> None:
+        self.clock = clock
+        self._entries: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def revoke(self, jti: str, expires_at: float) -> None:
+        now = self.clock()
+        with self._lock:
+            if expires_at > now:
+                self._entries[jti] = expires_at
+            if len(self._entries) % 256 == 0:  # amortised: an expired entry proves nothing
+                for key in [k for k, until in self._entries.items() if until <= now]:
+                    del self._entries[key]
+
+    def __contains__(self, jti: object) -> bool:
+        with self._lock:
+            until = self._entries.get(str(jti))
+        return until is not None and until > self.clock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+REVOKED = RevokedTokens()
+
+
+def own_token_claims(token: str, secret: str) -> dict[str, Any]:
+    """Verified claims of one of our tokens that nobody logged out (401 ``TOKEN_REVOKED``)."""
+    claims = read_claims(token, secret)
+    if claims["jti"] in REVOKED:
+        raise DomainError("TOKEN_REVOKED", "Сеанс завершён, войдите снова", 401)
+    return claims
+
+
+def read_own_token(token: str, secret: str) -> Actor:
+    return actor_of_claims(own_token_claims(token, secret))
+
+
 def _caller_of(actor: Actor) -> str:
     return f"{actor.role.value}:{actor.user}"
 
@@ -67,7 +126,7 @@ def verified_caller(token: str, secret: str) -> str | None:
     if algorithm == "RS256":
         return _sso_tokens.caller(token)
     try:
-        return _caller_of(read_token(token, secret))
+        return _caller_of(read_own_token(token, secret))
     except DomainError:
         return None
 
@@ -140,4 +199,4 @@ def actor_from_token(token: str, secret: str, settings: Settings | None = None) 
         if verifier is None:
             raise DomainError("UNAUTHENTICATED", "Требуется вход в систему", 401)
         return verifier.actor(token)
-    return read_token(token, secret)
+    return read_own_token(token, secret)

@@ -14,6 +14,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from shared.auth import Actor
 from shared.errors import DomainError
 from shared.logging import bind_contextvars, clear_contextvars, get_logger
+from shared.metrics import security_event
+from shared.middlewares import client_address
 from shared.resilience import DATABASE_UNAVAILABLE
 from shared.store import CommandContext
 from shared.tokens import actor_from_token, token_needs_network
@@ -46,9 +48,27 @@ HTTP_ERRORS = {
 }
 
 
+#: Refusals that are security events (``shared.metrics.security_event``): by status, and by code
+#: for those whose status alone does not tell (an unreadable upload is a plain 422 otherwise).
+SECURITY_REFUSALS = {403: "access_denied", 413: "upload_refused", 429: "throttled"}
+SECURITY_CODES = {"ZIP_BOMB": "upload_refused", "FILE_TOO_LARGE": "upload_refused",
+                  "CSRF_FAILED": "csrf_refused"}
+
+
+def request_address(request: Request) -> str:
+    settings = getattr(request.app.state, "settings", None)
+    if settings is None:
+        return client_address(request.scope)
+    return client_address(request.scope, settings.trusted_proxies, settings.signing_secret)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        kind = SECURITY_CODES.get(exc.code) or SECURITY_REFUSALS.get(exc.status)
+        if kind:
+            security_event(kind, reason=exc.code, address=request_address(request),
+                           target=f"{request.method} {request.url.path}")
         return JSONResponse(exc.to_json(), status_code=exc.status)
 
     @app.exception_handler(StarletteHTTPException)
@@ -124,11 +144,16 @@ async def current_actor(request: Request,
         raise DomainError("UNAUTHENTICATED", "Требуется вход в систему", 401)
     token = authorization[7:].strip()
     secret = request.app.state.settings.signing_secret
-    if token_needs_network(token):
-        # The regional SSO's keys may have to be fetched: not on the event loop.
-        actor = await run_in_threadpool(actor_from_token, token, secret)
-    else:
-        actor = actor_from_token(token, secret)
+    try:
+        if token_needs_network(token):
+            # The regional SSO's keys may have to be fetched: not on the event loop.
+            actor = await run_in_threadpool(actor_from_token, token, secret)
+        else:
+            actor = actor_from_token(token, secret)
+    except DomainError as exc:
+        security_event("token_refused", reason=exc.code, address=request_address(request),
+                       target=f"{request.method} {request.url.path}")
+        raise
     clear_contextvars()  # nothing of an earlier request on this task may leak into these logs
     bind_contextvars(actor=actor.user, role=actor.role.value)
     return actor

@@ -1,6 +1,6 @@
 """Who is signed in to the portal: the one place that checks credentials and keeps the session.
 
-Credentials are checked by the registry's ``POST /auth/login`` (argon2 hashes, lock-out,
+Credentials are checked by the registry's ``POST /auth/login`` (argon2 hashes, delays,
 optional second factor), like any other client would; the portal keeps the access token it
 returns. The demo region's accounts are listed on the sign-in page for convenience.
 
@@ -12,11 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
 from fastapi import Request, Response
 
-from shared.auth import Actor, OrgPath, Role, read_token
+from shared.auth import Actor, OrgPath, Role, read_claims
 from shared.errors import DomainError
+from shared.logging import get_logger
 from shared.settings import Settings
+from shared.tokens import REVOKED, actor_from_token
+
+log = get_logger(__name__)
 
 COOKIE = "nastavnik_session"
 
@@ -75,11 +80,27 @@ def session_token(request: Request) -> str | None:
 
 
 def session_actor(request: Request, settings: Settings) -> Actor | None:
-    """The signed-in actor, or None when there is no valid session (expired, forged, absent)."""
+    """The signed-in actor, or None when there is no valid session (expired, forged, absent,
+    logged out: the deny-list of ``shared.tokens`` is checked)."""
     token = session_token(request)
     if not token:
         return None
     try:
-        return read_token(token, settings.signing_secret)
+        return actor_from_token(token, settings.signing_secret, settings)
     except DomainError:
         return None
+
+
+async def revoke_session(http: httpx.AsyncClient, token: str, settings: Settings) -> None:
+    """Ask the registry to end the session of this token (refresh tokens and access tokens),
+    then refuse the token in this process too (the portal may run apart from the registry)."""
+    try:
+        claims = read_claims(token, settings.signing_secret)
+    except DomainError:
+        return  # not a token of ours, or expired: nothing to revoke
+    try:
+        await http.post("/auth/logout", headers={"Authorization": f"Bearer {token}"})
+    except httpx.HTTPError as exc:
+        # The cookie is still removed and this portal refuses the token below.
+        log.warning("portal.logout_not_revoked", error=type(exc).__name__)
+    REVOKED.revoke(str(claims["jti"]), float(claims["exp"]))

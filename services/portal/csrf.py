@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from shared.errors import DomainError
+from shared.metrics import security_event
 
 CSRF_FIELD = "csrf_token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -28,6 +29,16 @@ def check_csrf(method: str, headers: Any, host_url: str, session_token: str | No
     """
     if method.upper() not in UNSAFE_METHODS:
         return
+    try:
+        _check(headers, host_url, session_token, secret, submitted, require_token)
+    except DomainError as exc:
+        # The portal answers its own refusals (an error page), so they are logged here.
+        security_event("csrf_refused", reason=exc.code, target=urlsplit(host_url).netloc)
+        raise
+
+
+def _check(headers: Any, host_url: str, session_token: str | None, secret: str,
+           submitted: str | None, require_token: bool) -> None:
     origin = headers.get("origin") or headers.get("referer")
     if origin:
         expected = urlsplit(host_url)

@@ -6,9 +6,11 @@ token (the same HS256 token every service already accepts) and an opaque refresh
 only as its SHA-256 and rotated on every use; presenting an already used refresh token revokes
 the whole session family, as a stolen one would be.
 
-Failed sign-ins are counted in the same database, so every replica of the registry enforces one
-lock-out per login; the tables, the lock-out and the sealing of TOTP secrets are in
-``credentials.py``.
+Failed sign-ins are counted in the same database per (login, client address), so every replica
+enforces the same growing delays, which hold up the guesser's address and never the owner's;
+the tables, the delays and the sealing of TOTP secrets are in ``credentials.py``. Logout ends
+the session's refresh tokens and puts every access token it was given on the deny-list
+(``registry_revoked_tokens``, read through ``shared.tokens.REVOKED``).
 """
 
 from __future__ import annotations
@@ -29,18 +31,22 @@ import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
 
 from services.registry.credentials import (
-    SharedLockout,
+    SharedDelays,
     TotpSealer,
     accounts,
     create_tables,
     refresh_tokens,
+    revoked_tokens,
+    session_tokens,
 )
 from services.registry.passwords import hash_password, password_needs_rehash, verify_password
 from services.registry.throttling import LoginGuard
 from shared.auth import CODE_PATTERN, Actor, OrgPath, Role, issue_token, require_account_admin
 from shared.errors import DomainError, conflict, forbidden
 from shared.logging import get_logger
+from shared.metrics import security_event
 from shared.settings import Settings
+from shared.tokens import REVOKED, own_token_claims
 
 log = get_logger(__name__)
 
@@ -110,11 +116,21 @@ class AccountService:
         self.clock = clock
         self.guard = LoginGuard(self.settings)
         #: Wall-clock time, not monotonic: replicas on different hosts compare these instants.
-        self.lockout = SharedLockout(engine, self.settings, lambda: self.clock())
+        self.delays = SharedDelays(engine, self.settings, lambda: self.clock())
         self.totp = TotpSealer(secrets_dir)
         self._lock = threading.Lock()
         create_tables(engine)
         self.totp.seal_plain_rows(engine)
+        self.load_revoked()
+
+    def load_revoked(self) -> int:
+        """Tokens logged out before this start (or on another replica) onto the deny-list."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(revoked_tokens).where(
+                revoked_tokens.c.expires_at > self.clock())).all()
+        for row in rows:
+            REVOKED.revoke(row.jti, row.expires_at)
+        return len(rows)
 
     # --- administration ----------------------------------------------------------------------
 
@@ -170,28 +186,35 @@ class AccountService:
     def login(self, login: str, password: str, otp: str | None, address: str) -> Session:
         login = login.strip().lower()[:64]
         self.guard.before_attempt(address)
-        had_failures = self.lockout.check(login)
+        had_failures = self.delays.check(login, address)
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(accounts).where(accounts.c.login == login)).first()
         # verify_password hashes a dummy for an unknown login: same time, same answer.
         ok = verify_password(row.password_hash if row else None, password)
         if not ok or row is None or row.disabled:
-            self.lockout.failed(login)
+            self._failed(login, address, "INVALID_CREDENTIALS")
             raise DomainError("INVALID_CREDENTIALS", "Неверный логин или пароль", 401)
         if row.totp_enabled:
             if not otp:
                 raise DomainError("OTP_REQUIRED", "Введите код из приложения-аутентификатора", 401)
             if not self._check_otp(row, otp):
-                self.lockout.failed(login)
+                self._failed(login, address, "INVALID_OTP")
                 raise DomainError("INVALID_OTP", "Неверный или устаревший код подтверждения", 401)
         if had_failures:
-            self.lockout.succeeded(login)
+            self.delays.succeeded(login, address)
         if password_needs_rehash(row.password_hash):
             with self.engine.begin() as conn:
                 conn.execute(accounts.update().where(accounts.c.login == login)
                              .values(password_hash=hash_password(password)))
         log.info("accounts.signed_in", login=login, address=address)
         return self._new_session(self._account(row), family=secrets.token_hex(16))
+
+    def _failed(self, login: str, address: str, reason: str) -> None:
+        wait = self.delays.failed(login, address)
+        # The login names an account, not a person; the password is never logged.
+        security_event("login_failed", reason=reason, address=address, target=login)
+        if wait:
+            log.warning("accounts.sign_in_delayed", login=login, address=address, seconds=wait)
 
     def _matching_steps(self, login: str, stored: str | None, otp: str) -> list[int]:
         """The time steps (now, one back, one ahead: clock skew) whose code ``otp`` is."""
@@ -252,12 +275,45 @@ class AccountService:
             raise invalid
         return self._new_session(self._account(row), family=spent.family)
 
-    def logout(self, refresh_token: str) -> None:
+    def logout(self, refresh_token: str | None = None, access_token: str | None = None) -> int:
+        """End a session, found by its refresh token, its access token or both: its refresh
+        tokens are deleted and every access token it was given goes on the deny-list at once.
+        Returns how many access tokens were revoked (unknown or expired tokens end nothing)."""
+        families: set[str] = set()
+        revoke: dict[str, float] = {}
+        if access_token:
+            try:
+                claims = own_token_claims(access_token, self.secret)
+            except DomainError:
+                claims = None
+            if claims is not None:
+                revoke[str(claims["jti"])] = float(claims["exp"])
         with self._lock, self.engine.begin() as conn:
-            token = conn.execute(sa.select(refresh_tokens)
-                                 .where(refresh_tokens.c.token_hash == _digest(refresh_token))).first()
-            if token is not None:
-                conn.execute(refresh_tokens.delete().where(refresh_tokens.c.family == token.family))
+            if refresh_token:
+                token = conn.execute(sa.select(refresh_tokens).where(
+                    refresh_tokens.c.token_hash == _digest(refresh_token))).first()
+                if token is not None:
+                    families.add(token.family)
+            if revoke:
+                families.update(conn.execute(sa.select(session_tokens.c.family).where(
+                    session_tokens.c.jti.in_(list(revoke)))).scalars())
+            if families:
+                for row in conn.execute(sa.select(session_tokens).where(
+                        session_tokens.c.family.in_(families))):
+                    revoke[row.jti] = row.expires_at
+                conn.execute(refresh_tokens.delete().where(refresh_tokens.c.family.in_(families)))
+                conn.execute(session_tokens.delete().where(session_tokens.c.family.in_(families)))
+            now = self.clock()
+            known = set(conn.execute(sa.select(revoked_tokens.c.jti).where(
+                revoked_tokens.c.jti.in_(list(revoke)))).scalars()) if revoke else set()
+            fresh = [{"jti": jti, "expires_at": until} for jti, until in revoke.items()
+                     if until > now and jti not in known]
+            if fresh:
+                conn.execute(revoked_tokens.insert(), fresh)
+            conn.execute(revoked_tokens.delete().where(revoked_tokens.c.expires_at <= now))
+        for jti, until in revoke.items():
+            REVOKED.revoke(jti, until)
+        return len(revoke)
 
     def _new_session(self, account: Account, family: str) -> Session:
         ttl = self.settings.access_token_minutes * 60
@@ -265,10 +321,14 @@ class AccountService:
         with self.engine.begin() as conn:
             now = self.clock()
             conn.execute(refresh_tokens.delete().where(refresh_tokens.c.expires_at <= now))
+            conn.execute(session_tokens.delete().where(session_tokens.c.expires_at <= now))
             conn.execute(refresh_tokens.insert().values(
                 token_hash=_digest(refresh), login=account.login, family=family,
                 expires_at=now + self.settings.refresh_token_hours * 3600, used=False))
-        access = issue_token(account.actor, self.secret, ttl_seconds=ttl)
+            access = issue_token(account.actor, self.secret, ttl_seconds=ttl)
+            claims = own_token_claims(access, self.secret)
+            conn.execute(session_tokens.insert().values(jti=claims["jti"], family=family,
+                                                        expires_at=float(claims["exp"])))
         return Session(access, refresh, ttl, account)
 
     # --- second factor ---------------------------------------------------------------------
@@ -278,16 +338,17 @@ class AccountService:
 
         An active second factor stays in force meanwhile, and replacing it takes a current code
         of it: a stolen session alone can neither switch the factor off nor swap in its own.
-        Wrong codes count towards the sign-in lock-out, as at sign-in.
+        Wrong codes count towards the sign-in delays, as at sign-in (keyed by the user, not an
+        address: the caller is signed in).
         """
         row = self._own_row(actor)
         if row.totp_enabled:
             if not otp:
                 raise DomainError("OTP_REQUIRED", "Чтобы заменить второй фактор, введите текущий "
                                   "код из приложения-аутентификатора", 422)
-            self.lockout.check(row.login)
+            self.delays.check(row.login, "session")
             if not self._check_otp(row, otp):
-                self.lockout.failed(row.login)
+                self._failed(row.login, "session", "INVALID_OTP")
                 raise DomainError("INVALID_OTP", "Неверный или устаревший код подтверждения", 422)
         secret = pyotp.random_base32()
         with self.engine.begin() as conn:

@@ -5,12 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, Response
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.registry.accounts import AccountService
+from services.registry.passwords import hashing_slots
 from shared.auth import Role
 from shared.middlewares import client_address
+from shared.settings import Settings
 from shared.web import CurrentActor
 
 
@@ -34,6 +38,11 @@ class LoginRequest(Body):
 
 class RefreshRequest(Body):
     refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class LogoutRequest(Body):
+    #: The session's refresh token; may be left out when the access token is sent as a bearer.
+    refresh_token: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class TokenPair(BaseModel):
@@ -63,11 +72,21 @@ class TotpSetup(Body):
     otp: str | None = Field(default=None, min_length=6, max_length=10)
 
 
+#: Sign-ins run in at most this many worker threads; the rest wait on the event loop (costing
+#: nothing), so a flood of sign-ins queues behind the password hashing instead of taking every
+#: thread of the pool the other routes run in.
+_SIGN_IN_SLOTS = anyio.CapacityLimiter(hashing_slots(Settings().login_hash_concurrency))
+
+
 @router.post("/login")
-def login(body: LoginRequest, request: Request, accounts: Accounts) -> TokenPair:
-    # The portal and reverse proxies in NASTAVNIK_TRUSTED_PROXIES pass on the user's address.
-    address = client_address(request.scope, request.app.state.registry.settings.trusted_proxies)
-    return TokenPair(**accounts.login(body.login, body.password, body.otp, address).to_json())
+async def login(body: LoginRequest, request: Request, accounts: Accounts) -> TokenPair:
+    # The portal (proving it with its header) and reverse proxies in NASTAVNIK_TRUSTED_PROXIES
+    # pass on the user's address.
+    settings = request.app.state.registry.settings
+    address = client_address(request.scope, settings.trusted_proxies, settings.signing_secret)
+    session = await anyio.to_thread.run_sync(accounts.login, body.login, body.password, body.otp,
+                                             address, limiter=_SIGN_IN_SLOTS)
+    return TokenPair(**session.to_json())
 
 
 @router.post("/refresh")
@@ -76,8 +95,12 @@ def refresh(body: RefreshRequest, accounts: Accounts) -> TokenPair:
 
 
 @router.post("/logout", status_code=204)
-def logout(body: RefreshRequest, accounts: Accounts) -> Response:
-    accounts.logout(body.refresh_token)
+def logout(accounts: Accounts, body: LogoutRequest | None = None,
+           authorization: Annotated[str | None, Header()] = None) -> Response:
+    """End the session: its refresh tokens, and every access token it was given, at once."""
+    access = authorization[7:].strip() if authorization and \
+        authorization.lower().startswith("bearer ") else None
+    accounts.logout(body.refresh_token if body else None, access or None)
     return Response(status_code=204)
 
 

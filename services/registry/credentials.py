@@ -1,5 +1,6 @@
-"""What sign-in rests on, kept in the registry's database: the account tables, the lock-out
-every replica shares and the sealing of TOTP secrets.
+"""What sign-in rests on, kept in the registry's database: the account tables, the delays after
+failed sign-ins every replica shares, the deny-list of logged-out tokens and the sealing of TOTP
+secrets.
 
 Accounts live in the registry's database (not in its event store): a password hash or a TOTP
 secret must never travel on the bus or into the audit log. TOTP secrets are sealed (AES-256-GCM)
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.dialects import postgresql, sqlite
 
-from services.registry.throttling import account_locked
+from services.registry.throttling import login_delayed
 from shared.logging import get_logger
 from shared.settings import Settings, read_or_create_secret
 
@@ -54,9 +55,7 @@ refresh_tokens = sa.Table(
     sa.Column("expires_at", sa.Float, nullable=False),
     sa.Column("used", sa.Boolean, nullable=False, default=False),
 )
-#: Failed sign-ins per login, shared by every replica. A table of its own, not columns of the
-#: accounts: unknown logins are counted and locked the same way (the answers must not tell which
-#: logins exist), and existing databases need no migration.
+#: Written by a lock-out per login (earlier versions); kept so old databases stay readable.
 login_failures = sa.Table(
     "registry_login_failures", metadata,
     sa.Column("login", sa.String(64), primary_key=True),
@@ -64,16 +63,46 @@ login_failures = sa.Table(
     sa.Column("locked_until", sa.Float, nullable=False),
     sa.Column("last_failure_at", sa.Float, nullable=False, index=True),
 )
+#: Failed sign-ins per (login, client address), shared by every replica. Unknown logins are
+#: counted the same way (the answers must not tell which logins exist).
+login_delays = sa.Table(
+    "registry_login_delays", metadata,
+    sa.Column("key", sa.String(160), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("not_before", sa.Float, nullable=False),
+    sa.Column("last_failure_at", sa.Float, nullable=False, index=True),
+)
+#: Access tokens ended by a logout, until they would have expired (``shared/tokens.py``).
+revoked_tokens = sa.Table(
+    "registry_revoked_tokens", metadata,
+    sa.Column("jti", sa.String(64), primary_key=True),
+    sa.Column("expires_at", sa.Float, nullable=False, index=True),
+)
+
+#: The access tokens each session (refresh family) was given, so a logout ends them all.
+session_tokens = sa.Table(
+    "registry_session_tokens", metadata,
+    sa.Column("jti", sa.String(64), primary_key=True),
+    sa.Column("family", sa.String(32), nullable=False, index=True),
+    sa.Column("expires_at", sa.Float, nullable=False, index=True),
+)
 
 
-class SharedLockout:
-    """Lock-out per login after repeated failures, counted in the registry's database.
+def delay_key(login: str, address: str) -> str:
+    return f"{login[:64]}|{address[:64]}"
 
-    One atomic upsert per failure (SQLite and PostgreSQL both have INSERT … ON CONFLICT DO
-    UPDATE), so failures spread over replicas add up to one count and two failing at the same
-    moment never lose one. A streak older than the lock-out period is forgotten. Attempts that
-    are already past the check when the lock falls may still finish (at most one per replica
-    and concurrent request); every later one is refused.
+
+class SharedDelays:
+    """Progressive delays per (login, client address) after repeated failures, never a lock-out.
+
+    Whoever guesses a password from one address waits longer after each failure beyond the free
+    ones (``login_delay_base_seconds`` doubling, up to ``login_lockout_seconds``); the account's
+    owner signing in from an address that did not fail is never held up, so a guessing attack
+    cannot lock anyone out. The per-address budget of ``LoginGuard`` bounds how many logins one
+    address may try. One atomic upsert per failure (INSERT … ON CONFLICT DO UPDATE on SQLite and
+    PostgreSQL), so failures spread over replicas add up; a streak idle for longer than the cap
+    is forgotten. Attempts already past the check when a failure lands may still finish (at most
+    one per replica and concurrent request).
     """
 
     def __init__(self, engine: sa.Engine, settings: Settings, clock: Any) -> None:
@@ -81,46 +110,49 @@ class SharedLockout:
         self.settings = settings
         self.clock = clock
 
-    def check(self, login: str) -> bool:
-        """Refuses a locked login; True when it has failures on record (to clear on success)."""
+    def check(self, login: str, address: str) -> bool:
+        """Refuses an attempt made too early; True when failures are on record (clear on success)."""
         with self.engine.connect() as conn:
-            locked_until = conn.execute(sa.select(login_failures.c.locked_until)
-                                        .where(login_failures.c.login == login)).scalar()
-        remaining = (locked_until or 0.0) - self.clock()
+            not_before = conn.execute(sa.select(login_delays.c.not_before)
+                                      .where(login_delays.c.key == delay_key(login, address))).scalar()
+        remaining = (not_before or 0.0) - self.clock()
         if remaining > 0:
-            raise account_locked(remaining)
-        return locked_until is not None
+            raise login_delayed(remaining)
+        return not_before is not None
 
-    def failed(self, login: str) -> None:
+    def delay_after(self, failures: int) -> float:
+        free = self.settings.login_max_failures
+        if failures < free:
+            return 0.0
+        return float(min(self.settings.login_delay_base_seconds * 2 ** min(failures - free, 30),
+                         self.settings.login_lockout_seconds))
+
+    def failed(self, login: str, address: str) -> float:
+        """Count one failure; the seconds the next attempt from this address has to wait."""
         now = self.clock()
-        limit = self.settings.login_max_failures
-        period = self.settings.login_lockout_seconds
-        t = login_failures
-        streak = sa.case((t.c.last_failure_at < now - period, 0), else_=t.c.failures) + 1
-        locks = streak >= limit
-        first_locks = limit <= 1
+        forget = self.settings.login_lockout_seconds
+        t = login_delays
+        streak = sa.case((t.c.last_failure_at < now - forget, 0), else_=t.c.failures) + 1
         with self.engine.begin() as conn:
             insert = (postgresql.insert(t) if conn.dialect.name == "postgresql" else sqlite.insert(t))
             statement = insert.values(
-                login=login, failures=0 if first_locks else 1,
-                locked_until=now + period if first_locks else 0.0, last_failure_at=now,
-            ).on_conflict_do_update(index_elements=[t.c.login], set_={
-                # Every right-hand side reads the row as it was before this update.
-                "failures": sa.case((locks, 0), else_=streak),
-                "locked_until": sa.case((locks, now + period), else_=t.c.locked_until),
-                "last_failure_at": now,
-            }).returning(t.c.locked_until)
-            locked_until = conn.execute(statement).scalar_one()
-        # Streaks nobody continued and locks that ended: the table stays as small as the attack.
-        # A transaction of its own: holding this row while waiting for others' could deadlock.
+                key=delay_key(login, address), failures=1, not_before=now + self.delay_after(1),
+                last_failure_at=now,
+            ).on_conflict_do_update(index_elements=[t.c.key], set_={
+                "failures": streak, "last_failure_at": now,
+            }).returning(t.c.failures)
+            failures = conn.execute(statement).scalar_one()
+            wait = self.delay_after(failures)
+            conn.execute(t.update().where(t.c.key == delay_key(login, address))
+                         .values(not_before=now + wait))
+        # Streaks nobody continued: the table stays as small as the attack.
         with self.engine.begin() as conn:
-            conn.execute(t.delete().where(t.c.last_failure_at < now - period, t.c.locked_until <= now))
-        if locked_until > now:
-            log.warning("accounts.locked_out", login=login, seconds=period)
+            conn.execute(t.delete().where(t.c.last_failure_at < now - forget, t.c.not_before <= now))
+        return wait
 
-    def succeeded(self, login: str) -> None:
+    def succeeded(self, login: str, address: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(login_failures.delete().where(login_failures.c.login == login))
+            conn.execute(login_delays.delete().where(login_delays.c.key == delay_key(login, address)))
 
 
 SEALED_PREFIX = "v1:"

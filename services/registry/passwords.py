@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -11,21 +17,52 @@ from shared.errors import DomainError
 
 # argon2id with the library's RFC 9106 "low memory" profile: 64 MiB, 3 passes.
 _HASHER = PasswordHasher()
+T = TypeVar("T")
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 
 
+def hashing_slots(configured: int = 0) -> int:
+    """How many hashes may run at once: configured, else one fewer than this process's CPU cores
+    (at least one), so a flood of sign-ins leaves a core to every other request."""
+    if configured > 0:
+        return configured
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores - 1)
+
+
+def _lower_priority() -> None:
+    """Hashing threads yield the CPU to everything else (Linux: a nice value per thread), so
+    the requests that need no hash keep their latency while sign-ins queue."""
+    # Not Linux, or not allowed: the few threads still bound the hashing.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
+#: Each argon2 hash takes 64 MiB and ~0.2 s of CPU: it runs on one of these few low-priority
+#: threads, and beyond them hashes wait their turn.
+_HASHING = ThreadPoolExecutor(max_workers=hashing_slots(), thread_name_prefix="argon2",
+                              initializer=_lower_priority)
+
+
+def _hashed(work: Callable[[], T]) -> T:
+    """``work`` run on a hashing thread; the caller waits for it."""
+    return _HASHING.submit(work).result()
+
+
 def hash_password(password: str) -> str:
     check_password_strength(password)
-    return _HASHER.hash(password)
+    return _hashed(lambda: _HASHER.hash(password))
 
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
     """Constant work whether or not the account exists: an unknown login hashes a dummy."""
     if len(password) > MAX_PASSWORD_LENGTH:
         return False
+    dummy = _dummy_hash()  # before: it takes a hashing thread itself the first time
     try:
-        return _HASHER.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
+        return _hashed(lambda: _HASHER.verify(stored_hash or dummy, password)) \
+            and stored_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
@@ -36,7 +73,7 @@ def password_needs_rehash(stored_hash: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
-    return _HASHER.hash("no-such-account-dummy-password")
+    return _hashed(lambda: _HASHER.hash("no-such-account-dummy-password"))
 
 
 def check_password_strength(password: str) -> None:

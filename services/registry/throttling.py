@@ -1,4 +1,4 @@
-"""Sign-in throttling of the registry: attempts per client address, the lock-out answer."""
+"""Sign-in throttling of the registry: attempts per client address, the delay answer."""
 
 from __future__ import annotations
 
@@ -67,8 +67,8 @@ class LoginGuard:
 
     Kept in the process: with several API replicas behind a balancer each counts on its own, so
     one address may make at most replicas × configured attempts per window (still bounded;
-    argon2 keeps each guess expensive). The lock-out per login is shared by every replica: it
-    lives in the registry's database (``services/registry/accounts.py``).
+    argon2 keeps each guess expensive). The delays per (login, address) are shared by every
+    replica: they live in the registry's database (``services/registry/credentials.py``).
     """
 
     def __init__(self, settings: Settings | None = None,
@@ -84,10 +84,9 @@ class LoginGuard:
                            f"Повторите через {math.ceil(wait)} с", wait)
 
 
-def account_locked(remaining: float) -> DomainError:
-    return too_many("ACCOUNT_LOCKED", "Учётная запись временно заблокирована после "
-                    f"неудачных попыток входа. Повторите через {math.ceil(remaining / 60)} мин",
-                    remaining)
+def login_delayed(remaining: float) -> DomainError:
+    return too_many("LOGIN_DELAYED", "Слишком много неудачных попыток входа с этого адреса. "
+                    f"Повторите через {math.ceil(remaining)} с", remaining)
 
 
 def too_many(code: str, message: str, retry_after: float) -> DomainError:

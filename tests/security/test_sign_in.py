@@ -1,6 +1,7 @@
-"""Sign-in: passwords (argon2), lock-out, throttling, short-lived tokens, refresh rotation, TOTP, OIDC.
+"""Sign-in: passwords (argon2), delays after failures, throttling, short-lived tokens, refresh
+rotation, TOTP, OIDC.
 
-The lock-out shared by replicas is tested in tests/integration/registry/test_sign_in_replicas.py.
+The delays shared by replicas are tested in tests/integration/registry/test_sign_in_replicas.py.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from services.registry.throttling import LoginGuard
 from shared.auth import Actor, OrgPath, Role, read_token
 from shared.errors import DomainError
 from shared.host import create_app
-from shared.middlewares import client_address
+from shared.middlewares import FORWARDED_BY_HEADER, client_address, forwarding_proof
 from shared.nats_server import EmbeddedNats
 from shared.settings import Settings
 from tests.conftest import TEST_SECRET
@@ -75,18 +76,29 @@ def test_wrong_password_and_unknown_login_look_the_same(service: AccountService)
         assert (caught.value.code, caught.value.status) == ("INVALID_CREDENTIALS", 401)
 
 
-def test_lock_out_after_failures_then_unlocks_in_time(service: AccountService) -> None:
+def test_failures_delay_the_guessing_address_progressively_never_the_owner(
+        service: AccountService) -> None:
     clock: Clock = service.clock
     for _ in range(3):
         with pytest.raises(DomainError, match="INVALID_CREDENTIALS"):
             service.login("curator-1", "неверный-пароль", None, "10.0.0.1")
-    # Locked: even the right password is refused now, from any address.
+    # The guessing address waits, even with the right password (it may be the guesser's) ...
     with pytest.raises(DomainError) as caught:
-        service.login("curator-1", "очень-длинный-пароль", None, "10.0.0.2")
-    assert (caught.value.code, caught.value.status) == ("ACCOUNT_LOCKED", 429)
-    clock.now += 601
+        service.login("curator-1", "очень-длинный-пароль", None, "10.0.0.1")
+    assert (caught.value.code, caught.value.status) == ("LOGIN_DELAYED", 429)
+    first_wait = caught.value.details[0]["retry_after"]
+    # ... while the owner signs in from an address that did not fail: no lock-out.
     session = service.login("curator-1", "очень-длинный-пароль", None, "10.0.0.2")
     assert read_token(session.access_token, TEST_SECRET).scope == OrgPath.parse("demo/m1/s1")
+    # Each further failure doubles the wait of the guessing address.
+    clock.now += first_wait
+    with pytest.raises(DomainError, match="INVALID_CREDENTIALS"):
+        service.login("curator-1", "неверный-пароль", None, "10.0.0.1")
+    with pytest.raises(DomainError) as caught:
+        service.login("curator-1", "очень-длинный-пароль", None, "10.0.0.1")
+    assert caught.value.details[0]["retry_after"] == 2 * first_wait
+    clock.now += 2 * first_wait
+    assert service.login("curator-1", "очень-длинный-пароль", None, "10.0.0.1").access_token
 
 
 def test_throttling_per_client_address(tmp_path: Path) -> None:
@@ -110,8 +122,19 @@ def test_access_token_expires_and_refresh_rotates(service: AccountService) -> No
     clock: Clock = service.clock
     session = service.login("curator-1", "очень-длинный-пароль", None, "10.0.0.1")
     claims = jwt.decode(session.access_token, TEST_SECRET, algorithms=["HS256"],
-                        options={"verify_exp": False})
+                        options={"verify_exp": False, "verify_aud": False})
     assert claims["exp"] - claims["iat"] == 15 * 60
+    assert claims["iss"] == "nastavnik" and claims["aud"] == "nastavnik-api" and claims["jti"]
+    # Each of exp, jti, aud, iss is required: a token without one is refused.
+    for claim in ("exp", "jti", "aud", "iss"):
+        partial = jwt.encode({k: v for k, v in claims.items() if k != claim}, TEST_SECRET,
+                             algorithm="HS256")
+        with pytest.raises(DomainError, match="UNAUTHENTICATED"):
+            read_token(partial, TEST_SECRET)
+    for claim, value in (("aud", "other-app"), ("iss", "someone-else")):
+        foreign = jwt.encode({**claims, claim: value}, TEST_SECRET, algorithm="HS256")
+        with pytest.raises(DomainError, match="UNAUTHENTICATED"):
+            read_token(foreign, TEST_SECRET)
     expired = jwt.encode({**claims, "exp": int(time.time()) - 1}, TEST_SECRET, algorithm="HS256")
     with pytest.raises(DomainError, match="TOKEN_EXPIRED"):
         read_token(expired, TEST_SECRET)
@@ -194,14 +217,14 @@ def test_an_active_second_factor_is_replaced_only_with_its_code_and_only_once_co
     assert service.login("curator-1", "очень-длинный-пароль", new.at(clock.now), "10.0.0.1")
 
 
-def test_wrong_codes_to_replace_the_factor_count_towards_the_lock_out(service: AccountService) -> None:
+def test_wrong_codes_to_replace_the_factor_count_towards_the_delays(service: AccountService) -> None:
     clock: Clock = service.clock
     totp = _enable_totp(service, CURATOR_1)
     wrong = "000000" if totp.at(clock.now) != "000000" else "111111"
-    for _ in range(3):  # the fixture locks after 3 failures
+    for _ in range(3):  # the fixture delays after 3 failures
         with pytest.raises(DomainError, match="INVALID_OTP"):
             service.start_totp(CURATOR_1, wrong)
-    with pytest.raises(DomainError, match="ACCOUNT_LOCKED"):
+    with pytest.raises(DomainError, match="LOGIN_DELAYED"):
         service.start_totp(CURATOR_1, totp.at(clock.now + 30))
 
 
@@ -355,7 +378,8 @@ def test_sign_in_throttle_ignores_forwarded_for_of_an_untrusted_peer(
 def test_in_embedded_mode_each_portal_user_has_a_sign_in_allowance_of_their_own(
         tmp_path: Path, nats_server: EmbeddedNats, monkeypatch: pytest.MonkeyPatch) -> None:
     """`nastavnik up`: the portal calls the API at 127.0.0.1 with each user's address in
-    X-Forwarded-For, as its login form does; those addresses are believed from the loopback."""
+    X-Forwarded-For and its proof header, as its login form does; a local process without the
+    proof cannot choose its throttle address, loopback or not."""
     from services.bootstrap import embedded_settings
 
     monkeypatch.delenv("NASTAVNIK_TRUSTED_PROXIES", raising=False)
@@ -363,20 +387,25 @@ def test_in_embedded_mode_each_portal_user_has_a_sign_in_allowance_of_their_own(
     settings = embedded_settings(tmp_path / "data", token_secret=TEST_SECRET, nats_url=nats_server.url)
     app = create_app(settings, [RegistryRuntime(settings)])
     tried = iter(range(100))
+    proof = {FORWARDED_BY_HEADER: forwarding_proof(settings.signing_secret)}
 
-    def attempt(client: TestClient, forwarded: str) -> str:
-        # A login of its own each time: only the address throttle is at play, not the lock-out.
+    def attempt(client: TestClient, forwarded: str, extra: dict[str, str] | None = None) -> str:
+        # A login of its own each time: only the address throttle is at play, not the delays.
         response = client.post("/auth/login", json={"login": f"guess-{next(tried)}",
                                                     "password": "не-тот-пароль"},
-                               headers={"X-Forwarded-For": forwarded})
+                               headers={"X-Forwarded-For": forwarded, **(extra or {})})
         return str(response.json()["code"])
 
     with TestClient(app, client=("127.0.0.1", 40000)) as portal:
-        codes = [attempt(portal, address) for address in ("198.51.100.1", "198.51.100.1",
-                                                          "198.51.100.2", "198.51.100.1",
-                                                          "198.51.100.2")]
+        codes = [attempt(portal, address, proof) for address in (
+            "198.51.100.1", "198.51.100.1", "198.51.100.2", "198.51.100.1", "198.51.100.2")]
         assert codes == ["INVALID_CREDENTIALS", "INVALID_CREDENTIALS", "INVALID_CREDENTIALS",
                          "LOGIN_THROTTLED", "INVALID_CREDENTIALS"]
+        # A local process without the proof (or with a wrong one) is its own loopback address.
+        local = TestClient(app, client=("127.0.0.1", 40001))
+        codes = [attempt(local, f"198.51.100.{i}", {FORWARDED_BY_HEADER: "0" * 64} if i % 2 else None)
+                 for i in range(20, 23)]
+        assert codes == ["INVALID_CREDENTIALS", "INVALID_CREDENTIALS", "LOGIN_THROTTLED"]
         # Anyone else's forwarded addresses are still ignored.
         outsider = TestClient(app, client=("203.0.113.9", 40000))
         codes = [attempt(outsider, f"198.51.100.{i}") for i in range(10, 13)]

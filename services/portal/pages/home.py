@@ -17,7 +17,7 @@ from services.portal import auth, navigation
 from services.portal.frame import Signed, State, page_router, render
 from services.portal.lookups import own_organisation
 from shared.errors import DomainError
-from shared.middlewares import client_address
+from shared.middlewares import FORWARDED_BY_HEADER, client_address, forwarding_proof
 
 router = page_router()
 STATIC = Path(__file__).parents[1] / "static"
@@ -56,11 +56,12 @@ async def login(request: Request, state: State, login: Annotated[str, Form(max_l
                 otp: Annotated[str, Form(max_length=10)] = "",
                 next: Annotated[str, Form()] = "/") -> Response:
     # The registry checks the password, the lock-out and the second factor, as for any client.
-    # It throttles per user's address, not the portal's, once it lists the portal as a trusted proxy.
+    # It throttles per user's address, not the portal's: the portal proves it forwarded the form.
     user_address = client_address(request.scope, state.settings.trusted_proxies)
     response = await state.http.post("/auth/login", json={
         "login": login, "password": password, "otp": otp or None},
-        headers={"X-Forwarded-For": user_address})
+        headers={"X-Forwarded-For": user_address,
+                 FORWARDED_BY_HEADER: forwarding_proof(state.settings.signing_secret)})
     if response.status_code != 200:
         message = response.json().get("message", "Не удалось войти") if response.content else (
             "Не удалось войти")
@@ -74,7 +75,12 @@ async def login(request: Request, state: State, login: Annotated[str, Form(max_l
 
 
 @router.post("/logout")
-def logout() -> Response:
+async def logout(request: Request, state: State) -> Response:
+    token = auth.session_token(request)
+    if token:
+        # The registry puts the session's token on the deny-list: a copy of the cookie (or the
+        # token the portal forwards) stops working now, not when it expires.
+        await auth.revoke_session(state.http, token, state.settings)
     response = RedirectResponse("/login", status_code=303)
     auth.end_session(response)
     return response

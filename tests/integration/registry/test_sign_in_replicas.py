@@ -1,5 +1,5 @@
 """Sign-in state shared by registry replicas on one database (SQLite file, and PostgreSQL when set):
-the lock-out counts failures wherever they land, and TOTP secrets are sealed at rest."""
+the delays after failed sign-ins count failures wherever they land, and TOTP secrets are sealed at rest."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from services.registry.accounts import DEMO_PASSWORD, AccountService
 from services.registry.application import RegistryService
-from services.registry.credentials import SharedLockout, login_failures
+from services.registry.credentials import SharedDelays, login_delays
 from services.registry.passwords import hash_password
 from shared.auth import Role
 from shared.errors import DomainError
@@ -33,22 +33,25 @@ def replicas(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[li
             service.close()
 
 
-def test_failures_split_over_replicas_lock_the_account_at_the_limit(
+def test_failures_split_over_replicas_delay_the_guessing_address_never_the_owner(
         replicas: list[RegistryService]) -> None:
     first, second = replicas
     for replica in (first, second, first):  # 2 + 1: neither replica alone reached 3
         with pytest.raises(DomainError, match="INVALID_CREDENTIALS"):
             replica.accounts.login("regional", "не-тот-пароль", None, "10.0.0.1")
-    for replica in (second, first):
+    for replica in (second, first):  # the guessing address now waits, on every replica
         with pytest.raises(DomainError) as caught:
-            replica.accounts.login("regional", DEMO_PASSWORD, None, "10.0.0.2")
-        assert (caught.value.code, caught.value.status) == ("ACCOUNT_LOCKED", 429)
+            replica.accounts.login("regional", DEMO_PASSWORD, None, "10.0.0.1")
+        assert (caught.value.code, caught.value.status) == ("LOGIN_DELAYED", 429)
+        assert caught.value.details[0]["retry_after"] >= 1
+    # The owner, from an address that did not fail, is not held up: no lock-out.
+    assert second.accounts.login("regional", DEMO_PASSWORD, None, "10.0.0.2").access_token
     # Another login is not affected, and a success clears its own streak everywhere.
     with pytest.raises(DomainError, match="INVALID_CREDENTIALS"):
         second.accounts.login("auditor", "не-тот-пароль", None, "10.0.0.1")
     assert first.accounts.login("auditor", DEMO_PASSWORD, None, "10.0.0.1").access_token
     with first.engine.connect() as conn:
-        assert conn.execute(sa.select(login_failures.c.login)).scalars().all() == ["regional"]
+        assert conn.execute(sa.select(login_delays.c.key)).scalars().all() == ["regional|10.0.0.1"]
 
 
 def test_concurrent_failures_on_two_replicas_are_all_counted(settings: Settings) -> None:
@@ -56,15 +59,16 @@ def test_concurrent_failures_on_two_replicas_are_all_counted(settings: Settings)
     security = Settings(login_max_failures=limit, login_lockout_seconds=600)
     engines = [view_engine(settings, "registry") for _ in range(2)]
     try:
-        login_failures.metadata.create_all(engines[0])
-        lockouts = [SharedLockout(engine, security, time.time) for engine in engines]
+        login_delays.metadata.create_all(engines[0])
+        delays = [SharedDelays(engine, security, time.time) for engine in engines]
         with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda i: lockouts[i % 2].failed("target"), range(limit - 1)))
-        assert lockouts[1].check("target")  # limit - 1 failures on record, not locked yet
-        lockouts[0].failed("target")  # a lost update anywhere above would leave it open here
-        for lockout in lockouts:
-            with pytest.raises(DomainError, match="ACCOUNT_LOCKED"):
-                lockout.check("target")
+            list(pool.map(lambda i: delays[i % 2].failed("target", "10.0.0.9"), range(limit - 1)))
+        assert delays[1].check("target", "10.0.0.9")  # limit - 1 failures on record, no wait yet
+        delays[0].failed("target", "10.0.0.9")  # a lost update anywhere above would leave it open
+        for delay in delays:
+            with pytest.raises(DomainError, match="LOGIN_DELAYED"):
+                delay.check("target", "10.0.0.9")
+            assert not delay.check("target", "10.0.0.8")  # another address: free to try
     finally:
         for engine in engines:
             engine.dispose()

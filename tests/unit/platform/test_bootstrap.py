@@ -1,4 +1,5 @@
-"""The embedded mode trusts the loopback as a proxy (the portal) unless someone decided otherwise."""
+"""The embedded mode trusts no proxy, not even the loopback, unless someone decided otherwise
+(the portal proves its forwarding with a header of its own)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from services.bootstrap import LOOPBACK_PROXIES, SERVICES, embedded_settings
+from services.bootstrap import SERVICES, embedded_settings
 
 
-def test_the_loopback_is_trusted_when_nobody_chose(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_loopback_is_not_trusted_when_nobody_chose(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NASTAVNIK_TRUSTED_PROXIES", raising=False)
-    assert embedded_settings(tmp_path).trusted_proxies == list(LOOPBACK_PROXIES)
+    assert embedded_settings(tmp_path).trusted_proxies == []
 
 
 def test_the_environment_decides_even_when_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
