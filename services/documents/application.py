@@ -79,7 +79,7 @@ class DocumentsService(EventSourcedService):
                  engine: sa.Engine | None = None) -> None:
         """``events`` and ``engine`` stand in for the configured stores (the unit tests' memory)."""
         super().__init__(events or DocumentsStore(settings),
-                         engine or view_engine(settings, "documents"), views)
+                         engine or view_engine(settings, "documents", secure_delete=True), views)
         self.settings = settings
         self.today = today
         self.peers: Peers = peers or BusPeers(None)

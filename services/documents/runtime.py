@@ -1,6 +1,8 @@
 """The documents service as a running service (wiring only): HTTP routes, the peers over NATS,
 outbox relay, the ``ReportDue`` consumer (monitoring stream) with the loop that turns notices
-into drafts, and the roadmap sweep (reminders of items coming due, then overdue marks)."""
+into drafts, the ``ConsentWithdrawn`` consumer (registry stream) with the loop that erases what
+names the person (``erasure``), and the roadmap sweep (reminders of items coming due, then
+overdue marks)."""
 
 from __future__ import annotations
 
@@ -16,15 +18,18 @@ from nats.js import JetStreamContext
 from services.documents.api import router
 from services.documents.application import DocumentsService
 from services.documents.consumers import ReportDueInbox
+from services.documents.erasure import CONSENT_WITHDRAWN_FILTER, ConsentWithdrawnInbox, Erasure
 from services.documents.peers import BusPeers
 from shared.consumer import ConsumerRunner
-from shared.loops import periodic
+from shared.loops import periodic, supervise
 from shared.relay import OutboxRelay
 from shared.settings import Settings
 
 #: Drafts are also looked for on this clock, in case a wake-up came before the consumer's
 #: transaction committed.
 DRAFTS_SECONDS = 1.0
+#: Erasures are also looked for on this clock, for the same reason.
+ERASURE_SECONDS = 2.0
 
 
 class DocumentsRuntime:
@@ -37,6 +42,8 @@ class DocumentsRuntime:
         self.service = DocumentsService(settings, today)
         self.relay: OutboxRelay | None = None
         self.consumer: ConsumerRunner | None = None
+        self.erasure = Erasure(self.service.engine)
+        self.erasure_consumer: ConsumerRunner | None = None
         self.sweep_seconds = sweep_seconds
 
     async def start(self, app: FastAPI, nc: Client, js: JetStreamContext,
@@ -50,11 +57,21 @@ class DocumentsRuntime:
         drafts_wake = asyncio.Event()
         inbox = ReportDueInbox(lambda: loop.call_soon_threadsafe(drafts_wake.set))
         self.consumer = ConsumerRunner(self.service.engine, js, inbox)
+        erasure_wake = asyncio.Event()
+        self.erasure_consumer = ConsumerRunner(
+            self.service.engine, js,
+            ConsentWithdrawnInbox(lambda: loop.call_soon_threadsafe(erasure_wake.set)),
+            filter_subject=CONSENT_WITHDRAWN_FILTER)
         return [asyncio.create_task(relay.run(stop), name="documents-relay"),
                 asyncio.create_task(self.consumer.run(stop), name="documents-report-due"),
                 asyncio.create_task(periodic("documents-drafts", self.service.prepare_drafts,
                                              DRAFTS_SECONDS, stop, drafts_wake),
                                     name="documents-drafts"),
+                asyncio.create_task(supervise("documents-consent-erasure", self.erasure_consumer.run,
+                                              stop), name="documents-consent-erasure"),
+                asyncio.create_task(periodic("documents-erasure", self.erasure.process,
+                                             ERASURE_SECONDS, stop, erasure_wake),
+                                    name="documents-erasure"),
                 asyncio.create_task(periodic("documents-overdue", self.service.sweep_roadmaps,
                                              self.sweep_seconds, stop),
                                     name="documents-overdue")]
@@ -62,7 +79,9 @@ class DocumentsRuntime:
     def health(self) -> dict[str, Any]:
         return {"stored": self.service.events.max_position(),
                 "published": self.relay.published_total if self.relay else 0,
-                "report_due_applied": self.consumer.applied_total if self.consumer else 0}
+                "report_due_applied": self.consumer.applied_total if self.consumer else 0,
+                "erasure_applied": (self.erasure_consumer.applied_total
+                                    if self.erasure_consumer else 0)}
 
     def close(self) -> None:
         self.service.close()

@@ -33,6 +33,7 @@ from services.pairing.matching import Exclusion, Form, score_pair
 from services.pairing.matching.domain import CATEGORY_NOT_ALLOWED, NO_CAPACITY
 from services.pairing.pool_reader import ResolvedScope
 from services.pairing.queries import PairingQueries
+from services.pairing.vault import PairingVault
 from shared.auth import Actor, OrgPath, participant_id, system_actor
 from shared.errors import DomainError, conflict, forbidden, not_found
 from shared.logging import get_logger
@@ -40,8 +41,6 @@ from shared.settings import Settings
 from shared.store import CommandContext, EventSourcedService, ServiceApplication, view_engine
 
 log = get_logger(__name__)
-
-CONSENT_REASON = "Участник отозвал согласие на обработку персональных данных"
 
 
 class PairingStore(ServiceApplication):
@@ -64,8 +63,10 @@ class PairingService(PairingQueries, EventSourcedService):
         self.today = today
         self.config = config or load_config(Path(settings.pairing_config) if settings.pairing_config
                                             else None)
-        super().__init__(events or PairingStore(settings), engine or view_engine(settings, "pairing"),
-                         views)
+        # secure_delete: a destroyed person key must not stay readable in the database file.
+        super().__init__(events or PairingStore(settings),
+                         engine or view_engine(settings, "pairing", secure_delete=True), views)
+        self.vault = PairingVault(self.engine, settings.secrets_dir)
         views.create_tables(self.engine)
         pools.create_tables(self.engine)
         self.catch_up()
@@ -233,7 +234,8 @@ class PairingService(PairingQueries, EventSourcedService):
         with self._lock:
             pair, path = self._pair_for_writing(ctx, pair_id)
             goal_id = cmd.goal_id or uuid4()
-            pair.set_goal(goal_id, cmd.title, cmd.due, cmd.status, meta=ctx.meta(path))
+            pair.set_goal(goal_id, cmd.title, cmd.due, cmd.status, meta=ctx.meta(path),
+                          seal=self._sealer(pair))
             self._save(pair)
             return goal_id
 
@@ -266,7 +268,8 @@ class PairingService(PairingQueries, EventSourcedService):
             if participant is not None and pair.side_of(respondent) is None:
                 raise not_found("Пара", "PAIR_NOT_FOUND")
             side = pair.submit_feedback(cmd.meeting_number, respondent, cmd.satisfaction,
-                                        cmd.went_well, cmd.to_change, meta=ctx.meta(path))
+                                        cmd.went_well, cmd.to_change, meta=ctx.meta(path),
+                                        seal=self._sealer(pair))
             self._save(pair)
             return side
 
@@ -279,14 +282,21 @@ class PairingService(PairingQueries, EventSourcedService):
     def dissolve(self, ctx: CommandContext, pair_id: UUID, cmd: DissolvePair) -> list[UUID]:
         with self._lock:
             pair, path = self._pair_for_writing(ctx, pair_id)
-            returned = pair.dissolve(cmd.reason, meta=ctx.meta(path))
+            returned = pair.dissolve(cmd.reason, meta=ctx.meta(path), seal=self._sealer(pair))
             self._save(pair)
             return returned
+
+    def _sealer(self, pair: Pair) -> Callable[[dict[str, Any]], str]:
+        """Seals free text about the pair with its members' keys (made on first use)."""
+        return lambda data: self.vault.text_of(
+            pair.id, [pair.mentor_id, *pair.mentee_ids], create=True).seal(data)
 
     # --- consent withdrawn in the registry --------------------------------------------------
 
     def process_consent_withdrawals(self) -> int:
-        """Dissolve every active pair of each person who withdrew consent; returns pairs dissolved.
+        """Dissolve every active pair of each person who withdrew consent, then destroy the
+        person's key: every text of every pair they were in (goals, feedback, reasons) becomes
+        unreadable. Returns pairs dissolved.
 
         Idempotent: a notice worked off twice (a crash before it was marked done) finds the pairs
         already dissolved. The system acts, and the withdrawal is the cause of the dissolution.
@@ -311,16 +321,19 @@ class PairingService(PairingQueries, EventSourcedService):
                 for row in rows:
                     pair: Pair = self.events.repository.get(row.id)
                     if pair.active:
-                        pair.dissolve(CONSENT_REASON, meta=ctx.meta(OrgPath.parse(row.path)),
-                                      withdrawn_ids=[notice.person_id])
+                        pair.dissolve_on_withdrawal(ctx.meta(OrgPath.parse(row.path)),
+                                                    withdrawn_ids=[notice.person_id])
                         pairs.append(pair)
                 if pairs:
                     self._save(*pairs)
                     dissolved += len(pairs)
+                self.vault.shred(notice.person_id)
                 with self.engine.begin() as conn:
                     conn.execute(views.consent_inbox.update()
                                  .where(views.consent_inbox.c.event_id == notice.event_id)
                                  .values(done=True))
             log.info("pairing.consent_withdrawn", person_id=str(notice.person_id),
                      dissolved=len(pairs), causation_id=str(notice.event_id))
+        if notices and not self.vault.purge_deleted():
+            log.warning("pairing.key_purge_deferred", people=len(notices))
         return dissolved

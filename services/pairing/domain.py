@@ -6,13 +6,16 @@ development plan (``PlanGoalSet``), holds meetings in a fixed order — знак
 sides after each meeting (``FeedbackSubmitted``), and ends either completed after the final
 meeting (``PairCompleted``) or dissolved early (``PairDissolved``).
 
-Free-text feedback is stored in the pairing's own events only: the public payload models in
-``shared.events`` list no such field, so it never reaches the bus.
+Free text (a goal's wording, feedback, a reason to dissolve) may name the members, so the
+aggregate never holds it in the clear: the service passes a ``seal`` (``vault.PairText.seal``)
+and only the ciphertext is recorded, in ``sealed`` fields that the public payload models in
+``shared.events`` do not list, so not even the ciphertext reaches the bus. Events stored before
+sealing existed still carry their text in ``title``/``went_well``/``to_change``/``reason``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from typing import Any, Literal
 from uuid import UUID
@@ -47,6 +50,10 @@ NEXT_KINDS: dict[str | None, tuple[str, ...]] = {
 }
 MIN_DURATION, MAX_DURATION = 5, 600
 MIN_SATISFACTION, MAX_SATISFACTION = 1, 10
+#: The one reason the system itself gives (no person named): stored as it is.
+CONSENT_REASON = "Участник отозвал согласие на обработку персональных данных"
+#: Free text in, ciphertext out (the pair's members' key; raises once a member withdrew).
+Seal = Callable[[dict[str, Any]], str]
 
 
 def pair_closed(status: str) -> DomainError:
@@ -82,9 +89,10 @@ class Pair(EventSourcedAggregate):
         self.status: PairStatus = "active"
         self.meetings: list[dict[str, Any]] = []
         self.goals: dict[str, dict[str, Any]] = {}
-        #: meeting number -> respondent id -> {side, satisfaction, went_well, to_change}
+        #: meeting number -> respondent id -> {side, satisfaction, sealed (went_well, to_change)}
         self.feedback: dict[int, dict[str, dict[str, Any]]] = {}
-        self.close_reason: str | None = None
+        self.close_reason: str | None = None  # the system's own reason, or an old event's
+        self.close_reason_sealed: str | None = None
         self.returned_mentee_ids: list[UUID] = []
 
     # --- queries ----------------------------------------------------------------------------
@@ -135,18 +143,18 @@ class Pair(EventSourcedAggregate):
     # --- development plan -------------------------------------------------------------------
 
     def set_goal(self, goal_id: UUID, title: str, due: date | None, status: GoalStatus,
-                 meta: dict[str, Any]) -> None:
+                 meta: dict[str, Any], *, seal: Seal) -> None:
         self._require_active()
         if not title.strip():
             raise DomainError("GOAL_TITLE_REQUIRED", "Укажите формулировку цели", 422)
-        self._goal_set(goal_id=goal_id, title=title.strip(),
-                       due=due.isoformat() if due else None, status=status, meta=meta)
+        self._goal_set(goal_id=goal_id, title=None, due=due.isoformat() if due else None,
+                       status=status, meta=meta, sealed=seal({"title": title.strip()}))
 
     @event("PlanGoalSet")
-    def _goal_set(self, goal_id: UUID, title: str, due: str | None, status: str,
-                  meta: dict[str, Any]) -> None:
-        self.goals[str(goal_id)] = {"goal_id": str(goal_id), "title": title, "due": due,
-                                    "status": status}
+    def _goal_set(self, goal_id: UUID, title: str | None, due: str | None, status: str,
+                  meta: dict[str, Any], sealed: str | None = None) -> None:
+        self.goals[str(goal_id)] = {"goal_id": str(goal_id), "title": title, "sealed": sealed,
+                                    "due": due, "status": status}
 
     # --- meetings ---------------------------------------------------------------------------
 
@@ -191,8 +199,10 @@ class Pair(EventSourcedAggregate):
     # --- feedback ---------------------------------------------------------------------------
 
     def submit_feedback(self, meeting_number: int, respondent_id: UUID, satisfaction: int,
-                        went_well: str, to_change: str, meta: dict[str, Any]) -> Side:
-        """Feedback is about a meeting that was held, so it is accepted after the pair closed."""
+                        went_well: str, to_change: str, meta: dict[str, Any], *,
+                        seal: Seal) -> Side:
+        """Feedback is about a meeting that was held, so it is accepted after the pair closed.
+        Its texts are sealed; an answer without text needs no key."""
         if not 1 <= meeting_number <= len(self.meetings):
             raise not_found(f"Встреча № {meeting_number}", "MEETING_NOT_FOUND")
         side = self.side_of(respondent_id)
@@ -204,19 +214,20 @@ class Pair(EventSourcedAggregate):
         if str(respondent_id) in self.feedback.get(meeting_number, {}):
             raise conflict("FEEDBACK_ALREADY_SUBMITTED",
                            f"Обратная связь по встрече № {meeting_number} уже дана")
+        texts = {"went_well": went_well.strip(), "to_change": to_change.strip()}
         self._feedback_submitted(meeting_number=meeting_number, side=side,
                                  respondent_id=respondent_id, satisfaction=satisfaction,
-                                 went_well=went_well.strip(), to_change=to_change.strip(),
-                                 meta=meta)
+                                 went_well="", to_change="", meta=meta,
+                                 sealed=seal(texts) if any(texts.values()) else None)
         return side
 
     @event("FeedbackSubmitted")
     def _feedback_submitted(self, meeting_number: int, side: str, respondent_id: UUID,
                             satisfaction: int, went_well: str, to_change: str,
-                            meta: dict[str, Any]) -> None:
+                            meta: dict[str, Any], sealed: str | None = None) -> None:
         self.feedback.setdefault(meeting_number, {})[str(respondent_id)] = {
             "side": side, "satisfaction": satisfaction, "went_well": went_well,
-            "to_change": to_change}
+            "to_change": to_change, "sealed": sealed}
 
     # --- the end ----------------------------------------------------------------------------
 
@@ -231,20 +242,29 @@ class Pair(EventSourcedAggregate):
     def _completed(self, meetings: int, meta: dict[str, Any]) -> None:
         self.status = "completed"
 
-    def dissolve(self, reason: str, meta: dict[str, Any],
-                 withdrawn_ids: Iterable[UUID] = ()) -> list[UUID]:
-        """End the pair early; every mentee except those who withdrew consent returns to the pool."""
+    def dissolve(self, reason: str, meta: dict[str, Any], *, seal: Seal) -> list[UUID]:
+        """End the pair early (a curator's reason, sealed); every mentee returns to the pool."""
         self._require_active()
         if len(reason.strip()) < 3:
             raise DomainError("REASON_REQUIRED", "Укажите причину расформирования", 422)
+        returned = list(self.mentee_ids)
+        self._dissolved(reason=None, returned_mentee_ids=returned, meta=meta,
+                        sealed=seal({"reason": reason.strip()}))
+        return returned
+
+    def dissolve_on_withdrawal(self, meta: dict[str, Any],
+                               withdrawn_ids: Iterable[UUID]) -> list[UUID]:
+        """End the pair because members withdrew consent; the others return to the pool."""
+        self._require_active()
         gone = set(withdrawn_ids)
         returned = [m for m in self.mentee_ids if m not in gone]
-        self._dissolved(reason=reason.strip(), returned_mentee_ids=returned, meta=meta)
+        self._dissolved(reason=CONSENT_REASON, returned_mentee_ids=returned, meta=meta)
         return returned
 
     @event("PairDissolved")
-    def _dissolved(self, reason: str, returned_mentee_ids: list[UUID],
-                   meta: dict[str, Any]) -> None:
+    def _dissolved(self, reason: str | None, returned_mentee_ids: list[UUID],
+                   meta: dict[str, Any], sealed: str | None = None) -> None:
         self.status = "dissolved"
         self.close_reason = reason
+        self.close_reason_sealed = sealed
         self.returned_mentee_ids = list(returned_mentee_ids)

@@ -14,9 +14,10 @@ from eventsourcing.application import Application
 from services.pairing import pools, views
 from services.pairing.commands import Objective, Scope
 from services.pairing.config import PairingConfig
-from services.pairing.domain import Pair
+from services.pairing.domain import CONSENT_REASON, Pair
 from services.pairing.matching import Assignment, Score, Unmatched, stable_matching, suggest
 from services.pairing.pool_reader import PoolReader, ResolvedScope
+from services.pairing.vault import PairingVault, PairText
 from shared.auth import Actor, OrgPath, can_read_pair, participant_id
 from shared.errors import DomainError, not_found
 from shared.logging import get_logger
@@ -51,6 +52,7 @@ class PairingQueries(PoolReader):
 
     config: PairingConfig
     events: Application[UUID]
+    vault: PairingVault
 
     # --- suggestions ------------------------------------------------------------------------
 
@@ -108,7 +110,15 @@ class PairingQueries(PoolReader):
         pair, viewer = self._pair_for_reading(actor, pair_id)
         if not 1 <= meeting_number <= len(pair.meetings):
             raise not_found(f"Встреча № {meeting_number}", "MEETING_NOT_FOUND")
-        return pair.feedback_visible_to(meeting_number, viewer)
+        text = self._text_of(pair)
+        return [{**{k: v for k, v in record.items() if k != "sealed"},
+                 "went_well": text.open(record["sealed"], "went_well", record["went_well"]) or "",
+                 "to_change": text.open(record["sealed"], "to_change", record["to_change"]) or ""}
+                for record in pair.feedback_visible_to(meeting_number, viewer)]
+
+    def _text_of(self, pair: Pair) -> PairText:
+        """The pair's texts opened (or «текст удалён…» once a member withdrew consent)."""
+        return self.vault.text_of(pair.id, [pair.mentor_id, *pair.mentee_ids])
 
     def _pair_for_reading(self, actor: Actor, pair_id: UUID) -> tuple[Pair, UUID | None]:
         """A participant reads only their own pairs (wherever their organisation is); anyone else
@@ -127,14 +137,18 @@ class PairingQueries(PoolReader):
     def get_pair(self, actor: Actor, pair_id: UUID) -> dict[str, Any]:
         row = self._pair_row(pair_id)
         pair, _ = self._pair_for_reading(actor, pair_id)
+        text = self._text_of(pair)
+        goals = [{"goal_id": g["goal_id"], "title": text.open(g.get("sealed"), "title", g["title"]),
+                  "due": g["due"], "status": g["status"]} for g in pair.goals.values()]
         return {
             **pair_json(row),
             "mentee_ids": [str(m) for m in pair.mentee_ids],
-            "goals": list(pair.goals.values()),
+            "goals": goals,
             "meetings": [{**m, "feedback_from": sorted(
                 r["side"] for r in pair.feedback.get(m["number"], {}).values())}
                 for m in pair.meetings],
-            "close_reason": pair.close_reason,
+            "close_reason": pair.close_reason if pair.close_reason == CONSENT_REASON
+            else text.open(pair.close_reason_sealed, "reason", pair.close_reason),
             "returned_mentee_ids": [str(m) for m in pair.returned_mentee_ids],
         }
 

@@ -344,7 +344,9 @@ class RegistryService(EventSourcedService):
             path = OrgPath.parse(row.path)
             ctx.actor.require_record_write(path, not_found("Участник", "PERSON_NOT_FOUND"))
             person: Person = self.events.repository.get(person_id)
-            person.withdraw_consent(cmd.reason, meta=ctx.meta(path))
+            with self.engine.connect() as conn:  # the reason is kept without the name
+                personal = self.vault.open(conn, person_id, row.sealed)
+            person.withdraw_consent(cmd.reason, meta=ctx.meta(path), personal=personal)
             # The event first, then the key: a key destroyed for a withdrawal that was never
             # stored would lose the person's data while the registry still counts their
             # consent. Applying ConsentWithdrawn to the view destroys the key too, so a crash

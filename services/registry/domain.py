@@ -7,6 +7,8 @@ everywhere the events went, while the events themselves (and the audit chain ove
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from datetime import date
 from typing import Any, Literal
 from uuid import UUID
@@ -177,10 +179,13 @@ class Person(EventSourcedAggregate):
     def record_consent(self, given_by: ConsentGiver, meta: dict[str, Any]) -> None:
         self.consent = given_by
 
-    def withdraw_consent(self, reason: str, meta: dict[str, Any]) -> None:
+    def withdraw_consent(self, reason: str, meta: dict[str, Any],
+                         personal: Mapping[str, Any] | None) -> None:
+        """``personal``: the person's data, opened just before their key is destroyed, so the
+        reason is kept without their name or contacts (``without_personal_data``)."""
         if self.withdrawn:
             raise DomainError("CONSENT_ALREADY_WITHDRAWN", "Согласие уже отозвано", 409)
-        self._consent_withdrawn(reason=reason, meta=meta)
+        self._consent_withdrawn(reason=without_personal_data(reason, personal or {}), meta=meta)
 
     @event("ConsentWithdrawn")
     def _consent_withdrawn(self, reason: str, meta: dict[str, Any]) -> None:
@@ -201,3 +206,30 @@ class Programme(EventSourcedAggregate):
         self.form = form
         self.school_year = school_year
         self.curator = curator
+
+
+#: What stands in a kept text where the person's name or contacts were.
+REDACTED = "[удалено]"
+_VOWEL_ENDING = re.compile(r"[аеёиоуыэюяйь]+$")
+_CONTACT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\+?\d[\d\s()\-]{5,}\d")
+
+
+def without_personal_data(text: str, personal: Mapping[str, Any]) -> str:
+    """The text with every word that starts like a part of the person's or guardian's name
+    (in any case ending: «Иванова», «Иванову»; е and ё alike), their birth date and SNILS, and
+    any e-mail address or phone number replaced by «[удалено]». Errs towards removing too much."""
+    words = " ".join(str(personal.get(k) or "") for k in (
+        "last_name", "first_name", "middle_name", "guardian_name")).lower().replace("ё", "е")
+    stems = {_VOWEL_ENDING.sub("", w) or w for w in re.findall(r"\w+", words)}
+    for stem in sorted(stems, key=len, reverse=True):
+        letters = "".join("[её]" if ch == "е" else re.escape(ch) for ch in stem)
+        # A short stem («Ия» → «и») stands only for the word itself and its endings.
+        ending = r"\w*" if len(stem) >= 3 else r"\w{0,2}(?!\w)"
+        text = re.sub(rf"(?<!\w){letters}{ending}", REDACTED, text, flags=re.IGNORECASE)
+    for exact in (personal.get("birth_date"), personal.get("snils")):
+        if exact:
+            text = text.replace(str(exact), REDACTED)
+            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(exact)):
+                year, month, day = str(exact).split("-")
+                text = text.replace(f"{day}.{month}.{year}", REDACTED)
+    return _CONTACT.sub(REDACTED, text)

@@ -7,19 +7,15 @@ Duplicate detection uses a keyed fingerprint (HMAC) of name and birth date, dele
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import json
-import os
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from shared.settings import read_or_create_secret
+from shared import sealing
 
 metadata = sa.MetaData()
 person_keys = sa.Table(
@@ -34,16 +30,12 @@ person_claims = sa.Table(
     sa.Column("person_id", sa.Uuid, nullable=False, unique=True),
 )
 
-NONCE_BYTES = 12
-
 
 class Vault:
     def __init__(self, engine: sa.Engine, secrets_dir: Path) -> None:
         self.engine = engine
-        master = read_or_create_secret(secrets_dir / "registry-master.key")
-        material = base64.urlsafe_b64decode(master + "=" * (-len(master) % 4))
-        self._master = AESGCM(hashlib.sha256(b"wrap" + material).digest())
-        self._fingerprint_key = hashlib.sha256(b"fingerprint" + material).digest()
+        self._master = sealing.MasterKey(secrets_dir, "registry-master.key")
+        self._fingerprint_key = self._master.derive(b"fingerprint")
         metadata.create_all(engine)
 
     def fingerprint(self, last: str, first: str, middle: str | None, birth_date: str) -> str:
@@ -54,12 +46,9 @@ class Vault:
 
     def new_keys(self, conn: sa.Connection, person_ids: list[UUID]) -> dict[UUID, bytes]:
         """A fresh key for each person, stored wrapped in one statement."""
-        keys = {person_id: AESGCM.generate_key(bit_length=256) for person_id in person_ids}
-        rows = []
-        for person_id, key in keys.items():
-            nonce = os.urandom(NONCE_BYTES)
-            rows.append({"person_id": person_id,
-                         "wrapped_key": nonce + self._master.encrypt(nonce, key, person_id.bytes)})
+        keys = {person_id: sealing.new_key() for person_id in person_ids}
+        rows = [{"person_id": person_id, "wrapped_key": self._master.wrap(person_id, key)}
+                for person_id, key in keys.items()]
         if rows:
             conn.execute(person_keys.insert(), rows)
         return keys
@@ -70,14 +59,11 @@ class Vault:
         ).scalar()
         if wrapped is None:
             return None
-        return self._master.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], person_id.bytes)
+        return self._master.unwrap(person_id, wrapped)
 
     @staticmethod
     def seal_with(key: bytes, person_id: UUID, data: dict[str, Any]) -> str:
-        nonce = os.urandom(NONCE_BYTES)
-        plaintext = json.dumps(data, ensure_ascii=False).encode()
-        sealed = nonce + AESGCM(key).encrypt(nonce, plaintext, person_id.bytes)
-        return base64.b64encode(sealed).decode()
+        return sealing.seal(key, person_id.bytes, data)
 
     def open(self, conn: sa.Connection, person_id: UUID, sealed: str | None) -> dict[str, Any] | None:
         """The person's data, or None once their key is destroyed."""
@@ -86,9 +72,8 @@ class Vault:
         key = self._key(conn, person_id)
         if key is None:
             return None
-        raw = base64.b64decode(sealed)
-        plaintext = AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], person_id.bytes)
-        return json.loads(plaintext)
+        opened: dict[str, Any] = sealing.unseal(key, person_id.bytes, sealed)
+        return opened
 
     def shred(self, conn: sa.Connection, person_id: UUID) -> None:
         """Destroy a person's key and fingerprint; idempotent (a second call finds nothing)."""
@@ -102,15 +87,5 @@ class Vault:
             conn.execute(person_claims.delete().where(person_claims.c.person_id.in_(person_ids)))
 
     def purge_deleted(self) -> bool:
-        """Push deleted keys out of the SQLite write-ahead log.
-
-        With ``secure_delete`` a deleted row is zeroed in its page, but until a checkpoint the
-        page as it was (key and all) still sits in the ``-wal`` file next to the database:
-        a TRUNCATE checkpoint copies the zeroed pages home and empties that file. False when a
-        reader kept it from finishing (the next purge or close finishes it).
-        """
-        if self.engine.dialect.name != "sqlite":
-            return True
-        with self.engine.connect() as conn:
-            busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").scalar()
-        return not busy
+        """Deleted keys pushed out of the SQLite write-ahead log (``sealing.purge_deleted``)."""
+        return sealing.purge_deleted(self.engine)

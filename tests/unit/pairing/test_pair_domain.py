@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -19,6 +20,11 @@ FORMED = date(2025, 9, 1)
 TODAY = date(2025, 12, 1)
 META = CommandContext(system_actor("demo")).meta(OrgPath.parse("demo/m1/school-a"))
 KINDS = list(KIND_TITLES)
+
+
+def seal(data: dict[str, Any]) -> str:
+    """A stand-in for the pair's sealer (the service layer's tests use the real vault)."""
+    return "sealed:" + json.dumps(data, ensure_ascii=False)
 
 
 def new_pair(mentees: int = 1) -> Pair:
@@ -77,16 +83,16 @@ def test_a_closed_pair_takes_no_meetings_goals_or_second_ending() -> None:
     pair = new_pair(mentees=3)
     hold(pair, "intro")
     assert code_of(lambda: pair.complete(META)) == (409, "FINAL_MEETING_REQUIRED")
-    assert code_of(lambda: pair.dissolve(" ", META)) == (422, "REASON_REQUIRED")
-    returned = pair.dissolve("Переезд наставника", META, withdrawn_ids=[pair.mentee_ids[1]])
+    assert code_of(lambda: pair.dissolve(" ", META, seal=seal)) == (422, "REASON_REQUIRED")
+    returned = pair.dissolve_on_withdrawal(META, withdrawn_ids=[pair.mentee_ids[1]])
     assert returned == [pair.mentee_ids[0], pair.mentee_ids[2]]
     assert code_of(lambda: hold(pair, "trial")) == (409, "PAIR_CLOSED")
-    assert code_of(lambda: pair.set_goal(uuid4(), "Цель", None, "planned", META)) == (
+    assert code_of(lambda: pair.set_goal(uuid4(), "Цель", None, "planned", META, seal=seal)) == (
         409, "PAIR_CLOSED")
-    assert code_of(lambda: pair.dissolve("ещё раз", META)) == (409, "PAIR_CLOSED")
+    assert code_of(lambda: pair.dissolve("ещё раз", META, seal=seal)) == (409, "PAIR_CLOSED")
     assert code_of(lambda: pair.complete(META)) == (409, "PAIR_CLOSED")
     # Feedback is about a meeting that took place: still accepted after the pair closed.
-    pair.submit_feedback(1, pair.mentor_id, 6, "", "", META)
+    pair.submit_feedback(1, pair.mentor_id, 6, "", "", META, seal=seal)
 
 
 def test_new_pair_rules() -> None:
@@ -101,16 +107,16 @@ def test_feedback_is_revealed_to_a_side_only_after_it_answered() -> None:
     hold(pair, "intro")
     first, second = pair.mentee_ids
     assert pair.feedback_visible_to(1, pair.mentor_id) == []
-    pair.submit_feedback(1, first, 8, "Понятные задания", "Больше примеров", META)
+    pair.submit_feedback(1, first, 8, "Понятные задания", "Больше примеров", META, seal=seal)
     assert pair.feedback_visible_to(1, pair.mentor_id) == []
     assert [r["respondent_id"] for r in pair.feedback_visible_to(1, first)] == [str(first)]
     # A fellow mentee of the group sees neither side before answering, nor a peer's afterwards.
     assert pair.feedback_visible_to(1, second) == []
-    pair.submit_feedback(1, pair.mentor_id, 9, "Хороший контакт", "", META)
+    pair.submit_feedback(1, pair.mentor_id, 9, "Хороший контакт", "", META, seal=seal)
     assert {r["side"] for r in pair.feedback_visible_to(1, first)} == {"mentee", "mentor"}
     assert {r["respondent_id"] for r in pair.feedback_visible_to(1, pair.mentor_id)} == {
         str(first), str(pair.mentor_id)}
-    pair.submit_feedback(1, second, 7, "", "", META)
+    pair.submit_feedback(1, second, 7, "", "", META, seal=seal)
     assert {r["respondent_id"] for r in pair.feedback_visible_to(1, second)} == {
         str(second), str(pair.mentor_id)}
     assert len(pair.feedback_visible_to(1, None)) == 3  # the curator
@@ -119,16 +125,16 @@ def test_feedback_is_revealed_to_a_side_only_after_it_answered() -> None:
 
 def test_feedback_rules() -> None:
     pair = new_pair()
-    assert code_of(lambda: pair.submit_feedback(1, pair.mentor_id, 5, "", "", META)) == (
+    assert code_of(lambda: pair.submit_feedback(1, pair.mentor_id, 5, "", "", META, seal=seal)) == (
         404, "MEETING_NOT_FOUND")
     hold(pair, "intro")
-    assert code_of(lambda: pair.submit_feedback(1, uuid4(), 5, "", "", META)) == (
+    assert code_of(lambda: pair.submit_feedback(1, uuid4(), 5, "", "", META, seal=seal)) == (
         422, "NOT_A_MEMBER")
     for bad in (0, 11):
-        assert code_of(lambda b=bad: pair.submit_feedback(1, pair.mentor_id, b, "", "", META)) == (
+        assert code_of(lambda b=bad: pair.submit_feedback(1, pair.mentor_id, b, "", "", META, seal=seal)) == (
             422, "INVALID_SATISFACTION")
-    assert pair.submit_feedback(1, pair.mentor_id, 10, "", "", META) == "mentor"
-    assert code_of(lambda: pair.submit_feedback(1, pair.mentor_id, 9, "", "", META)) == (
+    assert pair.submit_feedback(1, pair.mentor_id, 10, "", "", META, seal=seal) == "mentor"
+    assert code_of(lambda: pair.submit_feedback(1, pair.mentor_id, 9, "", "", META, seal=seal)) == (
         409, "FEEDBACK_ALREADY_SUBMITTED")
 
 
@@ -152,7 +158,7 @@ def test_no_sequence_of_commands_yields_an_out_of_order_meeting(
             elif ending == "complete":
                 pair.complete(META)
             else:
-                pair.dissolve("Причина", META)
+                pair.dissolve("Причина", META, seal=seal)
         except DomainError as exc:
             assert 400 <= exc.status < 500 and exc.message
     events = pair.collect_events()
@@ -175,8 +181,8 @@ def test_no_sequence_of_commands_yields_an_out_of_order_meeting(
 def test_the_aggregate_round_trips_through_its_events() -> None:
     pair = new_pair(mentees=2)
     hold(pair, "intro")
-    pair.set_goal(UUID(int=1), "Подготовка к олимпиаде", date(2026, 1, 15), "in_progress", META)
-    pair.submit_feedback(1, pair.mentor_id, 9, "текст", "", META)
+    pair.set_goal(UUID(int=1), "Подготовка к олимпиаде", date(2026, 1, 15), "in_progress", META, seal=seal)
+    pair.submit_feedback(1, pair.mentor_id, 9, "текст", "", META, seal=seal)
     events = pair.collect_events()
     copy: Pair | None = None
     for e in events:
