@@ -60,7 +60,16 @@ class ConsentWithdrawnInbox:
 class Erasure:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        #: Deleted pages may still sit in the write-ahead log: purge again until it works.
+        self.purge_pending = True
         metadata.create_all(engine)
+
+    def settled(self) -> bool:
+        """Every notice worked off and the deleted pages purged from the write-ahead log."""
+        with self.engine.connect() as conn:
+            waiting = conn.execute(sa.select(erasure_inbox.c.event_id)
+                                   .where(erasure_inbox.c.done.is_(False))).first()
+        return waiting is None and not self.purge_pending
 
     def process(self) -> int:
         """Erase what names each person in the inbox; returns the documents erased.
@@ -69,6 +78,8 @@ class Erasure:
             notices = conn.execute(sa.select(erasure_inbox)
                                    .where(erasure_inbox.c.done.is_(False))).all()
         erased = 0
+        if notices:
+            self.purge_pending = True
         for notice in notices:
             with self.engine.begin() as conn:
                 documents = naming(conn, notice.person_id)
@@ -79,8 +90,10 @@ class Erasure:
             erased += len(documents)
             log.info("documents.consent_erased", person_id=str(notice.person_id),
                      documents=len(documents), causation_id=str(notice.event_id))
-        if notices and not sealing.purge_deleted(self.engine):
-            log.warning("documents.erasure_purge_deferred", people=len(notices))
+        if self.purge_pending:
+            self.purge_pending = not sealing.purge_deleted(self.engine)
+            if self.purge_pending:
+                log.warning("documents.erasure_purge_deferred", people=len(notices))
         return erased
 
 

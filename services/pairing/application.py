@@ -334,6 +334,8 @@ class PairingService(PairingQueries, EventSourcedService):
                                  .values(done=True))
             log.info("pairing.consent_withdrawn", person_id=str(notice.person_id),
                      dissolved=len(pairs), causation_id=str(notice.event_id))
-        if notices and not self.vault.purge_deleted():
+        if notices:
+            self.vault.purge_pending = True
+        if self.vault.purge_pending and not self.vault.purge_deleted():
             log.warning("pairing.key_purge_deferred", people=len(notices))
         return dissolved

@@ -70,6 +70,8 @@ class PairingVault:
     def __init__(self, engine: sa.Engine, secrets_dir: Path) -> None:
         self.engine = engine
         self._master = sealing.MasterKey(secrets_dir, "pairing-master.key")
+        #: A destroyed key may still sit in the write-ahead log: purged again until it works.
+        self.purge_pending = True
         metadata.create_all(engine)
 
     def text_of(self, pair_id: UUID, members: Iterable[UUID], *, create: bool = False) -> PairText:
@@ -115,4 +117,5 @@ class PairingVault:
             conn.execute(person_keys.insert().values(person_id=person_id, wrapped_key=None))
 
     def purge_deleted(self) -> bool:
-        return sealing.purge_deleted(self.engine)
+        self.purge_pending = not sealing.purge_deleted(self.engine)
+        return not self.purge_pending
