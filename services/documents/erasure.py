@@ -27,13 +27,7 @@ log = get_logger(__name__)
 #: The erasure watcher reads only withdrawals of the registry stream.
 CONSENT_WITHDRAWN_FILTER = f"{SUBJECT_ROOT}.registry.*.*.ConsentWithdrawn"
 
-metadata = sa.MetaData()
-erasure_inbox = sa.Table(
-    "documents_erasure_inbox", metadata,
-    sa.Column("event_id", sa.Uuid, primary_key=True),
-    sa.Column("person_id", sa.Uuid, nullable=False),
-    sa.Column("done", sa.Boolean, nullable=False, default=False, index=True),
-)
+erasure_inbox = views.erasure_inbox
 
 
 class ConsentWithdrawnInbox:
@@ -62,7 +56,7 @@ class Erasure:
         self.engine = engine
         #: Deleted pages may still sit in the write-ahead log: purge again until it works.
         self.purge_pending = True
-        metadata.create_all(engine)
+        views.create_tables(engine)
 
     def settled(self) -> bool:
         """Every notice worked off and the deleted pages purged from the write-ahead log."""

@@ -46,8 +46,17 @@ class Register:
 
     def keep(self, document_id: UUID, content: bytes, kind: str, number: str, day: date,
              recipe: dict[str, Any] | None) -> None:
-        """The file, or with a ``recipe`` (the file holds names) the recipe to render it again."""
+        """The file, or with a ``recipe`` (the file holds names) the recipe to render it again.
+
+        Never a recipe naming someone whose withdrawal already reached this service: in the same
+        transaction, so either the withdrawal is seen here or its erasure finds the recipe."""
         with self.engine.begin() as conn:
+            if recipe is not None:
+                named = recipes.people(kind, recipes.load(kind, recipe))
+                if named and conn.execute(sa.select(views.erasure_inbox.c.person_id).where(
+                        views.erasure_inbox.c.person_id.in_(named))).first():
+                    raise DomainError("PERSON_NOT_FOUND", "Участник не найден, вне вашей зоны "
+                                      "доступа или отозвал согласие", 404)
             if recipe is None:
                 conn.execute(views.files.insert().values(document_id=document_id, docx=content))
             else:

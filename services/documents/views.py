@@ -123,6 +123,14 @@ report_inbox = sa.Table(
     sa.Column("event_id", sa.Uuid, primary_key=True),
     sa.Column("envelope", sa.JSON, nullable=False),
 )
+#: The registry's ConsentWithdrawn notices: worked off by ``erasure.Erasure``, and checked by
+#: ``register.Register.keep`` so that no recipe naming a withdrawn person is kept after them.
+erasure_inbox = sa.Table(
+    "documents_erasure_inbox", metadata,
+    sa.Column("event_id", sa.Uuid, primary_key=True),
+    sa.Column("person_id", sa.Uuid, nullable=False, index=True),
+    sa.Column("done", sa.Boolean, nullable=False, default=False, index=True),
+)
 
 
 def create_tables(engine: sa.Engine) -> None:
