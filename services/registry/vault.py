@@ -3,6 +3,7 @@
 Destroying a person's key (when consent is withdrawn) makes every copy of their ciphertext —
 in the event store, its backups, the audit log — unreadable for good: crypto-shredding.
 Duplicate detection uses a keyed fingerprint (HMAC) of name and birth date, deleted with the key.
+The construction itself (master key, wrapping, sealing, the WAL purge) is ``shared.sealing``.
 """
 
 from __future__ import annotations
