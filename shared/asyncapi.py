@@ -97,6 +97,7 @@ class PersonNames(BaseModel):
     guardian_name: str | None = None
     role: str
     organisation_id: str
+    pseudonymous: bool = False
 
 
 class NamesReply(BaseModel):
