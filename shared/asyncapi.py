@@ -98,6 +98,8 @@ class PersonNames(BaseModel):
     role: str
     organisation_id: str
     pseudonymous: bool = False
+    label: str | None = None
+    protected: bool = False
 
 
 class NamesReply(BaseModel):

@@ -115,7 +115,9 @@ class PersonNames(BaseModel):
     """A person as a document prints them (what the user may read of them, never stored).
 
     ``pseudonymous``: the user may not see this child's name (152-ФЗ, ст. 5), so ``full_name``
-    is their label («Наставляемый №7F3A-91C2») and every other field is empty."""
+    is their label («Наставляемый №7F3A-91C2») and every other field is empty. ``label`` and
+    ``protected`` (a child: officials above the school see the label) let a document issued by
+    an official, with labels, be rendered again as issued for a reader who sees names."""
 
     full_name: str
     last_name: str | None = None
@@ -126,6 +128,8 @@ class PersonNames(BaseModel):
     role: str
     organisation_id: UUID
     pseudonymous: bool = False
+    label: str | None = None
+    protected: bool = False
 
 
 class NamesReply(BaseModel):

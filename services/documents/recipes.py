@@ -137,6 +137,15 @@ def _award_order(body: AwardOrderIn, names: Names, number: str, day: date) -> by
     return templates.award_order(body.requisites(number, day), rows, body.school_year)
 
 
+def as_officials_see(names: Names) -> Names:
+    """The names as an official above the school got them: each child by their label."""
+    return {person_id: PersonNames(full_name=person.label, role=person.role,
+                                   organisation_id=person.organisation_id, pseudonymous=True,
+                                   label=person.label, protected=True)
+            if person.protected and person.label and not person.pseudonymous else person
+            for person_id, person in names.items()}
+
+
 def named(person: PersonNames, document: str) -> PersonNames:
     """A document addressed to the person needs their real name: a user who sees only the
     child's label (152-ФЗ, ст. 5) is refused, never handed a letter to «Наставляемый №…»."""

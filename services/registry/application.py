@@ -373,15 +373,15 @@ class RegistryService(EventSourcedService):
         return row
 
     def _disclosed(self, conn: sa.Connection, actor: Actor,
-                   row: sa.Row[Any]) -> tuple[dict[str, Any], PersonalView]:
+                   row: sa.Row[Any]) -> tuple[dict[str, Any], PersonalView, bool]:
         """The person as ``actor`` may see them: unsealed here only to decide, then cut to the
         view the one policy (``shared.auth.personal_data_view``) allows."""
         personal = self.vault.open(conn, row.id, row.sealed)
-        view = personal_data_view(
-            actor, OrgPath.parse(row.path), names_visible_to=self.settings.names_visible_to,
-            protected=disclosure.is_protected(row, personal, self.today()))
+        protected = disclosure.is_protected(row, personal, self.today())
+        view = personal_data_view(actor, OrgPath.parse(row.path), protected=protected,
+                                  names_visible_to=self.settings.names_visible_to)
         label = self.vault.label(row.id, row.role)
-        return disclosure.person_json(row, personal, view, label), view
+        return disclosure.person_json(row, personal, view, label), view, protected
 
     @staticmethod
     def _named(person: dict[str, Any], view: PersonalView) -> bool:
@@ -394,15 +394,15 @@ class RegistryService(EventSourcedService):
         return self._read_person(actor, person_id, purpose)[0]
 
     def _read_person(self, actor: Actor, person_id: UUID,
-                     purpose: str | None) -> tuple[dict[str, Any], PersonalView]:
+                     purpose: str | None) -> tuple[dict[str, Any], PersonalView, bool]:
         row = self._person_row(person_id)
         if not actor.can_read(OrgPath.parse(row.path)):
             raise not_found("Участник", "PERSON_NOT_FOUND")  # a denial must not reveal existence
         with self.engine.connect() as conn:
-            found, view = self._disclosed(conn, actor, row)
+            found, view, protected = self._disclosed(conn, actor, row)
         if purpose and self._named(found, view):
             self.record_access(actor, {row.path: [row.id]}, purpose)
-        return found, view
+        return found, view, protected
 
     def record_access(self, actor: Actor, people_by_path: dict[str, list[UUID]], purpose: str) -> None:
         """Log who read whose personal data: one ``PersonalDataAccessed`` per organisation and
@@ -424,7 +424,7 @@ class RegistryService(EventSourcedService):
         if role:
             query = query.where(views.people.c.role == role)
         with self.engine.connect() as conn:
-            found = [self._disclosed(conn, actor, r) for r in conn.execute(query).all()]
+            found = [self._disclosed(conn, actor, r)[:2] for r in conn.execute(query).all()]
         if search:
             needle = search.strip().lower()
             found = [(p, v) for p, v in found if disclosure.matches(p, needle)]
@@ -443,11 +443,11 @@ class RegistryService(EventSourcedService):
         by_path: dict[str, list[UUID]] = {}
         for person_id in dict.fromkeys(disclosure.document_person_ids(person_ids)):
             try:
-                person, view = self._read_person(actor, person_id, purpose=None)  # checks the scope
+                person, view, protected = self._read_person(actor, person_id, None)  # in scope?
             except DomainError:
                 missing.append(str(person_id))
                 continue
-            entry = disclosure.document_entry(person, view)
+            entry = disclosure.document_entry(person, view, protected)
             if entry is None:  # consent withdrawn (the data is shredded), or ids only
                 missing.append(str(person_id))
                 continue

@@ -67,10 +67,12 @@ def person_json(row: sa.Row[Any], personal: dict[str, Any] | None,
     }
 
 
-def document_entry(person: dict[str, Any], view: PersonalView) -> dict[str, Any] | None:
+def document_entry(person: dict[str, Any], view: PersonalView,
+                   protected: bool) -> dict[str, Any] | None:
     """What a document may print of a person (``shared.contracts.PersonNames``); None when
     nothing (an id-only reader, or data shredded)."""
-    base = {"role": person["role"], "organisation_id": person["organisation_id"]}
+    base = {"role": person["role"], "organisation_id": person["organisation_id"],
+            "label": person["label"], "protected": protected}
     if view is PersonalView.LABEL and person["label"]:
         return {**base, "full_name": person["label"], "pseudonymous": True,
                 **{name: None for name in SHARED_FIELDS}}
