@@ -73,6 +73,8 @@ def document_entry(person: dict[str, Any], view: PersonalView,
     nothing (an id-only reader, or data shredded)."""
     base = {"role": person["role"], "organisation_id": person["organisation_id"],
             "label": person["label"], "protected": protected}
+    if person["withdrawn"]:  # erased: no document names them again, not even by label
+        return None
     if view is PersonalView.LABEL and person["label"]:
         return {**base, "full_name": person["label"], "pseudonymous": True,
                 **{name: None for name in SHARED_FIELDS}}

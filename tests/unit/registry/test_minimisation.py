@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from services.registry.application import RegistryService
-from services.registry.commands import PersonalData, RegisterMentee, RegisterMentor
+from services.registry.commands import PersonalData, RegisterMentee, RegisterMentor, WithdrawConsent
 from services.registry.vault import Vault
 from shared.auth import Actor as AuthActor
 from shared.auth import OrgPath, PersonalView, Role, may_read_personal_data, personal_data_view
@@ -213,3 +213,10 @@ def test_a_label_read_is_not_recorded_as_a_read_of_personal_data(
     registry.get_person(MUNICIPAL, people["teacher"])
     registry.get_person(CURATOR, people["child"])
     assert len(accessed()) == before + 2
+
+
+def test_a_withdrawn_child_is_named_by_no_document_not_even_by_label(
+        registry: RegistryService, region: Region, people: dict[str, UUID]) -> None:
+    registry.withdraw_consent(acting(Role.CURATOR, SCHOOL_A), people["child"], WithdrawConsent())
+    answer = registry.names_for_document(MUNICIPAL, [str(people["child"])])
+    assert answer == {"people": {}, "missing": [str(people["child"])]}
