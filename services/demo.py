@@ -353,7 +353,9 @@ def find_schools(clients: Clients, plan: RegionPlan) -> list[School]:
                     born = int(row["Дата рождения"][-4:])
                     wanted.setdefault((role, row["ФИО"], born), []).append(
                         person_key(municipality, org, role, i))
-            people = client.get(f"/registry/organisations/{found['id']}/people").raise_for_status().json()
+            # The school's own curator: above the school children are labels (152-ФЗ, ст. 5).
+            people = clients(path).get(f"/registry/organisations/{found['id']}/people") \
+                .raise_for_status().json()
             for person in sorted(people, key=lambda p: p["id"]):
                 keys = wanted.get((person["role"], person["full_name"] or "", person["birth_year"]))
                 if keys:

@@ -97,6 +97,9 @@ class PersonNames(BaseModel):
     guardian_name: str | None = None
     role: str
     organisation_id: str
+    pseudonymous: bool = False
+    label: str | None = None
+    protected: bool = False
 
 
 class NamesReply(BaseModel):

@@ -195,8 +195,59 @@ def read_token(token: str, secret: str) -> Actor:
 
 # --- registry and pairing: who registers a region, keeps accounts, reads names, reads a pair -----
 
-#: Those who issue documents: a participant or an auditor gets no names from the registry.
+#: Those who issue documents: a participant or an auditor gets no names from the registry (and
+#: an official gets labels for children: ``personal_data_view``).
 NAME_READERS = frozenset({Role.CURATOR, Role.MUNICIPAL, Role.REGIONAL})
+
+
+class PersonalView(StrEnum):
+    """How much of one person's personal data an actor gets (152-ФЗ, ст. 5: no more than the
+    task needs). Ordered from most to least."""
+
+    #: Everything the registry holds: name, birth date, guardian, contacts.
+    FULL = "full"
+    #: The name alone (an adult mentor, for officials who award and thank mentors).
+    NAME = "name"
+    #: A pseudonymous label («Наставляемый №7F3A-91C2») and figures, nothing that names.
+    LABEL = "label"
+    #: Ids and events only (an auditor checks what happened, not to whom).
+    IDS = "ids"
+
+
+#: Roles that may be configured (``NASTAVNIK_NAMES_VISIBLE_TO``) to see names as a curator does.
+OFFICIAL_ROLES = frozenset({Role.MUNICIPAL, Role.REGIONAL, Role.AUDITOR})
+
+
+def personal_data_view(actor: Actor, person_org: OrgPath, *, protected: bool,
+                       names_visible_to: Collection[str] = ()) -> PersonalView:
+    """The one rule of how much of a person's personal data ``actor`` sees (the scope itself is
+    checked before: this only narrows what a reader of the organisation gets).
+
+    ``protected``: a child or whoever stands for one — a mentee (most are minors; no official
+    task needs a mentee's name) or a mentor under 18; their guardian goes with them.
+    The curator of the person's own organisation (and the system) sees everything, as the
+    school keeps the programme; officials above the school see labels, and an adult mentor's
+    name (not birth date or contacts) for awards and thanks; auditors see ids. A role listed in
+    ``names_visible_to`` (a legal need the region configured) sees everything, as before.
+    """
+    if actor.role is Role.SYSTEM:
+        return PersonalView.FULL
+    if actor.role is Role.CURATOR:
+        # Only the own organisation: a partner school's curator reading a shared pair gets a label.
+        return PersonalView.FULL if actor.scope.contains(person_org) else PersonalView.LABEL
+    if actor.role in OFFICIAL_ROLES and actor.role.value in names_visible_to:
+        return PersonalView.FULL
+    if actor.role is Role.AUDITOR or actor.role not in OFFICIAL_ROLES:
+        return PersonalView.IDS
+    return PersonalView.LABEL if protected else PersonalView.NAME
+
+
+def may_read_personal_data(actor: Actor, person_org: OrgPath, *, protected: bool,
+                           names_visible_to: Collection[str] = ()) -> bool:
+    """Whether ``actor`` sees the person's name at all (see ``personal_data_view``)."""
+    view = personal_data_view(actor, person_org, protected=protected,
+                              names_visible_to=names_visible_to)
+    return view in (PersonalView.FULL, PersonalView.NAME)
 
 
 def require_region_registrar(actor: Actor, region: str) -> None:

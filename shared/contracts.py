@@ -112,16 +112,24 @@ class NamesRequest(RpcRequest):
 
 
 class PersonNames(BaseModel):
-    """A person as a document prints them (what the user may read of them, never stored)."""
+    """A person as a document prints them (what the user may read of them, never stored).
+
+    ``pseudonymous``: the user may not see this child's name (152-ФЗ, ст. 5), so ``full_name``
+    is their label («Наставляемый №7F3A-91C2») and every other field is empty. ``label`` and
+    ``protected`` (a child: officials above the school see the label) let a document issued by
+    an official, with labels, be rendered again as issued for a reader who sees names."""
 
     full_name: str
-    last_name: str
-    first_name: str
+    last_name: str | None = None
+    first_name: str | None = None
     middle_name: str | None = None
     birth_date: date | None = None
     guardian_name: str | None = None
     role: str
     organisation_id: UUID
+    pseudonymous: bool = False
+    label: str | None = None
+    protected: bool = False
 
 
 class NamesReply(BaseModel):

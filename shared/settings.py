@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = 4 * 1024 * 1024
     #: Send Strict-Transport-Security even when the app itself sees plain HTTP (TLS at the proxy).
     hsts: bool = False
+    # --- personal data minimisation (152-ФЗ, ст. 5; ``shared.auth.personal_data_view``) ---
+    #: Roles above the school that see children's names, birth dates and guardians as the
+    #: school's curator does, comma separated (``municipal``, ``regional``, ``auditor``).
+    #: Empty (the default): officials see figures and pseudonymous labels, auditors ids.
+    names_visible_to: Annotated[list[str], NoDecode] = []
     # --- OIDC: a regional single sign-on; empty issuer keeps it off ---
     oidc_issuer: str = ""
     oidc_audience: str = ""
@@ -107,6 +112,17 @@ class Settings(BaseSettings):
         items = value.split(",") if isinstance(value, str) else list(value)
         # Checked here so a typo stops the start instead of silently trusting nobody.
         return [str(ipaddress.ip_network(i.strip(), strict=False)) for i in items if i.strip()]
+
+    @field_validator("names_visible_to", mode="before")
+    @classmethod
+    def _official_roles(cls, value: Any) -> list[str]:
+        items = value.split(",") if isinstance(value, str) else list(value)
+        roles = [str(i).strip().lower() for i in items if str(i).strip()]
+        # A typo must stop the start, not silently keep (or open) names.
+        unknown = sorted(set(roles) - {"municipal", "regional", "auditor"})
+        if unknown:
+            raise ValueError(f"NASTAVNIK_NAMES_VISIBLE_TO: неизвестные роли {unknown}")
+        return roles
 
     @property
     def secrets_dir(self) -> Path:

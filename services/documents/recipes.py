@@ -137,13 +137,33 @@ def _award_order(body: AwardOrderIn, names: Names, number: str, day: date) -> by
     return templates.award_order(body.requisites(number, day), rows, body.school_year)
 
 
+def as_officials_see(names: Names) -> Names:
+    """The names as an official above the school got them: each child by their label."""
+    return {person_id: PersonNames(full_name=person.label, role=person.role,
+                                   organisation_id=person.organisation_id, pseudonymous=True,
+                                   label=person.label, protected=True)
+            if person.protected and person.label and not person.pseudonymous else person
+            for person_id, person in names.items()}
+
+
+def named(person: PersonNames, document: str) -> PersonNames:
+    """A document addressed to the person needs their real name: a user who sees only the
+    child's label (152-ФЗ, ст. 5) is refused, never handed a letter to «Наставляемый №…»."""
+    if person.pseudonymous:
+        raise DomainError("NAMES_HIDDEN", f"{document} ребёнку оформляет куратор его организации: "
+                          "вышестоящему уровню ФИО детей не передаются (152-ФЗ, ст. 5 — "
+                          "минимизация)", 403)
+    return person
+
+
 def _thanks_letter(body: ThanksLetterIn, names: Names, number: str, day: date) -> bytes:
-    addressee = names[body.person_id].full_name if body.person_id else str(body.addressee)
+    addressee = (named(names[body.person_id], "Благодарственное письмо").full_name
+                 if body.person_id else str(body.addressee))
     return templates.thanks_letter(body.requisites(number, day), addressee, body.text)
 
 
 def _consent(body: ConsentIn, names: Names, number: str, day: date) -> bytes:
-    person = names[body.person_id]
+    person = named(names[body.person_id], "Согласие на обработку персональных данных")
     if person.birth_date is None:
         raise DomainError("BIRTH_DATE_UNKNOWN", "В реестре нет даты рождения участника", 422)
     subject = templates.ConsentSubject(person.full_name, person.birth_date, person.guardian_name)

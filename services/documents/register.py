@@ -114,15 +114,30 @@ class Register:
             details=[{"id": str(row.id), "number": row.number, "date": row.date,
                       "content_sha256": row.content_sha256}])
         body = recipes.load(recipe.kind, recipe.body)
-        try:
-            content = recipes.render(recipe.kind, body, names, recipe.number,
-                                     date.fromisoformat(recipe.date))
-        except DomainError as exc:  # e.g. a birth date since removed from the registry
-            raise changed from exc
-        if hashlib.sha256(content).hexdigest() != row.content_sha256:
-            raise changed
-        return content
 
+        def render(with_names: recipes.Names) -> bytes:
+            try:
+                return recipes.render(recipe.kind, body, with_names, recipe.number,
+                                      date.fromisoformat(recipe.date))
+            except DomainError as exc:  # e.g. a birth date since removed from the registry
+                if exc.code == "NAMES_HIDDEN":
+                    raise  # not a change: this reader may not have the document at all
+                raise changed from exc
+
+        content = render(names)
+        if hashlib.sha256(content).hexdigest() == row.content_sha256:
+            return content
+        if any(person.pseudonymous for person in names.values()):
+            # A reader who sees children by label only (an official, 152-ФЗ, ст. 5) gets a
+            # redacted copy of a document issued with names: not the registered bytes, which
+            # they may not read.
+            return content
+        labelled = recipes.as_officials_see(names)
+        if labelled != names:  # issued by an official, with labels: rendered as issued
+            content = render(labelled)
+            if hashlib.sha256(content).hexdigest() == row.content_sha256:
+                return content
+        raise changed
 
 def format_iso_date(text: str) -> str:
     """«2023-09-15» → «15.09.2023», as the document itself prints it."""

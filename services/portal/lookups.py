@@ -32,10 +32,38 @@ async def to_own_organisation(s: Session, page: str = "") -> Response:
     return RedirectResponse(f"/organisations/{own['id']}{page}", status_code=303)
 
 
-async def names_of(s: Session, organisation_id: UUID | str) -> dict[str, str]:
-    """Names come from the registry, the only place that holds them, with the user's token."""
+#: Why an official sees labels instead of children's names (shown beside every such list).
+NAMES_HIDDEN_NOTE = "Имена скрыты: 152-ФЗ, ст. 5 — минимизация"
+
+
+def person_label(person: dict[str, Any]) -> str:
+    """What the page calls a person: their name; for a reader the registry shows no names to
+    (an official above the school, 152-ФЗ, ст. 5), their pseudonymous label, or for an auditor
+    the record's id; once their consent is withdrawn and the name erased, a label that still
+    tells the records apart: role, grade and a short stable code of the record."""
+    if person.get("full_name"):
+        return str(person["full_name"])
+    if person.get("names_hidden"):
+        return str(person.get("label") or f"Запись {person['id']}")
+    role = "Наставник" if person.get("role") == "mentor" else "Наставляемый"
+    grade = f", {person['grade']} класс" if person.get("grade") else ""
+    return f"{role}{grade}, запись {str(person['id'])[:8]} (данные удалены)"
+
+
+class Names(dict[str, str]):
+    """Person id → what the page calls them; ``hidden``: some are labels, not names."""
+
+    hidden: bool = False
+
+
+async def names_of(s: Session, organisation_id: UUID | str) -> Names:
+    """Names come from the registry, the only place that holds them, with the user's token —
+    and as the registry decides for that user: names, or labels for an official."""
     people = await s.api.get(f"/registry/organisations/{organisation_id}/people")
-    return {p["id"]: p["full_name"] or "данные удалены" for p in people}
+    names = Names({p["id"]: person_label(p) if p.get("names_hidden")
+                   else p["full_name"] or "данные удалены" for p in people})
+    names.hidden = any(p.get("names_hidden") for p in people)
+    return names
 
 
 def parse_scope(org: str | None, actor: Actor) -> str:

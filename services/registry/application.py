@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 import sqlalchemy as sa
 from eventsourcing.domain import event
 
-from services.registry import claims, views
+from services.registry import claims, disclosure, views
 from services.registry.accounts import AccountService
 from services.registry.commands import (
     DeclareContingent,
@@ -23,7 +23,6 @@ from services.registry.commands import (
     WithdrawConsent,
 )
 from services.registry.domain import (
-    SHARED_FIELDS,
     Organisation,
     Person,
     PersonRole,
@@ -35,7 +34,14 @@ from services.registry.importing import validate_import
 from services.registry.importing.commands import command_from_row, import_error, row_problem
 from services.registry.validation import is_minor
 from services.registry.vault import Vault, person_claims, person_keys
-from shared.auth import Actor, OrgPath, require_names_reader, require_region_registrar
+from shared.auth import (
+    Actor,
+    OrgPath,
+    PersonalView,
+    personal_data_view,
+    require_names_reader,
+    require_region_registrar,
+)
 from shared.errors import DomainError, conflict, not_found
 from shared.isolation import run_isolated
 from shared.logging import get_logger
@@ -69,8 +75,6 @@ class PersonalDataAccess(EventSourcedAggregate):
 #: People named in one ``PersonalDataAccessed``: a list of a large college stays a few events of
 #: modest size rather than one the bus would refuse.
 ACCESS_RECORD_MAX_PEOPLE = 1000
-#: As many people as one document may name.
-MAX_PEOPLE_PER_DOCUMENT = 2000
 #: More orphans than this at start means something else is wrong (a view being rebuilt, say):
 #: then nothing is deleted and the count is logged.
 MAX_ORPHANS_REMOVED = 1000
@@ -370,17 +374,37 @@ class RegistryService(EventSourcedService):
             raise not_found("Участник", "PERSON_NOT_FOUND")
         return row
 
+    def _disclosed(self, conn: sa.Connection, actor: Actor,
+                   row: sa.Row[Any]) -> tuple[dict[str, Any], PersonalView, bool]:
+        """The person as ``actor`` may see them: unsealed here only to decide, then cut to the
+        view the one policy (``shared.auth.personal_data_view``) allows."""
+        personal = self.vault.open(conn, row.id, row.sealed)
+        protected = disclosure.is_protected(row, personal, self.today())
+        view = personal_data_view(actor, OrgPath.parse(row.path), protected=protected,
+                                  names_visible_to=self.settings.names_visible_to)
+        label = self.vault.label(row.id, row.role)
+        return disclosure.person_json(row, personal, view, label), view, protected
+
+    @staticmethod
+    def _named(person: dict[str, Any], view: PersonalView) -> bool:
+        """A read that showed who the person is (recorded as a read of personal data)."""
+        return view in disclosure.NAMING_VIEWS and person["personal"] is not None
+
     def get_person(self, actor: Actor, person_id: UUID,
                    purpose: str | None = "person_card") -> dict[str, Any]:
         """``purpose`` None: the caller records the access itself (a batch of lookups, say)."""
+        return self._read_person(actor, person_id, purpose)[0]
+
+    def _read_person(self, actor: Actor, person_id: UUID,
+                     purpose: str | None) -> tuple[dict[str, Any], PersonalView, bool]:
         row = self._person_row(person_id)
         if not actor.can_read(OrgPath.parse(row.path)):
             raise not_found("Участник", "PERSON_NOT_FOUND")  # a denial must not reveal existence
         with self.engine.connect() as conn:
-            found = person_json(row, self.vault.open(conn, row.id, row.sealed))
-        if purpose and found["personal"]:
+            found, view, protected = self._disclosed(conn, actor, row)
+        if purpose and self._named(found, view):
             self.record_access(actor, {row.path: [row.id]}, purpose)
-        return found
+        return found, view, protected
 
     def record_access(self, actor: Actor, people_by_path: dict[str, list[UUID]], purpose: str) -> None:
         """Log who read whose personal data: one ``PersonalDataAccessed`` per organisation and
@@ -402,41 +426,37 @@ class RegistryService(EventSourcedService):
         if role:
             query = query.where(views.people.c.role == role)
         with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-            found = [person_json(r, self.vault.open(conn, r.id, r.sealed)) for r in rows]
+            found = [self._disclosed(conn, actor, r)[:2] for r in conn.execute(query).all()]
         if search:
             needle = search.strip().lower()
-            found = [p for p in found if needle in (p.get("full_name") or "").lower()]
-        self.record_access(actor, {str(path): [UUID(p["id"]) for p in found if p["personal"]]},
+            found = [(p, v) for p, v in found if disclosure.matches(p, needle)]
+        self.record_access(actor, {str(path): [UUID(p["id"]) for p, v in found if self._named(p, v)]},
                            "people_list")
-        return sorted(found, key=lambda p: (p["full_name"] or "~", p["id"]))
+        return sorted((p for p, _ in found), key=disclosure.sort_key)
 
     def names_for_document(self, actor: Actor, person_ids: Any) -> dict[str, Any]:
         """Names another service prints (an order, a consent form) but must never hold: only the
         people ``actor`` may read, anyone else (or anyone whose consent was withdrawn)
-        ``missing``; the read is recorded as any read of personal data is."""
+        ``missing``; a child an official may not see by name comes as their label
+        (``pseudonymous``). A read of names is recorded as any read of personal data is."""
         require_names_reader(actor)
         people: dict[str, dict[str, Any]] = {}
         missing: list[str] = []
-        for person_id in dict.fromkeys(document_person_ids(person_ids)):
+        by_path: dict[str, list[UUID]] = {}
+        for person_id in dict.fromkeys(disclosure.document_person_ids(person_ids)):
             try:
-                person = self.get_person(actor, person_id, purpose=None)  # checks the scope
+                person, view, protected = self._read_person(actor, person_id, None)  # in scope?
             except DomainError:
                 missing.append(str(person_id))
                 continue
-            personal = person.get("personal")
-            if not personal:  # consent withdrawn: the data is shredded
+            entry = disclosure.document_entry(person, view, protected)
+            if entry is None:  # consent withdrawn (the data is shredded), or ids only
                 missing.append(str(person_id))
                 continue
-            people[str(person_id)] = {
-                "full_name": person["full_name"], "role": person["role"],
-                "organisation_id": person["organisation_id"],
-                **{name: personal.get(name) for name in SHARED_FIELDS},
-            }
-        by_path: dict[str, list[UUID]] = {}
-        for person_id, person in people.items():
-            path = self.organisation_row(UUID(person["organisation_id"])).path
-            by_path.setdefault(path, []).append(UUID(person_id))
+            people[str(person_id)] = entry
+            if not entry["pseudonymous"]:
+                path = self.organisation_row(UUID(person["organisation_id"])).path
+                by_path.setdefault(path, []).append(person_id)
         self.record_access(actor, by_path, "names_lookup")
         log.info("registry.names_served", actor=actor.user, served=len(people), missing=len(missing))
         return {"people": people, "missing": missing}
@@ -466,26 +486,3 @@ class RegistryService(EventSourcedService):
 def organisation_json(row: sa.Row[Any]) -> dict[str, Any]:
     return {"id": str(row.id), "code": row.code, "name": row.name, "kind": row.kind,
             "parent_id": str(row.parent_id) if row.parent_id else None, "path": row.path}
-
-
-def person_json(row: sa.Row[Any], personal: dict[str, Any] | None) -> dict[str, Any]:
-    full_name = None
-    if personal:
-        full_name = " ".join(p for p in (personal["last_name"], personal["first_name"],
-                                         personal.get("middle_name")) if p)
-    return {
-        "id": str(row.id), "role": row.role, "organisation_id": str(row.organisation_id),
-        "category": row.category, "grade": row.grade, "birth_year": row.birth_year,
-        **row.attributes, "consent": row.consent, "withdrawn": row.withdrawn,
-        "can_be_paired": row.consent is not None and not row.withdrawn,
-        "full_name": full_name, "personal": personal,
-    }
-
-
-def document_person_ids(raw: Any) -> list[UUID]:
-    if not isinstance(raw, list) or len(raw) > MAX_PEOPLE_PER_DOCUMENT:
-        raise DomainError("INVALID_REQUEST", "Нужен список идентификаторов участников", 422)
-    try:
-        return [UUID(str(i)) for i in raw]
-    except ValueError:
-        raise DomainError("INVALID_REQUEST", "Неверный идентификатор участника", 422) from None

@@ -7,7 +7,9 @@ that user may read, leaving out anyone outside their scope or whose consent was 
 
 Request:  ``{"token": str, "person_ids": [uuid, ...]}``
 Reply:    ``{"people": {id: {"full_name", "last_name", "first_name", "middle_name",
-          "birth_date", "guardian_name", "role", "organisation_id"}}, "missing": [id, ...]}``
+          "birth_date", "guardian_name", "role", "organisation_id", "pseudonymous", "label",
+          "protected"}}, "missing": [id, ...]}`` — for a child an official may not see by name
+          (``shared.auth.personal_data_view``), ``full_name`` is the label and the rest empty
           or ``{"error": {"code", "message", "status"}}`` (``shared.rpc``).
 """
 

@@ -31,13 +31,32 @@ person_claims = sa.Table(
     sa.Column("person_id", sa.Uuid, nullable=False, unique=True),
 )
 
+LABEL_TITLES = {"mentor": "Наставник", "mentee": "Наставляемый"}
+#: Hex digits of the label's HMAC: 32 bits, so two people of one region rarely share a label
+#: (the id, given beside it, tells them apart anyway).
+LABEL_DIGITS = 8
+
+
+def pseudonym(key: bytes, person_id: UUID, role: str) -> str:
+    """«Наставляемый №7F3A-91C2»: stable for the person within the deployment, and without the
+    registry's key no way back to the id (an HMAC, not a hash anyone could recompute)."""
+    digest = hmac.new(key, b"label:" + person_id.bytes, hashlib.sha256).hexdigest().upper()
+    code = digest[:LABEL_DIGITS]
+    return f"{LABEL_TITLES.get(role, 'Участник')} №{code[:4]}-{code[4:]}"
+
 
 class Vault:
     def __init__(self, engine: sa.Engine, secrets_dir: Path) -> None:
         self.engine = engine
         self._master = sealing.MasterKey(secrets_dir, "registry-master.key")
         self._fingerprint_key = self._master.derive(b"fingerprint")
+        # Derived, never stored: labels stay stable as long as the master key does.
+        self._label_key = self._master.derive(b"label")
         metadata.create_all(engine)
+
+    def label(self, person_id: UUID, role: str) -> str:
+        """The person's pseudonymous label (``pseudonym``) under this deployment's key."""
+        return pseudonym(self._label_key, person_id, role)
 
     def fingerprint(self, last: str, first: str, middle: str | None, birth_date: str) -> str:
         normalised = "|".join(

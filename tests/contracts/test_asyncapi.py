@@ -146,7 +146,8 @@ def test_every_request_reply_route_with_its_queue_and_reply(document: dict[str, 
 def test_the_documented_shapes_are_the_ones_sent() -> None:
     """The models that describe JSON built elsewhere name the same fields as the code does."""
     assert set(AuditHead.model_fields) == set(SignedHead.__dataclass_fields__)
-    assert set(PersonNames.model_fields) == {"full_name", "role", "organisation_id", *SHARED_FIELDS}
+    assert set(PersonNames.model_fields) == {"full_name", "role", "organisation_id", "pseudonymous",
+                                             "label", "protected", *SHARED_FIELDS}
 
 
 def stored_event_types(service: str) -> set[str]:

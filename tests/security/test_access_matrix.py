@@ -355,7 +355,9 @@ ROUTES: dict[str, Case] = {
         "awards": [{"mentor_id": w.ids["mentor"], "merit": "за работу"}]})),
     "POST /documents/thanks-letter": Case(write_org, send("/documents/thanks-letter", lambda w: {
         **ISSUER, "org": SCHOOL, "addressee": "ООО «Партнёр»", "text": "Благодарим за помощь школе"})),
-    "POST /documents/consent": Case(write_org, send("/documents/consent", lambda w: {
+    # A consent form prints a child's name, birth date and guardian: only the school issues it
+    # (officials above it see the child by label, 152-ФЗ, ст. 5 — NAMES_HIDDEN).
+    "POST /documents/consent": Case(curator_only, send("/documents/consent", lambda w: {
         **ISSUER, "org": SCHOOL, "person_id": w.ids["mentee"]})),
     "POST /documents/report": Case(write_org, send("/documents/report", lambda w: {
         **ISSUER, "org": SCHOOL, "territory": "Школа", "period": "2025 год"})),
@@ -429,7 +431,7 @@ def actor_headers(world: World, route: str, role: str, own: bool) -> dict[str, s
     return world.headers(Role(role), scope, user)
 
 
-DENIAL_CODES = {"401": {"UNAUTHENTICATED"}, "403": {"FORBIDDEN"}}
+DENIAL_CODES = {"401": {"UNAUTHENTICATED"}, "403": {"FORBIDDEN", "NAMES_HIDDEN"}}
 
 
 @pytest.mark.parametrize(("route", "role", "own"), CASES,

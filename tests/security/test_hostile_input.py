@@ -157,7 +157,11 @@ def test_reading_personal_data_is_logged_and_reaches_the_audit_trail(world: Worl
     mentee = world.new_mentee()
     registry = world.runtimes["registry"].service
     before = registry.events.max_position()
-    reader = world.headers(Role.MUNICIPAL, "demo/m1", user="inspector-7")
+    # Above the school a child is a label (152-ФЗ, ст. 5): no personal data read, nothing logged.
+    official = world.headers(Role.MUNICIPAL, "demo/m1", user="inspector-1")
+    labelled = world.client.get(f"/registry/people/{mentee}", headers=official)
+    assert labelled.status_code == 200 and labelled.json()["personal"] is None
+    reader = world.headers(Role.CURATOR, SCHOOL, user="inspector-7")
     person = world.client.get(f"/registry/people/{mentee}", headers=reader)
     assert person.status_code == 200 and person.json()["personal"]["last_name"] == SURNAMES[0]
     listing = world.client.get(f"/registry/organisations/{world.ids['school']}/people",

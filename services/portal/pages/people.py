@@ -20,7 +20,7 @@ from fastapi.responses import RedirectResponse
 from services.portal.client import ApiError
 from services.portal.collation import ru_key
 from services.portal.frame import Session, Signed, htmx, page_router, render
-from services.portal.lookups import to_own_organisation
+from services.portal.lookups import NAMES_HIDDEN_NOTE, person_label, to_own_organisation
 from services.portal.templating import templates
 from shared.auth import OrgPath
 from shared.uploads import MAX_UPLOAD_BYTES
@@ -32,22 +32,15 @@ ConsentFilter = Literal["", "active", "withdrawn"]
 MIN_REASON = 3
 
 
-def person_label(person: dict[str, Any]) -> str:
-    """A person's name, or — once their consent is withdrawn and the name erased — a label that
-    still tells the records apart: role, grade and a short stable code of the record."""
-    if person.get("full_name"):
-        return str(person["full_name"])
-    role = "Наставник" if person.get("role") == "mentor" else "Наставляемый"
-    grade = f", {person['grade']} класс" if person.get("grade") else ""
-    return f"{role}{grade}, запись {str(person['id'])[:8]} (данные удалены)"
-
-
-templates.env.globals.update(person_label=person_label)
+templates.env.globals.update(person_label=person_label, names_hidden_note=NAMES_HIDDEN_NOTE)
 
 
 def in_russian_order(people: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Named people in the Russian alphabetical order, the erased ones after them."""
-    return sorted(people, key=lambda p: (p.get("full_name") is None, ru_key(p.get("full_name")), p["id"]))
+    """Named (or labelled) people in the Russian alphabetical order, the erased ones after them."""
+    def key(p: dict[str, Any]) -> tuple[bool, Any, str]:
+        shown = p.get("full_name") or (p.get("label") if p.get("names_hidden") else None)
+        return (shown is None, ru_key(shown), p["id"])
+    return sorted(people, key=key)
 
 
 @router.get("/bases")
@@ -71,6 +64,7 @@ async def organisation_page(request: Request, organisation_id: UUID, s: Signed,
         people = [p for p in people if p["withdrawn"]]
     people = in_russian_order(people)
     context = {"actor": s.actor, "org": org, "people": people, "role": role, "q": q,
+               "names_hidden": any(p.get("names_hidden") for p in people),
                "consent": consent, "can_write": s.actor.can_write(OrgPath.parse(org["path"]))}
     if htmx(request) and request.headers.get("HX-Target") == "people":
         return render(request, "_people.html", **context)

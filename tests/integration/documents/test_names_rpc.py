@@ -38,13 +38,24 @@ def test_names_only_for_issuers_within_their_scope(system: System) -> None:
     reply = ask(system, {"token": token(system, Role.CURATOR, "demo/m1/school-a"),
                          "person_ids": [mine, theirs]})
     assert reply["missing"] == [theirs]
+    label = reply["people"][mine]["label"]
+    assert label.startswith("Наставляемый №")
     assert reply["people"][mine] == {
         "full_name": "Орлов Егор Ильич", "last_name": "Орлов", "first_name": "Егор",
         "middle_name": "Ильич", "birth_date": "2013-05-02", "guardian_name": "Орлова Мария Ивановна",
-        "role": "mentee", "organisation_id": system.ids["school-a"]}
+        "role": "mentee", "organisation_id": system.ids["school-a"], "pseudonymous": False,
+        "label": label, "protected": True}
+    # Above the school: the child by label (152-ФЗ, ст. 5), the adult mentor by name only.
     municipal = ask(system, {"token": token(system, Role.MUNICIPAL, "demo/m1"),
                              "person_ids": [mine, theirs]})
     assert sorted(municipal["people"]) == sorted([mine, theirs]) and municipal["missing"] == []
+    assert municipal["people"][mine] == {
+        "full_name": label, "last_name": None, "first_name": None, "middle_name": None,
+        "birth_date": None, "guardian_name": None, "role": "mentee",
+        "organisation_id": system.ids["school-a"], "pseudonymous": True, "label": label,
+        "protected": True}
+    mentor = municipal["people"][theirs]
+    assert (mentor["full_name"], mentor["birth_date"]) == ("Чужой Виктор Павлович", None)
 
     for role in (Role.PARTICIPANT, Role.AUDITOR):
         refused = ask(system, {"token": token(system, role, "demo"), "person_ids": [mine]})

@@ -16,6 +16,7 @@ from uuid import UUID
 
 import pytest
 import sqlalchemy as sa
+from docx import Document
 
 from services.documents import views
 from shared.auth import Actor, OrgPath, Role
@@ -24,6 +25,13 @@ from shared.errors import DomainError
 from tests.integration.documents.conftest import ISSUER, SCHOOL_A, SCHOOL_B, System
 from tests.integration.documents.reader import pdf_text
 from tests.integration.documents.test_generation_api import paired, pairs_body, people
+
+
+def docx_text(content: bytes) -> str:
+    document = Document(io.BytesIO(content))
+    cells = [c.text for t in document.tables for r in t.rows for c in r.cells]
+    return "\n".join([p.text for p in document.paragraphs] + cells)
+
 
 #: Parts of the registry persons' names printed in the pairs order (the signatory is not one).
 PERSON_NAMES = ("Петрова", "Анна", "Кузнецов", "Павел", "Орлов", "Егор", "Белова", "Зайцев", "Илья")
@@ -87,8 +95,13 @@ def test_a_pairs_order_is_kept_as_its_recipe_and_erased_with_consent(
     for expected in ("№ 1-н", "15.09.2023", "Петрова Анна Сергеевна", "Орлов Егор Ильич",
                      "Белова Мария Олеговна", "Зайцев Илья Романович"):
         assert expected in text, expected
+    # The municipality above the school sees the children by label (152-ФЗ, ст. 5): a redacted
+    # copy, not the registered bytes; the adult mentors keep their names.
     municipal = system.get(document["docx_url"], Role.MUNICIPAL, "demo/m1")
-    assert municipal.status_code == 200 and municipal.content == docx.content
+    assert municipal.status_code == 200 and municipal.content != docx.content
+    copy = docx_text(municipal.content)
+    assert "Петрова Анна Сергеевна" in copy and copy.count("Наставляемый №") == 3
+    assert [n for n in ("Орлов", "Белова", "Зайцев", "Егор", "Илья") if n in copy] == []
 
     # Neither the DOCX nor the PDF (never cached) was kept: the database holds ids, not names.
     service = system.documents.service
@@ -192,3 +205,23 @@ def test_a_consent_form_follows_its_person(system: System, tmp_path: Path) -> No
     assert system.get(document["docx_url"]).json()["code"] == "PERSONAL_DATA_ERASED"
     assert system.get(document["pdf_url"]).status_code == 410
     assert system.stored() == before  # a refused download records nothing
+
+
+def test_an_order_an_official_issues_names_children_by_label(system: System) -> None:
+    """The municipality's own pairs order prints labels for the children; the school's curator,
+    who sees the names, downloads it exactly as issued (its checksum holds)."""
+    ids = paired(system, people(system))
+    issued = system.post("/documents/pairs-order", pairs_body(ids), Role.MUNICIPAL, "demo/m1")
+    assert issued.status_code == 201, issued.text
+    document = issued.json()
+    for role, scope in ((Role.MUNICIPAL, "demo/m1"), (Role.CURATOR, SCHOOL_A)):
+        docx = system.get(document["docx_url"], role, scope)
+        assert docx.status_code == 200, docx.text
+        assert hashlib.sha256(docx.content).hexdigest() == document["content_sha256"]
+        text = docx_text(docx.content)
+        assert "Петрова Анна Сергеевна" in text and text.count("Наставляемый №") == 3
+        assert [n for n in ("Орлов", "Белова", "Зайцев") if n in text] == []
+    # A consent form needs the child's name and birth date: the school issues it, not the level above.
+    consent = system.post("/documents/consent", {**ISSUER, "org": SCHOOL_A, "person_id": ids["orlov"]},
+                          Role.REGIONAL, "demo")
+    assert consent.status_code == 403 and consent.json()["code"] == "NAMES_HIDDEN"
