@@ -312,8 +312,9 @@ class Pair(EventSourcedAggregate):
     # --- a proposal to another organisation's mentor --------------------------------------
 
     def confirm(self, confirmed_on: date, meta: dict[str, Any]) -> None:
-        """The mentor's organisation agrees: from ``confirmed_on`` the pair is active (its
-        meetings may be dated from that day, never from the proposal's)."""
+        """The mentor's organisation agrees: the pair is active from now on. It keeps the date
+        the proposer gave (the order that formed it, recorded afterwards as for any pair);
+        ``confirmed_on`` only bounds it, as a pair is never formed in the future."""
         if not self.proposed:
             raise not_a_proposal(self.status)
         self._proposal_confirmed(
@@ -321,7 +322,7 @@ class Pair(EventSourcedAggregate):
             form=self.form, mentor_id=self.mentor_id,
             mentor_organisation_id=self.mentor_organisation_id, mentee_ids=list(self.mentee_ids),
             order_ref=self.order_ref, suggested=self.suggested, score=self.score,
-            formed_on=max(self.formed_on, confirmed_on.isoformat()), meta=meta)
+            formed_on=min(self.formed_on, confirmed_on.isoformat()), meta=meta)
 
     @event("PairProposalConfirmed")
     def _proposal_confirmed(self, programme_id: UUID | None, organisation_id: UUID, form: str,

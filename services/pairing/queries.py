@@ -305,6 +305,7 @@ def pair_json(row: sa.Row[Any]) -> dict[str, Any]:
             "last_meeting_on": row.last_meeting_on, "meetings": row.meetings,
             "mentor_organisation_id": str(row.mentor_organisation_id)
             if row.mentor_organisation_id else None,
+            "mentor_path": row.mentor_path,
             "cross_organisation": bool(row.mentor_organisation_id is not None
                                        and row.mentor_organisation_id != row.organisation_id)}
 

@@ -181,15 +181,18 @@ def test_withdrawn_consent_declines_a_waiting_proposal(pairing: PairingService,
     refused("NOT_A_PROPOSAL", 409, pairing.confirm_proposal, curator(SCHOOL_B), pair_id)
 
 
-def test_meetings_of_a_confirmed_pair_start_from_the_confirmation(pairing: PairingService,
-                                                                  world: FakeRegistry) -> None:
+def test_a_confirmed_pair_keeps_the_date_of_the_order_that_formed_it(pairing: PairingService,
+                                                                    world: FakeRegistry) -> None:
+    ordered = TODAY - timedelta(days=30)
     pair_id = pairing.form_pair(curator(SCHOOL_A), FormPair(
         form=FORM, mentor_id=world.mentor(SCHOOL_B), mentee_ids=[world.mentee(SCHOOL_A)],
-        formed_on=TODAY - timedelta(days=30)))
+        formed_on=ordered))
     pairing.confirm_proposal(curator(SCHOOL_B), pair_id)
-    assert pairing.get_pair(curator(SCHOOL_A).actor, pair_id)["formed_on"] == TODAY.isoformat()
+    assert pairing.get_pair(curator(SCHOOL_A).actor, pair_id)["formed_on"] == ordered.isoformat()
     refused("MEETING_BEFORE_PAIR", 422, pairing.hold_meeting, curator(SCHOOL_A), pair_id,
-            HoldMeeting(kind="intro", date=TODAY - timedelta(days=3), duration_minutes=45))
+            HoldMeeting(kind="intro", date=ordered - timedelta(days=1), duration_minutes=45))
+    assert pairing.hold_meeting(curator(SCHOOL_A), pair_id, HoldMeeting(
+        kind="intro", date=ordered + timedelta(days=1), duration_minutes=45)) == 1
 
 
 def test_an_official_above_both_schools_forms_the_pair_directly(pairing: PairingService,
