@@ -113,8 +113,9 @@ def decline_proposal(pair_id: UUID, cmd: AnswerProposal, ctx: Context,
 def list_pairs(actor: CurrentActor, pairing: Pairing, organisation_id: UUID | None = None,
                status: Literal["proposed", "active", "completed", "dissolved", "declined"]
                | None = None,
-               mentor_id: UUID | None = None) -> list[dict[str, Any]]:
-    return pairing.list_pairs(actor, organisation_id, status, mentor_id)
+               mentor_id: UUID | None = None,
+               mentor_organisation_id: UUID | None = None) -> list[dict[str, Any]]:
+    return pairing.list_pairs(actor, organisation_id, status, mentor_id, mentor_organisation_id)
 
 
 @router.get("/pairs/{pair_id}")

@@ -158,12 +158,16 @@ class PairingQueries(PoolReader):
         }
 
     def list_pairs(self, actor: Actor, organisation_id: UUID | None = None,
-                   status: str | None = None, mentor_id: UUID | None = None) -> list[dict[str, Any]]:
+                   status: str | None = None, mentor_id: UUID | None = None,
+                   mentor_organisation_id: UUID | None = None) -> list[dict[str, Any]]:
+        """Pairs the actor may see; ``organisation_id``: filed at that organisation (the pairs
+        its order lists), ``mentor_organisation_id``: with a mentor of that organisation."""
         query = sa.select(views.pairs).order_by(views.pairs.c.formed_on, views.pairs.c.id)
         if organisation_id is not None:
-            # An organisation's pairs include those with its mentor filed elsewhere.
-            query = query.where(sa.or_(views.pairs.c.organisation_id == organisation_id,
-                                       views.pairs.c.mentor_organisation_id == organisation_id))
+            query = query.where(views.pairs.c.organisation_id == organisation_id)
+        if mentor_organisation_id is not None:
+            # Pairs with this organisation's mentors, wherever they are filed.
+            query = query.where(views.pairs.c.mentor_organisation_id == mentor_organisation_id)
         if status is not None:
             query = query.where(views.pairs.c.status == status)
         if mentor_id is not None:

@@ -118,9 +118,15 @@ async def pairs_page(request: Request, organisation_id: UUID, s: Signed,
                      status: Literal["", "active", "completed", "dissolved", "proposed",
                                      "declined"] = "") -> Response:
     org = await s.api.get(f"/registry/organisations/{organisation_id}")
-    pairs, names, proposals = await asyncio.gather(
+    filed, with_our_mentors, names, proposals = await asyncio.gather(
         s.api.get("/pairing/pairs", organisation_id=str(organisation_id), status=status or None),
+        s.api.get("/pairing/pairs", mentor_organisation_id=str(organisation_id),
+                  status=status or None),
         names_of(s, organisation_id), s.api.get("/pairing/proposals"))
+    # The organisation's own pairs and those of other organisations with its mentors (a
+    # confirmed cross-organisation pair is seen by both); proposals are listed apart below.
+    pairs = list({p["id"]: p for p in [*filed, *with_our_mentors]
+                  if p["status"] not in ("proposed", "declined") or p["status"] == status}.values())
     pairs = sorted(pairs, key=lambda p: ru_key(names.get(p["mentor_id"])))
     own = str(organisation_id)
     return render(request, "pairs.html", actor=s.actor, org=org, pairs=pairs, names=names,

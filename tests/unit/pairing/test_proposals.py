@@ -92,8 +92,10 @@ def test_the_mentors_school_confirms_then_both_see_it_and_either_ends_it(
         card = pairing.get_pair(curator(school).actor, pair_id)
         assert (card["organisation_name"], card["mentor_organisation_name"]) == ("school-a", "school-b")
         assert card["cross_organisation"] is True
-    assert [p["id"] for p in pairing.list_pairs(curator(SCHOOL_B).actor,
-                                                organisation_id=world.ids[SCHOOL_B])] == [str(pair_id)]
+    assert [p["id"] for p in pairing.list_pairs(
+        curator(SCHOOL_B).actor, mentor_organisation_id=world.ids[SCHOOL_B])] == [str(pair_id)]
+    # Filed at school A: school B's order of its own pairs does not list it.
+    assert pairing.list_pairs(curator(SCHOOL_B).actor, organisation_id=world.ids[SCHOOL_B]) == []
     assert pairing.proposals(curator(SCHOOL_B).actor)["incoming"] == []
     # The mentee's school keeps the meetings; the mentor's school only sees them.
     assert pairing.hold_meeting(curator(SCHOOL_A), pair_id, HoldMeeting(

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from tests.unit.portal.conftest import PortalUnderTest
 from tests.unit.portal.test_curator_pages import MENTEE, MENTOR, PAIR, SCHOOL, school_api
 
@@ -125,3 +127,24 @@ def test_a_proposal_waiting_for_an_answer_says_so_on_its_card(portal: PortalUnde
     text = portal.client().get(f"/pairs/{PAIR}").text
     assert "ещё не подтверждена" in text and "ожидает подтверждения организацией наставника" in text
     assert f'action="/pairs/{PAIR}/meetings"' not in text
+
+
+def test_a_confirmed_pair_with_our_mentor_is_listed_but_not_put_in_our_order(
+        portal: PortalUnderTest) -> None:
+    pairs_api(portal)
+    theirs = proposal(status="active", meetings=2)
+
+    def pairs(request: httpx.Request) -> httpx.Response:
+        mentor_side = "mentor_organisation_id" in request.url.params
+        return httpx.Response(200, json=[theirs] if mentor_side else [])
+
+    portal.api.answers[("GET", "/pairing/pairs")] = pairs
+    page = portal.client().get(f"/organisations/{SCHOOL['id']}/pairs").text
+    table = page[page.index('<table class="data pairs">'):]
+    assert f'href="/pairs/{PAIR}"' in table and "действует" in table
+    # The order lists the pairs filed at the school only: here none.
+    ordered = portal.client().post(f"/organisations/{SCHOOL['id']}/pairs-order", data={
+        "school_year": "2026-2027", "signatory_position": "Директор",
+        "signatory_name": "Иванов Иван Иванович"})
+    assert "error=" in ordered.headers["location"]
+    assert portal.api.sent("POST", "/documents/pairs-order") == []
