@@ -4,6 +4,7 @@ and the pair card names both organisations."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -148,3 +149,22 @@ def test_a_confirmed_pair_with_our_mentor_is_listed_but_not_put_in_our_order(
         "signatory_name": "Иванов Иван Иванович"})
     assert "error=" in ordered.headers["location"]
     assert portal.api.sent("POST", "/documents/pairs-order") == []
+
+
+def test_a_suggested_mentor_of_another_organisation_is_offered_as_a_proposal_not_ticked(
+        portal: PortalUnderTest) -> None:
+    school_api(portal)
+    foreign = "00000000-0000-0000-0000-0000000001ff"
+    portal.api.on("GET", f"/registry/organisations/{SCHOOL['id']}/programmes",
+                  [{"id": "p", "form": "teacher-student", "school_year": "2026-2027", "curator": "К"}])
+    portal.api.on("GET", "/pairing/suggestions", {
+        "form": "teacher-student", "form_title": "Учитель – ученик", "paired": 2, "mentees": 2,
+        "groups": [{"mentor_id": MENTOR, "mentee_ids": [MENTEE], "score": 5, "assignments": []},
+                   {"mentor_id": foreign, "mentee_ids": [PAIR], "score": 4, "assignments": []}],
+        "unmatched": []})
+    portal.api.on("GET", f"/pairing/organisations/{SCHOOL['id']}/pool", {"mentors": [], "mentees": []})
+    page = portal.client().get(f"/organisations/{SCHOOL['id']}/pairing").text
+    boxes = re.findall(r'<input type="checkbox" name="group" value="([^"]+)"\s*(checked)?', page)
+    assert [(value.split(":")[0], ticked) for value, ticked in boxes] == [
+        (MENTOR, "checked"), (foreign, "")]
+    assert "будет отправлена ей как предложение" in page
