@@ -279,12 +279,15 @@ def require_proposal_answerer(actor: Actor, path: OrgPath, mentor_path: OrgPath 
     """A proposal is confirmed or declined by whoever may write at the mentor's organisation:
     its curator (or the municipality or region above it). The proposer sees it but may not
     answer it (403); anyone who cannot see it gets a 404."""
-    if mentor_path is not None and actor.can_write(mentor_path):
+    if mentor_path is None:  # the pair's own mentor: no proposal to answer (the domain says so)
+        actor.require_record_write(path, missing)
+        return
+    if actor.can_write(mentor_path):
         return
     if can_see_pair(actor, path, mentor_path):
         raise forbidden("Предложение пары подтверждает или отклоняет куратор организации "
                         "наставника")
-    actor.require_record_read(mentor_path or path, missing)
+    actor.require_record_read(mentor_path, missing)
     raise missing
 
 

@@ -211,6 +211,10 @@ def test_a_same_school_pair_is_formed_at_once(pairing: PairingService, world: Fa
         form=FORM, mentor_id=world.mentor(SCHOOL_A), mentee_ids=[world.mentee(SCHOOL_A)]))
     assert answer["status"] == "active"
     assert pairing.proposals(curator(SCHOOL_A).actor) == {"incoming": [], "outgoing": []}
+    # There is nothing to answer; another school's curator does not learn the pair exists.
+    pair_id = UUID(answer["id"])
+    refused("NOT_A_PROPOSAL", 409, pairing.confirm_proposal, curator(SCHOOL_A), pair_id)
+    refused("PAIR_NOT_FOUND", 404, pairing.confirm_proposal, curator(SCHOOL_B), pair_id)
 
 
 def test_confirmed_suggestions_with_another_schools_mentor_become_proposals(
