@@ -281,9 +281,16 @@ class ActivityLoader:
         groups = [{"mentor_id": ids[mentor], "mentee_ids": [ids[m] for m in mentees]}
                   for mentor, mentees in school.groups]
         formed_on = formation_date(self.seed, school.path, self.today)
-        pair_ids = self._post(school, "/pairing/suggestions/confirm", {
+        answer = self._post(school, "/pairing/suggestions/confirm", {
             "programme_id": school.programme_id, "groups": groups, "formed_on": formed_on.isoformat(),
-            "order_ref": f"Приказ № {len(school.path) % 90 + 10}-н от {formed_on:%d.%m.%Y}"})["pair_ids"]
+            "order_ref": f"Приказ № {len(school.path) % 90 + 10}-н от {formed_on:%d.%m.%Y}"})
+        pair_ids = answer["pair_ids"]
+        for pair_id in answer.get("proposed_ids", []):
+            # A mentor from another school: that school's curator agrees to the pair.
+            pair = self.clients(school.path).get(f"/pairing/pairs/{pair_id}").raise_for_status().json()
+            confirmed = self.clients(pair["mentor_path"]).post(f"/pairing/pairs/{pair_id}/confirm")
+            if confirmed.status_code >= 400:
+                raise RuntimeError(f"подтверждение пары: {confirmed.status_code} {confirmed.text}")
         with self._lock:
             self.counts["pairs"] += len(pair_ids)
         return [(pair_id, group["mentor_id"], group["mentee_ids"], formed_on)

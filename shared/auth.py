@@ -291,6 +291,57 @@ def can_read_pair(actor: Actor, path: OrgPath, members: Collection[UUID]) -> boo
     return actor.can_read(path)
 
 
+# --- pairing across organisations: a proposal the mentor's organisation answers ---------------
+
+def pair_needs_agreement(actor: Actor, same_organisation: bool, mentor_path: OrgPath) -> bool:
+    """A pair with another organisation's mentor binds that organisation's person: it is a
+    proposal its curator answers. Whoever may already write at the mentor's organisation (the
+    municipality or region above both, the system) forms the pair directly, as before."""
+    return not same_organisation and not actor.can_write(mentor_path)
+
+
+def can_see_pair(actor: Actor, path: OrgPath, mentor_path: OrgPath | None) -> bool:
+    """Officials read the pairs filed in their scope and the pairs with a mentor of their scope
+    filed elsewhere (a cross-organisation pair grants both sides sight); a participant reads
+    only their own pairs (``can_read_pair``)."""
+    return actor.can_read(path) or (mentor_path is not None and actor.can_read(mentor_path))
+
+
+def require_pair_sight(actor: Actor, path: OrgPath, mentor_path: OrgPath | None,
+                       missing: DomainError) -> None:
+    """``can_see_pair`` or, for anyone else, as if the pair did not exist (logged as denied)."""
+    if mentor_path is not None and not actor.can_read(path) and actor.can_read(mentor_path):
+        return
+    actor.require_record_read(path, missing)
+
+
+def require_pair_ender(actor: Actor, path: OrgPath, mentor_path: OrgPath | None,
+                       missing: DomainError) -> None:
+    """A pair is ended by its own organisation, or by the organisation of a mentor from
+    elsewhere: either side of a cross-organisation pair may dissolve it."""
+    if mentor_path is not None and not actor.can_write(path) and actor.can_read(mentor_path):
+        actor.require_write(mentor_path)
+        return
+    actor.require_record_write(path, missing)
+
+
+def require_proposal_answerer(actor: Actor, path: OrgPath, mentor_path: OrgPath | None,
+                              missing: DomainError) -> None:
+    """A proposal is confirmed or declined by whoever may write at the mentor's organisation:
+    its curator (or the municipality or region above it). The proposer sees it but may not
+    answer it (403); anyone who cannot see it gets a 404."""
+    if mentor_path is None:  # the pair's own mentor: no proposal to answer (the domain says so)
+        actor.require_record_write(path, missing)
+        return
+    if actor.can_write(mentor_path):
+        return
+    if can_see_pair(actor, path, mentor_path):
+        raise forbidden("Предложение пары подтверждает или отклоняет куратор организации "
+                        "наставника")
+    actor.require_record_read(mentor_path, missing)
+    raise missing
+
+
 # --- monitoring: figures, surveys, the reporting calendar, the audit log ---------------------
 
 def require_figures_reader(actor: Actor) -> None:

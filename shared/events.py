@@ -107,6 +107,35 @@ class PairFormed(Payload):
     score: float | None = None
 
 
+class PairProposed(Payload):
+    """A pair with another organisation's mentor, waiting for that organisation's answer: not a
+    pair yet (no place of the mentor taken, nothing to count)."""
+
+    programme_id: UUID | None = None
+    organisation_id: UUID  # the mentees' organisation, where the pair is filed
+    form: str
+    mentor_id: UUID
+    mentor_organisation_id: UUID
+    mentee_ids: list[UUID]
+    order_ref: str | None = None
+    suggested: bool = False
+    score: float | None = None
+
+
+class PairProposalConfirmed(PairFormed):
+    """The mentor's organisation agreed: from now on an active pair. It repeats every field of
+    ``PairFormed`` so a reader counts the pair from this event alone, once, at the mentees'
+    organisation (where the envelope's path files it)."""
+
+    mentor_organisation_id: UUID | None = None
+
+
+class PairProposalDeclined(Payload):
+    """The mentor's organisation refused; the reason (free text) stays in the pairing service."""
+
+    returned_mentee_ids: list[UUID] = []
+
+
 class PlanGoalSet(Payload):
     """v2: the goal's wording (free text) stays in the pairing service."""
 
@@ -296,6 +325,7 @@ CATALOGUE: dict[str, EventSpec] = {
         OrganisationRegistered, ContingentDeclared, MentorRegistered, MenteeRegistered,
         ConsentRecorded, ConsentWithdrawn, ProgrammeLaunched, PersonalDataAccessed,
         PairFormed, PlanGoalSet, MeetingHeld, FeedbackSubmitted, PairCompleted, PairDissolved,
+        PairProposed, PairProposalConfirmed, PairProposalDeclined,
         SurveyRecorded, ReportDue, ReportingCalendarOpened,
         DocumentIssued, ReportDrafted, ReportSubmitted, RoadmapImported, RoadmapItemUpdated,
         RoadmapItemDue, PracticeSubmitted, PracticePublished, PracticeRejected,
@@ -312,7 +342,7 @@ PUBLISHED_BY: dict[str, str] = {
     ), "registry"),
     **dict.fromkeys((
         "PairFormed", "PlanGoalSet", "MeetingHeld", "FeedbackSubmitted", "PairCompleted",
-        "PairDissolved",
+        "PairDissolved", "PairProposed", "PairProposalConfirmed", "PairProposalDeclined",
     ), "pairing"),
     **dict.fromkeys(("SurveyRecorded", "ReportDue", "ReportingCalendarOpened"), "monitoring"),
     **dict.fromkeys((

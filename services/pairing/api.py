@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from services.pairing.application import PairingService
 from services.pairing.commands import (
+    AnswerProposal,
     ConfirmSuggestions,
     DissolvePair,
     FormPair,
@@ -62,7 +63,8 @@ def stable_suggestions(scope: ScopeQuery, actor: CurrentActor, pairing: Pairing)
 
 @router.post("/suggestions/confirm", status_code=201)
 def confirm(cmd: ConfirmSuggestions, ctx: Context, pairing: Pairing) -> dict[str, list[str]]:
-    return {"pair_ids": [str(i) for i in pairing.confirm(ctx, cmd)]}
+    """A group with another organisation's mentor becomes a proposal (in ``proposed_ids``)."""
+    return pairing.confirm_answer(ctx, cmd)
 
 
 @router.get("/unpaired")
@@ -83,14 +85,37 @@ def set_profile(person_id: UUID, cmd: SetProfile, ctx: Context, pairing: Pairing
 
 @router.post("/pairs", status_code=201)
 def form_pair(cmd: FormPair, ctx: Context, pairing: Pairing) -> dict[str, str]:
-    return {"id": str(pairing.form_pair(ctx, cmd))}
+    """With another organisation's mentor the pair is a proposal (``status: proposed``) that
+    organisation's curator confirms or declines."""
+    return pairing.form_pair_answer(ctx, cmd)
+
+
+@router.get("/proposals")
+def proposals(actor: CurrentActor, pairing: Pairing) -> dict[str, list[dict[str, Any]]]:
+    """Proposals of pairs to answer (``incoming``) and one's own waiting or declined ones."""
+    return pairing.proposals(actor)
+
+
+@router.post("/pairs/{pair_id}/confirm", status_code=204)
+def confirm_proposal(pair_id: UUID, ctx: Context, pairing: Pairing) -> Response:
+    pairing.confirm_proposal(ctx, pair_id)
+    return Response(status_code=204)
+
+
+@router.post("/pairs/{pair_id}/decline", status_code=204)
+def decline_proposal(pair_id: UUID, cmd: AnswerProposal, ctx: Context,
+                     pairing: Pairing) -> Response:
+    pairing.decline_proposal(ctx, pair_id, cmd)
+    return Response(status_code=204)
 
 
 @router.get("/pairs")
 def list_pairs(actor: CurrentActor, pairing: Pairing, organisation_id: UUID | None = None,
-               status: Literal["active", "completed", "dissolved"] | None = None,
-               mentor_id: UUID | None = None) -> list[dict[str, Any]]:
-    return pairing.list_pairs(actor, organisation_id, status, mentor_id)
+               status: Literal["proposed", "active", "completed", "dissolved", "declined"]
+               | None = None,
+               mentor_id: UUID | None = None,
+               mentor_organisation_id: UUID | None = None) -> list[dict[str, Any]]:
+    return pairing.list_pairs(actor, organisation_id, status, mentor_id, mentor_organisation_id)
 
 
 @router.get("/pairs/{pair_id}")

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from services.pairing import pools, views
 from services.pairing.commands import (
+    AnswerProposal,
     ConfirmSuggestions,
     DissolvePair,
     FormPair,
@@ -28,13 +29,21 @@ from services.pairing.commands import (
     SubmitFeedback,
 )
 from services.pairing.config import PairingConfig, load_config
-from services.pairing.domain import Pair, check_new_pair
+from services.pairing.domain import CONSENT_REASON, Pair, check_new_pair
 from services.pairing.matching import Exclusion, Form, score_pair
 from services.pairing.matching.domain import CATEGORY_NOT_ALLOWED, NO_CAPACITY
 from services.pairing.pool_reader import ResolvedScope
 from services.pairing.queries import PairingQueries
 from services.pairing.vault import PairingVault
-from shared.auth import Actor, OrgPath, participant_id, system_actor
+from shared.auth import (
+    Actor,
+    OrgPath,
+    pair_needs_agreement,
+    participant_id,
+    require_pair_ender,
+    require_proposal_answerer,
+    system_actor,
+)
 from shared.errors import DomainError, conflict, forbidden, not_found
 from shared.logging import get_logger
 from shared.settings import Settings
@@ -70,6 +79,8 @@ class PairingService(PairingQueries, EventSourcedService):
         views.create_tables(self.engine)
         pools.create_tables(self.engine)
         self.catch_up()
+        with self.engine.begin() as conn:
+            views.fill_mentor_organisations(conn)
 
     # --- forming pairs ----------------------------------------------------------------------
 
@@ -80,12 +91,24 @@ class PairingService(PairingQueries, EventSourcedService):
         return self._form_pairs(ctx, resolved, resolved.form, cmd.groups, cmd.order_ref,
                                 suggested=True, formed_on=cmd.formed_on)
 
+    def confirm_answer(self, ctx: CommandContext, cmd: ConfirmSuggestions) -> dict[str, list[str]]:
+        """The pairs formed and, among them, the proposals sent to mentors' organisations."""
+        ids = self.confirm(ctx, cmd)
+        return {"pair_ids": [str(i) for i in ids],
+                "proposed_ids": [str(i) for i in ids if self._pair_row(i).status == "proposed"]}
+
     def form_pair(self, ctx: CommandContext, cmd: FormPair) -> UUID:
         resolved = self.resolve_scope(cmd)
         form = resolved.form if resolved else self.form_of(cmd.form or "")
         group = GroupChoice(mentor_id=cmd.mentor_id, mentee_ids=cmd.mentee_ids)
         return self._form_pairs(ctx, resolved, form, [group], cmd.order_ref, suggested=False,
                                 formed_on=cmd.formed_on)[0]
+
+    def form_pair_answer(self, ctx: CommandContext, cmd: FormPair) -> dict[str, str]:
+        """The new pair's id and status: ``proposed`` when another organisation's mentor was
+        named (that organisation answers), else ``active``."""
+        pair_id = self.form_pair(ctx, cmd)
+        return {"id": str(pair_id), "status": self._pair_row(pair_id).status}
 
     def _form_pairs(self, ctx: CommandContext, scope: ResolvedScope | None, form: Form,
                     groups: Sequence[GroupChoice], order_ref: str | None,
@@ -161,19 +184,28 @@ class PairingService(PairingQueries, EventSourcedService):
                     if isinstance(score, Exclusion):
                         raise exclusion_error(score)
                     total += score.total_milli
+                fields = {"programme_id": scope.programme_id if scope else None,
+                          "organisation_id": organisation_id, "form": form.code,
+                          "mentor_id": group.mentor_id, "mentee_ids": list(group.mentee_ids),
+                          "order_ref": order_ref, "suggested": suggested,
+                          "score": total / 1000, "formed_on": today, "meta": ctx.meta(path)}
+                if pair_needs_agreement(ctx.actor, mentor_row.organisation_id == organisation_id,
+                                        OrgPath.parse(mentor_row.path)):
+                    # Another organisation's person: a proposal, which takes no place of the
+                    # mentor until that organisation confirms (the places are checked then).
+                    pairs.append(Pair.propose(
+                        mentor_organisation_id=mentor_row.organisation_id, **fields))
+                    continue
                 free = mentor_row.capacity - load
                 if len(rows) > free:
                     raise conflict(NO_CAPACITY, f"У наставника нет столько свободных мест: мест "
                                    f"{mentor_row.capacity}, занято {load}, "
                                    f"предлагается ещё {len(rows)}")
                 loads[group.mentor_id] = load + len(rows)
-                pairs.append(Pair(
-                    programme_id=scope.programme_id if scope else None,
-                    organisation_id=organisation_id, form=form.code, mentor_id=group.mentor_id,
-                    mentee_ids=list(group.mentee_ids), order_ref=order_ref, suggested=suggested,
-                    score=total / 1000, formed_on=today, meta=ctx.meta(path)))
+                pairs.append(Pair(**fields))
             self._save(*pairs)
             log.info("pairing.pairs_formed", count=len(pairs), suggested=suggested,
+                     proposed=sum(p.proposed for p in pairs),
                      actor=ctx.actor.user, correlation_id=str(ctx.correlation_id))
             return [p.id for p in pairs]
 
@@ -280,8 +312,13 @@ class PairingService(PairingQueries, EventSourcedService):
             self._save(pair)
 
     def dissolve(self, ctx: CommandContext, pair_id: UUID, cmd: DissolvePair) -> list[UUID]:
+        """Either side of a cross-organisation pair may end it (``require_pair_ender``)."""
         with self._lock:
-            pair, path = self._pair_for_writing(ctx, pair_id)
+            row = self._pair_row(pair_id)
+            path = OrgPath.parse(row.path)
+            require_pair_ender(ctx.actor, path, self._mentor_path(row),
+                               not_found("Пара", "PAIR_NOT_FOUND"))
+            pair: Pair = self.events.repository.get(pair_id)
             returned = pair.dissolve(cmd.reason, meta=ctx.meta(path), seal=self._sealer(pair))
             self._save(pair)
             return returned
@@ -290,6 +327,46 @@ class PairingService(PairingQueries, EventSourcedService):
         """Seals free text about the pair with its members' keys (made on first use)."""
         return lambda data: self.vault.text_of(
             pair.id, [pair.mentor_id, *pair.mentee_ids], create=True).seal(data)
+
+    # --- a proposal to another organisation's mentor ----------------------------------------
+
+    def confirm_proposal(self, ctx: CommandContext, pair_id: UUID) -> None:
+        """The mentor's organisation agrees: the mentor's free places and everyone's consent
+        are checked now, when the places are taken, not when the pair was proposed."""
+        with self.exclusive():
+            row = self._pair_row(pair_id)
+            path = OrgPath.parse(row.path)
+            require_proposal_answerer(ctx.actor, path, self._mentor_path(row),
+                                      not_found("Пара", "PAIR_NOT_FOUND"))
+            pair: Pair = self.events.repository.get(pair_id)
+            if pair.proposed:
+                people = [pair.mentor_id, *pair.mentee_ids]
+                with self.engine.connect() as conn:
+                    mentor_row = conn.execute(sa.select(pools.mentors).where(
+                        pools.mentors.c.id == pair.mentor_id)).first()
+                    load = self._loads(conn).get(pair.mentor_id, 0)
+                    withdrawn = self._withdrawn(conn, people)
+                if mentor_row is None or mentor_row.withdrawn or withdrawn:
+                    raise conflict("CONSENT_WITHDRAWN", "Участник пары отозвал согласие на "
+                                   "обработку персональных данных: пару подтвердить нельзя")
+                if len(pair.mentee_ids) > mentor_row.capacity - load:
+                    raise conflict(NO_CAPACITY, f"У наставника нет столько свободных мест: мест "
+                                   f"{mentor_row.capacity}, занято {load}, "
+                                   f"предлагается ещё {len(pair.mentee_ids)}")
+            pair.confirm(self.today(), meta=ctx.meta(path))
+            self._save(pair)
+            log.info("pairing.proposal_confirmed", pair_id=str(pair_id), actor=ctx.actor.user)
+
+    def decline_proposal(self, ctx: CommandContext, pair_id: UUID, cmd: AnswerProposal) -> None:
+        with self._lock:
+            row = self._pair_row(pair_id)
+            path = OrgPath.parse(row.path)
+            require_proposal_answerer(ctx.actor, path, self._mentor_path(row),
+                                      not_found("Пара", "PAIR_NOT_FOUND"))
+            pair: Pair = self.events.repository.get(pair_id)
+            pair.decline(cmd.reason or "", meta=ctx.meta(path), seal=self._sealer(pair))
+            self._save(pair)
+            log.info("pairing.proposal_declined", pair_id=str(pair_id), actor=ctx.actor.user)
 
     # --- consent withdrawn in the registry --------------------------------------------------
 
@@ -314,7 +391,7 @@ class PairingService(PairingQueries, EventSourcedService):
                         views.pair_mentees.c.mentee_id == notice.person_id,
                         views.pair_mentees.c.active.is_(True))
                     rows = conn.execute(sa.select(views.pairs.c.id, views.pairs.c.path).where(
-                        views.pairs.c.status == "active",
+                        views.pairs.c.status.in_(("active", "proposed")),
                         sa.or_(views.pairs.c.mentor_id == notice.person_id,
                                views.pairs.c.id.in_(as_mentee)))).all()
                 pairs = []
@@ -323,6 +400,9 @@ class PairingService(PairingQueries, EventSourcedService):
                     if pair.active:
                         pair.dissolve_on_withdrawal(ctx.meta(OrgPath.parse(row.path)),
                                                     withdrawn_ids=[notice.person_id])
+                        pairs.append(pair)
+                    elif pair.proposed:  # nobody may confirm it any more
+                        pair.decline(CONSENT_REASON, meta=ctx.meta(OrgPath.parse(row.path)))
                         pairs.append(pair)
                 if pairs:
                     self._save(*pairs)

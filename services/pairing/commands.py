@@ -97,4 +97,10 @@ class DissolvePair(Command):
     reason: str = Field(min_length=3, max_length=500)
 
 
+class AnswerProposal(Command):
+    """The mentor's organisation declines a proposed pair; the reason is optional."""
+
+    reason: str | None = Field(default=None, max_length=500)
+
+
 Objective = Literal["max_score", "max_pairs"]

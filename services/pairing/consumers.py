@@ -36,7 +36,7 @@ def _upsert(conn: sa.Connection, table: sa.Table, row: dict[str, Any]) -> None:
 def _organisation(conn: sa.Connection, e: Envelope) -> None:
     p: Any = read_payload(e)
     _upsert(conn, organisations, {"id": e.aggregate_id, "kind": p.kind, "parent_id": p.parent_id,
-                                  **_path_columns(e)})
+                                  "name": p.name, **_path_columns(e)})
 
 
 def _programme(conn: sa.Connection, e: Envelope) -> None:

@@ -6,6 +6,11 @@ development plan (``PlanGoalSet``), holds meetings in a fixed order — знак
 sides after each meeting (``FeedbackSubmitted``), and ends either completed after the final
 meeting (``PairCompleted``) or dissolved early (``PairDissolved``).
 
+A pair whose mentor belongs to another organisation than the pair (a mentor from another school
+or a partner) starts as a **proposal** (``PairProposed``): the mentor's organisation confirms it
+(``PairProposalConfirmed``, from then on it is an active pair) or declines it with an optional
+reason (``PairProposalDeclined``). A proposal takes no place of the mentor and holds no meetings.
+
 Free text (a goal's wording, feedback, a reason to dissolve) may name the members, so the
 aggregate never holds it in the clear: the service passes a ``seal`` (``vault.PairText.seal``)
 and only the ciphertext is recorded, in ``sealed`` fields that the public payload models in
@@ -29,7 +34,7 @@ MeetingKind = Literal["intro", "trial", "planning", "regular", "final"]
 MeetingFormat = Literal["in_person", "online"]
 Side = Literal["mentor", "mentee"]
 GoalStatus = Literal["planned", "in_progress", "done", "dropped"]
-PairStatus = Literal["active", "completed", "dissolved"]
+PairStatus = Literal["proposed", "active", "completed", "dissolved", "declined"]
 
 KIND_TITLES: dict[str, str] = {
     "intro": "встреча-знакомство",
@@ -57,8 +62,18 @@ Seal = Callable[[dict[str, Any]], str]
 
 
 def pair_closed(status: str) -> DomainError:
-    word = "завершена" if status == "completed" else "расформирована"
+    if status == "proposed":
+        return conflict("PAIR_NOT_CONFIRMED", "Пара (группа) ещё не подтверждена организацией "
+                        "наставника: встречи, цели и отзывы появятся после подтверждения")
+    word = {"completed": "завершена", "declined": "отклонена организацией наставника"}.get(
+        status, "расформирована")
     return conflict("PAIR_CLOSED", f"Пара (группа) уже {word}: изменения не принимаются")
+
+
+def not_a_proposal(status: str) -> DomainError:
+    return conflict("NOT_A_PROPOSAL", "Предложение уже рассмотрено: пара подтверждена, "
+                    "отклонена или завершена" if status != "active" else
+                    "Пара уже подтверждена: предложение рассмотрено")
 
 
 def check_new_pair(mentor_id: UUID, mentee_ids: Sequence[UUID]) -> None:
@@ -77,16 +92,56 @@ class Pair(EventSourcedAggregate):
     def __init__(self, programme_id: UUID | None, organisation_id: UUID, form: str,
                  mentor_id: UUID, mentee_ids: list[UUID], order_ref: str | None, suggested: bool,
                  score: float | None, formed_on: str, meta: dict[str, Any]) -> None:
+        self._start(programme_id, organisation_id, form, mentor_id, mentee_ids, order_ref,
+                    suggested, score, formed_on, "active")
+
+    @classmethod
+    def propose(cls, *, programme_id: UUID | None, organisation_id: UUID, form: str,
+                mentor_id: UUID, mentor_organisation_id: UUID, mentee_ids: list[UUID],
+                order_ref: str | None, suggested: bool, score: float | None, formed_on: str,
+                meta: dict[str, Any]) -> Pair:
+        """A pair with another organisation's mentor: nothing is bound until that organisation
+        confirms (``confirm``)."""
+        return cls._create(cls.PairProposed, programme_id=programme_id,
+                           organisation_id=organisation_id, form=form, mentor_id=mentor_id,
+                           mentor_organisation_id=mentor_organisation_id,
+                           mentee_ids=list(mentee_ids), order_ref=order_ref, suggested=suggested,
+                           score=score, formed_on=formed_on, meta=meta)
+
+    class PairProposed(EventSourcedAggregate.Created):
+        programme_id: UUID | None
+        organisation_id: UUID
+        form: str
+        mentor_id: UUID
+        mentor_organisation_id: UUID
+        mentee_ids: list[UUID]
+        order_ref: str | None
+        suggested: bool
+        score: float | None
+        formed_on: str
+        meta: dict[str, Any]
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate._start(self.programme_id, self.organisation_id, self.form, self.mentor_id,
+                             self.mentee_ids, self.order_ref, self.suggested, self.score,
+                             self.formed_on, "proposed")
+            aggregate.mentor_organisation_id = self.mentor_organisation_id
+
+    def _start(self, programme_id: UUID | None, organisation_id: UUID, form: str,
+               mentor_id: UUID, mentee_ids: list[UUID], order_ref: str | None, suggested: bool,
+               score: float | None, formed_on: str, status: PairStatus) -> None:
         self.programme_id = programme_id
         self.organisation_id = organisation_id
         self.form = form
         self.mentor_id = mentor_id
+        #: Set for a pair proposed to another organisation's mentor (None: the pair's own).
+        self.mentor_organisation_id: UUID | None = None
         self.mentee_ids = list(mentee_ids)
         self.order_ref = order_ref
         self.suggested = suggested
         self.score = score
         self.formed_on = formed_on
-        self.status: PairStatus = "active"
+        self.status: PairStatus = status
         self.meetings: list[dict[str, Any]] = []
         self.goals: dict[str, dict[str, Any]] = {}
         #: meeting number -> respondent id -> {side, satisfaction, sealed (went_well, to_change)}
@@ -94,12 +149,18 @@ class Pair(EventSourcedAggregate):
         self.close_reason: str | None = None  # the system's own reason, or an old event's
         self.close_reason_sealed: str | None = None
         self.returned_mentee_ids: list[UUID] = []
+        self.decline_reason: str | None = None  # the system's own reason
+        self.decline_reason_sealed: str | None = None
 
     # --- queries ----------------------------------------------------------------------------
 
     @property
     def active(self) -> bool:
         return self.status == "active"
+
+    @property
+    def proposed(self) -> bool:
+        return self.status == "proposed"
 
     @property
     def last_kind(self) -> str | None:
@@ -267,4 +328,48 @@ class Pair(EventSourcedAggregate):
         self.status = "dissolved"
         self.close_reason = reason
         self.close_reason_sealed = sealed
+        self.returned_mentee_ids = list(returned_mentee_ids)
+
+    # --- a proposal to another organisation's mentor --------------------------------------
+
+    def confirm(self, confirmed_on: date, meta: dict[str, Any]) -> None:
+        """The mentor's organisation agrees: the pair is active from now on. It keeps the date
+        the proposer gave (the order that formed it, recorded afterwards as for any pair);
+        ``confirmed_on`` only bounds it, as a pair is never formed in the future."""
+        if not self.proposed:
+            raise not_a_proposal(self.status)
+        self._proposal_confirmed(
+            programme_id=self.programme_id, organisation_id=self.organisation_id,
+            form=self.form, mentor_id=self.mentor_id,
+            mentor_organisation_id=self.mentor_organisation_id, mentee_ids=list(self.mentee_ids),
+            order_ref=self.order_ref, suggested=self.suggested, score=self.score,
+            formed_on=min(self.formed_on, confirmed_on.isoformat()), meta=meta)
+
+    @event("PairProposalConfirmed")
+    def _proposal_confirmed(self, programme_id: UUID | None, organisation_id: UUID, form: str,
+                            mentor_id: UUID, mentor_organisation_id: UUID | None,
+                            mentee_ids: list[UUID], order_ref: str | None, suggested: bool,
+                            score: float | None, formed_on: str, meta: dict[str, Any]) -> None:
+        # The event repeats what the pair is (the fields of ``PairFormed``): a reader of the
+        # bus counts the pair from this event alone, as if it had been formed now.
+        self.status = "active"
+        self.formed_on = formed_on
+
+    def decline(self, reason: str, meta: dict[str, Any], *, seal: Seal | None = None) -> None:
+        """The mentor's organisation refuses; the mentees return to the pool. A curator's reason
+        is optional and sealed like all free text (``seal``); the system's own is kept plain."""
+        if not self.proposed:
+            raise not_a_proposal(self.status)
+        reason = reason.strip()
+        sealed = seal({"reason": reason}) if seal is not None and reason else None
+        self._proposal_declined(reason=None if seal is not None else reason or None,
+                                returned_mentee_ids=list(self.mentee_ids), meta=meta,
+                                sealed=sealed)
+
+    @event("PairProposalDeclined")
+    def _proposal_declined(self, reason: str | None, returned_mentee_ids: list[UUID],
+                           meta: dict[str, Any], sealed: str | None = None) -> None:
+        self.status = "declined"
+        self.decline_reason = reason or None
+        self.decline_reason_sealed = sealed
         self.returned_mentee_ids = list(returned_mentee_ids)

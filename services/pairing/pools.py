@@ -33,6 +33,8 @@ organisations = sa.Table(
     sa.Column("path", sa.String(200), nullable=False),
     sa.Column("region", sa.String(64), nullable=False),
     sa.Column("municipality", sa.String(64), nullable=True),
+    # Shown on a cross-organisation pair to the curators of both sides (not personal data).
+    sa.Column("name", sa.String(500), nullable=True),
 )
 programmes = sa.Table(
     "pairing_programmes", metadata,
@@ -131,3 +133,8 @@ def create_tables(engine: sa.Engine) -> None:
     if "grade" not in {c["name"] for c in sa.inspect(engine).get_columns(mentors.name)}:
         with engine.begin() as conn:
             conn.execute(sa.text(f"ALTER TABLE {mentors.name} ADD COLUMN grade INTEGER"))
+    # Pools made before organisations kept their names: a name comes with the next event of the
+    # organisation; until then its code is shown.
+    if "name" not in {c["name"] for c in sa.inspect(engine).get_columns(organisations.name)}:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"ALTER TABLE {organisations.name} ADD COLUMN name VARCHAR(500)"))

@@ -18,7 +18,14 @@ from services.pairing.domain import CONSENT_REASON, Pair
 from services.pairing.matching import Assignment, Score, Unmatched, stable_matching, suggest
 from services.pairing.pool_reader import PoolReader, ResolvedScope
 from services.pairing.vault import PairingVault, PairText
-from shared.auth import Actor, OrgPath, can_read_pair, participant_id
+from shared.auth import (
+    Actor,
+    OrgPath,
+    can_read_pair,
+    can_see_pair,
+    participant_id,
+    require_pair_sight,
+)
 from shared.errors import DomainError, not_found
 from shared.logging import get_logger
 
@@ -105,6 +112,13 @@ class PairingQueries(PoolReader):
     def _pair_row(self, pair_id: UUID) -> sa.Row[Any]:
         return self._row(views.pairs, pair_id, "Пара", "PAIR_NOT_FOUND")
 
+    @staticmethod
+    def _mentor_path(row: sa.Row[Any]) -> OrgPath | None:
+        """The mentor's organisation when it is not the pair's own (None for the pair's own)."""
+        if row.mentor_path is None or row.mentor_organisation_id == row.organisation_id:
+            return None
+        return OrgPath.parse(row.mentor_path)
+
     def feedback(self, actor: Actor, pair_id: UUID, meeting_number: int) -> list[dict[str, Any]]:
         """Curators see every answer; a participant sees the other side's only after answering."""
         pair, viewer = self._pair_for_reading(actor, pair_id)
@@ -126,7 +140,8 @@ class PairingQueries(PoolReader):
         row = self._pair_row(pair_id)
         viewer = participant_id(actor)
         if viewer is None:
-            actor.require_record_read(OrgPath.parse(row.path), not_found("Пара", "PAIR_NOT_FOUND"))
+            require_pair_sight(actor, OrgPath.parse(row.path), self._mentor_path(row),
+                               not_found("Пара", "PAIR_NOT_FOUND"))
         pair: Pair = self.events.repository.get(pair_id)
         if viewer is not None and pair.side_of(viewer) is None:
             raise not_found("Пара", "PAIR_NOT_FOUND")  # a denial must not reveal existence
@@ -142,6 +157,9 @@ class PairingQueries(PoolReader):
                   "due": g["due"], "status": g["status"]} for g in pair.goals.values()]
         return {
             **pair_json(row),
+            "organisation_name": self._organisation_name(row.organisation_id, row.path),
+            "mentor_organisation_name": self._organisation_name(
+                row.mentor_organisation_id, row.mentor_path) if row.mentor_path else None,
             "mentee_ids": [str(m) for m in pair.mentee_ids],
             "goals": goals,
             "meetings": [{**m, "feedback_from": sorted(
@@ -149,22 +167,64 @@ class PairingQueries(PoolReader):
                 for m in pair.meetings],
             "close_reason": pair.close_reason if pair.close_reason == CONSENT_REASON
             else text.open(pair.close_reason_sealed, "reason", pair.close_reason),
+            "decline_reason": text.open(pair.decline_reason_sealed, "reason",
+                                        pair.decline_reason),
             "returned_mentee_ids": [str(m) for m in pair.returned_mentee_ids],
         }
 
     def list_pairs(self, actor: Actor, organisation_id: UUID | None = None,
-                   status: str | None = None, mentor_id: UUID | None = None) -> list[dict[str, Any]]:
+                   status: str | None = None, mentor_id: UUID | None = None,
+                   mentor_organisation_id: UUID | None = None) -> list[dict[str, Any]]:
+        """Pairs the actor may see; ``organisation_id``: filed at that organisation (the pairs
+        its order lists), ``mentor_organisation_id``: with a mentor of that organisation."""
         query = sa.select(views.pairs).order_by(views.pairs.c.formed_on, views.pairs.c.id)
         if organisation_id is not None:
             query = query.where(views.pairs.c.organisation_id == organisation_id)
+        if mentor_organisation_id is not None:
+            # Pairs with this organisation's mentors, wherever they are filed.
+            query = query.where(views.pairs.c.mentor_organisation_id == mentor_organisation_id)
         if status is not None:
             query = query.where(views.pairs.c.status == status)
         if mentor_id is not None:
             query = query.where(views.pairs.c.mentor_id == mentor_id)
         with self.engine.connect() as conn:
-            rows = [r for r in conn.execute(query) if actor.can_read(OrgPath.parse(r.path))]
+            rows = [r for r in conn.execute(query)
+                    if can_see_pair(actor, OrgPath.parse(r.path), self._mentor_path(r))]
             members = self._members(conn, [r.id for r in rows])
         return [{**pair_json(r), "mentee_ids": members.get(r.id, [])} for r in rows]
+
+    def _organisation_name(self, organisation_id: UUID | None, path: str) -> str:
+        """An organisation's name as the registry announced it (its code until then): the
+        curators of both sides of a pair see both organisations."""
+        with self.engine.connect() as conn:
+            name = conn.execute(sa.select(pools.organisations.c.name).where(
+                pools.organisations.c.id == organisation_id)).scalar()
+        return name or (OrgPath.parse(path).organisation or path)
+
+    def proposals(self, actor: Actor) -> dict[str, list[dict[str, Any]]]:
+        """Proposals to answer (a mentor of the actor's organisation was named elsewhere) and
+        the actor's own proposals still waiting or declined, with the reason given."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(views.pairs)
+                                .where(views.pairs.c.status.in_(("proposed", "declined")))
+                                .order_by(views.pairs.c.formed_on, views.pairs.c.id)).all()
+            members = self._members(conn, [r.id for r in rows])
+        incoming: list[dict[str, Any]] = []
+        outgoing: list[dict[str, Any]] = []
+        for row in rows:
+            mentor_path = self._mentor_path(row)
+            answerable = mentor_path is not None and actor.can_write(mentor_path)
+            entry = {**pair_json(row), "mentee_ids": members.get(row.id, []),
+                     "organisation_name": self._organisation_name(row.organisation_id, row.path),
+                     "mentor_organisation_name": self._organisation_name(
+                         row.mentor_organisation_id, str(mentor_path or row.path))}
+            if row.status == "proposed" and answerable:
+                incoming.append(entry)
+            elif not answerable and actor.can_read(OrgPath.parse(row.path)):
+                pair: Pair = self.events.repository.get(row.id)
+                outgoing.append({**entry, "decline_reason": self._text_of(pair).open(
+                    pair.decline_reason_sealed, "reason", pair.decline_reason)})
+        return {"incoming": incoming, "outgoing": outgoing}
 
     @staticmethod
     def _members(conn: sa.Connection, pair_ids: list[UUID]) -> dict[UUID, list[str]]:
@@ -262,7 +322,12 @@ def pair_json(row: sa.Row[Any]) -> dict[str, Any]:
             "organisation_id": str(row.organisation_id), "path": row.path, "form": row.form,
             "mentor_id": str(row.mentor_id), "size": row.size, "status": row.status,
             "order_ref": row.order_ref, "score": row.score, "formed_on": row.formed_on,
-            "last_meeting_on": row.last_meeting_on, "meetings": row.meetings}
+            "last_meeting_on": row.last_meeting_on, "meetings": row.meetings,
+            "mentor_organisation_id": str(row.mentor_organisation_id)
+            if row.mentor_organisation_id else None,
+            "mentor_path": row.mentor_path,
+            "cross_organisation": bool(row.mentor_organisation_id is not None
+                                       and row.mentor_organisation_id != row.organisation_id)}
 
 
 #: As many pairs as one order may list.

@@ -37,6 +37,9 @@ EVENT_TITLES = {
     "FeedbackSubmitted": "Обратная связь после встречи",
     "PairCompleted": "Работа пары завершена",
     "PairDissolved": "Пара расформирована",
+    "PairProposed": "Пара предложена организации наставника",
+    "PairProposalConfirmed": "Организация наставника подтвердила пару",
+    "PairProposalDeclined": "Организация наставника отклонила пару",
     "SurveyRecorded": "Анкета заполнена",
     "ReportDue": "Наступает срок отчёта",
     "ReportingCalendarOpened": "Календарь отчётности утверждён",
@@ -124,7 +127,7 @@ def describe(event_type: str, p: Mapping[str, Any]) -> str:
             n = len(g("person_ids") or [])
             people = plural(n, "человека", "человек", "человек")
             return f"Просмотрены данные {n} {people}: {g('purpose', '')}."
-        case "PairFormed":
+        case "PairFormed" | "PairProposed" | "PairProposalConfirmed":
             n = len(g("mentee_ids") or [])
             group = f"группа, наставляемых {n}" if n > 1 else "пара"
             order = f", приказ {g('order_ref')}" if g("order_ref") else ""
@@ -142,7 +145,7 @@ def describe(event_type: str, p: Mapping[str, Any]) -> str:
         case "PairCompleted":
             n = int(g("meetings") or 0)
             return f"Проведено {n} {plural(n, 'встреча', 'встречи', 'встреч')}."
-        case "PairDissolved":
+        case "PairDissolved" | "PairProposalDeclined":
             n = len(g("returned_mentee_ids") or [])
             return f"Вернулись в поиск наставника: {n}." if n else ""
         case "SurveyRecorded":

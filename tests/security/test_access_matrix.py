@@ -316,6 +316,13 @@ ROUTES: dict[str, Case] = {
     "POST /pairing/pairs/{pair_id}/dissolve": Case(write_record, fresh("pair", lambda w, p: {
         "url": f"/pairing/pairs/{p}/dissolve", "json": {"reason": "переезд"}})),
     "GET /pairing/reminders": Case(list_own, get("/pairing/reminders")),
+    # A proposal by another school of a mentor of "our" school: answered by whoever may write
+    # at the mentor's organisation; an auditor there sees it (403); anyone else: no such pair.
+    "GET /pairing/proposals": Case(list_own, get("/pairing/proposals")),
+    "POST /pairing/pairs/{pair_id}/confirm": Case(write_record, lambda w: {
+        "url": f"/pairing/pairs/{w.new_proposal()}/confirm", "json": None}),
+    "POST /pairing/pairs/{pair_id}/decline": Case(write_record, lambda w: {
+        "url": f"/pairing/pairs/{w.new_proposal()}/decline", "json": {"reason": "нет мест"}}),
     # audit and monitoring
     "GET /audit/verify": Case(audit, get("/audit/verify")),
     "GET /audit/trail/{record_id}": Case(audit_listing, get("/audit/trail/{mentee}")),

@@ -89,6 +89,27 @@ class World:
             "programme_id": self.ids["programme"], "mentor_id": mentor,
             "mentee_ids": [mentee]}, Role.CURATOR, SCHOOL)["id"]
 
+    def new_proposal(self) -> str:
+        """A pair proposed by school-b (same municipality) with a new mentor of school-a: the
+        "own" actors are on the side that answers it."""
+        if "school-b" not in self.ids:
+            self.ids["school-b"] = self.post("/registry/organisations", {
+                "code": "school-b", "name": "Школа Б", "kind": "school",
+                "parent_id": self.ids["m1"]})["id"]
+        mentor = self.new_mentor()
+        mentee = self.post("/registry/mentees", {
+            "organisation_id": self.ids["school-b"], "category": "student", "grade": 7,
+            "consent_given_by": "guardian", "requests": ["олимпиада"],
+            "person": {"last_name": SURNAMES[0], "first_name": "Пётр", "middle_name": "Ильич",
+                       "birth_date": self.birth(2013),
+                       "guardian_name": "Орлова Мария Ивановна"}})["id"]
+        self.pools_caught_up()
+        answer = self.post("/pairing/pairs", {"form": "учитель – ученик", "mentor_id": mentor,
+                                              "mentee_ids": [mentee]},
+                           Role.CURATOR, "demo/m1/school-b")
+        assert answer["status"] == "proposed", answer
+        return str(answer["id"])
+
     def pooled(self) -> tuple[str, str]:
         """A new mentor and mentee the pairing service knows, not yet paired."""
         mentor, mentee = self.new_mentor(), self.new_mentee()

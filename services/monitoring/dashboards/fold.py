@@ -82,6 +82,10 @@ class DashboardFold:
             "ConsentWithdrawn": self._consent_withdrawn,
             "ProgrammeLaunched": self._programme,
             "PairFormed": self._pair_formed,
+            # A proposal to another organisation's mentor (``PairProposed``) is not a pair and
+            # is not counted; once confirmed it counts exactly like a formed pair, once, at the
+            # mentees' organisation (the envelope's path), never at the mentor's.
+            "PairProposalConfirmed": self._pair_formed,
             "PairCompleted": self._pair_closed,
             "PairDissolved": self._pair_closed,
             "MeetingHeld": self._meeting,

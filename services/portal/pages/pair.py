@@ -35,20 +35,39 @@ templates.env.globals.update(meeting_kinds=MEETING_KINDS, meeting_formats=MEETIN
                              goal_statuses=GOAL_STATUSES)
 
 
+async def pair_side(s: Session, pair: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str], bool]:
+    """The organisation a user sees a pair from, the names they may read, and whether the pair
+    is filed there. The curator of a mentor from another organisation sees the pair from the
+    mentor's organisation (the pair grants that sight) and reads only their own people's names."""
+    home = s.actor.can_read(OrgPath.parse(pair["path"])) or not pair.get("mentor_organisation_id")
+    org_id = pair["organisation_id"] if home else pair["mentor_organisation_id"]
+    org, names = await asyncio.gather(s.api.get(f"/registry/organisations/{org_id}"),
+                                      names_of(s, org_id))
+    return org, names, home
+
+
+async def no_surveys() -> list[dict[str, Any]]:
+    """The pair's questionnaires are the business of the organisation it is filed at."""
+    return []
+
+
 @router.get("/pairs/{pair_id}")
 async def pair_page(request: Request, pair_id: UUID, s: Signed) -> Response:
     pair = await s.api.get(f"/pairing/pairs/{pair_id}")
-    org, names = await asyncio.gather(s.api.get(f"/registry/organisations/{pair['organisation_id']}"),
-                                      names_of(s, pair["organisation_id"]))
+    org, names, home = await pair_side(s, pair)
     feedback, surveys = await asyncio.gather(
         asyncio.gather(*(s.api.get(f"/pairing/pairs/{pair_id}/meetings/{m['number']}/feedback")
                          for m in pair["meetings"])),
-        pair_surveys(s.api, pair, org["path"], names))
+        pair_surveys(s.api, pair, org["path"], names) if home else no_surveys())
     meetings = [{**m, "answers": answers} for m, answers in zip(pair["meetings"], feedback, strict=True)]
-    writer = s.actor.can_write(OrgPath.parse(org["path"]))
+    side_writer = s.actor.can_write(OrgPath.parse(org["path"]))
+    # Meetings, goals and feedback are kept by the pair's own organisation; the mentor's
+    # organisation may only end a cross-organisation pair.
+    writer = side_writer and home
     return render(request, "pair.html", actor=s.actor, org=org, pair=pair, names=names,
                   meetings=meetings, today=date_today(), surveys=surveys, writer=writer,
                   can_write=writer and pair["status"] == "active",
+                  can_end=side_writer and pair["status"] == "active",
                   error=request.query_params.get("error"),
                   recorded=request.query_params.get("recorded"),
                   pending=request.query_params.get("pending"),
@@ -80,8 +99,7 @@ CloseAction = Literal["complete", "dissolve"]
 async def close_page(request: Request, pair_id: UUID, s: Session, action: CloseAction,
                      status: int = 200, error: str | None = None, reason: str = "") -> Response:
     pair = await s.api.get(f"/pairing/pairs/{pair_id}")
-    org, names = await asyncio.gather(s.api.get(f"/registry/organisations/{pair['organisation_id']}"),
-                                      names_of(s, pair["organisation_id"]))
+    org, names, _ = await pair_side(s, pair)
     s.actor.require_write(OrgPath.parse(org["path"]))
     last = pair["meetings"][-1]["kind"] if pair["meetings"] else None
     return render(request, "pair_close.html", status=status, actor=s.actor, org=org, pair=pair,

@@ -3,7 +3,9 @@ of who is free), confirming suggested pairs or forming one by hand, the organisa
 pairs and the order approving them. One pair's own page is ``pair.py``.
 
 URLs: ``/organisations/{id}/pairing``, ``…/pairing/confirm``, ``…/pairing/manual``,
-``/organisations/{id}/pairs``, ``/organisations/{id}/pairs-order``.
+``/organisations/{id}/pairs``, ``/organisations/{id}/pairs-order``, and the answer to a pair
+proposed by another organisation for one of ours: ``…/proposals/{pair}/confirm`` and
+``…/proposals/{pair}/decline``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from shared.auth import OrgPath
 from shared.errors import DomainError
 
 router = page_router()
-PAIR_STATUSES = {"active": "действует", "completed": "завершена", "dissolved": "расформирована"}
+PAIR_STATUSES = {"active": "действует", "completed": "завершена", "dissolved": "расформирована",
+                 "proposed": "ожидает подтверждения организацией наставника",
+                 "declined": "отклонена организацией наставника"}
 templates.env.globals.update(pair_statuses=PAIR_STATUSES)
 
 
@@ -74,12 +78,16 @@ async def form_pairs(organisation_id: UUID, programme_id: UUID, formed: int,
     """On to the organisation's pairs once the pairing service has formed them; back to the
     board with its refusal otherwise."""
     try:
-        await sent
+        answer = await sent
     except ApiError as exc:
         if exc.status in (401, 403, 404):
             raise
         return back_to_board(organisation_id, programme_id, exc.message)
-    return RedirectResponse(f"/organisations/{organisation_id}/pairs?confirmed={formed}", status_code=303)
+    # A mentor of another organisation makes a proposal, not a pair: said apart.
+    proposed = len(answer.get("proposed_ids", [])) if "pair_ids" in answer else \
+        int(answer.get("status") == "proposed")
+    query = f"confirmed={formed - proposed}" + (f"&proposed={proposed}" if proposed else "")
+    return RedirectResponse(f"/organisations/{organisation_id}/pairs?{query}", status_code=303)
 
 
 @router.post("/organisations/{organisation_id}/pairing/confirm")
@@ -107,16 +115,59 @@ async def form_group(organisation_id: UUID, s: Signed, programme_id: Annotated[U
 
 @router.get("/organisations/{organisation_id}/pairs")
 async def pairs_page(request: Request, organisation_id: UUID, s: Signed,
-                     status: Literal["", "active", "completed", "dissolved"] = "") -> Response:
+                     status: Literal["", "active", "completed", "dissolved", "proposed",
+                                     "declined"] = "") -> Response:
     org = await s.api.get(f"/registry/organisations/{organisation_id}")
-    pairs, names = await asyncio.gather(
+    filed, with_our_mentors, names, proposals = await asyncio.gather(
         s.api.get("/pairing/pairs", organisation_id=str(organisation_id), status=status or None),
-        names_of(s, organisation_id))
+        s.api.get("/pairing/pairs", mentor_organisation_id=str(organisation_id),
+                  status=status or None),
+        names_of(s, organisation_id), s.api.get("/pairing/proposals"))
+    # The organisation's own pairs and those of other organisations with its mentors (a
+    # confirmed cross-organisation pair is seen by both); proposals are listed apart below.
+    pairs = list({p["id"]: p for p in [*filed, *with_our_mentors]
+                  if p["status"] not in ("proposed", "declined") or p["status"] == status}.values())
     pairs = sorted(pairs, key=lambda p: ru_key(names.get(p["mentor_id"])))
+    own = str(organisation_id)
     return render(request, "pairs.html", actor=s.actor, org=org, pairs=pairs, names=names,
                   pair_status=status, can_write=s.actor.can_write(OrgPath.parse(org["path"])),
+                  incoming=[p for p in proposals["incoming"]
+                            if p["mentor_organisation_id"] == own],
+                  outgoing=[p for p in proposals["outgoing"] if p["organisation_id"] == own],
                   confirmed=request.query_params.get("confirmed"),
+                  proposed=request.query_params.get("proposed"),
+                  answered=ANSWERED.get(request.query_params.get("answered") or ""),
                   error=request.query_params.get("error"))
+
+
+ANSWERED = {"confirmed": "Пара подтверждена: наставник приступает к работе с парой.",
+            "declined": "Предложение пары отклонено; организация-инициатор увидит причину."}
+
+
+async def answer_proposal(request: Request, organisation_id: UUID, pair_id: UUID, s: Signed,
+                          answer: Literal["confirm", "decline"], body: dict[str, Any]) -> Response:
+    page = f"/organisations/{organisation_id}/pairs"
+    try:
+        await s.api.post(f"/pairing/pairs/{pair_id}/{answer}", json=body)
+    except ApiError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        return see_other(request, page + "?error=" + quote(exc.message))
+    return see_other(request, page + "?answered=" + ("confirmed" if answer == "confirm"
+                                                      else "declined"))
+
+
+@router.post("/organisations/{organisation_id}/proposals/{pair_id}/confirm")
+async def confirm_proposal(request: Request, organisation_id: UUID, pair_id: UUID,
+                           s: Signed) -> Response:
+    return await answer_proposal(request, organisation_id, pair_id, s, "confirm", {})
+
+
+@router.post("/organisations/{organisation_id}/proposals/{pair_id}/decline")
+async def decline_proposal(request: Request, organisation_id: UUID, pair_id: UUID, s: Signed,
+                           reason: Annotated[str, Form(max_length=500)] = "") -> Response:
+    return await answer_proposal(request, organisation_id, pair_id, s, "decline",
+                                 {"reason": reason.strip() or None})
 
 
 @router.post("/organisations/{organisation_id}/pairs-order")

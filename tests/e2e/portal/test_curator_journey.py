@@ -1,7 +1,8 @@
 """A curator's day on a phone (375 px wide), in a real browser against the real system: the
 worklist, a mentor and a minor mentee added by form (a field error first), the base in the
-Russian alphabetical order, a consent form downloaded, an address that leads nowhere — and no
-page of the walk wider than the screen."""
+Russian alphabetical order, a consent form downloaded, a pair proposed by another school for the
+new mentor confirmed, an address that leads nowhere — and no page of the walk wider than the
+screen."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ import re
 from docx import Document
 from playwright.sync_api import Browser, Page, expect
 
+from shared.auth import Role
+from tests.conftest import wait_until
 from tests.e2e.portal.helpers import System, shot, sign_in
 
 SCHOOL_1 = "demo/m-berezovsky/school-1"
+SCHOOL_2 = "demo/m-berezovsky/school-2"
 PHONE = {"width": 375, "height": 812}
 ALPHABET = "абвгдежзийклмнопрстуфхцчшщъыьэюя"
 
@@ -81,6 +85,7 @@ def walk(page: Page, system: System) -> None:
     expect(page.locator(".success")).to_contain_text("Ёлкин Артём Сергеевич добавлен(а) в базу")
     fits_the_screen(page, "mentor card")
     shot(page, "j02-mentor-added")
+    mentor_id = page.url.rstrip("/").split("/")[-1].split("?")[0]
 
     # a minor mentee: without a guardian's consent the registry refuses, at the guardian field
     page.goto(f"{system.url}/organisations/{school['id']}/people/new?role=mentee")
@@ -131,6 +136,21 @@ def walk(page: Page, system: System) -> None:
     fits_the_screen(page, "base sorted")
     shot(page, "j05-base-sorted")
 
+    # school 2 proposes a pair with the new mentor; school 1's curator confirms it
+    propose_a_pair_from_school_2(system, mentor_id)
+    page.goto(f"{system.url}/organisations/{school['id']}/pairs")
+    offers = page.locator("section.proposals").filter(
+        has=page.get_by_role("heading", name="Предложения пар от других организаций"))
+    expect(offers).to_contain_text("Ёлкин Артём Сергеевич")
+    fits_the_screen(page, "proposals")
+    shot(page, "j05a-proposal")
+    offers.get_by_role("button", name="Подтвердить").click()
+    expect(page.locator(".success")).to_contain_text("Пара подтверждена")
+    expect(page.locator("table.pairs")).to_contain_text("Ёлкин Артём Сергеевич")
+    page.locator("table.pairs").get_by_role("link", name="Ёлкин Артём Сергеевич").click()
+    expect(page.locator(".card")).to_contain_text(system.organisation(SCHOOL_2)["name"])
+    fits_the_screen(page, "cross-school pair")
+
     # the worklist again: the new mentee waits for a pair
     page.goto(f"{system.url}/")
     pool = page.locator('section[data-section="pool"]')
@@ -169,3 +189,22 @@ def walk(page: Page, system: System) -> None:
     response = page.goto(f"{system.url}/people/not-an-id")
     assert response is not None and response.status == 404
     expect(page.get_by_role("heading", level=1)).to_have_text("Не найдено")
+
+
+def propose_a_pair_from_school_2(system: System, mentor_id: str) -> None:
+    """School 2's curator names school 1's new mentor for one of its free pupils (over the API:
+    the other school's screens are not this walk's)."""
+    other = system.organisation(SCHOOL_2)
+    with system.api(Role.CURATOR, SCHOOL_2) as api:
+        pool = api.get(f"/pairing/organisations/{other['id']}/pool").json()
+        mentee = next(m["id"] for m in pool["mentees"]
+                      if m["in_pool"] and m["consent"] and m["category"] == "student")
+
+        def proposed() -> bool:
+            answer = api.post("/pairing/pairs", json={"form": "учитель – ученик",
+                                                      "mentor_id": mentor_id, "mentee_ids": [mentee]})
+            # the pairing learns of the new mentor from the registry's events a moment later
+            assert answer.status_code in (201, 404), answer.text
+            return answer.status_code == 201 and answer.json()["status"] == "proposed"
+
+        wait_until(proposed, timeout=30, interval=0.3, message="the proposal to be accepted")

@@ -105,8 +105,11 @@ def test_names_are_given_only_to_an_authorised_user(system: System) -> None:
     ids = paired(system, people(system))
     ids["lebedev"] = register(system, "mentee", "school-a", "Лебедев", "Антон", "Ильич",
                               "2012-09-09", guardian_name="Лебедева Ольга Ивановна")
-    # The pairing lets a school's pair have a mentor of another school of its municipality.
+    # The pairing lets a school's pair have a mentor of another school of its municipality,
+    # once that school agrees (docs/cross-organisation-pairs.md).
     ids["pair-3"] = form_pair(system, ids["programme"], ids["stranger"], ids["lebedev"])
+    agreed = system.post(f"/pairing/pairs/{ids['pair-3']}/confirm", {}, Role.CURATOR, SCHOOL_B)
+    assert agreed.status_code == 204, agreed.text
     before = system.stored()
 
     # A curator of school B, even for a document of its own, cannot list school A's pairs: the
