@@ -60,6 +60,11 @@ def subject_for(source: str, org: OrgPath, event_type: str) -> str:
     return f"{SUBJECT_ROOT}.{source}.{org.region}.{municipality}.{event_type}"
 
 
+#: The key-value bucket of revoked access tokens (``shared.revocations``): only the registry
+#: writes it, every service reads it.
+REVOCATIONS_BUCKET = "nastavnik_revoked"
+
+
 def stream_name(source: str) -> str:
     return f"NASTAVNIK_{source.upper()}"
 
