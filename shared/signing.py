@@ -7,9 +7,10 @@ envelope parses, its source is the stream's service and the one whose key verifi
 signature, and the subject is the one the envelope names. Anything else is *forged*: the
 consumer quarantines it with the reason and raises an alarm, never applies it.
 
-The same Ed25519 key signs the actor claims of a service's requests (``shared.claims``, under a
-label of their own so a claim never verifies as an event). Beside it each service holds an
-X25519 key: replies to its requests are encrypted to it (``shared.sealed``).
+The same Ed25519 key signs the actor claims of a service's requests (``shared.claims``), its
+sealed replies (``shared.sealed``) and, the registry's, revoked tokens (``shared.revocations``),
+each under a label of its own so that none ever verifies as an event or as another. Beside it
+each service holds an X25519 key: replies to its requests are encrypted to it.
 
 Keys live in one folder (``Settings.event_keys_dir``, by default ``<data>/secrets/signing``):
 ``keyring.json`` (Ed25519 public keys of all services), ``exchange.json`` (their X25519 public

@@ -221,6 +221,11 @@ def test_generated_config_has_no_anonymous_access() -> None:
     assert not any(p.startswith("_INBOX") and p != "_INBOX_svc-pairing.>" for p in pairing.subscribe)
     assert not any(p in (">", "nastavnik.>", "nastavnik.rpc.>") for p in pairing.subscribe)
     assert "nastavnik.rpc.registry.>" in authorization.user("svc-registry").subscribe
+    # The bucket of revoked tokens: the registry writes it, no other service may write or purge it.
+    assert authorization.user("svc-registry").deny_publish == ()
+    assert {"$KV.nastavnik_revoked.>", "$JS.API.STREAM.PURGE.KV_nastavnik_revoked"} <= set(
+        pairing.deny_publish)
+    assert '"deny"' in text
 
 
 SECRET = "Иванова Мария Петровна"
