@@ -468,3 +468,28 @@ async def test_a_sniffer_on_every_subject_sees_no_token_and_no_name_and_cannot_r
     finally:
         for client in (sniffer, documents, pairing, registry):
             await client.close()
+
+
+async def test_a_service_reading_the_requests_it_serves_finds_no_token_in_them(
+        embedded: tuple[EmbeddedNats, Settings]) -> None:
+    """The registry's own credentials may read every names request (it answers them): a second
+    connection with them sees the acting user only as claims, no bearer token, and no reply."""
+    server, settings = embedded
+    registry = await bus.connect(server.url, "registry", settings, service="registry")
+    documents = await bus.connect(server.url, "documents", settings, service="documents")
+    sniffer = await bus.connect(server.url, "sniffer", settings, service="registry")
+    try:
+        await serve_secret_names(registry)
+        seen: list[bytes] = []
+        await sniffer.subscribe("nastavnik.rpc.registry.>", cb=collector(seen))
+        await sniffer.flush()
+        reply = await rpc.request(documents, NAMES, {"person_ids": ["p1"]}, CURATOR, "documents", 5)
+        assert reply["people"]["p1"]["full_name"] == SECRET
+        await wait_for(lambda: len(seen) == 1)
+        request = json.loads(seen[0])
+        assert request["actor"]["user"] == CURATOR.user and request["actor"]["aud"] == "registry"
+        assert b"eyJ" not in seen[0] and SECRET.encode() not in seen[0]
+        assert set(request) == {"person_ids", "actor", "actor_signature"}
+    finally:
+        for client in (sniffer, documents, registry):
+            await client.close()
