@@ -78,10 +78,27 @@ def event_envelope(event_type: str) -> type[Envelope]:
 
 # --- request/reply: what the JSON objects of ``shared.rpc`` routes hold ------------------------
 
+class ActorClaims(BaseModel):
+    """Who the request speaks for, asserted by the calling service (``shared.claims``)."""
+
+    iss: str = Field(description="The calling service; one of the route's callers.")
+    aud: str = Field(description="The answering service.")
+    user: str
+    role: str
+    scope: str = Field(description="The user's organisation path.")
+    iat: int
+    exp: int = Field(description="At most two minutes after iat.")
+    jti: str = Field(description="Unique: a replayed request is refused.")
+
+
 class RpcRequest(BaseModel):
+    """The reply, a JSON object or an error, comes encrypted to the calling service and signed
+    by the answering one (``shared.sealed``); a refusal of the claims comes as plain JSON."""
+
     model_config = ConfigDict(frozen=True)
 
-    token: str = Field(description="The acting user's token: the answer is scoped to them.")
+    actor: ActorClaims = Field(description="The acting user: the answer is scoped to them.")
+    actor_signature: str = Field(description="Ed25519 of the claims by the calling service, hex.")
 
 
 class NamesRequest(RpcRequest):

@@ -60,6 +60,11 @@ def subject_for(source: str, org: OrgPath, event_type: str) -> str:
     return f"{SUBJECT_ROOT}.{source}.{org.region}.{municipality}.{event_type}"
 
 
+#: The key-value bucket of revoked access tokens (``shared.revocations``): only the registry
+#: writes it, every service reads it.
+REVOCATIONS_BUCKET = "nastavnik_revoked"
+
+
 def stream_name(source: str) -> str:
     return f"NASTAVNIK_{source.upper()}"
 
@@ -83,28 +88,40 @@ def municipality_filter(source: str, region: str, municipality: str) -> str:
 
 @dataclass(frozen=True)
 class RpcRoute:
-    """A query one service answers for another (``shared.rpc.serve`` / ``shared.rpc.request``)."""
+    """A query one service answers for another (``shared.rpc.serve`` / ``shared.rpc.request``).
+
+    ``callers``: the services whose signed actor claims the answering service accepts on this
+    route (``shared.claims``); anyone else is refused. ``personal_data``: the reply may name
+    people. Every reply is encrypted to the requesting service (``shared.sealed``) whatever this
+    says; the flag documents why it must stay so and lets a test hold every such route to it.
+    """
 
     service: str
     subject: str
     queue: str
+    callers: tuple[str, ...] = ()
+    personal_data: bool = False
 
 
 #: Names for a document, from the registry (only what the asking user may read).
-NAMES = RpcRoute("registry", f"{SUBJECT_ROOT}.rpc.registry.names", "registry-names")
+NAMES = RpcRoute("registry", f"{SUBJECT_ROOT}.rpc.registry.names", "registry-names",
+                 callers=("documents",), personal_data=True)
 #: The pairs a pairs order approves, as the pairing service holds them.
-PAIRS = RpcRoute("pairing", f"{SUBJECT_ROOT}.rpc.pairing.pairs", "pairing-pairs")
+PAIRS = RpcRoute("pairing", f"{SUBJECT_ROOT}.rpc.pairing.pairs", "pairing-pairs",
+                 callers=("documents",))
 #: A unit's dashboard, for a report that prints its figures.
-DASHBOARD = RpcRoute("monitoring", f"{SUBJECT_ROOT}.rpc.monitoring.dashboard", "monitoring-dashboard")
+DASHBOARD = RpcRoute("monitoring", f"{SUBJECT_ROOT}.rpc.monitoring.dashboard", "monitoring-dashboard",
+                     callers=("documents",))
+#: Every route, by subject: who answers it and who may ask.
+RPC_ROUTES: dict[str, RpcRoute] = {r.subject: r for r in (NAMES, PAIRS, DASHBOARD)}
 
 
 # --- request/reply: what is asked and answered on each route (the wire format, typed) --------
 
 class RpcRequest(BaseModel):
-    """Every query carries the acting user's token: the answering service decides what that
-    user may see, exactly as its own HTTP routes would."""
-
-    token: str
+    """A query's own fields. ``shared.rpc.request`` adds the acting user as claims signed by the
+    calling service (``actor``, ``actor_signature``: ``shared.claims``), never the user's token;
+    the answering service decides what that user may see, exactly as its own HTTP routes would."""
 
 
 class NamesRequest(RpcRequest):

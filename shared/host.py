@@ -16,11 +16,12 @@ from fastapi.responses import JSONResponse, Response
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from shared import metrics, signing
+from shared import metrics, revocations, signing
 from shared.asyncapi import asyncapi_json
 from shared.bus import connect, ensure_streams
 from shared.consumer import running_consumers
 from shared.logging import configure_logging, get_logger
+from shared.loops import supervise
 from shared.middlewares import InputGuardMiddleware, RateLimitMiddleware, SecurityHeadersMiddleware
 from shared.relay import OutboxRelay
 from shared.settings import Settings
@@ -57,7 +58,12 @@ def create_app(settings: Settings, runtimes: Sequence[ServiceRuntime]) -> FastAP
                                              deadline=deadline, service=runtime.name))
         await ensure_streams(connections[0].jetstream(), settings.stream_replicas, deadline=deadline)
         stop = asyncio.Event()
-        tasks: list[asyncio.Task[Any]] = []
+        # Logouts made through the registry (in this process or another) onto this process's
+        # deny-list, those of the last token lifetime at once and each new one live.
+        follower = connections[0].jetstream()
+        tasks: list[asyncio.Task[Any]] = [asyncio.create_task(supervise(
+            "revocations", lambda halt: revocations.follow(follower, settings, halt), stop),
+            name="revocations")]
         for runtime, nc in zip(runtimes, connections, strict=True):
             tasks += await runtime.start(app, nc, nc.jetstream(), stop)
             for relay in relays_of(runtime):

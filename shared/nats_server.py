@@ -20,6 +20,7 @@ from types import TracebackType
 
 from deploy.tools.nats_auth import (
     CLIENT,
+    REVOCATIONS_WRITES,
     SERVICES,
     NatsAuthorization,
     NatsUser,
@@ -62,8 +63,10 @@ def free_port() -> int:
 def cli_user(password: str) -> NatsUser:
     """The command-line tools: JetStream (streams, consumers of events) and their own replies.
 
-    No request subject and no service's inbox: a request carries a user's token, a reply to a
-    name lookup personal data, and the CLI's credentials sit in a file any local tool can read.
+    No request subject and no service's inbox: a request names the acting user, a reply to a
+    name lookup carries personal data (sealed, but no reader needs the ciphertext either), and
+    the CLI's credentials sit in a file any local tool can read. Nor may it write or purge the
+    bucket of revoked tokens.
     """
     inbox = f"{inbox_prefix(CLI_USER)}.>"
     return NatsUser(
@@ -71,6 +74,7 @@ def cli_user(password: str) -> NatsUser:
         publish=("$JS.API.>", "$JS.ACK.>", "$JS.FC.>", inbox),
         subscribe=(*(f"{SUBJECT_ROOT}.{source}.>" for source in SOURCES), AUDIT_HEADS_SUBJECT, inbox),
         connection_types=CLIENT,
+        deny_publish=REVOCATIONS_WRITES,
     )
 
 

@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     #: JSON of NATS user -> password; a process connects as its service's user (``svc-<name>``)
     #: or the CLI's. Empty: ``<data_dir>/secrets/nats-users.json`` when the embedded server wrote it.
     nats_users_file: str = ""
-    #: Event signing keys: ``keyring.json`` (every service's public key) and ``<service>.key``.
+    #: Service keys: ``keyring.json``/``exchange.json`` (every service's Ed25519/X25519 public
+    #: keys), ``<service>.key`` and ``<service>.x25519.key`` (``shared/signing.py``).
     #: Empty: ``<data_dir>/secrets/signing``, generated on first use (embedded mode).
     event_keys_dir: str = ""
     #: /ready fails once a relay or a consumer has made no progress for this long.

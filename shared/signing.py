@@ -7,10 +7,16 @@ envelope parses, its source is the stream's service and the one whose key verifi
 signature, and the subject is the one the envelope names. Anything else is *forged*: the
 consumer quarantines it with the reason and raises an alarm, never applies it.
 
+The same Ed25519 key signs the actor claims of a service's requests (``shared.claims``), its
+sealed replies (``shared.sealed``) and, the registry's, revoked tokens (``shared.revocations``),
+each under a label of its own so that none ever verifies as an event or as another. Beside it
+each service holds an X25519 key: replies to its requests are encrypted to it.
+
 Keys live in one folder (``Settings.event_keys_dir``, by default ``<data>/secrets/signing``):
-``keyring.json`` (public keys of all services) and ``<service>.key`` (a private key, mode 0600).
-Embedded mode generates all of them at once on first use; a distributed deployment hands each
-service the keyring and its own private key only (docs: deploy/README.md).
+``keyring.json`` (Ed25519 public keys of all services), ``exchange.json`` (their X25519 public
+keys), ``<service>.key`` and ``<service>.x25519.key`` (private keys, mode 0600). Embedded mode
+generates all of them at once on first use; a distributed deployment hands each service both
+public files and its own private keys only (docs: deploy/README.md).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 from prometheus_client import Counter
 from pydantic import ValidationError
@@ -39,6 +46,7 @@ log = get_logger(__name__)
 
 SIGNATURE_HEADER = "Nastavnik-Signature"
 KEYRING_FILE = "keyring.json"
+EXCHANGE_FILE = "exchange.json"
 SIGNATURE_PREFIX = "ed25519:"
 
 EVENTS_QUARANTINED = Counter("nastavnik_events_quarantined",
@@ -59,11 +67,11 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
 
 
-def _raw_public(key: Ed25519PublicKey) -> bytes:
+def _raw_public(key: Ed25519PublicKey | X25519PublicKey) -> bytes:
     return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
-def _raw_private(key: Ed25519PrivateKey) -> bytes:
+def _raw_private(key: Ed25519PrivateKey | X25519PrivateKey) -> bytes:
     return key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
 
 
@@ -82,31 +90,54 @@ class Keyring:
 
     public: dict[str, Ed25519PublicKey]
     private: dict[str, Ed25519PrivateKey] = field(default_factory=dict)
+    #: X25519 keys replies are encrypted to (``shared.sealed``): public of all, private of ours.
+    exchange_public: dict[str, X25519PublicKey] = field(default_factory=dict)
+    exchange_private: dict[str, X25519PrivateKey] = field(default_factory=dict)
 
     @classmethod
     def generate(cls, services: tuple[str, ...] = SOURCES) -> Keyring:
         private = {s: Ed25519PrivateKey.generate() for s in services}
-        return cls({s: k.public_key() for s, k in private.items()}, private)
+        exchange = {s: X25519PrivateKey.generate() for s in services}
+        return cls({s: k.public_key() for s, k in private.items()}, private,
+                   {s: k.public_key() for s, k in exchange.items()}, exchange)
 
     @classmethod
     def load(cls, folder: Path) -> Keyring:
         entries = json.loads((folder / KEYRING_FILE).read_text())
         public = {s: Ed25519PublicKey.from_public_bytes(base64.b64decode(v)) for s, v in entries.items()}
         private = {}
+        exchange_public: dict[str, X25519PublicKey] = {}
+        exchange_private: dict[str, X25519PrivateKey] = {}
+        if (folder / EXCHANGE_FILE).exists():
+            exchange_public = {s: X25519PublicKey.from_public_bytes(base64.b64decode(v))
+                               for s, v in json.loads((folder / EXCHANGE_FILE).read_text()).items()}
         for service in public:
             path = folder / f"{service}.key"
             if path.exists():
                 private[service] = Ed25519PrivateKey.from_private_bytes(base64.b64decode(path.read_text()))
-        return cls(public, private)
+            path = folder / f"{service}.x25519.key"
+            if path.exists():
+                exchange_private[service] = X25519PrivateKey.from_private_bytes(
+                    base64.b64decode(path.read_text()))
+        return cls(public, private, exchange_public, exchange_private)
 
     def write(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         for service, key in self.private.items():
             _write_private(folder / f"{service}.key", _b64(_raw_private(key)))
+        self.write_exchange(folder)
         pending = folder / f"{KEYRING_FILE}.tmp"
         pending.write_text(json.dumps({s: _b64(_raw_public(k)) for s, k in self.public.items()},
                                       indent=2, sort_keys=True) + "\n")
         pending.replace(folder / KEYRING_FILE)  # the keyring last: its presence means complete
+
+    def write_exchange(self, folder: Path) -> None:
+        for service, exchange_key in self.exchange_private.items():
+            _write_private(folder / f"{service}.x25519.key", _b64(_raw_private(exchange_key)))
+        pending = folder / f"{EXCHANGE_FILE}.tmp"
+        pending.write_text(json.dumps({s: _b64(_raw_public(k)) for s, k in self.exchange_public.items()},
+                                      indent=2, sort_keys=True) + "\n")
+        pending.replace(folder / EXCHANGE_FILE)
 
     def signer(self, service: str) -> EventSigner:
         try:
@@ -180,6 +211,11 @@ def load_keyring(settings: Settings) -> Keyring:
         if not (folder / KEYRING_FILE).exists():
             Keyring.generate().write(folder)
             log.info("signing.keys_generated", folder=str(folder))
+        elif not (folder / EXCHANGE_FILE).exists():
+            # A folder from before replies were encrypted: its signing keys stay, the exchange
+            # keys join them (embedded mode; a distributed deployment is handed both).
+            Keyring.generate().write_exchange(folder)
+            log.info("signing.exchange_keys_generated", folder=str(folder))
         return Keyring.load(folder)
 
 

@@ -8,14 +8,20 @@ Logged-out tokens are refused by their ``jti`` (``REVOKED``, the deny-list). The
 - the registry is the one writer: its logout stores ``(jti, exp)`` in its database
   (``registry_revoked_tokens``) and puts it on this process's deny-list; at start it loads the
   rows not yet expired, so a restart forgets nothing;
-- every verifier in the process (the HTTP routes of every service, the bus's RPC handlers, the
-  portal's cookie, the rate limiter) reads the same ``REVOKED`` through ``actor_from_token``;
+- it also announces each revoked ``(jti, exp)`` on the bus (``shared.revocations``: a JetStream
+  key-value bucket only the registry's NATS user may write, each entry signed with the
+  registry's Ed25519 key), at once and again at every start for the rows not yet expired;
+- every process (``shared.host``) follows that bucket onto its own ``REVOKED``: the entries of
+  the last token lifetime at start, each new one live; an entry the registry did not sign is
+  refused and logged (``security.revocation_refused``);
+- every verifier in the process (the HTTP routes of every service, the portal's cookie, the
+  rate limiter) reads the same ``REVOKED`` through ``actor_from_token``; requests between
+  services carry no token at all (``shared.claims``), so there is nothing to revoke on the bus;
 - embedded mode runs every service in one process, so a logout is refused everywhere at once;
-- in distributed mode the registry, and the portal whose logout it was (it also puts the
-  token on its own ``REVOKED``), refuse a logged-out token at once; a service in another
-  process refuses it only once its own ``REVOKED`` is told, which nothing does yet (a
-  revocation subject on the authenticated bus, fed from ``registry_revoked_tokens``, is the
-  next step): until then the token still reads there for at most ``access_token_minutes``.
+  in distributed mode another process refuses a logged-out token as soon as the announcement
+  reaches it (milliseconds on a healthy bus; ``tests/integration/platform/test_revocations.py``).
+  While the bus is away it cannot hear of it: the token then reads there until the bus is back
+  or the token expires (``access_token_minutes``), whichever comes first.
 
 Entries leave the list once the token would have expired anyway: the list is as small as the
 number of sessions ended within one access-token lifetime.

@@ -4,7 +4,9 @@ A service may publish its own events and read every stream (it consumes other se
 replies come to an inbox prefix of its own (:func:`shared.bus.inbox_prefix`, ``_INBOX_svc-<service>``)
 that no other user may subscribe to, and only the service serving a request subject
 (``nastavnik.rpc.<service>.>``) may subscribe to it: a name lookup's reply carries personal data,
-its request the user's token. Services publish replies into each other's inboxes by name.
+its request the acting user's claims (signed by the calling service, ``shared.claims``; never a
+token). Services publish replies into each other's inboxes by name. Only the registry may write
+the bucket of revoked tokens (``shared.revocations``); the other services read it.
 A municipality's credentials may publish and read only ``nastavnik.*.<region>.<municipality>.>``,
 use JetStream only through one consumer of its own name whose filter the server pins to
 those subjects (the filter is part of the API subject the permission names), and receive replies
@@ -32,7 +34,7 @@ import typer
 
 from shared.auth import CODE_PATTERN
 from shared.bus import AUDIT_HEADS_SUBJECT, inbox_prefix
-from shared.contracts import SOURCES, SUBJECT_ROOT, stream_name
+from shared.contracts import REVOCATIONS_BUCKET, SOURCES, SUBJECT_ROOT, stream_name
 
 SERVICES = (*SOURCES, "portal")
 RPC_SUBJECTS = f"{SUBJECT_ROOT}.rpc.>"
@@ -42,6 +44,12 @@ EXTRA_PUBLISH: dict[str, tuple[str, ...]] = {"monitoring": (AUDIT_HEADS_SUBJECT,
 CLIENT = ("STANDARD",)
 LEAF = ("LEAFNODE",)
 OPS_USER = "ops"
+#: Who may write the bucket of revoked tokens (``shared.revocations``): the service that ends
+#: sessions. Everyone else may read it and create it empty, never write, purge or delete it.
+REVOCATIONS_WRITER = "registry"
+REVOCATIONS_WRITES = (f"$KV.{REVOCATIONS_BUCKET}.>",
+                      *(f"$JS.API.STREAM.{op}.KV_{REVOCATIONS_BUCKET}"
+                        for op in ("PURGE", "DELETE", "UPDATE", "MSG.DELETE")))
 ROUTE_USER = "route"
 
 
@@ -52,15 +60,19 @@ class NatsUser:
     publish: tuple[str, ...]
     subscribe: tuple[str, ...]
     connection_types: tuple[str, ...] = ()
+    #: Subjects refused even where ``publish`` allows them (a deny wins in nats-server).
+    deny_publish: tuple[str, ...] = ()
 
     def url(self, host: str, port: int) -> str:
         return f"nats://{self.user}:{self.password}@{host}:{port}"
 
     def to_dict(self) -> dict[str, object]:
+        publish: dict[str, list[str]] = {"allow": list(self.publish)}
+        if self.deny_publish:
+            publish["deny"] = list(self.deny_publish)
         entry: dict[str, object] = {
             "user": self.user, "password": self.password,
-            "permissions": {"publish": {"allow": list(self.publish)},
-                            "subscribe": {"allow": list(self.subscribe)}}}
+            "permissions": {"publish": publish, "subscribe": {"allow": list(self.subscribe)}}}
         if self.connection_types:
             entry["allowed_connection_types"] = list(self.connection_types)
         return entry
@@ -122,10 +134,11 @@ def service_user(service: str, password: str, peers: Sequence[str] = SERVICES) -
         publish=(own, *EXTRA_PUBLISH.get(service, ()), RPC_SUBJECTS, "$JS.API.>", "$JS.ACK.>",
                  "$KV.>", *(service_inbox(peer) for peer in peers)),
         # Every event subject and the audit heads, but of request subjects only those it serves
-        # (a request carries the caller's token), and of inboxes only its own.
+        # (a request names the acting user), and of inboxes only its own.
         subscribe=(*(f"{SUBJECT_ROOT}.{source}.>" for source in SOURCES), AUDIT_HEADS_SUBJECT,
                    f"{SUBJECT_ROOT}.rpc.{service}.>", "$JS.>", "$KV.>", service_inbox(service)),
         connection_types=CLIENT,
+        deny_publish=() if service == REVOCATIONS_WRITER else REVOCATIONS_WRITES,
     )
 
 

@@ -1,8 +1,8 @@
 """HTTP routes of the documents service: each translates a request into one call on the service.
 
-Routes that print names, pairs or figures pass the caller's own token along: the service asks
-the registry, pairing or monitoring with it, so the owner of the data decides what that user may
-see (``application``).
+Routes that print names, pairs or figures make the service ask the registry, pairing or
+monitoring for the calling user (claims signed by this service, never the user's token), so the
+owner of the data decides what that user may see (``application``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 
 from services.documents import templates
 from services.documents.application import DocumentsService
@@ -40,53 +40,42 @@ def documents_service(request: Request) -> DocumentsService:
     return request.app.state.documents
 
 
-def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
-    return (authorization or "")[7:].strip()
-
-
 Documents = Annotated[DocumentsService, Depends(documents_service)]
-Token = Annotated[str, Depends(bearer_token)]
 router = APIRouter(prefix="/documents", tags=["documents"])
 
 
 @router.post("/pairs-order", status_code=201)
-async def pairs_order(body: PairsOrderIn, ctx: Context, documents: Documents,
-                      token: Token) -> dict[str, Any]:
+async def pairs_order(body: PairsOrderIn, ctx: Context, documents: Documents) -> dict[str, Any]:
     """Rights, then the pairs as the pairing service has them (an unknown, foreign, closed or
     misdescribed pair refuses the whole order), then names, then the document."""
-    return await documents.issue_pairs_order(ctx, token, body)
+    return await documents.issue_pairs_order(ctx, body)
 
 
 @router.post("/curator-order", status_code=201)
-async def curator_order(body: CuratorOrderIn, ctx: Context, documents: Documents,
-                        token: Token) -> dict[str, Any]:
-    return await documents.issue(ctx, token, "curator_order", body)
+async def curator_order(body: CuratorOrderIn, ctx: Context, documents: Documents) -> dict[str, Any]:
+    return await documents.issue(ctx, "curator_order", body)
 
 
 @router.post("/award-order", status_code=201)
-async def award_order(body: AwardOrderIn, ctx: Context, documents: Documents,
-                      token: Token) -> dict[str, Any]:
-    return await documents.issue(ctx, token, "award_order", body)
+async def award_order(body: AwardOrderIn, ctx: Context, documents: Documents) -> dict[str, Any]:
+    return await documents.issue(ctx, "award_order", body)
 
 
 @router.post("/thanks-letter", status_code=201)
-async def thanks_letter(body: ThanksLetterIn, ctx: Context, documents: Documents,
-                        token: Token) -> dict[str, Any]:
-    return await documents.issue(ctx, token, "thanks_letter", body)
+async def thanks_letter(body: ThanksLetterIn, ctx: Context, documents: Documents) -> dict[str, Any]:
+    return await documents.issue(ctx, "thanks_letter", body)
 
 
 @router.post("/consent", status_code=201)
-async def consent(body: ConsentIn, ctx: Context, documents: Documents,
-                  token: Token) -> dict[str, Any]:
-    return await documents.issue(ctx, token, "consent", body)
+async def consent(body: ConsentIn, ctx: Context, documents: Documents) -> dict[str, Any]:
+    return await documents.issue(ctx, "consent", body)
 
 
 @router.post("/report", status_code=201)
-async def report(body: ReportIn, ctx: Context, documents: Documents,
-                 token: Token) -> dict[str, Any]:
+async def report(body: ReportIn, ctx: Context, documents: Documents) -> dict[str, Any]:
     """A report issued on demand (one prepared from ``ReportDue`` is submitted below), filled
     from the monitoring dashboard of ``org``."""
-    return await documents.issue_report(ctx, token, body)
+    return await documents.issue_report(ctx, body)
 
 
 @router.get("")
@@ -188,10 +177,10 @@ def list_reports(actor: CurrentActor, documents: Documents,
 
 
 @router.post("/reports/{report_id}/submit")
-async def submit_report(report_id: UUID, body: ReportTextIn, ctx: Context, documents: Documents,
-                        token: Token) -> dict[str, Any]:
+async def submit_report(report_id: UUID, body: ReportTextIn, ctx: Context,
+                        documents: Documents) -> dict[str, Any]:
     """Submit a draft: the report is filled from the dashboard of the draft's unit."""
-    return await documents.submit_report(ctx, token, report_id, body)
+    return await documents.submit_report(ctx, report_id, body)
 
 
 # --- one document (after the fixed paths above, which these would otherwise shadow) ---------------
@@ -203,10 +192,10 @@ def get_document(document_id: UUID, actor: CurrentActor, documents: Documents) -
 
 @router.get("/{document_id}/{fmt}")
 async def download(document_id: UUID, fmt: Literal["docx", "pdf"], actor: CurrentActor,
-                   documents: Documents, token: Token) -> Response:
+                   documents: Documents) -> Response:
     """A document naming registry persons is rendered again with the names the registry gives
     the downloading user now: one it refuses gets the refusal, an erased person ends in 410."""
-    content, meta = await documents.download(actor, token, document_id, fmt)
+    content, meta = await documents.download(actor, document_id, fmt)
     name = f"{meta['kind']}-{meta['number']}.{fmt}"
     return Response(content, media_type=DOCX_TYPE if fmt == "docx" else "application/pdf",
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",

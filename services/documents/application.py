@@ -3,10 +3,11 @@ reports. Every command and query of the service is a method here: rights are che
 through the policy of ``shared.auth``; then the rules, the events stored, the local view caught
 up and the relay woken.
 
-What other services know is asked of them through ``Peers`` with the acting user's own token,
-so the owner decides what that user may see — after this service's own refusals, which must
-not cost a peer a call. Names printed in a document come from the registry, at issue and at
-every download: such a document is kept as its recipe (ids) and rendered anew (``register``).
+What other services know is asked of them through ``Peers`` for the acting user (claims this
+service signs, never the user's token: ``shared.claims``), so the owner decides what that user
+may see — after this service's own refusals, which must not cost a peer a call. Names printed
+in a document come from the registry, at issue and at every download: such a document is kept
+as its recipe (ids) and rendered anew (``register``).
 A report holds the figures its unit's dashboard shows that user; a pairs order approves only
 pairs formed, as formed. A roadmap is tracked once the user has reviewed its parse (``review``).
 """
@@ -90,22 +91,21 @@ class DocumentsService(EventSourcedService):
 
     # --- issued documents ---------------------------------------------------------------------
 
-    async def issue(self, ctx: CommandContext, token: str, kind: str, body: IssueIn) -> dict[str, Any]:
+    async def issue(self, ctx: CommandContext, kind: str, body: IssueIn) -> dict[str, Any]:
         """Rights first (a refusal must not cost the registry a call), then names, then the document."""
         path = issuer_path(ctx.actor, body.org)
-        return await self._issue_named(ctx, token, path, kind, body)
+        return await self._issue_named(ctx, path, kind, body)
 
-    async def issue_pairs_order(self, ctx: CommandContext, token: str,
-                                order: PairsOrderIn) -> dict[str, Any]:
+    async def issue_pairs_order(self, ctx: CommandContext, order: PairsOrderIn) -> dict[str, Any]:
         """Rights, then the pairs as the pairing service has them (an unknown, foreign, closed or
         misdescribed pair refuses the whole order), then names, then the document."""
         path = issuer_path(ctx.actor, order.org)
         refuse_repeated_pairs(order)
-        found = await self.peers.pairs(token, [p.pair_id for p in order.pairs])
+        found = await self.peers.pairs(ctx.actor, [p.pair_id for p in order.pairs])
         recipe = order_recipe(order, path, found.pairs, found.missing)
-        return await self._issue_named(ctx, token, path, "pairs_order", recipe)
+        return await self._issue_named(ctx, path, "pairs_order", recipe)
 
-    async def _issue_named(self, ctx: CommandContext, token: str, path: OrgPath, kind: str,
+    async def _issue_named(self, ctx: CommandContext, path: OrgPath, kind: str,
                            body: recipes.Body) -> dict[str, Any]:
         """A document naming registry persons keeps only its recipe. It is rendered from the
         recipe as read back from its JSON, exactly as a download will render it, so the
@@ -113,7 +113,7 @@ class DocumentsService(EventSourcedService):
         recipe = body.model_dump(mode="json")
         parsed = recipes.load(kind, recipe)
         person_ids = recipes.people(kind, parsed)
-        names = await self._names(token, person_ids)
+        names = await self._names(ctx.actor, person_ids)
         return await asyncio.to_thread(
             self._register, ctx, path, kind,
             lambda number, day: recipes.render(kind, parsed, names, number, day),
@@ -150,11 +150,11 @@ class DocumentsService(EventSourcedService):
                  correlation_id=str(ctx.correlation_id))
         return self.get_document(ctx.actor, document_id)
 
-    async def _names(self, token: str, person_ids: Sequence[UUID]) -> recipes.Names:
+    async def _names(self, actor: Actor, person_ids: Sequence[UUID]) -> recipes.Names:
         """Every requested person, or an error naming none: a missing one may be out of scope."""
         if not person_ids:
             return {}
-        found = await self.peers.names(token, person_ids)
+        found = await self.peers.names(actor, person_ids)
         if found.missing:
             raise DomainError("PERSON_NOT_FOUND",
                               "Участник не найден, вне вашей зоны доступа или отозвал согласие", 404,
@@ -187,13 +187,13 @@ class DocumentsService(EventSourcedService):
             query = query.where(views.documents.c.kind == kind)
         return [views.document_json(r) for r in views.in_scope(self.engine, query, scope)]
 
-    async def download(self, actor: Actor, token: str, document_id: UUID,
+    async def download(self, actor: Actor, document_id: UUID,
                        fmt: str) -> tuple[bytes, dict[str, Any]]:
         """A document naming registry persons is rendered again with the names the registry gives
         the downloading user now: one it refuses gets the refusal, an erased person ends in 410."""
         wanted = await asyncio.to_thread(self.people_to_name, actor, document_id)
         try:
-            names = await self._names(token, wanted)
+            names = await self._names(actor, wanted)
         except DomainError as exc:
             if exc.code != "PERSON_NOT_FOUND":
                 raise
@@ -380,24 +380,24 @@ class DocumentsService(EventSourcedService):
 
     # --- reports ----------------------------------------------------------------------------------
 
-    async def issue_report(self, ctx: CommandContext, token: str, order: ReportIn) -> dict[str, Any]:
+    async def issue_report(self, ctx: CommandContext, order: ReportIn) -> dict[str, Any]:
         """A report issued on demand (one prepared from ``ReportDue`` is submitted below), filled
         from the monitoring dashboard of ``org``."""
         path = issuer_path(ctx.actor, order.org)
-        dashboard, units = await self._figures(token, path)
+        dashboard, units = await self._figures(ctx.actor, path)
         content = recipes.report_content(order, order.period, dashboard, units)
         return await asyncio.to_thread(
             self._register, ctx, path, "report",
             lambda number, day: templates.analytic_report(order.requisites(number, day), content),
             title=f"Информационно-аналитический отчёт за {order.period}")
 
-    async def _figures(self, token: str, path: OrgPath) -> Figures:
+    async def _figures(self, actor: Actor, path: OrgPath) -> Figures:
         """The unit's dashboard, and those of the units under it (their satisfaction is not in the
         unit's own table). An organisation directly under the region («_» in its scope) has no path
         of its own to ask with; its row then shows no satisfaction."""
-        dashboard = (await self.peers.dashboard(token, str(path))).dashboard
+        dashboard = (await self.peers.dashboard(actor, str(path))).dashboard
         scopes = [u["scope"] for u in dashboard["units"] if "/_/" not in u["scope"]]
-        answers = await asyncio.gather(*(self.peers.dashboard(token, s) for s in scopes))
+        answers = await asyncio.gather(*(self.peers.dashboard(actor, s) for s in scopes))
         return dashboard, {scope: a.dashboard for scope, a in zip(scopes, answers, strict=True)}
 
     def prepare_drafts(self) -> int:
@@ -437,13 +437,13 @@ class DocumentsService(EventSourcedService):
             raise DomainError("REPORT_ALREADY_SUBMITTED", "Отчёт уже сдан", 409)
         return row
 
-    async def submit_report(self, ctx: CommandContext, token: str, report_id: UUID,
+    async def submit_report(self, ctx: CommandContext, report_id: UUID,
                             text: ReportTextIn) -> dict[str, Any]:
         """Submit a draft: the report is filled from the dashboard of the draft's unit."""
         draft = await asyncio.to_thread(self._draft, ctx.actor, report_id)
         path = OrgPath.parse(draft.path)
         require_issuer(ctx.actor, path)  # a refusal must not cost monitoring a call
-        dashboard, units = await self._figures(token, path)
+        dashboard, units = await self._figures(ctx.actor, path)
         content = recipes.report_content(text, draft.period, dashboard, units)
         return await asyncio.to_thread(self._file_report, ctx, path, report_id, text, content)
 

@@ -2,8 +2,9 @@
 
 An order approves pairs the pairing service formed; the documents service must not take the
 request's word for who is paired with whom. The service layer asks pairing (never in-process)
-with the acting user's token, so pairing decides which pairs that user may see; these rules then
-list each pair with the mentor, mentees and form pairing formed it with — or nothing is issued.
+for the acting user (signed claims, not their token), so pairing decides which pairs that user
+may see; these rules then list each pair with the mentor, mentees and form pairing formed it
+with — or nothing is issued.
 """
 
 from __future__ import annotations

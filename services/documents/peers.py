@@ -1,9 +1,11 @@
 """What the documents service asks of the other services: the port and its NATS adapter.
 
 Names for a document come from the registry, the pairs an order approves from pairing, and a
-report's figures from monitoring. Each is asked with the acting user's token, so the service that
-owns the data decides what that user may see. The service layer depends on ``Peers`` only; the
-runtime plugs in ``BusPeers`` (request/reply over NATS), the unit tests a fake.
+report's figures from monitoring. Each is asked for the acting user, stated in claims this service
+signs (``shared.claims``; the user's token stays here), so the service that owns the data decides
+what that user may see; the replies come encrypted to this service (``shared.sealed``). The
+service layer depends on ``Peers`` only; the runtime plugs in ``BusPeers`` (request/reply over
+NATS), the unit tests a fake.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from uuid import UUID
 from nats.aio.client import Client
 
 from shared import rpc
+from shared.auth import Actor
 from shared.contracts import (
     DASHBOARD,
     NAMES,
@@ -31,14 +34,16 @@ from shared.contracts import (
 
 #: A dashboard with the units under it takes monitoring longer than a list of names.
 DASHBOARD_TIMEOUT = 30.0
+#: The service these requests come from (the issuer of their claims).
+SERVICE = "documents"
 
 
 class Peers(Protocol):
-    async def names(self, token: str, person_ids: Sequence[UUID]) -> NamesReply: ...
+    async def names(self, actor: Actor, person_ids: Sequence[UUID]) -> NamesReply: ...
 
-    async def pairs(self, token: str, pair_ids: Sequence[UUID]) -> PairsReply: ...
+    async def pairs(self, actor: Actor, pair_ids: Sequence[UUID]) -> PairsReply: ...
 
-    async def dashboard(self, token: str, org: str) -> DashboardReply: ...
+    async def dashboard(self, actor: Actor, org: str) -> DashboardReply: ...
 
 
 class BusPeers:
@@ -47,20 +52,20 @@ class BusPeers:
     def __init__(self, nc: Client | None) -> None:
         self.nc = nc
 
-    async def names(self, token: str, person_ids: Sequence[UUID]) -> NamesReply:
-        request = NamesRequest(token=token, person_ids=list(dict.fromkeys(person_ids)))
-        return NamesReply.model_validate(await self._ask(NAMES, request))
+    async def names(self, actor: Actor, person_ids: Sequence[UUID]) -> NamesReply:
+        request = NamesRequest(person_ids=list(dict.fromkeys(person_ids)))
+        return NamesReply.model_validate(await self._ask(NAMES, actor, request))
 
-    async def pairs(self, token: str, pair_ids: Sequence[UUID]) -> PairsReply:
-        request = PairsRequest(token=token, pair_ids=list(dict.fromkeys(pair_ids)))
-        return PairsReply.model_validate(await self._ask(PAIRS, request))
+    async def pairs(self, actor: Actor, pair_ids: Sequence[UUID]) -> PairsReply:
+        request = PairsRequest(pair_ids=list(dict.fromkeys(pair_ids)))
+        return PairsReply.model_validate(await self._ask(PAIRS, actor, request))
 
-    async def dashboard(self, token: str, org: str) -> DashboardReply:
-        request = DashboardRequest(token=token, org=org)
+    async def dashboard(self, actor: Actor, org: str) -> DashboardReply:
+        request = DashboardRequest(org=org)
         return DashboardReply.model_validate(
-            await self._ask(DASHBOARD, request, DASHBOARD_TIMEOUT))
+            await self._ask(DASHBOARD, actor, request, DASHBOARD_TIMEOUT))
 
-    async def _ask(self, route: RpcRoute, request: RpcRequest,
+    async def _ask(self, route: RpcRoute, actor: Actor, request: RpcRequest,
                    timeout: float = rpc.DEFAULT_TIMEOUT) -> dict[str, object]:
-        return await rpc.request(self.nc, route.service, route.subject,
-                                 request.model_dump(mode="json"), timeout)
+        return await rpc.request(self.nc, route, request.model_dump(mode="json"), actor, SERVICE,
+                                 timeout)

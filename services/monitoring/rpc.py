@@ -2,11 +2,11 @@
 
 The documents service fills an information-analytic report from the monitoring figures; asking
 here (rather than keeping a copy of the counts) means a report holds exactly what the dashboard
-shows. It forwards the acting user's token, and the answer is scoped exactly as
-``GET /monitoring/dashboard?org=`` is: the same call on the service.
+shows. It asks for the acting user in claims it signs (``shared.claims``), and the answer is
+scoped exactly as ``GET /monitoring/dashboard?org=`` is: the same call on the service.
 
 Route:    ``shared.contracts.DASHBOARD`` (served with ``shared.rpc.serve``)
-Request:  ``{"token": str, "org": str | null}`` (null: the actor's own unit)
+Request:  ``{"actor": {...}, "actor_signature": hex, "org": str | null}`` (null: the actor's unit)
 Reply:    ``{"dashboard": {...}}`` — the body of ``GET /monitoring/dashboard`` —
           or ``{"error": {"code", "message", "status"}}``.
 """
@@ -20,6 +20,7 @@ from nats.aio.subscription import Subscription
 
 from services.monitoring.application import MonitoringService
 from shared import rpc
+from shared.auth import Actor
 from shared.contracts import DASHBOARD
 from shared.errors import DomainError
 from shared.logging import get_logger
@@ -27,9 +28,8 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 
 
-def answer_dashboard(service: MonitoringService, request: dict[str, Any]) -> dict[str, Any]:
+def answer_dashboard(service: MonitoringService, actor: Actor, request: dict[str, Any]) -> dict[str, Any]:
     """The reply to one request (blocking: reads the dashboard tables)."""
-    actor = rpc.caller(request, service.settings)
     org = request.get("org")
     if org is not None and not isinstance(org, str):
         raise DomainError("INVALID_REQUEST", "Неверный путь организации", 422)
@@ -40,5 +40,4 @@ def answer_dashboard(service: MonitoringService, request: dict[str, Any]) -> dic
 
 async def serve_dashboards(nc: Client, service: MonitoringService) -> Subscription:
     """Start answering on ``DASHBOARD``; the subscription ends when the connection drains."""
-    return await rpc.serve(nc, DASHBOARD.subject, DASHBOARD.queue,
-                           lambda request: answer_dashboard(service, request))
+    return await rpc.serve(nc, DASHBOARD, lambda actor, request: answer_dashboard(service, actor, request))

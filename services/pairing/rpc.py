@@ -2,10 +2,10 @@
 
 The documents service issues the order «Об утверждении наставнических пар/групп»; it must list
 only pairs the pairing service formed, with the mentor, mentees and form it formed them with.
-It forwards the acting user's token, and the answer is scoped exactly as
-``GET /pairing/pairs/{pair_id}`` is (``PairingService.pairs_for_document``).
+It asks for the acting user in claims it signs (``shared.claims``), and the answer is scoped
+exactly as ``GET /pairing/pairs/{pair_id}`` is (``PairingService.pairs_for_document``).
 
-Request:  ``{"token": str, "pair_ids": [uuid, ...]}``
+Request:  ``{"actor": {...}, "actor_signature": hex, "pair_ids": [uuid, ...]}``
 Reply:    ``{"pairs": {id: {"status", "organisation_id", "path", "form", "form_title",
           "mentor_id", "mentee_ids"}}, "missing": [id, ...]}``
           or ``{"error": {"code", "message", "status"}}`` (``shared.rpc``).
@@ -25,10 +25,10 @@ if TYPE_CHECKING:
     from services.pairing.application import PairingService
 
 def pairs_handler(service: PairingService) -> Handler:
-    """One request's token and ids, translated into one call on the service."""
-    return for_caller(service.settings, "pair_ids", service.pairs_for_document)
+    """One request's actor and ids, translated into one call on the service."""
+    return for_caller("pair_ids", service.pairs_for_document)
 
 
 async def serve_pairs(nc: Client, service: PairingService) -> Subscription:
     """Start answering on ``PAIRS``; the subscription ends when the connection drains."""
-    return await serve(nc, PAIRS.subject, PAIRS.queue, pairs_handler(service))
+    return await serve(nc, PAIRS, pairs_handler(service))

@@ -56,8 +56,8 @@ class PairingRuntime:
         self.consent = ConsumerRunner(
             self.service.engine, js, ConsentWatch(lambda: loop.call_soon_threadsafe(wake.set)),
             filter_subject=CONSENT_WITHDRAWN_FILTER)
-        # The documents service asks which pairs exist before it lists them in an order, with
-        # the asking user's token; the answer is what that user may read of them.
+        # The documents service asks which pairs exist before it lists them in an order, for a
+        # user its signed claims name; the answer is what that user may read of them, sealed.
         await serve_pairs(nc, self.service)
         return [asyncio.create_task(relay.run(stop), name="pairing-relay"),
                 asyncio.create_task(supervise("pairing-pools", self.pools.run, stop),

@@ -19,6 +19,7 @@ import hashlib
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -119,17 +120,25 @@ class AccountService:
         self.delays = SharedDelays(engine, self.settings, lambda: self.clock())
         self.totp = TotpSealer(secrets_dir)
         self._lock = threading.Lock()
+        #: Told of every logout's revoked tokens (``jti -> exp``): the runtime announces them to
+        #: the other processes (``shared.revocations``).
+        self.on_revoked: Callable[[dict[str, float]], None] | None = None
         create_tables(engine)
         self.totp.seal_plain_rows(engine)
         self.load_revoked()
 
-    def load_revoked(self) -> int:
-        """Tokens logged out before this start (or on another replica) onto the deny-list."""
+    def live_revocations(self) -> dict[str, float]:
+        """Revoked tokens not yet expired: ``jti -> exp``."""
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(revoked_tokens).where(
                 revoked_tokens.c.expires_at > self.clock())).all()
-        for row in rows:
-            REVOKED.revoke(row.jti, row.expires_at)
+        return {row.jti: row.expires_at for row in rows}
+
+    def load_revoked(self) -> int:
+        """Tokens logged out before this start (or on another replica) onto the deny-list."""
+        rows = self.live_revocations()
+        for jti, until in rows.items():
+            REVOKED.revoke(jti, until)
         return len(rows)
 
     # --- administration ----------------------------------------------------------------------
@@ -313,6 +322,8 @@ class AccountService:
             conn.execute(revoked_tokens.delete().where(revoked_tokens.c.expires_at <= now))
         for jti, until in revoke.items():
             REVOKED.revoke(jti, until)
+        if revoke and self.on_revoked is not None:
+            self.on_revoked(revoke)
         return len(revoke)
 
     def _new_session(self, account: Account, family: str) -> Session:

@@ -1,11 +1,12 @@
 """Request/reply over NATS: names for a document, read from the registry for an authorised user.
 
 Another service (documents) prints names in orders and consent forms but must never hold them.
-It forwards the acting user's token; the registry checks it and answers only with the people
-that user may read, leaving out anyone outside their scope or whose consent was withdrawn
-(``RegistryService.names_for_document``).
+It asks for the acting user in claims it signs (``shared.claims``); the registry checks them and
+answers only with the people that user may read, leaving out anyone outside their scope or whose
+consent was withdrawn (``RegistryService.names_for_document``). The reply is encrypted to the
+documents service (``shared.sealed``): no name is readable on the bus.
 
-Request:  ``{"token": str, "person_ids": [uuid, ...]}``
+Request:  ``{"actor": {...}, "actor_signature": hex, "person_ids": [uuid, ...]}``
 Reply:    ``{"people": {id: {"full_name", "last_name", "first_name", "middle_name",
           "birth_date", "guardian_name", "role", "organisation_id", "pseudonymous", "label",
           "protected"}}, "missing": [id, ...]}`` — for a child an official may not see by name
@@ -36,10 +37,10 @@ __all__ = ["NAMES_QUEUE", "NAMES_SUBJECT", "SHARED_FIELDS", "names_handler", "se
 
 
 def names_handler(service: RegistryService) -> Handler:
-    """One request's token and ids, translated into one call on the service."""
-    return for_caller(service.settings, "person_ids", service.names_for_document)
+    """One request's actor and ids, translated into one call on the service."""
+    return for_caller("person_ids", service.names_for_document)
 
 
 async def serve_names(nc: Client, service: RegistryService) -> Subscription:
     """Start answering on ``NAMES``; the subscription ends when the connection drains."""
-    return await serve(nc, NAMES.subject, NAMES.queue, names_handler(service))
+    return await serve(nc, NAMES, names_handler(service))

@@ -1,4 +1,5 @@
-"""The registry as a running service: its HTTP routes and its outbox relay."""
+"""The registry as a running service: its HTTP routes, its outbox relay, the names it answers
+over NATS and the logouts it announces to every other process (``shared.revocations``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from services.registry import auth_api
 from services.registry.api import router as registry_router
 from services.registry.application import RegistryService
 from services.registry.rpc import serve_names
+from shared.loops import supervise
 from shared.relay import OutboxRelay
+from shared.revocations import RevocationFeed
 from shared.settings import Settings
 
 router = APIRouter()
@@ -29,6 +32,7 @@ class RegistryRuntime:
         self.settings = settings
         self.service = RegistryService(settings)
         self.relay: OutboxRelay | None = None
+        self.revocations = RevocationFeed()
 
     async def start(self, app: FastAPI, nc: Client, js: JetStreamContext,
                     stop: asyncio.Event) -> list[asyncio.Task[Any]]:
@@ -39,10 +43,17 @@ class RegistryRuntime:
         relay = self.relay
         # Commands run in worker threads; the relay lives on the event loop.
         self.service.on_stored = lambda: loop.call_soon_threadsafe(relay.notify)
-        # Other services ask for names over NATS, with the asking user's token; the answer is
-        # limited to what that user may read.
+        # Other services ask for names over NATS, for a user their signed claims name; the answer
+        # is limited to what that user may read, and sealed to the asking service.
         await serve_names(nc, self.service)
-        return [asyncio.create_task(relay.run(stop), name="registry-relay")]
+        accounts = self.service.accounts
+        feed = self.revocations
+        accounts.on_revoked = feed.announce
+        return [asyncio.create_task(relay.run(stop), name="registry-relay"),
+                asyncio.create_task(supervise(
+                    "registry-revocations",
+                    lambda halt: feed.run(js, self.settings, halt, accounts.live_revocations), stop),
+                    name="registry-revocations")]
 
     def health(self) -> dict[str, Any]:
         return {"stored": self.service.events.max_position(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,9 +25,10 @@ from deploy.tools.nats_auth import (
     service_inbox,
     write_authorization,
 )
-from services.registry.rpc import NAMES_QUEUE, NAMES_SUBJECT
-from shared import bus
-from shared.contracts import SOURCES, stream_name
+from services.registry.rpc import NAMES_SUBJECT
+from shared import bus, claims, rpc, sealed, signing
+from shared.auth import Actor, OrgPath, Role
+from shared.contracts import NAMES, PAIRS, SOURCES, stream_name
 from shared.nats_server import EmbeddedNats
 from shared.settings import Settings
 from tests.conftest import publish_until_delivered
@@ -219,9 +221,21 @@ def test_generated_config_has_no_anonymous_access() -> None:
     assert not any(p.startswith("_INBOX") and p != "_INBOX_svc-pairing.>" for p in pairing.subscribe)
     assert not any(p in (">", "nastavnik.>", "nastavnik.rpc.>") for p in pairing.subscribe)
     assert "nastavnik.rpc.registry.>" in authorization.user("svc-registry").subscribe
+    # The bucket of revoked tokens: the registry writes it, no other service may write or purge it.
+    assert authorization.user("svc-registry").deny_publish == ()
+    assert {"$KV.nastavnik_revoked.>", "$JS.API.STREAM.PURGE.KV_nastavnik_revoked"} <= set(
+        pairing.deny_publish)
+    assert '"deny"' in text
 
 
 SECRET = "Иванова Мария Петровна"
+CURATOR = Actor(user="curator-1", role=Role.CURATOR, scope=OrgPath.parse("demo/m1/school-a"))
+
+
+async def serve_secret_names(registry: Client) -> None:
+    """Stands in for the registry's serve_names: the same ``shared.rpc.serve``, a name it knows."""
+    await rpc.serve(registry, NAMES, lambda actor, _: {"people": {"p1": {"full_name": SECRET}}})
+    await registry.flush()
 
 
 async def test_name_lookup_replies_reach_only_the_requesting_service(
@@ -236,11 +250,7 @@ async def test_name_lookup_replies_reach_only_the_requesting_service(
     mun_errors: list[str] = []
     mun = await connect_municipality(server, authorization, "m1", mun_errors)
     try:
-        async def answer(message: Msg) -> None:  # stands in for the registry's serve_names
-            await message.respond(json.dumps({"people": {"p1": {"full_name": SECRET}}}).encode())
-
-        await registry.subscribe(NAMES_SUBJECT, queue=NAMES_QUEUE, cb=answer)
-        await registry.flush()
+        await serve_secret_names(registry)
 
         # Eavesdroppers: another service on the documents inbox and on the shared one; a
         # municipality on the documents inbox and the shared one (both refused) and its own.
@@ -258,9 +268,14 @@ async def test_name_lookup_replies_reach_only_the_requesting_service(
             refusal(pairing_errors, s) for s in (documents_inbox, "_INBOX.>", NAMES_SUBJECT)))
 
         # The documents service asks and gets the names, on its own inbox prefix.
-        reply = await documents.request(NAMES_SUBJECT, b'{"token": "t", "person_ids": ["p1"]}', timeout=5)
+        asserted = claims.mint(signing.current(), "documents", "registry", CURATOR)
+        request = json.dumps({"person_ids": ["p1"], **asserted}).encode()
+        reply = await documents.request(NAMES_SUBJECT, request, timeout=5)
         assert reply.subject.startswith("_INBOX_svc-documents.")
-        assert json.loads(reply.data)["people"]["p1"]["full_name"] == SECRET
+        assert SECRET.encode() not in reply.data  # sealed to the documents service
+        opened = sealed.open_sealed(signing.current(), "registry", "documents", reply.data,
+                                    sealed.context_of(NAMES_SUBJECT, asserted["actor"]["jti"]))
+        assert json.loads(opened)["people"]["p1"]["full_name"] == SECRET
 
         # Markers behind the reply on each eavesdropper's connection (one server delivers in
         # order): once they arrive, the reply would have too.
@@ -370,13 +385,8 @@ async def test_the_clis_credentials_sniff_no_token_and_no_name(
         errors.append(str(exc))
 
     sniffer._error_cb = on_error
-    token = "eyJ-the-curators-bearer-token"
     try:
-        async def answer(message: Msg) -> None:  # stands in for the registry's serve_names
-            await message.respond(json.dumps({"people": {"p1": {"full_name": SECRET}}}).encode())
-
-        await registry.subscribe(NAMES_SUBJECT, queue=NAMES_QUEUE, cb=answer)
-        await registry.flush()
+        await serve_secret_names(registry)
         seen: list[bytes] = []
         refused = (">", "nastavnik.>", "nastavnik.rpc.>", NAMES_SUBJECT, "_INBOX.>",
                    service_inbox("documents"), service_inbox("registry"))
@@ -387,13 +397,99 @@ async def test_the_clis_credentials_sniff_no_token_and_no_name(
         await sniffer.flush()
         await wait_for(lambda: all(refusal(errors, s) for s in refused))
 
-        request = json.dumps({"token": token, "person_ids": ["p1"]}).encode()
-        reply = await documents.request(NAMES_SUBJECT, request, timeout=5)
-        assert json.loads(reply.data)["people"]["p1"]["full_name"] == SECRET
+        reply = await rpc.request(documents, NAMES, {"person_ids": ["p1"]}, CURATOR, "documents", 5)
+        assert reply["people"]["p1"]["full_name"] == SECRET
         await registry.publish("nastavnik.registry.demo.m1.Marker", b"marker")
         await wait_for(lambda: b"marker" in seen)
         assert seen == [b"marker"]
-        assert not any(token.encode() in s or SECRET.encode() in s for s in seen)
+        assert not any(b"eyJ" in s or SECRET.encode() in s for s in seen)
+    finally:
+        for client in (sniffer, documents, registry):
+            await client.close()
+
+
+# ---- what a sniffer that reads every subject sees (a plain server: nothing is hidden from it) ----
+
+@pytest.fixture
+def open_server(tmp_path: Path) -> Iterator[EmbeddedNats]:
+    with EmbeddedNats(tmp_path / "nats") as server:
+        yield server
+
+
+async def test_a_sniffer_on_every_subject_sees_no_token_and_no_name_and_cannot_replay(
+        open_server: EmbeddedNats) -> None:
+    """Worst case: a client reads ``>`` (or holds a service's credentials). Requests carry signed
+    claims, not the user's token; replies are sealed to the caller. A captured request replayed,
+    addressed to another service, expired or altered is refused."""
+    registry = await nats.connect(open_server.url)
+    pairing = await nats.connect(open_server.url)
+    documents = await nats.connect(open_server.url)
+    sniffer = await nats.connect(open_server.url)
+    try:
+        seen: list[tuple[str, bytes]] = []
+
+        async def sniff(message: Msg) -> None:
+            seen.append((message.subject, message.data))
+
+        await sniffer.subscribe(">", cb=sniff)
+        await sniffer.flush()
+        await serve_secret_names(registry)
+        await rpc.serve(pairing, PAIRS, lambda actor, _: {"pairs": {}, "missing": []})
+        await pairing.flush()
+
+        reply = await rpc.request(documents, NAMES, {"person_ids": ["p1"]}, CURATOR, "documents", 5)
+        assert reply["people"]["p1"]["full_name"] == SECRET
+        await wait_for(lambda: len(seen) >= 2)
+        request = next(data for subject, data in seen if subject == NAMES.subject)
+        answer = next(data for subject, data in seen if subject != NAMES.subject)
+        for data in (request, answer):
+            assert b"eyJ" not in data and SECRET.encode() not in data and b"token" not in data
+        assert sealed.is_sealed(answer)
+
+        async def replay(subject: str, data: bytes) -> dict[str, object]:
+            raw = (await sniffer.request(subject, data, timeout=5)).data
+            assert not sealed.is_sealed(raw)  # a refusal, readable: it names nobody
+            return json.loads(raw)["error"]
+
+        assert (await replay(NAMES.subject, request))["code"] == "RPC_CLAIMS_REPLAYED"
+        assert (await replay(PAIRS.subject, request))["code"] == "RPC_CLAIMS_WRONG_AUDIENCE"
+        body = json.loads(request)
+        expired = {**body, **claims.mint(signing.current(), "documents", "registry", CURATOR,
+                                         now=time.time() - claims.LIFETIME - 1)}
+        assert (await replay(NAMES.subject, json.dumps(expired).encode())) == {
+            "code": "RPC_CLAIMS_EXPIRED", "status": 403,
+            "message": "Срок действия запроса между сервисами истёк"}
+        forged = {**body, "actor": {**body["actor"], "jti": "fresh", "role": "regional", "scope": "demo"}}
+        assert (await replay(NAMES.subject, json.dumps(forged).encode()))["code"] == "RPC_CLAIMS_FORGED"
+        # Claims rightly signed by another service, which the route does not list: refused too.
+        as_pairing = {**body, **claims.mint(signing.current(), "pairing", "registry", CURATOR)}
+        assert (await replay(NAMES.subject, json.dumps(as_pairing).encode()))[
+            "code"] == "RPC_CALLER_NOT_ALLOWED"
+    finally:
+        for client in (sniffer, documents, pairing, registry):
+            await client.close()
+
+
+async def test_a_service_reading_the_requests_it_serves_finds_no_token_in_them(
+        embedded: tuple[EmbeddedNats, Settings]) -> None:
+    """The registry's own credentials may read every names request (it answers them): a second
+    connection with them sees the acting user only as claims, no bearer token, and no reply."""
+    server, settings = embedded
+    registry = await bus.connect(server.url, "registry", settings, service="registry")
+    documents = await bus.connect(server.url, "documents", settings, service="documents")
+    sniffer = await bus.connect(server.url, "sniffer", settings, service="registry")
+    try:
+        await serve_secret_names(registry)
+        seen: list[bytes] = []
+        await sniffer.subscribe("nastavnik.rpc.registry.>", cb=collector(seen))
+        await sniffer.flush()
+        reply = await rpc.request(documents, NAMES, {"person_ids": ["p1"]}, CURATOR, "documents", 5)
+        assert reply["people"]["p1"]["full_name"] == SECRET
+        await wait_for(lambda: len(seen) == 1)
+        request = json.loads(seen[0])
+        assert request["actor"]["user"] == CURATOR.user and request["actor"]["aud"] == "registry"
+        assert b"eyJ" not in seen[0] and SECRET.encode() not in seen[0]
+        assert set(request) == {"person_ids", "actor", "actor_signature"}
     finally:
         for client in (sniffer, documents, registry):
             await client.close()

@@ -1,5 +1,5 @@
 """The order «Об утверждении наставнических пар/групп» approves only pairs the pairing service
-formed, as it formed them: the documents service asks pairing over NATS with the caller's token,
+formed, as it formed them: the documents service asks pairing over NATS for the caller (signed claims),
 and an unknown, foreign, closed or misdescribed pair refuses the whole order before any name is
 asked of the registry or any number is taken."""
 

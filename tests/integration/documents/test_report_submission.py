@@ -43,7 +43,7 @@ def context() -> CommandContext:
 
 def submit_draft(system: System, report_id: UUID) -> dict[str, Any]:
     text = ReportTextIn.model_validate(REPORT_TEXT)
-    return asyncio.run(system.documents.service.submit_report(context(), "token", report_id, text))
+    return asyncio.run(system.documents.service.submit_report(context(), report_id, text))
 
 
 def report_documents(system: System) -> list[dict[str, Any]]:

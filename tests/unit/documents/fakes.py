@@ -15,6 +15,7 @@ from eventsourcing.application import Application
 from sqlalchemy.pool import StaticPool
 
 from services.documents.application import DocumentsService, DocumentsStore
+from shared.auth import Actor
 from shared.contracts import (
     DashboardReply,
     NamesReply,
@@ -31,26 +32,26 @@ SECRET = "test-secret-of-at-least-thirty-two-bytes"
 @dataclass
 class FakePeers:
     """The registry, pairing and monitoring as the documents service sees them: what each would
-    answer the token's user. ``asked`` records every question, in order."""
+    answer the asking user. ``asked`` records every question, in order."""
 
     people: dict[UUID, PersonNames] = field(default_factory=dict)
     pairs_formed: dict[UUID, PairFound] = field(default_factory=dict)
     dashboards: dict[str, dict[str, Any]] = field(default_factory=dict)
-    asked: list[tuple[str, str, Any]] = field(default_factory=list)
+    asked: list[tuple[str, Actor, Any]] = field(default_factory=list)
 
-    async def names(self, token: str, person_ids: Sequence[UUID]) -> NamesReply:
-        self.asked.append(("names", token, list(person_ids)))
+    async def names(self, actor: Actor, person_ids: Sequence[UUID]) -> NamesReply:
+        self.asked.append(("names", actor, list(person_ids)))
         return NamesReply(people={str(i): self.people[i] for i in person_ids if i in self.people},
                           missing=[str(i) for i in person_ids if i not in self.people])
 
-    async def pairs(self, token: str, pair_ids: Sequence[UUID]) -> PairsReply:
-        self.asked.append(("pairs", token, list(pair_ids)))
+    async def pairs(self, actor: Actor, pair_ids: Sequence[UUID]) -> PairsReply:
+        self.asked.append(("pairs", actor, list(pair_ids)))
         return PairsReply(
             pairs={str(i): self.pairs_formed[i] for i in pair_ids if i in self.pairs_formed},
             missing=[str(i) for i in pair_ids if i not in self.pairs_formed])
 
-    async def dashboard(self, token: str, org: str) -> DashboardReply:
-        self.asked.append(("dashboard", token, org))
+    async def dashboard(self, actor: Actor, org: str) -> DashboardReply:
+        self.asked.append(("dashboard", actor, org))
         if org not in self.dashboards:
             raise DomainError("FORBIDDEN", "Эти данные вне вашей зоны доступа", 403)
         return DashboardReply(dashboard=self.dashboards[org])

@@ -60,9 +60,9 @@ def recipe_ids(service: DocumentsService) -> set[str]:
 
 async def test_a_withdrawal_erases_the_recipes_naming_the_person_only(
         service: DocumentsService) -> None:
-    gone = await service.issue(CURATOR, "token", "thanks_letter",
+    gone = await service.issue(CURATOR, "thanks_letter",
                                letter(GONE, "Благодарим Евлампию за гномон во дворе школы."))
-    stays = await service.issue(CURATOR, "token", "thanks_letter",
+    stays = await service.issue(CURATOR, "thanks_letter",
                                 letter(STAYS, "Благодарим за работу наставником в этом году."))
     assert recipe_ids(service) == {gone["id"], stays["id"]}
     erasure = Erasure(service.engine)
@@ -86,7 +86,7 @@ async def test_no_recipe_naming_a_withdrawn_person_is_kept(service: DocumentsSer
         ConsentWithdrawnInbox().apply(conn, [withdrawal(GONE)])
     # The registry still named her to this issuer (its answer crossed the withdrawal).
     with pytest.raises(DomainError) as refused:
-        await service.issue(CURATOR, "token", "thanks_letter",
+        await service.issue(CURATOR, "thanks_letter",
                             letter(GONE, "Благодарим Евлампию за гномон во дворе школы."))
     assert (refused.value.code, refused.value.status) == ("PERSON_NOT_FOUND", 404)
     assert recipe_ids(service) == set()

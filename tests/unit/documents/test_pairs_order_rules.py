@@ -11,7 +11,7 @@ import pytest
 from services.documents.commands import PairsOrderIn
 from services.documents.pairs import order_recipe, same_form
 from services.documents.peers import BusPeers
-from shared.auth import OrgPath
+from shared.auth import OrgPath, system_actor
 from shared.contracts import PairFound
 from shared.errors import DomainError
 
@@ -73,5 +73,5 @@ def test_a_municipal_order_may_list_its_schools_pairs() -> None:
 
 def test_without_the_bus_the_order_waits_for_pairing() -> None:
     with pytest.raises(DomainError) as unavailable:
-        asyncio.run(BusPeers(None).pairs("token", [uuid4()]))
+        asyncio.run(BusPeers(None).pairs(system_actor("demo"), [uuid4()]))
     assert (unavailable.value.code, unavailable.value.status) == ("PAIRING_UNAVAILABLE", 503)

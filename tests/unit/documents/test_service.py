@@ -36,7 +36,6 @@ from shared.store import CommandContext
 from tests.unit.documents.fakes import FakePeers, dashboard, memory_service, person
 
 SCHOOL_A, SCHOOL_B, MUNICIPALITY = "demo/m1/school-a", "demo/m1/school-b", "demo/m1"
-TOKEN = "the-callers-token"
 ISSUER = {"organisation_name": "МБОУ «Средняя школа № 1»", "place": "г. Озёрск",
           "signatory": {"position": "Директор", "full_name": "Смирнова Ирина Петровна"}}
 SCHOOL_ID = uuid4()
@@ -87,11 +86,12 @@ async def test_a_pairs_order_prints_the_pairs_as_pairing_formed_them(
         service: DocumentsService, peers: FakePeers) -> None:
     pair = uuid4()
     peers.pairs_formed[pair] = formed()
-    issued = await service.issue_pairs_order(as_(Role.CURATOR, SCHOOL_A), TOKEN, pairs_order(pair))
+    issued = await service.issue_pairs_order(as_(Role.CURATOR, SCHOOL_A), pairs_order(pair))
 
     assert (issued["kind"], issued["number"], issued["path"]) == ("pairs_order", "1-н", SCHOOL_A)
     assert issued["subject_ids"] == [str(MENTOR), str(MENTEE)]
-    assert peers.asked == [("pairs", TOKEN, [pair]), ("names", TOKEN, [MENTOR, MENTEE])]
+    curator = as_(Role.CURATOR, SCHOOL_A).actor  # asked for the acting user, not with a token
+    assert peers.asked == [("pairs", curator, [pair]), ("names", curator, [MENTOR, MENTEE])]
     # Names are in the document, never in the store: only the recipe (ids) is kept.
     with service.engine.connect() as conn:
         files = conn.execute(sa.select(sa.func.count()).select_from(views.files)).scalar()
@@ -106,7 +106,7 @@ async def test_a_pairs_order_with_a_foreign_pair_is_refused_before_any_name_is_a
     pair = uuid4()
     peers.pairs_formed[pair] = formed(path=SCHOOL_B)
     with pytest.raises(DomainError) as refused:
-        await service.issue_pairs_order(as_(Role.CURATOR, SCHOOL_A), TOKEN, pairs_order(pair))
+        await service.issue_pairs_order(as_(Role.CURATOR, SCHOOL_A), pairs_order(pair))
     assert (refused.value.code, refused.value.status) == ("PAIR_OF_ANOTHER_ORGANISATION", 422)
     assert refused.value.details == [{"pair_id": str(pair)}]
     assert peers.questions("names") == [] and stored(service) == []
@@ -118,7 +118,7 @@ async def test_a_pair_listed_twice_is_refused_before_pairing_is_asked(
     order = PairsOrderIn.model_validate({**pairs_order(pair).model_dump(mode="json"),
                                          "pairs": [{"pair_id": str(pair)}] * 2})
     with pytest.raises(DomainError) as refused:
-        await service.issue_pairs_order(as_(Role.CURATOR, SCHOOL_A), TOKEN, order)
+        await service.issue_pairs_order(as_(Role.CURATOR, SCHOOL_A), order)
     assert refused.value.code == "DUPLICATE_PAIR" and peers.asked == []
 
 
@@ -128,20 +128,20 @@ async def test_a_pair_listed_twice_is_refused_before_pairing_is_asked(
 async def test_issuing_for_another_school_is_refused_at_no_peers_cost(
         service: DocumentsService, peers: FakePeers, role: Role, scope: str) -> None:
     with pytest.raises(DomainError) as refused:
-        await service.issue(as_(role, scope), TOKEN, "award_order", award_order())
+        await service.issue(as_(role, scope), "award_order", award_order())
     assert refused.value.status == 403
     with pytest.raises(DomainError) as report:
-        await service.issue_pairs_order(as_(role, scope), TOKEN, pairs_order(uuid4()))
+        await service.issue_pairs_order(as_(role, scope), pairs_order(uuid4()))
     assert report.value.status == 403
     assert peers.asked == [] and stored(service) == []
 
 
 async def test_the_municipality_issues_for_its_schools_and_numbers_follow_each_other(
         service: DocumentsService) -> None:
-    first = await service.issue(as_(Role.CURATOR, SCHOOL_A), TOKEN, "award_order", award_order())
-    second = await service.issue(as_(Role.MUNICIPAL, MUNICIPALITY), TOKEN, "award_order",
+    first = await service.issue(as_(Role.CURATOR, SCHOOL_A), "award_order", award_order())
+    second = await service.issue(as_(Role.MUNICIPAL, MUNICIPALITY), "award_order",
                                  award_order())
-    other = await service.issue(as_(Role.CURATOR, SCHOOL_B), TOKEN, "award_order",
+    other = await service.issue(as_(Role.CURATOR, SCHOOL_B), "award_order",
                                 award_order(SCHOOL_B))
     assert [first["number"], second["number"], other["number"]] == ["1-п", "2-п", "1-п"]
 
@@ -151,8 +151,8 @@ async def test_a_document_naming_nobody_asks_the_registry_nothing(
     order = CuratorOrderIn.model_validate({
         **ISSUER, "org": SCHOOL_A, "school_year": "2025-2026",
         "curator_name": "Волкова Елена Викторовна", "curator_position": "учителя истории"})
-    issued = await service.issue(as_(Role.CURATOR, SCHOOL_A), TOKEN, "curator_order", order)
-    content, meta = await service.download(as_(Role.AUDITOR, "demo").actor, TOKEN,
+    issued = await service.issue(as_(Role.CURATOR, SCHOOL_A), "curator_order", order)
+    content, meta = await service.download(as_(Role.AUDITOR, "demo").actor,
                                            UUID(issued["id"]), "docx")
     assert content[:2] == b"PK" and meta["content_sha256"] == issued["content_sha256"]
     assert peers.asked == []
@@ -160,17 +160,17 @@ async def test_a_document_naming_nobody_asks_the_registry_nothing(
 
 async def test_a_download_renders_the_names_again_and_ends_when_they_are_erased(
         service: DocumentsService, peers: FakePeers) -> None:
-    issued = await service.issue(as_(Role.CURATOR, SCHOOL_A), TOKEN, "award_order", award_order())
+    issued = await service.issue(as_(Role.CURATOR, SCHOOL_A), "award_order", award_order())
     actor = as_(Role.CURATOR, SCHOOL_A).actor
-    content, meta = await service.download(actor, TOKEN, UUID(issued["id"]), "docx")
+    content, meta = await service.download(actor, UUID(issued["id"]), "docx")
     assert meta["content_sha256"] == issued["content_sha256"] and content[:2] == b"PK"
 
     del peers.people[MENTOR]  # consent withdrawn: the registry names them no more
     with pytest.raises(DomainError) as erased:
-        await service.download(actor, TOKEN, UUID(issued["id"]), "docx")
+        await service.download(actor, UUID(issued["id"]), "docx")
     assert (erased.value.code, erased.value.status) == ("PERSONAL_DATA_ERASED", 410)
     with pytest.raises(DomainError) as hidden:
-        await service.download(as_(Role.CURATOR, SCHOOL_B).actor, TOKEN, UUID(issued["id"]), "docx")
+        await service.download(as_(Role.CURATOR, SCHOOL_B).actor, UUID(issued["id"]), "docx")
     assert hidden.value.code == "DOCUMENT_NOT_FOUND"
 
 
@@ -205,12 +205,12 @@ async def test_a_report_is_submitted_once(service: DocumentsService, peers: Fake
     report_id = drafted(service)
     ctx = as_(Role.MUNICIPAL, MUNICIPALITY)
 
-    submitted = await service.submit_report(ctx, TOKEN, report_id, REPORT_TEXT)
+    submitted = await service.submit_report(ctx, report_id, REPORT_TEXT)
     assert submitted["status"] == "submitted"
     assert submitted["document_id"] == submitted["document"]["id"] == str(report_document_id(report_id))
     assert submitted["document"]["title"] == "Информационно-аналитический отчёт за 2025/2026"
     with pytest.raises(DomainError) as again:
-        await service.submit_report(ctx, TOKEN, report_id, REPORT_TEXT)
+        await service.submit_report(ctx, report_id, REPORT_TEXT)
     assert (again.value.code, again.value.status) == ("REPORT_ALREADY_SUBMITTED", 409)
 
     assert peers.questions("dashboard") == [MUNICIPALITY]  # the second one asked nobody
@@ -225,7 +225,7 @@ async def test_a_report_asks_the_dashboards_of_the_units_under_it(
     peers.dashboards[MUNICIPALITY] = dashboard(MUNICIPALITY, units=units)
     peers.dashboards[SCHOOL_A] = dashboard(SCHOOL_A, level="organisation")
     report_id = drafted(service)
-    await service.submit_report(as_(Role.MUNICIPAL, MUNICIPALITY), TOKEN, report_id, REPORT_TEXT)
+    await service.submit_report(as_(Role.MUNICIPAL, MUNICIPALITY), report_id, REPORT_TEXT)
     # An organisation directly under the region has no path of its own to ask with.
     assert peers.questions("dashboard") == [MUNICIPALITY, SCHOOL_A]
 
@@ -238,7 +238,7 @@ async def test_a_report_is_submitted_by_its_own_unit_only(
     peers.dashboards[MUNICIPALITY] = dashboard(MUNICIPALITY)
     report_id = drafted(service)
     with pytest.raises(DomainError) as refused:
-        await service.submit_report(as_(role, scope), TOKEN, report_id, REPORT_TEXT)
+        await service.submit_report(as_(role, scope), report_id, REPORT_TEXT)
     assert refused.value.code == code
     assert peers.asked == [] and stored(service) == ["ReportDrafted"]
 
@@ -248,10 +248,10 @@ async def test_a_report_issued_on_demand_is_filled_from_the_dashboard(
     order = ReportIn.model_validate({**REPORT_TEXT.model_dump(mode="json"), "org": SCHOOL_A,
                                      "period": "сентябрь 2025"})
     with pytest.raises(DomainError) as refused:  # monitoring refuses what the user may not see
-        await service.issue_report(as_(Role.CURATOR, SCHOOL_A), TOKEN, order)
+        await service.issue_report(as_(Role.CURATOR, SCHOOL_A), order)
     assert refused.value.code == "FORBIDDEN" and stored(service) == []
     peers.dashboards[SCHOOL_A] = dashboard(SCHOOL_A, level="organisation")
-    issued = await service.issue_report(as_(Role.CURATOR, SCHOOL_A), TOKEN, order)
+    issued = await service.issue_report(as_(Role.CURATOR, SCHOOL_A), order)
     assert (issued["kind"], issued["title"]) == ("report", "Информационно-аналитический отчёт за "
                                                            "сентябрь 2025")
 
