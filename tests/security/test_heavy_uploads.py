@@ -199,8 +199,10 @@ def test_heavy_uploads_leave_other_requests_fast_and_memory_where_it_was(world: 
     assert len(hostile) >= 20
     assert p99(hostile) < 0.2
     # Saving 10,000 people and every service's read model catching up on 10,000 events share
-    # this one process in embedded mode; that must not stall the API for seconds (was 5.5 s).
-    assert p99(by_phase["csv"] + by_phase["after"]) < 2.0
+    # this one process in embedded mode; the API keeps its pace meanwhile too (issue 18, Done
+    # when: p99 under 200 ms; was 5.5 s stalls, then ~400-650 ms at p99).
+    assert len(by_phase["csv"]) >= 20
+    assert p99(latencies) < 0.2
     # The parses' memory goes with the worker (the issue saw 327 MB → 2.99 GB, and 1.9 GB kept
     # after a DOCX); what stays is 10,000 people's read models and caches (~120 MB measured).
     assert after - before < 300
