@@ -34,6 +34,7 @@ from shared.contracts import (
     stream_name,
 )
 from shared.logging import get_logger
+from shared.memory import bulk_work
 from shared.metrics import EVENTS_PUBLISHED, RELAY_LEASE_HELD, RELAY_PUBLISHED_POSITION, error, watch_stored
 from shared.store import ServiceApplication
 
@@ -243,6 +244,10 @@ class OutboxRelay:
             RELAY_PUBLISHED_POSITION.labels(self.app.source).set(position)
 
     def _signed_batch(self, position: int) -> tuple[list[Envelope], list[bytes], list[str]]:
+        with bulk_work():
+            return self._sign_batch(position)
+
+    def _sign_batch(self, position: int) -> tuple[list[Envelope], list[bytes], list[str]]:
         envelopes = list(self.app.envelopes_after(position, self.batch))
         encoded = [envelope.to_bytes() for envelope in envelopes]
         return envelopes, encoded, [self.signer.sign(data) for data in encoded]
