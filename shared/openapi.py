@@ -67,6 +67,19 @@ def error_statuses(path: str, method: str, operation: dict[str, Any]) -> list[in
     return sorted(statuses)
 
 
+def _not_null(schema: dict[str, Any]) -> None:
+    """A header is text or absent, never JSON ``null``: an optional header's ``anyOf [X, null]``
+    (pydantic's ``X | None``) is X, its absence the parameter not being required."""
+    options = schema.get("anyOf")
+    if options and any(o.get("type") == "null" for o in options):
+        rest = [o for o in options if o.get("type") != "null"]
+        del schema["anyOf"]
+        if len(rest) == 1:
+            schema.update(rest[0])
+        else:
+            schema["anyOf"] = rest
+
+
 def document_errors(app: FastAPI) -> None:
     """Make ``app.openapi()`` list each route's error statuses with the one error schema."""
 
@@ -86,6 +99,13 @@ def document_errors(app: FastAPI) -> None:
                 responses = operation.setdefault("responses", {})
                 for status in error_statuses(path, method, operation):
                     responses[str(status)] = {"description": DESCRIPTIONS[status], "content": error}
+                # A route's own refusals (declared by status only) answer the same shape.
+                for status, response in responses.items():
+                    if status[0] in "45" and "content" not in response:
+                        response["content"] = error
+                for parameter in operation.get("parameters", []):
+                    if parameter.get("in") == "header":
+                        _not_null(parameter.get("schema", {}))
         app.openapi_schema = schema
         return schema
 

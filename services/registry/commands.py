@@ -33,7 +33,7 @@ def check_school_year(value: str) -> str:
     return value
 
 
-SchoolYear = Annotated[str, AfterValidator(check_school_year)]
+SchoolYear = Annotated[str, Field(pattern=r"^\d{4}-\d{4}$"), AfterValidator(check_school_year)]
 #: One request or competency: every free string a command carries is bounded, so no command
 #: can grow an event past what the bus carries.
 ListItem = Annotated[str, Field(min_length=1, max_length=MAX_LIST_ITEM_LENGTH)]

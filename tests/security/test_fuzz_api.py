@@ -20,8 +20,10 @@ import pytest
 import schemathesis
 import uvicorn
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
-from schemathesis.checks import CHECKS
+from schemathesis.checks import CHECKS, load_all_checks
+from schemathesis.config import SchemathesisConfig
 
 from services.pairing.runtime import PairingRuntime
 from services.registry.runtime import RegistryRuntime
@@ -44,6 +46,14 @@ NOT_APPLICABLE = {
     # job (tests/security/test_access_matrix.py, 253 attempts and more).
     "object_level_authorization",
 }
+#: Schema-valid data the API may still refuse: its domain rules reach past what JSON Schema
+#: says (a surname without digits, a school below a municipality, a school year of two
+#: consecutive years, a path that names an organisation): such a refusal is a documented 422
+#: with a code and a Russian message. Everything else positive_data_acceptance checks stays
+#: (a 400, a 413, a 5xx for valid data still fail).
+CONFIG = SchemathesisConfig.from_dict({"checks": {"positive_data_acceptance": {
+    "expected-statuses": ["2xx", "401", "403", "404", "409", "422", "429"]}}})
+load_all_checks()  # the OpenAPI checks register themselves on import
 ALL_CHECKS = [check for check in CHECKS.get_all() if check.__name__ not in NOT_APPLICABLE]
 
 
@@ -108,7 +118,8 @@ def test_no_server_errors_and_responses_match_the_schema(api: tuple[str, dict[st
         "response_headers_conformance", "response_schema_conformance", "negative_data_rejection",
         "positive_data_acceptance", "missing_required_header", "unsupported_method", "ignored_auth"}
     # The document itself needs a bearer now (shared.diagnostics).
-    schema = schemathesis.openapi.from_url(f"{base}/openapi.json", headers=headers).include(
+    schema = schemathesis.openapi.from_url(f"{base}/openapi.json", headers=headers,
+                                           config=CONFIG).include(
         path_regex=FUZZED)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 20, [o.label for o in operations]
@@ -122,6 +133,10 @@ def test_no_server_errors_and_responses_match_the_schema(api: tuple[str, dict[st
 
         try:
             fuzz()
+        except Unsatisfiable:
+            # An operation with no parameters and no body has nothing to make invalid.
+            if mode is not GenerationMode.NEGATIVE:
+                raise
         except BaseException as exc:  # schemathesis reports a FailureGroup (a BaseExceptionGroup)
             if isinstance(exc, KeyboardInterrupt):
                 raise
