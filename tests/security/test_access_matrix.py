@@ -461,7 +461,7 @@ def test_access(world: World, route: str, role: str, own: bool) -> None:
     else:
         assert str(status) == expected, detail
         payload = response.json()
-        assert set(payload) <= {"code", "message"}, detail  # no details, no counts
+        assert set(payload) <= {"code", "message", "status"}, detail  # no details, no counts
         if expected in DENIAL_CODES:
             assert payload["code"] in DENIAL_CODES[expected], detail
         elif expected == HIDDEN:
