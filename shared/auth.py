@@ -261,6 +261,13 @@ def require_account_admin(actor: Actor) -> None:
         raise forbidden("Учётные записи создаёт региональный администратор")
 
 
+def require_diagnostics_reader(actor: Actor) -> None:
+    """Metrics and the API's documents are for the region's operator (and the system), not for
+    every signed-in user; Prometheus uses the configured diagnostics token instead."""
+    if actor.role not in (Role.REGIONAL, Role.SYSTEM):
+        raise forbidden("Служебные сведения доступны только региональному оператору")
+
+
 def require_names_reader(actor: Actor) -> None:
     """Names leave the registry only for a document an official issues (each person's scope is
     checked on top of this)."""

@@ -38,6 +38,7 @@ from nats.js.errors import APIError, NotFoundError
 from shared import signing
 from shared.contracts import Envelope, publisher_of, stream_name, stream_subjects
 from shared.logging import get_logger
+from shared.memory import bulk_work
 from shared.metrics import CONSUMER_LAG, EVENTS_CONSUMED, error
 from shared.pull import DurablePull, _nak, _wait
 
@@ -191,6 +192,13 @@ class ConsumerRunner:
                 after: int | None = None) -> int | None:
         """Apply what the database does not hold yet; the number applied, or None when the
         position went back below ``after`` (the read model was reset under this batch)."""
+        # The turn before the database's write lock, as every bulk work takes them: a turn
+        # waited for while holding the lock could wait on a holder that waits for the lock.
+        with bulk_work():
+            return self._commit_in_turn(stream, batch, after)
+
+    def _commit_in_turn(self, stream: str, batch: list[tuple[int, Envelope | Msg]],
+                        after: int | None) -> int | None:
         name = self.projection.name
         where = (consumer_positions.c.consumer == name, consumer_positions.c.stream == stream)
         with self.engine.begin() as conn:
@@ -208,11 +216,17 @@ class ConsumerRunner:
                 return 0
             fresh = [item for _, item in newer if isinstance(item, Envelope)]
             if fresh:
-                self.projection.apply(conn, fresh)
+                # A batch's objects die with it: no collector pause walks them meanwhile.
+                with bulk_work():
+                    self.projection.apply(conn, fresh)
             self._quarantine(conn, stream, [(seq, m) for seq, m in newer if not isinstance(m, Envelope)])
             write_position(conn, name, stream, batch[-1][0])
         EVENTS_CONSUMED.labels(name, stream).inc(len(fresh))
         return len(fresh)
+
+    def _check_all(self, source: str, chain: list[tuple[int, Msg]]) -> list[tuple[int, Envelope | Msg]]:
+        with bulk_work():
+            return [(seq, self._check(source, m)) for seq, m in chain]
 
     def _check(self, source: str, message: Msg) -> Envelope | Msg:
         """The envelope, or the message itself when it is forged (quarantined on commit)."""
@@ -338,8 +352,7 @@ class ConsumerRunner:
                 chain = await self._chain(stream, self._subject(source), position, held)
                 if chain:
                     # Checking signatures of a large batch is too long for the loop.
-                    envelopes = await asyncio.to_thread(
-                        lambda c=chain: [(seq, self._check(source, m)) for seq, m in c])
+                    envelopes = await asyncio.to_thread(self._check_all, source, chain)
                     result = await asyncio.to_thread(self._commit, stream, envelopes, position)
                     if result is None:  # the read model was reset meanwhile: judge the batch again
                         position = await asyncio.to_thread(self.position, source)

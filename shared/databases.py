@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Protocol
 
 import psycopg
@@ -35,6 +37,25 @@ class EngineLocks(Protocol):
         """One holder at a time across every process sharing ``engine``'s database."""
 
 
+#: The files SQLite keeps beside a database in WAL mode.
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def private_sqlite(path: Path) -> Path:
+    """Create the database file readable by its owner only, before SQLite opens it.
+
+    The files hold personal data (sealed or not, their sizes and ids say a lot): not for every
+    account of the host (issue 18, Low: they were 0644). SQLite creates the -wal and -shm files
+    with the database's own mode; the chmod also mends files of an older installation.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    for file in (path, *(path.with_name(path.name + c) for c in SQLITE_COMPANIONS)):
+        with contextlib.suppress(FileNotFoundError):
+            file.chmod(0o600)
+    return path
+
+
 class Sqlite:
     """SQLite files in ``<data_dir>/<service>/``: processes on one machine, file locks."""
 
@@ -44,7 +65,7 @@ class Sqlite:
     def event_store_env(self, service: str) -> dict[str, str]:
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": str(self.settings.service_dir(service) / "events.sqlite"),
+            "SQLITE_DBNAME": str(private_sqlite(self.settings.service_dir(service) / "events.sqlite")),
             "SQLITE_LOCK_TIMEOUT": "30",
         }
 
@@ -56,7 +77,7 @@ class Sqlite:
             yield
 
     def view_engine(self, service: str, secure_delete: bool) -> sa.Engine:
-        path = self.settings.service_dir(service) / "views.sqlite"
+        path = private_sqlite(self.settings.service_dir(service) / "views.sqlite")
         engine = sa.create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
 
         @sa.event.listens_for(engine, "connect")

@@ -17,7 +17,7 @@ class DomainError(Exception):
         return f"{self.code}: {self.message}"
 
     def to_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        body: dict[str, Any] = {"code": self.code, "message": self.message, "status": self.status}
         if self.details:
             body["details"] = self.details
         return body

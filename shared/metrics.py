@@ -11,8 +11,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+from fastapi import Request
+from prometheus_client import Counter, Gauge, Histogram
 
 from shared.logging import get_logger
 
@@ -96,11 +96,3 @@ async def observe_request(request: Request, call_next: Callable[[Request], Await
             time.perf_counter() - started)
         if status >= 500:
             error("http", f"status_{status}")
-
-
-router = APIRouter(tags=["health"])
-
-
-@router.get("/metrics", include_in_schema=False)
-def metrics() -> Response:
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

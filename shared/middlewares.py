@@ -160,7 +160,8 @@ class RateLimitMiddleware:
         security_event("throttled", reason="RATE_LIMITED", address=_address_of(scope),
                        target=f"{scope.get('method', '')} {scope.get('path', '')}")
         body = orjson.dumps({"code": "RATE_LIMITED",
-                             "message": f"Слишком много запросов. Повторите через {math.ceil(wait)} с"})
+                             "message": f"Слишком много запросов. Повторите через {math.ceil(wait)} с",
+                             "status": 429})
         await send({"type": "http.response.start", "status": 429,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"retry-after", str(math.ceil(wait)).encode()),
@@ -202,7 +203,7 @@ def bearer_token(scope: Scope) -> str | None:
 
 
 def _error_response(status: int, code: str, message: str) -> list[MutableMapping[str, Any]]:
-    payload = orjson.dumps({"code": code, "message": message})
+    payload = orjson.dumps({"code": code, "message": message, "status": status})
     return [{"type": "http.response.start", "status": status,
              "headers": [(b"content-type", b"application/json"),
                          (b"content-length", str(len(payload)).encode())]},

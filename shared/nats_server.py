@@ -138,6 +138,9 @@ class EmbeddedNats:
             self.authorization = embedded_authorization(self.secrets_dir, self.extra_users)
             conf = write_authorization(self.secrets_dir / "nats-auth.conf", self.authorization)
             auth_args = ["-c", str(conf)]
+        # "-a 127.0.0.1" binds the monitor port ("-m") too: nats-server takes the client host
+        # for it when none is configured. The monitor answers without credentials (connections,
+        # subjects, accounts), so it must never listen beyond this host (issue 18, Low).
         args = [
             str(nats_server_binary()), "-a", "127.0.0.1", "-p", str(self.port),
             "-m", str(self.monitor_port), "-js", "-sd", str(self.store_dir), *auth_args,

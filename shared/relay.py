@@ -34,6 +34,7 @@ from shared.contracts import (
     stream_name,
 )
 from shared.logging import get_logger
+from shared.memory import bulk_work
 from shared.metrics import EVENTS_PUBLISHED, RELAY_LEASE_HELD, RELAY_PUBLISHED_POSITION, error, watch_stored
 from shared.store import ServiceApplication
 
@@ -128,6 +129,10 @@ class RelayLease:
         self.revision = None
 
 
+#: Publishes awaiting their acks at once (see ``publish_pending``).
+PUBLISH_WINDOW = 100
+
+
 class OutboxRelay:
     def __init__(self, app: ServiceApplication, js: JetStreamContext, batch: int = 1000,
                  idle_seconds: float = 0.2, keyring: signing.Keyring | None = None) -> None:
@@ -209,21 +214,27 @@ class OutboxRelay:
             envelopes, encoded = envelopes[:keep], encoded[:keep]
             # Concurrent requests rather than ``publish_async``: nats-py 2.16 never resolves an
             # async publish whose ack is an error, which would hang the relay on a refusal.
-            acks = await asyncio.gather(*(
-                self.js.publish(envelope.subject, data, timeout=self.ack_timeout,
-                                headers={
-                                    MESSAGE_ID_HEADER: str(envelope.event_id),
-                                    signing.SIGNATURE_HEADER: signature,
-                                    TRACEPARENT_HEADER: traceparent(envelope),
-                                    POSITION_HEADER: str(envelope.source_position),
-                                    EXPECTED_LAST_SEQUENCE_HEADER: str(last_seq + offset),
-                                })
-                for offset, (envelope, data, signature)
-                in enumerate(zip(envelopes, encoded, signatures[:keep], strict=True))),
-                return_exceptions=True)
-            failed = [ack for ack in acks if isinstance(ack, BaseException)]
-            if failed:
-                raise RelayInterrupted(f"{len(failed)} of {len(acks)} refused: {failed[0]!r}")
+            # At most PUBLISH_WINDOW at once: a thousand publishes and their acks gathered
+            # together are one loop iteration of ~100 ms that every request would wait out.
+            signatures = signatures[:keep]
+            for start in range(0, len(envelopes), PUBLISH_WINDOW):
+                acks = await asyncio.gather(*(
+                    self.js.publish(envelope.subject, data, timeout=self.ack_timeout,
+                                    headers={
+                                        MESSAGE_ID_HEADER: str(envelope.event_id),
+                                        signing.SIGNATURE_HEADER: signature,
+                                        TRACEPARENT_HEADER: traceparent(envelope),
+                                        POSITION_HEADER: str(envelope.source_position),
+                                        EXPECTED_LAST_SEQUENCE_HEADER: str(last_seq + offset),
+                                    })
+                    for offset, envelope, data, signature in zip(
+                        range(start, len(envelopes)), envelopes[start:start + PUBLISH_WINDOW],
+                        encoded[start:start + PUBLISH_WINDOW],
+                        signatures[start:start + PUBLISH_WINDOW], strict=False)),
+                    return_exceptions=True)
+                failed = [ack for ack in acks if isinstance(ack, BaseException)]
+                if failed:
+                    raise RelayInterrupted(f"{len(failed)} of {len(acks)} refused: {failed[0]!r}")
             last_seq += len(envelopes)
             position = envelopes[-1].source_position
             self.trusted_tail = (last_seq, position)
@@ -233,6 +244,10 @@ class OutboxRelay:
             RELAY_PUBLISHED_POSITION.labels(self.app.source).set(position)
 
     def _signed_batch(self, position: int) -> tuple[list[Envelope], list[bytes], list[str]]:
+        with bulk_work():
+            return self._sign_batch(position)
+
+    def _sign_batch(self, position: int) -> tuple[list[Envelope], list[bytes], list[str]]:
         envelopes = list(self.app.envelopes_after(position, self.batch))
         encoded = [envelope.to_bytes() for envelope in envelopes]
         return envelopes, encoded, [self.signer.sign(data) for data in encoded]

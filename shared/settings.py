@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     #: Largest JSON or form body a request may carry (uploads: ``MAX_UPLOAD_BYTES``). Generous
     #: for the largest legitimate command (thousands of pairs confirmed at once).
     max_body_bytes: int = 4 * 1024 * 1024
+    #: Bearer token Prometheus (or an operator's tool) presents for ``/metrics`` and the API
+    #: documents (``/docs``, ``/redoc``, ``/openapi.json``); empty: only a regional or system
+    #: user's access token opens them. Never open to anonymous callers (issue 18, Low).
+    diagnostics_token: str = ""
     #: Send Strict-Transport-Security even when the app itself sees plain HTTP (TLS at the proxy).
     hsts: bool = False
     # --- personal data minimisation (152-ФЗ, ст. 5; ``shared.auth.personal_data_view``) ---
@@ -133,7 +137,9 @@ class Settings(BaseSettings):
 
     def service_dir(self, service: str) -> Path:
         path = self.data_dir / service
-        path.mkdir(parents=True, exist_ok=True)
+        # Owner only: the service's databases and files hold personal data.
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.chmod(0o700)
         return path
 
     @cached_property

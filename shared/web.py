@@ -28,6 +28,16 @@ VALIDATION_MESSAGES = {
     "greater_than_equal": "значение меньше допустимого",
     "less_than_equal": "значение больше допустимого",
     "int_parsing": "нужно целое число",
+    "int_type": "нужно целое число (не строка и не логическое значение)",
+    "int_from_float": "нужно целое число",
+    "bool_type": "нужно логическое значение",
+    "string_type": "нужна строка",
+    "date_type": "нужна дата в виде ГГГГ-ММ-ДД",
+    "uuid_type": "неверный идентификатор",
+    "list_type": "нужен список",
+    "model_attributes_type": "нужен объект",
+    "dict_type": "нужен объект",
+    "json_invalid": "неверный JSON",
     "date_from_datetime_parsing": "нужна дата в виде ГГГГ-ММ-ДД",
     "date_parsing": "нужна дата в виде ГГГГ-ММ-ДД",
     "uuid_parsing": "неверный идентификатор",
@@ -75,7 +85,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         # Routing errors (unknown path, wrong method) answer in the same {code, message} shape.
         code, message = HTTP_ERRORS.get(exc.status_code, ("HTTP_ERROR", "Запрос не может быть выполнен"))
-        return JSONResponse({"code": code, "message": message}, status_code=exc.status_code,
+        return JSONResponse({"code": code, "message": message, "status": exc.status_code},
+                            status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
@@ -84,7 +95,7 @@ def install_error_handlers(app: FastAPI) -> None:
         body = {"code": "VALIDATION_ERROR",
                 "message": "Проверьте данные: " + "; ".join(
                     f"{d['field']}: {d['message']}" for d in details),
-                "details": details}
+                "status": 422, "details": details}
         return JSONResponse(body, status_code=422)
 
     async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -94,7 +105,7 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("database unavailable", path=request.url.path, error=type(exc).__name__)
         return JSONResponse({"code": "DATABASE_UNAVAILABLE",
                              "message": "База данных временно недоступна; запрос не выполнен, "
-                                        "повторите его через несколько секунд"},
+                                        "повторите его через несколько секунд", "status": 503},
                             status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     for database_error in DATABASE_UNAVAILABLE:
@@ -106,7 +117,7 @@ def install_error_handlers(app: FastAPI) -> None:
         # Starlette re-raises after this answer, so the traceback reaches the server's log.
         return JSONResponse({"code": "INTERNAL_ERROR",
                              "message": "Внутренняя ошибка сервиса; запрос не выполнен, "
-                                        "сообщите администратору"}, status_code=500)
+                                        "сообщите администратору", "status": 500}, status_code=500)
 
 
 def _detail(err: dict[str, Any]) -> dict[str, str]:

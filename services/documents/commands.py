@@ -25,6 +25,7 @@ from shared.auth import OrgPath
 from shared.errors import DomainError
 from shared.isolation import run_isolated
 from shared.uploads import MAX_UPLOAD_BYTES, check_zip_bomb
+from shared.values import WorkDate
 
 
 def parse_path(text: str) -> OrgPath:
@@ -180,7 +181,7 @@ def read_roadmap(data: bytes, filename: str) -> Roadmap:
 class ItemUpdateIn(Body):
     status: ItemStatus
     evidence_document_id: UUID | None = None
-    due_date: date | None = Field(
+    due_date: WorkDate | None = Field(
         default=None, description="Срок мероприятия, к которому относится отметка (один из "
         "due_dates); без него — ближайший невыполненный срок")
 

@@ -17,6 +17,7 @@ from services.monitoring.audit.store import AuditStore
 from services.monitoring.dashboards import DashboardProjector
 from shared.consumer import Projection
 from shared.logging import get_logger
+from shared.memory import bulk_work
 
 log = get_logger(__name__)
 
@@ -33,11 +34,15 @@ class DashboardTail:
         self.projector = projector
         self.idle = idle
 
+    def _fold(self) -> int:
+        with bulk_work():
+            return self.projector.catch_up()
+
     async def run(self, stop: asyncio.Event) -> None:
         frozen = False
         while not stop.is_set():
             try:
-                folded = await asyncio.to_thread(self.projector.catch_up)
+                folded = await asyncio.to_thread(self._fold)
             except Exception as exc:  # noqa: BLE001 - e.g. a locked database: retry from the position
                 log.warning("monitoring.dashboards_retry", error=repr(exc))
                 folded = 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Literal
 from uuid import UUID
 
@@ -17,6 +16,7 @@ from services.pairing.domain import (
     MeetingFormat,
     MeetingKind,
 )
+from shared.values import Whole, WorkDate
 
 OrderRef = Field(min_length=1, max_length=100, description="Номер и дата приказа")
 
@@ -53,12 +53,12 @@ FormedOn = Field(default=None, description="Дата формирования п
 class ConfirmSuggestions(Scope):
     order_ref: str = OrderRef
     groups: list[GroupChoice] = Field(min_length=1, max_length=5000)
-    formed_on: date | None = FormedOn
+    formed_on: WorkDate | None = FormedOn
 
 
 class FormPair(Scope, GroupChoice):
     order_ref: str | None = Field(default=None, min_length=1, max_length=100)
-    formed_on: date | None = FormedOn
+    formed_on: WorkDate | None = FormedOn
 
 
 class SetProfile(Command):
@@ -73,22 +73,22 @@ class SetProfile(Command):
 class SetGoal(Command):
     goal_id: UUID | None = None
     title: str = Field(min_length=2, max_length=500)
-    due: date | None = None
+    due: WorkDate | None = None
     status: GoalStatus = "planned"
 
 
 class HoldMeeting(Command):
     kind: MeetingKind
-    date: date
-    duration_minutes: int = Field(ge=MIN_DURATION, le=MAX_DURATION)
+    date: WorkDate
+    duration_minutes: Whole = Field(ge=MIN_DURATION, le=MAX_DURATION)
     format: MeetingFormat = "in_person"
 
 
 class SubmitFeedback(Command):
-    meeting_number: int = Field(ge=1)
+    meeting_number: Whole = Field(ge=1)
     #: Who answers; a participant answers for themself and may leave it out.
     respondent_id: UUID | None = None
-    satisfaction: int = Field(ge=MIN_SATISFACTION, le=MAX_SATISFACTION)
+    satisfaction: Whole = Field(ge=MIN_SATISFACTION, le=MAX_SATISFACTION)
     went_well: str = Field(default="", max_length=4000)
     to_change: str = Field(default="", max_length=4000)
 

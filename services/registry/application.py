@@ -45,6 +45,7 @@ from shared.auth import (
 from shared.errors import DomainError, conflict, not_found
 from shared.isolation import run_isolated
 from shared.logging import get_logger
+from shared.memory import bulk_work
 from shared.settings import Settings
 from shared.store import (
     CommandContext,
@@ -302,7 +303,10 @@ class RegistryService(EventSourcedService):
             raise import_error(errors or [{"line": None, "column": None, "code": "EMPTY_FILE",
                                            "message": "В файле нет строк с данными"}])
         try:
-            return self.register_people(ctx, commands)
+            # Ten thousand people are a million live objects for a few seconds: no collector
+            # pauses over them, and no other bulk work competing for the GIL (shared/memory.py).
+            with bulk_work():
+                return self.register_people(ctx, commands)
         except DomainError as exc:
             if exc.code != "DUPLICATE_PERSON":
                 raise

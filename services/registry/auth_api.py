@@ -78,7 +78,11 @@ class TotpSetup(Body):
 _SIGN_IN_SLOTS = anyio.CapacityLimiter(hashing_slots(Settings().login_hash_concurrency))
 
 
-@router.post("/login")
+#: Sign-in refusals the document lists beside the platform's (shared/openapi.py).
+REFUSED_SIGN_IN = {401: {"description": "Неверный логин, пароль или код; сессия истекла"}}
+
+
+@router.post("/login", responses=REFUSED_SIGN_IN)
 async def login(body: LoginRequest, request: Request, accounts: Accounts) -> TokenPair:
     # The portal (proving it with its header) and reverse proxies in NASTAVNIK_TRUSTED_PROXIES
     # pass on the user's address.
@@ -89,7 +93,7 @@ async def login(body: LoginRequest, request: Request, accounts: Accounts) -> Tok
     return TokenPair(**session.to_json())
 
 
-@router.post("/refresh")
+@router.post("/refresh", responses=REFUSED_SIGN_IN)
 def refresh(body: RefreshRequest, accounts: Accounts) -> TokenPair:
     return TokenPair(**accounts.refresh(body.refresh_token).to_json())
 

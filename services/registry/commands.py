@@ -21,6 +21,7 @@ from services.registry.validation import (
     validate_snils,
 )
 from shared.events import OrganisationKind
+from shared.values import Whole
 
 SCHOOL_YEAR = re.compile(r"^(\d{4})-(\d{4})$")
 
@@ -32,7 +33,7 @@ def check_school_year(value: str) -> str:
     return value
 
 
-SchoolYear = Annotated[str, AfterValidator(check_school_year)]
+SchoolYear = Annotated[str, Field(pattern=r"^\d{4}-\d{4}$"), AfterValidator(check_school_year)]
 #: One request or competency: every free string a command carries is bounded, so no command
 #: can grow an event past what the bus carries.
 ListItem = Annotated[str, Field(min_length=1, max_length=MAX_LIST_ITEM_LENGTH)]
@@ -52,12 +53,12 @@ class RegisterOrganisation(Command):
 
 class DeclareContingent(Command):
     school_year: SchoolYear
-    students_total: int = Field(ge=0, le=10_000_000)
-    students_10_19: int = Field(ge=0, le=10_000_000)
-    students_15_19: int = Field(ge=0, le=10_000_000)
-    teachers_total: int = Field(ge=0, le=1_000_000)
-    young_teachers: int = Field(ge=0, le=1_000_000)
-    enterprises: int = Field(ge=0, le=1_000_000, default=0)
+    students_total: Whole = Field(ge=0, le=10_000_000)
+    students_10_19: Whole = Field(ge=0, le=10_000_000)
+    students_15_19: Whole = Field(ge=0, le=10_000_000)
+    teachers_total: Whole = Field(ge=0, le=1_000_000)
+    young_teachers: Whole = Field(ge=0, le=1_000_000)
+    enterprises: Whole = Field(ge=0, le=1_000_000, default=0)
 
 
 class PersonalData(Command):
@@ -94,14 +95,14 @@ class RegisterPerson(Command):
 class RegisterMentor(RegisterPerson):
     role: Literal["mentor"] = "mentor"
     competencies: list[ListItem] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
-    capacity: int = Field(default=1, ge=1, le=15)
+    capacity: Whole = Field(default=1, ge=1, le=15)
     #: A pupil-mentor's grade: the pairing asks a pupil-mentor to be in a higher grade.
-    grade: int | None = Field(default=None, ge=1, le=11)
+    grade: Whole | None = Field(default=None, ge=1, le=11)
 
 
 class RegisterMentee(RegisterPerson):
     role: Literal["mentee"] = "mentee"
-    grade: int | None = Field(default=None, ge=1, le=11)
+    grade: Whole | None = Field(default=None, ge=1, le=11)
     requests: list[ListItem] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
 
     @model_validator(mode="after")

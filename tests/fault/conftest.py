@@ -68,6 +68,9 @@ SETUP_PAIRS = 4
 #: Commands per second and service: modest, the machine has two cores for everything.
 RATES: Mapping[str, float] = {"registry": 4.0, "pairing": 2.0, "monitoring": 2.0, "documents": 1.5}
 
+#: What Prometheus would send for /metrics (shared.diagnostics).
+DIAGNOSTICS_TOKEN = "fault-tests-diagnostics"
+
 
 # --- the cluster and the store ----------------------------------------------------------------
 
@@ -116,7 +119,8 @@ class ServiceProcess:
                     # The load and the ledger's polls are one caller; no budget applies to them.
                     "NASTAVNIK_API_REQUESTS_PER_MINUTE": "0",
                     # Up to eight processes share one PostgreSQL (and CI's 100 connections).
-                    "NASTAVNIK_DB_POOL_SIZE": "2", **(env or {})}
+                    "NASTAVNIK_DB_POOL_SIZE": "2",
+                    "NASTAVNIK_DIAGNOSTICS_TOKEN": DIAGNOSTICS_TOKEN, **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -155,7 +159,8 @@ class ServiceProcess:
             self.process.wait(timeout=30)
 
     def metrics(self) -> str:
-        return httpx.get(f"{self.url}/metrics", timeout=5).text
+        return httpx.get(f"{self.url}/metrics", timeout=5,
+                         headers={"Authorization": f"Bearer {DIAGNOSTICS_TOKEN}"}).text
 
     def holds_lease(self) -> bool:
         try:

@@ -77,6 +77,11 @@ def regional_only(role: str, own: bool) -> str:
     return OK if own and role == "regional" else FORBID
 
 
+def diagnostics(role: str, own: bool) -> str:
+    """Metrics and the API's documents: the region's operator (or the diagnostics token)."""
+    return OK if role == "regional" else FORBID
+
+
 def curator_only(role: str, own: bool) -> str:
     return OK if own and role == "curator" else FORBID
 
@@ -395,7 +400,7 @@ ROUTES: dict[str, Case] = {
     "GET /health": Case(public, get("/health"), anonymous_ok=True),
     "GET /live": Case(public, get("/live"), anonymous_ok=True),
     "GET /ready": Case(allowed_if(public), get("/ready"), anonymous_ok=True),
-    "GET /metrics": Case(public, get("/metrics"), anonymous_ok=True),
+    "GET /metrics": Case(diagnostics, get("/metrics")),
 }
 
 
@@ -465,7 +470,7 @@ def test_access(world: World, route: str, role: str, own: bool) -> None:
     else:
         assert str(status) == expected, detail
         payload = response.json()
-        assert set(payload) <= {"code", "message"}, detail  # no details, no counts
+        assert set(payload) <= {"code", "message", "status"}, detail  # no details, no counts
         if expected in DENIAL_CODES:
             assert payload["code"] in DENIAL_CODES[expected], detail
         elif expected == HIDDEN:

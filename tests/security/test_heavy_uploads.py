@@ -2,7 +2,10 @@
 
 Issue 18, H1: a 3.7 MB XLSX that passed the zip-bomb check (~95 MB inside) froze every service
 for 82 s, a roadmap DOCX took 176 s, a valid 10,000-row CSV stalled everything 5.5 s. Here the
-same kinds of file go in while another client measures ``/auth/me``.
+same kinds of file go in while another client measures ``/auth/me``: its p99 stays under
+200 ms over every phase, the CSV import and the other services catching up on it included
+(the save and the projections take turns off the loop and hold the collector off:
+shared/memory.py).
 """
 
 from __future__ import annotations
@@ -199,8 +202,10 @@ def test_heavy_uploads_leave_other_requests_fast_and_memory_where_it_was(world: 
     assert len(hostile) >= 20
     assert p99(hostile) < 0.2
     # Saving 10,000 people and every service's read model catching up on 10,000 events share
-    # this one process in embedded mode; that must not stall the API for seconds (was 5.5 s).
-    assert p99(by_phase["csv"] + by_phase["after"]) < 2.0
+    # this one process in embedded mode; the API keeps its pace meanwhile too (issue 18, Done
+    # when: p99 under 200 ms; was 5.5 s stalls, then ~400-650 ms at p99).
+    assert len(by_phase["csv"]) >= 20
+    assert p99(latencies) < 0.2
     # The parses' memory goes with the worker (the issue saw 327 MB → 2.99 GB, and 1.9 GB kept
     # after a DOCX); what stays is 10,000 people's read models and caches (~120 MB measured).
     assert after - before < 300

@@ -7,6 +7,7 @@ reaches the audit trail of the person read.
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from typing import Any
 
@@ -101,6 +102,22 @@ def bombs() -> dict[str, bytes]:
     return {"xlsx": zip_bomb("xl/workbook.xml"), "docx": zip_bomb("word/document.xml")}
 
 
+def small_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("readme.txt", "не документ")
+    return buffer.getvalue()
+
+
+def broken_docx() -> bytes:
+    """Names a Word document but its XML is cut off: python-docx's error names the temp file."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types")
+        archive.writestr("word/document.xml", "<w:document")
+    return buffer.getvalue()
+
+
 def upload_people(world: World, name: str, data: bytes) -> Any:
     return world.client.post(f"/registry/organisations/{world.ids['school']}/import",
                              params={"role": "mentee"}, headers=world.headers(Role.CURATOR, SCHOOL),
@@ -125,10 +142,20 @@ def test_hostile_files_are_refused_and_nothing_is_stored(world: World, bombs: di
         "exe as xlsx": upload_people(world, "base.xlsx", b"MZ\x90\x00" + b"\x00" * 2000),
         "garbage zip": upload_people(world, "base.xlsx", b"PK\x03\x04" + b"\xff" * 500),
         "old word": upload_roadmap(world, "roadmap.doc", b"\xd0\xcf\x11\xe0" + b"\x00" * 500),
+        # Issue 18, Low: a file that is not DOCX answered python-docx's English error with the
+        # server's temporary path in it.
+        "png as roadmap": upload_roadmap(world, "roadmap.docx", b"\x89PNG\r\n\x1a\n" + b"\x00" * 300),
+        "zip as roadmap": upload_roadmap(world, "roadmap.docx", small_zip()),
+        "broken docx": upload_roadmap(world, "roadmap.docx", broken_docx()),
     }
     for name, response in refusals.items():
         assert 400 <= response.status_code < 500, (name, response.status_code, response.text)
         assert response.json()["code"] and response.json()["message"], name
+        # Russian for the user; no server path, no library's words.
+        assert re.search("[а-яё]", response.json()["message"], re.IGNORECASE), (name, response.text)
+        assert "/tmp" not in response.text and "nastavnik-" not in response.text, (name, response.text)
+        assert not re.search(r"\b(Package|not found|Error|error|Traceback|File)\b",
+                             response.json()["message"]), (name, response.text)
     assert refusals["xlsx bomb"].json()["code"] in ("ZIP_BOMB", "IMPORT_REJECTED")
     assert "ZIP_BOMB" in refusals["xlsx bomb"].text
     assert refusals["docx bomb"].json()["code"] == "ZIP_BOMB"

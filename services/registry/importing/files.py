@@ -7,7 +7,7 @@ import csv
 import io
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -191,6 +191,37 @@ def _decode_text(data: bytes) -> str:
         "Не удалось прочитать CSV-файл: он не похож на текст в кодировке UTF-8 или Windows-1251. "
         "Сохраните таблицу как «CSV UTF-8».",
     )
+
+
+#: Cyrillic encodings a CSV may come in besides the two read (UTF-8, Windows-1251): a KOI8-R
+#: or DOS file decodes as Windows-1251 without an error, into nonsense.
+_OTHER_CYRILLIC: Final = (("koi8_r", "KOI8-R"), ("cp866", "DOS (CP866)"),
+                          ("mac_cyrillic", "Mac Cyrillic"), ("iso8859_5", "ISO-8859-5"))
+_HINT_SAMPLE_BYTES: Final = 64 * 1024
+
+
+def misencoding(data: bytes, filename: str,
+                recognised: Callable[[list[list[str]]], bool]) -> str | None:
+    """The encoding a CSV seems to be in when read as another one made its header unreadable:
+    the title of the first of ``_OTHER_CYRILLIC`` under which ``recognised`` accepts the first
+    rows, else None (not a CSV, or no better reading)."""
+    if _extension(filename) not in _CSV_EXTENSIONS:
+        return None
+    sample = data[:_HINT_SAMPLE_BYTES]
+    if len(data) > len(sample):
+        sample = sample[: sample.rfind(b"\n") + 1] or sample
+    for encoding, title in _OTHER_CYRILLIC:
+        try:
+            text = sample.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        try:
+            rows = list(csv.reader(text.splitlines()[:20], delimiter=_sniff_delimiter(text)))
+        except csv.Error:
+            continue
+        if recognised(rows):
+            return title
+    return None
 
 
 _DELIMITERS: Final = (";", "\t", ",")

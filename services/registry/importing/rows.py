@@ -10,7 +10,13 @@ from datetime import date
 from typing import Any, Final, TypeVar
 
 from services.registry.importing.categories import ROLES, Role, parse_category
-from services.registry.importing.files import DEFAULT_LIMITS, FileProblem, ImportLimits, read_table
+from services.registry.importing.files import (
+    DEFAULT_LIMITS,
+    FileProblem,
+    ImportLimits,
+    misencoding,
+    read_table,
+)
 from services.registry.importing.headers import COLUMN_TITLES, Header, find_header, missing_columns
 from services.registry.importing.template import EXAMPLES
 from services.registry.validation import (
@@ -298,6 +304,14 @@ def _data_rows(table: Sequence[Sequence[Any]], header: Header) -> Iterator[tuple
             yield index + 1, row
 
 
+def _has_every_column(limits: ImportLimits) -> Callable[[list[list[str]]], bool]:
+    def recognised(rows: list[list[str]]) -> bool:
+        header = find_header(rows, limits.header_search_rows)
+        return header is not None and not missing_columns(header)
+
+    return recognised
+
+
 def validate_import(
     data: bytes,
     filename: str,
@@ -321,7 +335,19 @@ def validate_import(
         )
     file_errors: list[RowError] = []
     missing = missing_columns(header)
-    if missing:
+    wrong_encoding = misencoding(data, filename, _has_every_column(limits)) if missing else None
+    if wrong_encoding:
+        file_errors.append(
+            RowError(
+                header.line,
+                None,
+                "WRONG_ENCODING",
+                f"Заголовки столбцов не читаются: похоже, файл сохранён в кодировке {wrong_encoding}, "
+                "а принимаются UTF-8 и Windows-1251. Откройте таблицу в Excel и сохраните её как "
+                "«CSV UTF-8 (разделитель — запятая)» или как книгу .xlsx, затем загрузите снова.",
+            )
+        )
+    elif missing:
         file_errors.append(
             RowError(
                 header.line,

@@ -53,7 +53,7 @@ def test_a_bug_still_answers_code_and_russian_message() -> None:
     assert response.status_code == 500
     assert response.json() == {"code": "INTERNAL_ERROR",
                                "message": "Внутренняя ошибка сервиса; запрос не выполнен, "
-                                          "сообщите администратору"}
+                                          "сообщите администратору", "status": 500}
     assert "mentor_id" not in response.text
 
 

@@ -307,7 +307,8 @@ def test_an_unknown_address_gets_a_russian_page_in_a_browser_and_json_elsewhere(
     client = portal.client()
     page = client.get("/no-such-page", headers=html)
     assert page.status_code == 404 and "<h1>Не найдено</h1>" in page.text and 'lang="ru"' in page.text
-    assert client.get("/no-such-page").json() == {"code": "NOT_FOUND", "message": "Адрес не найден"}
+    assert client.get("/no-such-page").json() == {"code": "NOT_FOUND", "message": "Адрес не найден",
+                                                  "status": 404}
     # the fallback never shadows a route that knows the path, whichever order they were added in
     assert client.get("/registry/organisations", headers=html).json() == []
     # a malformed id is a page that does not exist, not a form to correct

@@ -90,6 +90,11 @@ def test_the_trail_page_speaks_russian_and_shows_the_record_id(portal: PortalUnd
     assert f'data-copy="{PAIR}"' in page.text
     refused = portal.client(Role.AUDITOR, "demo").get("/auditor/trail", params={"record": "demo/m1"})
     assert refused.status_code == 422 and "Неверный идентификатор" in refused.text
+    # Issue 18, Low: a path in the id was forwarded to other API routes (500); only ids pass.
+    for record in ("../../registry/organisations", f"{PAIR}/../../registry/organisations",
+                   "%2e%2e%2fregistry"):
+        sneaked = portal.client(Role.AUDITOR, "demo").get("/auditor/trail", params={"record": record})
+        assert sneaked.status_code in (404, 422), sneaked.text[:300]
 
 
 def test_territories_are_chosen_from_a_list_each_under_its_parent() -> None:

@@ -245,6 +245,23 @@ def test_delimiter_and_encoding_detection(delimiter, encoding):
     assert result.rows[0].competencies == ("история", "право")
 
 
+@pytest.mark.parametrize(("encoding", "named"), [("koi8_r", "KOI8-R"), ("cp866", "CP866")])
+def test_a_csv_in_another_cyrillic_encoding_gets_a_hint_not_missing_columns(encoding, named):
+    """Issue 18, Low: a KOI8-R file reads as Windows-1251 without an error, into nonsense
+    headers; the curator is told which encoding it is and what to save it as."""
+    header = ["ФИО", "Дата рождения", "Категория", "Компетенции", "Согласие"]
+    row = ["Смирнова Елена", "12.10.1980", "педагог", "история", "да"]
+    data = csv_bytes([";".join(header), ";".join(row)], encoding)
+    result = validate_import(data, "m.csv", "mentor", TODAY)
+    assert not result.ok and not result.rows
+    assert [e.code for e in result.errors] == ["WRONG_ENCODING"]
+    assert named in result.errors[0].message_ru and "CSV UTF-8" in result.errors[0].message_ru
+    # A file that truly lacks a column is still told so.
+    lacking = csv_bytes([";".join(header[:2]), ";".join(row[:2])], "cp1251")
+    assert "MISSING_COLUMNS" in {e.code for e in validate_import(lacking, "m.csv", "mentor",
+                                                                  TODAY).errors}
+
+
 def test_excel_sep_hint_line_is_not_counted():
     data = csv_bytes(
         ["sep=;", "ФИО;Дата рождения;Категория;Согласие", "Смирнова Елена;12.10.1980;педагог;да"],
