@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 from services.registry.accounts import DEMO_PASSWORD
 from shared.auth import Role
 from tests.security.world import ISSUER, MUNICIPALITY, REGION, SCHOOL, SURNAMES, World
+from tests.sign_in_codes import demo_code
 
 ROLES = ("curator", "municipal", "regional", "auditor", "participant", "anonymous")
 OWN_SCOPE = {"curator": SCHOOL, "municipal": MUNICIPALITY, "regional": REGION, "auditor": REGION,
@@ -270,10 +271,16 @@ ROUTES: dict[str, Case] = {
         read_org, get("/registry/organisations/{school}/programmes")),
     # sign-in: open by design (they are how one gets a token); their logic has its own tests
     "POST /auth/login": Case(public, send("/auth/login", lambda w: {
-        "login": "auditor", "password": DEMO_PASSWORD}), anonymous_ok=True),
+        "login": "auditor", "password": DEMO_PASSWORD, "otp": demo_code("auditor", w.place)}),
+        anonymous_ok=True),
+    "POST /auth/mfa": Case(public, send("/auth/mfa", lambda w: {
+        "challenge": w.client.post("/auth/login", json={
+            "login": "auditor", "password": DEMO_PASSWORD}).json()["details"][0]["challenge"],
+        "otp": demo_code("auditor", w.place)}), anonymous_ok=True),
     "POST /auth/refresh": Case(public, send("/auth/refresh", lambda w: {
         "refresh_token": w.client.post("/auth/login", json={
-            "login": "auditor", "password": DEMO_PASSWORD}).json()["refresh_token"]}),
+            "login": "auditor", "password": DEMO_PASSWORD,
+            "otp": demo_code("auditor", w.place)}).json()["refresh_token"]}),
         anonymous_ok=True),
     "POST /auth/logout": Case(public, send("/auth/logout", lambda w: {"refresh_token": "x"}),
                               anonymous_ok=True),
@@ -284,6 +291,8 @@ ROUTES: dict[str, Case] = {
     "POST /auth/totp/setup": Case(allowed_if(any_user), send("/auth/totp/setup", lambda w: None)),
     "POST /auth/totp/confirm": Case(allowed_if(any_user), send("/auth/totp/confirm",
                                                                lambda w: {"otp": "000000"})),
+    "POST /auth/totp/recovery-codes": Case(allowed_if(any_user), send(
+        "/auth/totp/recovery-codes", lambda w: {"otp": "000000"})),
     # pairing
     "GET /pairing/suggestions": Case(read_org, get("/pairing/suggestions", programme_id="{programme}")),
     "GET /pairing/suggestions/stable": Case(read_org, get("/pairing/suggestions/stable",
