@@ -55,11 +55,6 @@ class World:
         assert response.status_code < 300, (url, response.status_code, response.text)
         return response.json() if response.content else None
 
-    @property
-    def place(self) -> str:
-        """Where second-factor codes are spent (``tests.sign_in_codes``): this world's database."""
-        return str(self.settings.data_dir)
-
     def unique(self) -> int:
         self.counter += 1
         return self.counter
