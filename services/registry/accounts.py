@@ -191,6 +191,20 @@ class AccountService(TotpCodes):
         log.info("accounts.created", login=login, role=role.value, scope=str(path), by=admin.user)
         return Account(login, role, path, person_id, False)
 
+    def change_password(self, actor: Actor, current: str, new: str, address: str) -> None:
+        """One's own password: the current one proves the owner (a stolen session alone cannot
+        lock them out; wrong ones are failed sign-ins), and the new one meets the policy."""
+        row = self._own_row(actor)
+        self.delays.check(row.login, address)
+        if not verify_password(row.password_hash, current):
+            self._failed(row.login, address, "INVALID_CREDENTIALS")
+            raise DomainError("INVALID_CREDENTIALS", "Текущий пароль указан неверно", 422)
+        check_new_password(new, [row.login])
+        with self.engine.begin() as conn:
+            conn.execute(accounts.update().where(accounts.c.login == row.login)
+                         .values(password_hash=hash_password(new)))
+        log.info("accounts.password_changed", login=row.login)
+
     def ensure_demo_accounts(self, region: str) -> int:
         """The demo region's accounts, so `make run` can sign in; no other region gets any."""
         if region != DEMO_REGION:

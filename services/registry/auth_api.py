@@ -75,6 +75,11 @@ class NewAccount(Body):
     person_id: UUID | None = None
 
 
+class PasswordChange(Body):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=1, max_length=256)
+
+
 class OtpCode(Body):
     otp: str = Field(min_length=6, max_length=OTP_MAX_LENGTH)
 
@@ -167,6 +172,16 @@ def create_account(body: NewAccount, actor: CurrentActor, accounts: Accounts) ->
     account = accounts.create_account(actor, body.login, body.password, body.role, body.scope,
                                       body.person_id)
     return {"login": account.login, "role": account.role.value, "scope": str(account.scope)}
+
+
+@router.post("/password", status_code=204)
+def change_password(body: PasswordChange, request: Request, actor: CurrentActor,
+                    accounts: Accounts) -> Response:
+    """One's own password, for the current one; the new one meets the password policy."""
+    settings = request.app.state.registry.settings
+    address = client_address(request.scope, settings.trusted_proxies, settings.signing_secret)
+    accounts.change_password(actor, body.current_password, body.new_password, address)
+    return Response(status_code=204)
 
 
 @router.post("/totp/setup")

@@ -302,6 +302,9 @@ ROUTES: dict[str, Case] = {
     "POST /auth/totp/setup": Case(allowed_if(any_user), send("/auth/totp/setup", lambda w: None)),
     "POST /auth/totp/confirm": Case(allowed_if(any_user), send("/auth/totp/confirm",
                                                                lambda w: {"otp": "000000"})),
+    # Tokens of the matrix name no account (NO_ACCOUNT): allowed, with nothing to change.
+    "POST /auth/password": Case(allowed_if(any_user), send("/auth/password", lambda w: {
+        "current_password": "не-тот-пароль", "new_password": "окно-лимон-трамвай-сорок"})),
     "POST /auth/totp/recovery-codes": Case(allowed_if(any_user), send(
         "/auth/totp/recovery-codes", lambda w: {"otp": "000000"})),
     # pairing

@@ -150,3 +150,18 @@ def test_a_weak_or_breached_password_is_refused_when_an_account_is_created(api: 
         else:
             assert answer.json()["code"] == code
         assert answer.status_code == 422 and "Возьмите фразу" in answer.json()["message"]
+
+
+def test_a_new_password_of_ones_own_meets_the_policy_and_needs_the_current_one(
+        api: TestClient) -> None:
+    curator = password_step(api, "curator-school-2").json()
+    own = bearer(curator["access_token"])
+    change = {"current_password": DEMO_PASSWORD, "new_password": "qwerty123456"}
+    assert api.post("/auth/password", headers=own, json=change).json()["code"] == "PASSWORD_BREACHED"
+    wrong_current = {"current_password": "не-тот-пароль", "new_password": "Лето-Кофе-Маяк-17"}
+    refused = api.post("/auth/password", headers=own, json=wrong_current)
+    assert refused.status_code == 422 and refused.json()["code"] == "INVALID_CREDENTIALS"
+    good = {"current_password": DEMO_PASSWORD, "new_password": "Лето-Кофе-Маяк-17"}
+    assert api.post("/auth/password", headers=own, json=good).status_code == 204
+    assert password_step(api, "curator-school-2").status_code == 401
+    assert password_step(api, "curator-school-2", "Лето-Кофе-Маяк-17").status_code == 200

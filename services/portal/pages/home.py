@@ -98,7 +98,7 @@ def login_page(request: Request, state: State, next: str = "/") -> HTMLResponse:
 @router.post("/login")
 async def login(request: Request, state: State, login: Annotated[str, Form(max_length=100)],
                 password: Annotated[str, Form(max_length=200)],
-                otp: Annotated[str, Form(max_length=10)] = "",
+                otp: Annotated[str, Form(max_length=20)] = "",
                 next: Annotated[str, Form()] = "/") -> Response:
     # The registry checks the password, the delays and the second factor, as for any client.
     response = await state.http.post("/auth/login", json={
