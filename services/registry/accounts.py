@@ -1,4 +1,7 @@
-"""Accounts of officials and participants: login, password hash, role, scope, optional TOTP.
+"""Accounts of officials and participants: login, password hash, role, scope, TOTP.
+
+A password is set only under ``password_policy.py``; the second factor (required of regional
+and auditor accounts, optional for others) is ``second_factor.py`` and ``docs/sign-in.md``.
 
 Accounts live in the registry's database (not in its event store): a password hash or a TOTP
 secret must never travel on the bus or into the audit log. Sign-in gives a short-lived access
