@@ -20,7 +20,7 @@ from services.demo import DEMO_SEED, demo_command, plan_region, run_demo
 from services.documents.cli import roadmap_app
 from services.monitoring.audit.cli import app as audit_app
 from services.monitoring.rebuild import app as monitoring_app
-from services.portal.auth import DEMO_PASSWORD, demo_accounts
+from services.portal.auth import DEMO_PASSWORD, DEMO_TOTP_SECRETS, demo_accounts
 from shared import signing
 from shared.auth import Actor, OrgPath, Role, issue_token
 from shared.bus import connect, ensure_streams
@@ -59,7 +59,9 @@ def up(demo: Annotated[bool, typer.Option("--demo", help="Загрузить д�
         if demo:
             typer.echo(f"Портал: {api}/login — демо-входы по ролям (пароль {DEMO_PASSWORD}):")
             for account in demo_accounts(settings.region):
-                typer.echo(f"  {account.role.value:<10} {account.login:<22} {account.scope}")
+                secret = DEMO_TOTP_SECRETS.get(account.login)
+                second = f"  код: из приложения, секрет {secret}" if secret else ""
+                typer.echo(f"  {account.role.value:<10} {account.login:<22} {account.scope}{second}")
         typer.echo("Остановить: Ctrl+C")
 
     bootstrap.run_embedded(settings, announce)

@@ -256,6 +256,15 @@ def require_region_registrar(actor: Actor, region: str) -> None:
         raise forbidden("Регион регистрирует только региональный оператор")
 
 
+#: Roles whose accounts sign in only with a second factor (TOTP): the region's administrator
+#: (who creates accounts and sees the whole region) and the auditors.
+SECOND_FACTOR_ROLES = frozenset({Role.REGIONAL, Role.AUDITOR})
+
+
+def requires_second_factor(role: Role) -> bool:
+    return role in SECOND_FACTOR_ROLES
+
+
 def require_account_admin(actor: Actor) -> None:
     if actor.role not in (Role.REGIONAL, Role.SYSTEM):
         raise forbidden("Учётные записи создаёт региональный администратор")

@@ -20,7 +20,8 @@ The frame (what every page shares)
     words): helpers of the pages, no routes
 
 The pages: one module per page group in ``pages/``; find a page by its URL here
-    ``/``, ``/login``, ``/logout``, ``/static/…``                   ``pages/home.py``
+    ``/``, ``/login`` (and its second factor: ``/login/code``, ``/login/enrol``), ``/logout``,
+    ``/static/…``                                                   ``pages/home.py``
     ``/organisations/{id}/worklist`` (a curator's start page)     ``pages/worklist.py``
     ``/bases``, ``/organisations/{id}`` (the bases), ``…/import``, ``…/template``,
     ``/people/{id}``, ``/people/{id}/withdraw``                     ``pages/people.py``

@@ -63,7 +63,11 @@ def demo_accounts(region: str) -> list[DemoAccount]:
     ]
 
 
-DEMO_PASSWORD = "nastavnik-demo"  # noqa: S105 - the published password of the demo region only
+DEMO_PASSWORD = "vesna-sirius-2026"  # noqa: S105 - the published password of the demo region only
+#: The published second-factor secrets of the demo accounts that need one (the registry seeds
+#: the same): type one into an authenticator app, and it shows the codes.
+DEMO_TOTP_SECRETS = {"regional": "NASTAVNIKDEMOREGIONAL234567ABCDE",
+                     "auditor": "NASTAVNIKDEMOAUDITOR234567ABCDEF"}
 
 
 def start_session(response: Response, token: str, max_age: int, secure: bool) -> None:

@@ -1,4 +1,7 @@
-"""Accounts of officials and participants: login, password hash, role, scope, optional TOTP.
+"""Accounts of officials and participants: login, password hash, role, scope, TOTP.
+
+A password is set only under ``password_policy.py``; the second factor (required of regional
+and auditor accounts, optional for others) is ``second_factor.py`` and ``docs/sign-in.md``.
 
 Accounts live in the registry's database (not in its event store): a password hash or a TOTP
 secret must never travel on the bus or into the audit log. Sign-in gives a short-lived access
@@ -21,7 +24,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -29,20 +31,38 @@ from uuid import UUID
 
 import pyotp
 import sqlalchemy as sa
-from cryptography.exceptions import InvalidTag
 
 from services.registry.credentials import (
     SharedDelays,
     TotpSealer,
     accounts,
     create_tables,
+    recovery_codes,
     refresh_tokens,
     revoked_tokens,
     session_tokens,
 )
+from services.registry.password_policy import check_new_password
 from services.registry.passwords import hash_password, password_needs_rehash, verify_password
+from services.registry.second_factor import (
+    CHALLENGE_AUDIENCE,
+    TOTP_ISSUER,
+    TotpCodes,
+    code_required,
+    enrolment_required,
+    invalid_code,
+    step_claims,
+)
 from services.registry.throttling import LoginGuard
-from shared.auth import CODE_PATTERN, Actor, OrgPath, Role, issue_token, require_account_admin
+from shared.auth import (
+    CODE_PATTERN,
+    Actor,
+    OrgPath,
+    Role,
+    issue_token,
+    require_account_admin,
+    requires_second_factor,
+)
 from shared.errors import DomainError, conflict, forbidden
 from shared.logging import get_logger
 from shared.metrics import security_event
@@ -52,9 +72,12 @@ from shared.tokens import REVOKED, own_token_claims
 log = get_logger(__name__)
 
 LOGIN_PATTERN = CODE_PATTERN
-DEMO_PASSWORD = "nastavnik-demo"
+DEMO_PASSWORD = "vesna-sirius-2026"
 DEMO_REGION = "demo"
-TOTP_ISSUER = "Наставник"
+#: The published TOTP secrets of the demo region's accounts that sign in with a second factor
+#: (README, the sign-in page of the demo, ``make run``): any authenticator app, or pyotp in tests.
+DEMO_TOTP_SECRETS = {"regional": "NASTAVNIKDEMOREGIONAL234567ABCDE",
+                     "auditor": "NASTAVNIKDEMOAUDITOR234567ABCDEF"}
 
 
 @dataclass(frozen=True)
@@ -107,7 +130,10 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class AccountService:
+class AccountService(TotpCodes):
+    accounts = accounts
+    recovery_codes = recovery_codes
+
     def __init__(self, engine: sa.Engine, signing_secret: str,
                  settings: Settings | None = None,
                  clock: Any = time.time, *, secrets_dir: Path) -> None:
@@ -161,6 +187,7 @@ class AccountService:
             raise forbidden("Учётная запись вне вашего региона")
         if role is Role.PARTICIPANT and person_id is None:
             raise DomainError("PERSON_REQUIRED", "Для участника укажите его идентификатор в реестре", 422)
+        check_new_password(password, [login])
         password_hash = hash_password(password)
         duplicate = conflict("DUPLICATE_LOGIN", "Такой логин уже занят")
         try:
@@ -176,19 +203,43 @@ class AccountService:
         log.info("accounts.created", login=login, role=role.value, scope=str(path), by=admin.user)
         return Account(login, role, path, person_id, False)
 
+    def change_password(self, actor: Actor, current: str, new: str, address: str) -> None:
+        """One's own password: the current one proves the owner (a stolen session alone cannot
+        lock them out; wrong ones are failed sign-ins), and the new one meets the policy."""
+        row = self._own_row(actor)
+        self.delays.check(row.login, address)
+        if not verify_password(row.password_hash, current):
+            self._failed(row.login, address, "INVALID_CREDENTIALS")
+            raise DomainError("INVALID_CREDENTIALS", "Текущий пароль указан неверно", 422)
+        check_new_password(new, [row.login])
+        with self.engine.begin() as conn:
+            conn.execute(accounts.update().where(accounts.c.login == row.login)
+                         .values(password_hash=hash_password(new)))
+        log.info("accounts.password_changed", login=row.login)
+
     def ensure_demo_accounts(self, region: str) -> int:
         """The demo region's accounts, so `make run` can sign in; no other region gets any."""
         if region != DEMO_REGION:
             return 0
         with self._lock, self.engine.begin() as conn:
-            existing = {r.login for r in conn.execute(sa.select(accounts.c.login))}
+            existing = {r.login: r for r in conn.execute(sa.select(accounts))}
             rows = [{"login": login, "password_hash": _demo_hash(), "role": role.value, "scope": scope,
-                     "person_id": None, "totp_enabled": False, "disabled": False,
+                     "person_id": None, "totp_enabled": login in DEMO_TOTP_SECRETS,
+                     "totp_secret": self._demo_totp(login), "disabled": False,
                      "created_by": "demo", "created_at": self.clock()}
                     for login, role, scope in demo_accounts(region) if login not in existing]
             if rows:
                 conn.execute(accounts.insert(), rows)
+            for login in DEMO_TOTP_SECRETS:
+                # Demo databases made before the second factor was required get the published one.
+                if login in existing and not existing[login].totp_enabled:
+                    conn.execute(accounts.update().where(accounts.c.login == login).values(
+                        totp_secret=self._demo_totp(login), totp_enabled=True))
         return len(rows)
+
+    def _demo_totp(self, login: str) -> str | None:
+        secret = DEMO_TOTP_SECRETS.get(login)
+        return self.totp.seal(login, secret) if secret else None
 
     # --- sign-in ---------------------------------------------------------------------------
 
@@ -203,12 +254,14 @@ class AccountService:
         if not ok or row is None or row.disabled:
             self._failed(login, address, "INVALID_CREDENTIALS")
             raise DomainError("INVALID_CREDENTIALS", "Неверный логин или пароль", 401)
-        if row.totp_enabled:
+        if row.totp_enabled or requires_second_factor(Role(row.role)):
+            if not row.totp_enabled:
+                raise enrolment_required(login, self.secret)
             if not otp:
-                raise DomainError("OTP_REQUIRED", "Введите код из приложения-аутентификатора", 401)
-            if not self._check_otp(row, otp):
+                raise code_required(login, self.secret)
+            if not self.check_code(row, otp):
                 self._failed(login, address, "INVALID_OTP")
-                raise DomainError("INVALID_OTP", "Неверный или устаревший код подтверждения", 401)
+                raise invalid_code()
         if had_failures:
             self.delays.succeeded(login, address)
         if password_needs_rehash(row.password_hash):
@@ -225,39 +278,31 @@ class AccountService:
         if wait:
             log.warning("accounts.sign_in_delayed", login=login, address=address, seconds=wait)
 
-    def _matching_steps(self, login: str, stored: str | None, otp: str) -> list[int]:
-        """The time steps (now, one back, one ahead: clock skew) whose code ``otp`` is."""
-        if not stored:
-            return []
+    def complete_sign_in(self, challenge: str, otp: str, address: str) -> Session:
+        """The second step: the challenge the right password was answered with, and a code."""
+        claims = step_claims(challenge, CHALLENGE_AUDIENCE, self.secret)
+        login = str(claims["sub"])
+        self.guard.before_attempt(address)
+        had_failures = self.delays.check(login, address)
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(accounts).where(accounts.c.login == login)).first()
+        if row is None or row.disabled or not row.totp_enabled:
+            raise DomainError("SIGN_IN_STEP_EXPIRED", "Войдите снова с логином и паролем", 401)
+        if not self.check_code(row, otp):
+            self._failed(login, address, "INVALID_OTP")
+            raise invalid_code()
         try:
-            totp = pyotp.TOTP(self.totp.open(login, stored))
-        except (InvalidTag, ValueError):
-            # Sealed under another key (a lost or replaced secrets directory) or damaged: no code
-            # can match; the user sets the second factor up again with an administrator.
-            log.error("accounts.totp_secret_unreadable", login=login)
-            return []
-        now = self.clock()
-        steps = []
-        for drift in (0, -1, 1):
-            at = now + drift * totp.interval
-            if totp.verify(otp.strip(), for_time=at):
-                steps.append(totp.timecode(datetime.fromtimestamp(at, tz=UTC)))
-        return steps
-
-    def _check_otp(self, row: Any, otp: str) -> bool:
-        """A code of the active secret, good once: the step is taken in one conditional UPDATE,
-        so two sign-ins with one code (a shoulder-surfed code replayed at the same moment, on
-        another replica) cannot both pass; the row read before is no proof of anything."""
-        t = accounts
-        for step in self._matching_steps(row.login, row.totp_secret, otp):
+            # A challenge gives one session: its id is spent on the deny-list until it expires.
             with self.engine.begin() as conn:
-                taken = conn.execute(t.update().where(
-                    t.c.login == row.login, t.c.totp_secret == row.totp_secret,
-                    sa.or_(t.c.totp_last_step.is_(None), t.c.totp_last_step < step),
-                ).values(totp_last_step=step)).rowcount
-            if taken == 1:
-                return True
-        return False
+                conn.execute(revoked_tokens.insert().values(jti=str(claims["jti"]),
+                                                            expires_at=float(claims["exp"])))
+        except sa.exc.IntegrityError as exc:
+            raise DomainError("SIGN_IN_STEP_EXPIRED", "Войдите снова с логином и паролем",
+                              401) from exc
+        if had_failures:
+            self.delays.succeeded(login, address)
+        log.info("accounts.signed_in", login=login, address=address, second_factor=True)
+        return self._new_session(self._account(row), family=secrets.token_hex(16))
 
     def refresh(self, refresh_token: str) -> Session:
         digest = _digest(refresh_token)
@@ -344,8 +389,9 @@ class AccountService:
 
     # --- second factor ---------------------------------------------------------------------
 
-    def start_totp(self, actor: Actor, otp: str | None = None) -> dict[str, str]:
-        """A new secret for the signed-in user's own account, pending until a code confirms it.
+    def start_totp(self, actor: Actor | str, otp: str | None = None) -> dict[str, str]:
+        """A new secret for the signed-in user's own account (or, given a login, the account an
+        enrolment token was given to), pending until a code confirms it.
 
         An active second factor stays in force meanwhile, and replacing it takes a current code
         of it: a stolen session alone can neither switch the factor off nor swap in its own.
@@ -358,9 +404,9 @@ class AccountService:
                 raise DomainError("OTP_REQUIRED", "Чтобы заменить второй фактор, введите текущий "
                                   "код из приложения-аутентификатора", 422)
             self.delays.check(row.login, "session")
-            if not self._check_otp(row, otp):
+            if not self.check_code(row, otp):
                 self._failed(row.login, "session", "INVALID_OTP")
-                raise DomainError("INVALID_OTP", "Неверный или устаревший код подтверждения", 422)
+                raise invalid_code(422)
         secret = pyotp.random_base32()
         with self.engine.begin() as conn:
             conn.execute(accounts.update().where(accounts.c.login == row.login)
@@ -368,19 +414,23 @@ class AccountService:
         uri = pyotp.TOTP(secret).provisioning_uri(name=row.login, issuer_name=TOTP_ISSUER)
         return {"secret": secret, "uri": uri}
 
-    def confirm_totp(self, actor: Actor, otp: str) -> None:
-        """A code of the pending secret makes it the active one (the old one ends here)."""
+    def confirm_totp(self, actor: Actor | str, otp: str) -> tuple[list[str], Session | None]:
+        """A code of the pending secret makes it the active one (the old one ends here).
+
+        Returns a new set of recovery codes (shown once) and, when set-up was reached with an
+        enrolment token (a password without a second factor yet), the session that sign-in
+        would have given."""
         row = self._own_row(actor)
-        invalid = DomainError("INVALID_OTP", "Неверный или устаревший код подтверждения", 422)
+        invalid = invalid_code(422)
         pending = row.totp_pending_secret
         if pending is None:
             # A set-up begun before pending secrets existed left its secret in place, not active.
-            if row.totp_enabled or not row.totp_secret or not self._check_otp(row, otp):
+            if row.totp_enabled or not row.totp_secret or not self.check_otp(row, otp):
                 raise invalid
             values: dict[str, Any] = {"totp_enabled": True}
             guard = accounts.c.totp_secret == row.totp_secret
         else:
-            steps = self._matching_steps(row.login, pending, otp)
+            steps = self.matching_steps(row.login, pending, otp)
             if not steps:
                 raise invalid
             # The confirming code is spent: it cannot sign in a second time.
@@ -393,11 +443,29 @@ class AccountService:
         if switched != 1:
             raise invalid  # another set-up replaced the secret meanwhile
         log.info("accounts.totp_enabled", login=row.login)
+        codes = self.replace_recovery_codes(row.login)
+        if not isinstance(actor, str) or row.disabled:
+            return codes, None
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(accounts).where(accounts.c.login == row.login)).one()
+        return codes, self._new_session(self._account(row), family=secrets.token_hex(16))
 
-    def _own_row(self, actor: Actor) -> Any:
+    def new_recovery_codes(self, actor: Actor, otp: str) -> list[str]:
+        """A fresh set of recovery codes (the old ones end), for a current code of the factor."""
+        row = self._own_row(actor)
+        self.delays.check(row.login, "session")
+        if not row.totp_enabled or not self.check_otp(row, otp):
+            self._failed(row.login, "session", "INVALID_OTP")
+            raise invalid_code(422)
+        return self.replace_recovery_codes(row.login)
+
+    def _own_row(self, actor: Actor | str) -> Any:
+        """The caller's account: a signed-in actor's, or the login of an enrolment token."""
         with self.engine.connect() as conn:
             column = accounts.c.login
-            if actor.role is Role.PARTICIPANT:
+            if isinstance(actor, str):
+                row = conn.execute(sa.select(accounts).where(column == actor)).first()
+            elif actor.role is Role.PARTICIPANT:
                 try:
                     row = conn.execute(sa.select(accounts).where(
                         accounts.c.person_id == UUID(actor.user))).first()

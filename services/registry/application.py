@@ -99,7 +99,7 @@ class RegistryService(EventSourcedService):
         views.create_tables(self.engine)
         claims.create_tables(self.engine)
         self.vault = Vault(self.engine, settings.secrets_dir)
-        self.accounts = AccountService(self.engine, settings.signing_secret,
+        self.accounts = AccountService(self.engine, settings.signing_secret, settings,
                                        secrets_dir=settings.secrets_dir)
         self.accounts.ensure_demo_accounts(settings.region)
         self._recover()

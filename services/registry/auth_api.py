@@ -12,10 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.registry.accounts import AccountService
 from services.registry.passwords import hashing_slots
-from shared.auth import Role
+from services.registry.second_factor import enrolment_login
+from shared.auth import Actor, Role
 from shared.middlewares import client_address
 from shared.settings import Settings
-from shared.web import CurrentActor
+from shared.web import CurrentActor, current_actor
 
 
 def account_service(request: Request) -> AccountService:
@@ -30,10 +31,21 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: A TOTP code (6 digits) or a recovery code (``abcd-efgh-jkmn``).
+OTP_MAX_LENGTH = 20
+
+
 class LoginRequest(Body):
     login: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
-    otp: str | None = Field(default=None, max_length=10)
+    #: The second factor's code with the password, in one step (otherwise: ``/auth/mfa``).
+    otp: str | None = Field(default=None, max_length=OTP_MAX_LENGTH)
+
+
+class MfaRequest(Body):
+    #: ``details[0].challenge`` of the ``MFA_REQUIRED`` answer to the password.
+    challenge: str = Field(min_length=1, max_length=1000)
+    otp: str = Field(min_length=6, max_length=OTP_MAX_LENGTH)
 
 
 class RefreshRequest(Body):
@@ -63,13 +75,49 @@ class NewAccount(Body):
     person_id: UUID | None = None
 
 
+class PasswordChange(Body):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=1, max_length=256)
+
+
 class OtpCode(Body):
-    otp: str = Field(min_length=6, max_length=10)
+    otp: str = Field(min_length=6, max_length=OTP_MAX_LENGTH)
 
 
 class TotpSetup(Body):
     #: A code of the second factor in force: required to replace it, not to set up the first.
-    otp: str | None = Field(default=None, min_length=6, max_length=10)
+    otp: str | None = Field(default=None, min_length=6, max_length=OTP_MAX_LENGTH)
+
+
+class TotpSecret(BaseModel):
+    #: Base32, shown once (for typing into an app by hand); ``uri`` is the same as otpauth://.
+    secret: str
+    uri: str
+
+
+class TotpConfirmed(BaseModel):
+    #: One-time codes for when the phone is lost; shown once, stored only hashed.
+    recovery_codes: list[str]
+    #: The session, when set-up was reached with an enrolment token (sign-in's second factor).
+    session: TokenPair | None = None
+
+
+class RecoveryCodes(BaseModel):
+    recovery_codes: list[str]
+
+
+async def setup_caller(request: Request, accounts: Accounts,
+                       authorization: Annotated[str | None, Header()] = None) -> Actor | str:
+    """A signed-in actor, or the login of an enrolment token (``MFA_ENROLMENT_REQUIRED``): such a
+    token opens the set-up of the second factor and nothing else."""
+    if authorization and authorization.lower().startswith("bearer "):
+        login = enrolment_login(authorization[7:].strip(), accounts.secret)
+        if login is not None:
+            return login
+    return await current_actor(request, authorization)
+
+
+SetupCaller = Annotated[Actor | str, Depends(setup_caller)]
 
 
 #: Sign-ins run in at most this many worker threads; the rest wait on the event loop (costing
@@ -89,6 +137,16 @@ async def login(body: LoginRequest, request: Request, accounts: Accounts) -> Tok
     settings = request.app.state.registry.settings
     address = client_address(request.scope, settings.trusted_proxies, settings.signing_secret)
     session = await anyio.to_thread.run_sync(accounts.login, body.login, body.password, body.otp,
+                                             address, limiter=_SIGN_IN_SLOTS)
+    return TokenPair(**session.to_json())
+
+
+@router.post("/mfa", responses=REFUSED_SIGN_IN)
+async def mfa(body: MfaRequest, request: Request, accounts: Accounts) -> TokenPair:
+    """Sign-in's second step: the challenge of the password's answer and a code."""
+    settings = request.app.state.registry.settings
+    address = client_address(request.scope, settings.trusted_proxies, settings.signing_secret)
+    session = await anyio.to_thread.run_sync(accounts.complete_sign_in, body.challenge, body.otp,
                                              address, limiter=_SIGN_IN_SLOTS)
     return TokenPair(**session.to_json())
 
@@ -120,15 +178,32 @@ def create_account(body: NewAccount, actor: CurrentActor, accounts: Accounts) ->
     return {"login": account.login, "role": account.role.value, "scope": str(account.scope)}
 
 
+@router.post("/password", status_code=204)
+def change_password(body: PasswordChange, request: Request, actor: CurrentActor,
+                    accounts: Accounts) -> Response:
+    """One's own password, for the current one; the new one meets the password policy."""
+    settings = request.app.state.registry.settings
+    address = client_address(request.scope, settings.trusted_proxies, settings.signing_secret)
+    accounts.change_password(actor, body.current_password, body.new_password, address)
+    return Response(status_code=204)
+
+
 @router.post("/totp/setup")
-def totp_setup(actor: CurrentActor, accounts: Accounts, body: TotpSetup | None = None) -> dict[str, str]:
+def totp_setup(caller: SetupCaller, accounts: Accounts, body: TotpSetup | None = None) -> TotpSecret:
     """A new TOTP secret for one's own account (shown once as a QR link); confirm it with a code.
 
     The second factor in force, if any, stays until then; replacing it takes its current code."""
-    return accounts.start_totp(actor, body.otp if body else None)
+    return TotpSecret(**accounts.start_totp(caller, body.otp if body else None))
 
 
-@router.post("/totp/confirm", status_code=204)
-def totp_confirm(body: OtpCode, actor: CurrentActor, accounts: Accounts) -> Response:
-    accounts.confirm_totp(actor, body.otp)
-    return Response(status_code=204)
+@router.post("/totp/confirm")
+def totp_confirm(body: OtpCode, caller: SetupCaller, accounts: Accounts) -> TotpConfirmed:
+    codes, session = accounts.confirm_totp(caller, body.otp)
+    return TotpConfirmed(recovery_codes=codes,
+                         session=TokenPair(**session.to_json()) if session else None)
+
+
+@router.post("/totp/recovery-codes")
+def recovery_codes(body: OtpCode, actor: CurrentActor, accounts: Accounts) -> RecoveryCodes:
+    """A new set of recovery codes for a current code; the old set ends."""
+    return RecoveryCodes(recovery_codes=accounts.new_recovery_codes(actor, body.otp))

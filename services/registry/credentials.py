@@ -72,6 +72,14 @@ login_delays = sa.Table(
     sa.Column("not_before", sa.Float, nullable=False),
     sa.Column("last_failure_at", sa.Float, nullable=False, index=True),
 )
+#: One-time recovery codes of the second factor, only as SHA-256 of login and code (each code is
+#: 60 random bits: a fast hash is enough, unlike a password). A new set replaces the old one.
+recovery_codes = sa.Table(
+    "registry_recovery_codes", metadata,
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    sa.Column("login", sa.String(64), nullable=False, index=True),
+    sa.Column("used_at", sa.Float, nullable=True),
+)
 #: Access tokens ended by a logout, until they would have expired (``shared/tokens.py``).
 revoked_tokens = sa.Table(
     "registry_revoked_tokens", metadata,

@@ -1,4 +1,6 @@
-"""Passwords of the registry's accounts: argon2id hashes, a strength floor, constant-time checks."""
+"""Passwords of the registry's accounts: argon2id hashes and constant-time checks.
+
+What a new password must be is ``password_policy.py``, checked where a password is set."""
 
 from __future__ import annotations
 
@@ -13,12 +15,9 @@ from typing import TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from shared.errors import DomainError
-
 # argon2id with the library's RFC 9106 "low memory" profile: 64 MiB, 3 passes.
 _HASHER = PasswordHasher()
 T = TypeVar("T")
-MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 
 
@@ -51,7 +50,6 @@ def _hashed(work: Callable[[], T]) -> T:
 
 
 def hash_password(password: str) -> str:
-    check_password_strength(password)
     return _hashed(lambda: _HASHER.hash(password))
 
 
@@ -74,11 +72,3 @@ def password_needs_rehash(stored_hash: str) -> bool:
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
     return _hashed(lambda: _HASHER.hash("no-such-account-dummy-password"))
-
-
-def check_password_strength(password: str) -> None:
-    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
-        raise DomainError("WEAK_PASSWORD", f"Пароль должен быть длиной от {MIN_PASSWORD_LENGTH} "
-                          f"до {MAX_PASSWORD_LENGTH} символов", 422)
-    if len(set(password)) < 4:
-        raise DomainError("WEAK_PASSWORD", "Пароль слишком простой", 422)

@@ -14,6 +14,7 @@ from playwright.sync_api import Page
 
 from services.portal.auth import DEMO_PASSWORD
 from shared.auth import Actor, OrgPath, Role, issue_token
+from tests.sign_in_codes import demo_code, needs_code
 
 CLI = str(Path(sys.executable).with_name("nastavnik"))
 CHROMIUM = "/usr/bin/chromium"
@@ -46,11 +47,17 @@ class System:
 
 
 def sign_in(page: Page, system: System, login: str) -> None:
+    """Sign-in as a person does it: the password, and for the roles that need it the code their
+    authenticator app shows (the demo account's published secret)."""
     page.goto(f"{system.url}/login")
     page.get_by_label("Логин").fill(login)
     page.get_by_label("Пароль").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Войти").click()
     page.wait_for_load_state()
+    if needs_code(login):
+        page.get_by_label("Код из приложения").fill(demo_code(login, system.url))
+        page.get_by_role("button", name="Подтвердить").click()
+        page.wait_for_load_state()
 
 
 def shot(page: Page, name: str) -> None:
