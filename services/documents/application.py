@@ -389,7 +389,7 @@ class DocumentsService(EventSourcedService):
         return await asyncio.to_thread(
             self._register, ctx, path, "report",
             lambda number, day: templates.analytic_report(order.requisites(number, day), content),
-            title=f"Информационно-аналитический отчёт за {order.period}")
+            title=recipes.report_title(order.period))
 
     async def _figures(self, token: str, path: OrgPath) -> Figures:
         """The unit's dashboard, and those of the units under it (their satisfaction is not in the
@@ -468,7 +468,7 @@ class DocumentsService(EventSourcedService):
                     ctx, path, "report",
                     lambda number, day: templates.analytic_report(text.requisites(number, day),
                                                                   content),
-                    title=f"Информационно-аналитический отчёт за {draft.period}",
+                    title=recipes.report_title(draft.period),
                     document_id=document_id)
             else:
                 log.info("documents.report_resumed", report_id=str(report_id),

@@ -41,7 +41,7 @@ from services.monitoring.domain import SurveyResponse
 from services.monitoring.reporting import ReportingCalendarService
 from services.monitoring.surveys import PARTICIPANT_ROLES, AnswerSet, Questionnaire, validate_answers
 from services.monitoring.views import DashboardViews
-from shared import auth
+from shared import auth, periods
 from shared.auth import Actor, OrgPath
 from shared.errors import DomainError, forbidden, not_found
 from shared.settings import Settings
@@ -218,7 +218,9 @@ class MonitoringService:
                       "overdue" if days_left < 0 else "due" if days_left <= reach else "upcoming")
             reports.append({"report_id": report.report_id, "level": report.level,
                             "path": report.path, "reported_to": report.reported_to,
-                            "period": report.period, "deadline": report.deadline.isoformat(),
+                            "period": report.period,
+                            "period_label": periods.label(report.period),
+                            "deadline": report.deadline.isoformat(),
                             "days_left": days_left, "status": status,
                             "notices_sent": sent.get(report.report_id, [])})
         reports.sort(key=lambda r: (r["deadline"], r["level"], r["path"]))

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from services.monitoring import kpi, surveys
+from shared import figures as fmt
 from shared.logging import get_logger
 
 from .fold import FoldSettings
@@ -45,6 +46,35 @@ def _mean(total: float, n: float, min_group: int, scale: int = 1,
 
 def _ratio(numerator: float, denominator: float) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
+
+
+#: Means every summary shows beside the counts: (code, label, sum, answers, people).
+MEANS = (
+    ("satisfaction_mentors", "Удовлетворённость наставников встречами (средняя оценка 1–10)",
+     "feedback.mentor"),
+    ("satisfaction_mentees", "Удовлетворённость наставляемых встречами (средняя оценка 1–10)",
+     "feedback.mentee"),
+)
+
+
+def headline(c: Mapping[str, float], settings: FoldSettings) -> list[dict[str, Any]]:
+    """The unit's named figures, each with its value and the one formatter's text: what the
+    portal, the XLSX and the report print, so they cannot disagree."""
+    rows: list[dict[str, Any]] = [
+        {"code": f.code, "label": f.label, "value": _num(c.get(f.metric, 0)),
+         "display": fmt.count(c.get(f.metric, 0))} for f in settings.catalogue.figures]
+    rows.append({"code": "feedback_completion", "label": "Встречи с обратной связью (доля ответов)",
+                 "value": _ratio(c.get("feedback.submitted", 0), c.get("feedback.expected", 0)),
+                 "display": fmt.share(int(c.get("feedback.submitted", 0)),
+                                      int(c.get("feedback.expected", 0)))})
+    for code, label, prefix in MEANS:
+        mean = _mean(c.get(f"{prefix}.sum", 0), c.get(f"{prefix}.n", 0), settings.min_group,
+                     people=c.get(f"{prefix}.people", 0))
+        rows.append({"code": code, "label": label, "value": mean["mean"],
+                     "display": fmt.mean(c.get(f"{prefix}.sum", 0), int(c.get(f"{prefix}.n", 0)),
+                                         suppressed=mean["suppressed"],
+                                         min_group=settings.min_group)})
+    return rows
 
 
 def render_dashboard(scope: str, level: str, counts: Mapping[str, float],
@@ -95,8 +125,11 @@ def render_dashboard(scope: str, level: str, counts: Mapping[str, float],
         "contingent": {name: _num(c[kpi.CONTINGENT_PREFIX + name])
                        for name in sorted(kpi.CONTINGENT_FIELDS)},
         "kpis": [s.to_json() for s in kpi.shares(settings.catalogue, kpi_figures)],
+        "headline": headline(c, settings),
+        "disclosure": {"min_group": min_group, "hidden": fmt.hidden(min_group)},
         "units": [{"scope": child, "name": (names or {}).get(child),
-                   **{m: _num(v) for m, v in sorted(figures.items())}}
+                   **{m: _num(v) for m, v in sorted(figures.items())},
+                   "display": {m: fmt.count(figures.get(m, 0)) for m in HEADLINE}}
                   for child, figures in sorted(children.items())],
     }
 

@@ -157,7 +157,8 @@ def test_participants_get_no_figures_and_unknown_or_bad_units_are_named(world: W
 # --- the reporting calendar --------------------------------------------------------------------
 
 CALENDAR = {"start": "2025-09-01", "levels": {"organisation": {"deadlines": ["12-20"], "reminders": [14]},
-                       "municipality": {"deadlines": ["12-05"]}}}
+                       # the municipality's report on the previous school year's 2nd half
+                       "municipality": {"deadlines": [{"due": "12-05", "period": "2"}]}}}
 
 
 def test_only_the_regional_operator_configures_the_calendar(world: World) -> None:
