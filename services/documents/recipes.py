@@ -97,7 +97,8 @@ def report_content(body: ReportTextIn, period: str, dashboard: Mapping[str, Any]
     indicators = [templates.Indicator(
         name=k["title"], value=_percent(k["value"]), target=_percent(k["target"]),
         numerator=k["numerator"], denominator=k["denominator"],
-        shown=k.get("display", k["percent"]), target_shown=k.get("target_display"))
+        shown=k.get("display", k["percent"]), target_shown=k.get("target_display"),
+        calculation=k.get("calculation"))
         for k in dashboard["kpis"]]
     breakdown = [templates.BreakdownRow(
         name=u.get("name") or u["scope"], mentors=int(u.get("mentors", 0)),

@@ -204,6 +204,8 @@ class Indicator:
     denominator: int | str | None = None
     shown: str | None = None
     target_shown: str | None = None
+    #: «6 из 5», as the dashboard wrote it: numerator and denominator in one narrow column.
+    calculation: str | None = None
 
     def value_text(self) -> str:
         if self.shown is not None:
@@ -258,6 +260,14 @@ def format_number(value: float) -> str:
 
 
 def _indicator_table(sheet: Sheet, indicators: Sequence[Indicator]) -> None:
+    if any(i.calculation is not None for i in indicators):
+        # The value column is wide enough for the longest text the formatter writes
+        # («нет данных: контингент нужно обновить») to wrap between words, not inside them.
+        sheet.table(["№", "Показатель", "Значение", "Целевое значение", "Расчёт"],
+                    [[str(n), i.name, i.value_text(), i.target_text(), i.calculation or "—"]
+                     for n, i in enumerate(indicators, 1)],
+                    widths=[0.8, 6.6, 4.0, 2.8, 2.3])
+        return
     if any(i.numerator is not None or i.denominator is not None for i in indicators):
         sheet.table(["№", "Показатель", "Числитель", "Знаменатель", "Значение", "Целевое значение"],
                     [[str(n), i.name, "—" if i.numerator is None else str(i.numerator),
