@@ -92,7 +92,7 @@ def parse_as_of(text: str | None) -> datetime | None:
 
 
 def dashboard_of(views: DashboardViews, audit: AuditStore, fold_settings: FoldSettings,
-                 org: OrgPath, as_of: str | None) -> dict[str, Any]:
+                 org: OrgPath, as_of: str | None, period: str | None = None) -> dict[str, Any]:
     """Every figure of one unit, from the dashboard tables, or folded from the audit log up to
     ``as_of``: the same rendering either way."""
     moment = parse_as_of(as_of)
@@ -100,10 +100,10 @@ def dashboard_of(views: DashboardViews, audit: AuditStore, fold_settings: FoldSe
     if not views.is_known(scope):
         raise DomainError("ORGANISATION_NOT_FOUND", "Организация или территория не найдена", 404)
     if moment is not None:
-        return replay_as_of(audit, moment, fold_settings).dashboard(org)
+        return replay_as_of(audit, moment, fold_settings).dashboard(org, period)
     own, children = views.scope_counts(scope)
     body = render_dashboard(scope, level_of(org), own, children, fold_settings,
-                            views.names(sorted(children)))
+                            views.names(sorted(children)), period)
     return {**body, "as_of": None}
 
 
@@ -126,16 +126,20 @@ class MonitoringService:
 
     # --- figures -------------------------------------------------------------------------
 
-    def dashboard_of(self, org: OrgPath, as_of: str | None) -> dict[str, Any]:
+    def dashboard_of(self, org: OrgPath, as_of: str | None,
+                     period: str | None = None) -> dict[str, Any]:
         """Every figure of one unit, live or as of a moment (no rights checked: callers do)."""
-        return dashboard_of(self.views, self.audit.store, self.fold_settings, org, as_of)
+        return dashboard_of(self.views, self.audit.store, self.fold_settings, org, as_of, period)
 
-    def dashboard(self, actor: Actor, org: str | None, as_of: str | None = None) -> dict[str, Any]:
-        return self.dashboard_of(readable_scope(actor, org), as_of)
+    def dashboard(self, actor: Actor, org: str | None, as_of: str | None = None,
+                  period: str | None = None) -> dict[str, Any]:
+        return self.dashboard_of(readable_scope(actor, org), as_of, period)
 
-    def kpis(self, actor: Actor, org: str | None, as_of: str | None) -> dict[str, Any]:
-        body = self.dashboard(actor, org, as_of)
-        return {"scope": body["scope"], "as_of": body["as_of"], "kpis": body["kpis"]}
+    def kpis(self, actor: Actor, org: str | None, as_of: str | None,
+             period: str | None = None) -> dict[str, Any]:
+        body = self.dashboard(actor, org, as_of, period)
+        return {"scope": body["scope"], "as_of": body["as_of"], "period": body["period"],
+                "period_label": body["period_label"], "kpis": body["kpis"]}
 
     # --- surveys -------------------------------------------------------------------------
 

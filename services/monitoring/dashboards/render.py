@@ -9,8 +9,11 @@ from typing import Any
 
 from services.monitoring import kpi, surveys
 from shared import figures as fmt
+from shared import periods
+from shared.errors import DomainError
 from shared.logging import get_logger
 
+from . import activity
 from .fold import FoldSettings
 from .tables import GROWTH_SCALE, HEADLINE, Counts
 
@@ -77,17 +80,40 @@ def headline(c: Mapping[str, float], settings: FoldSettings) -> list[dict[str, A
     return rows
 
 
+#: The KPI numerators counted per school-year period (distinct people active in it).
+PERIOD_NUMERATORS = (kpi.MENTEES_STUDENTS_10_19, kpi.MENTORS_STUDENTS_15_19,
+                     kpi.MENTEES_YOUNG_TEACHERS)
+
+
+def parse_period(code: str | None) -> periods.Period | None:
+    if code is None:
+        return None
+    try:
+        return periods.parse(code)
+    except ValueError as exc:
+        raise DomainError("INVALID_PERIOD", f"Неверный период «{code}»: нужен учебный год "
+                          "(2026/27) или полугодие (2026/27-1, 2026/27-2)", 422) from exc
+
+
 def render_dashboard(scope: str, level: str, counts: Mapping[str, float],
                      children: Mapping[str, Mapping[str, float]], settings: FoldSettings,
-                     names: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Every figure of one unit, with the KPIs, from its counts (live or as of a date)."""
+                     names: Mapping[str, str] | None = None,
+                     period: str | None = None) -> dict[str, Any]:
+    """Every figure of one unit, with the KPIs, from its counts (live or as of a date). The
+    KPIs' numerators are of ``period`` (a school year or a half), by default of the latest
+    school year the unit has activity in."""
     c = defaultdict(float, counts)
     min_group = settings.min_group
     months = sorted(m.removeprefix("meetings.month.") for m in c if m.startswith("meetings.month."))
-    kpi_figures = {m: int(v) for m, v in c.items()}
+    chosen = parse_period(period) or parse_period(activity.latest_school_year(counts))
+    kpi_figures = {m: int(v) for m, v in c.items() if activity.PERIOD_MARK not in m}
+    for name in PERIOD_NUMERATORS:
+        kpi_figures[name] = int(c[activity.period_metric(name, chosen.code)]) if chosen else 0
     return {
         "scope": scope,
         "level": level,
+        "period": chosen.code if chosen else None,
+        "period_label": chosen.label if chosen else fmt.NO_DATA,
         "organisations": {"total": _num(c["organisations"]), "by_kind": _group(c, "organisations.")},
         "mentors": {"total": _num(c["mentors"]), "by_category": _group(c, "mentors.category."),
                     "by_form": _group(c, "mentors.form.")},
