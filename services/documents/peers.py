@@ -38,7 +38,7 @@ class Peers(Protocol):
 
     async def pairs(self, token: str, pair_ids: Sequence[UUID]) -> PairsReply: ...
 
-    async def dashboard(self, token: str, org: str) -> DashboardReply: ...
+    async def dashboard(self, token: str, org: str, period: str | None = None) -> DashboardReply: ...
 
 
 class BusPeers:
@@ -55,8 +55,8 @@ class BusPeers:
         request = PairsRequest(token=token, pair_ids=list(dict.fromkeys(pair_ids)))
         return PairsReply.model_validate(await self._ask(PAIRS, request))
 
-    async def dashboard(self, token: str, org: str) -> DashboardReply:
-        request = DashboardRequest(token=token, org=org)
+    async def dashboard(self, token: str, org: str, period: str | None = None) -> DashboardReply:
+        request = DashboardRequest(token=token, org=org, period=period)
         return DashboardReply.model_validate(
             await self._ask(DASHBOARD, request, DASHBOARD_TIMEOUT))
 

@@ -77,6 +77,14 @@ def satisfaction_text(dashboard: Mapping[str, Any] | None) -> str | None:
     return f"{_shown(dashboard, 'satisfaction_mentors')} / {_shown(dashboard, 'satisfaction_mentees')}"
 
 
+def period_code(period: str) -> str | None:
+    """The school-year period a report's text names («2026/27-1»), else None (free text)."""
+    try:
+        return periods.parse(period).code
+    except ValueError:
+        return None
+
+
 def report_title(period: str) -> str:
     """«… за 1-е полугодие 2026/27 учебного года»: the period as people name it."""
     return f"Информационно-аналитический отчёт за {periods.label(period)}"

@@ -6,7 +6,8 @@ shows. It forwards the acting user's token, and the answer is scoped exactly as
 ``GET /monitoring/dashboard?org=`` is: the same call on the service.
 
 Route:    ``shared.contracts.DASHBOARD`` (served with ``shared.rpc.serve``)
-Request:  ``{"token": str, "org": str | null}`` (null: the actor's own unit)
+Request:  ``{"token": str, "org": str | null, "period": str | null}`` (null: the actor's own
+          unit; the latest school year)
 Reply:    ``{"dashboard": {...}}`` — the body of ``GET /monitoring/dashboard`` —
           or ``{"error": {"code", "message", "status"}}``.
 """
@@ -31,9 +32,11 @@ def answer_dashboard(service: MonitoringService, request: dict[str, Any]) -> dic
     """The reply to one request (blocking: reads the dashboard tables)."""
     actor = rpc.caller(request, service.settings)
     org = request.get("org")
-    if org is not None and not isinstance(org, str):
-        raise DomainError("INVALID_REQUEST", "Неверный путь организации", 422)
-    dashboard = service.dashboard(actor, org)
+    period = request.get("period")
+    if (org is not None and not isinstance(org, str)) or \
+            (period is not None and not isinstance(period, str)):
+        raise DomainError("INVALID_REQUEST", "Неверный путь организации или период", 422)
+    dashboard = service.dashboard(actor, org, period=period)
     log.info("monitoring.dashboard_served", actor=actor.user, scope=dashboard["scope"])
     return {"dashboard": dashboard}
 

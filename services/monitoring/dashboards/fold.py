@@ -17,7 +17,7 @@ from services.monitoring import kpi, surveys
 from shared.events import CATALOGUE, current_payload
 from shared.logging import get_logger
 
-from . import activity
+from .activity import mark_active, withdraw
 from .tables import (
     DEMO_LOADER,
     FLAG_KINDS,
@@ -114,7 +114,7 @@ class DashboardFold:
         """The people of a pair were active on ``day`` (ISO date or moment) at ``org``."""
         when = date.fromisoformat(day[:10])
         for person in people:
-            activity.mark_active(self.state, self._put, self._add_scoped, person, org, when)
+            mark_active(self.state, self._put, self._add_scoped, person, org, when)
 
     def _who(self, envelope: dict[str, Any], role: str, p: dict[str, Any]) -> None:
         self._put("who", envelope["aggregate_id"], [role, p["category"], int(p["birth_year"])])
@@ -249,7 +249,7 @@ class DashboardFold:
 
     def _consent_withdrawn(self, org: OrgKey, envelope: dict[str, Any], _p: dict[str, Any]) -> None:
         self._add(org, "consents.withdrawn")
-        activity.withdraw(self.state, self._put, self._add_scoped, envelope["aggregate_id"],
+        withdraw(self.state, self._put, self._add_scoped, envelope["aggregate_id"],
                           date.fromisoformat(envelope["occurred_at"][:10]))
 
     def _programme(self, org: OrgKey, _e: dict[str, Any], p: dict[str, Any]) -> None:

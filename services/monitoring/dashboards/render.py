@@ -13,7 +13,7 @@ from shared import periods
 from shared.errors import DomainError
 from shared.logging import get_logger
 
-from . import activity
+from .activity import PERIOD_MARK, latest_school_year, period_metric
 from .fold import FoldSettings
 from .tables import GROWTH_SCALE, HEADLINE, Counts
 
@@ -105,10 +105,10 @@ def render_dashboard(scope: str, level: str, counts: Mapping[str, float],
     c = defaultdict(float, counts)
     min_group = settings.min_group
     months = sorted(m.removeprefix("meetings.month.") for m in c if m.startswith("meetings.month."))
-    chosen = parse_period(period) or parse_period(activity.latest_school_year(counts))
-    kpi_figures = {m: int(v) for m, v in c.items() if activity.PERIOD_MARK not in m}
+    chosen = parse_period(period) or parse_period(latest_school_year(counts))
+    kpi_figures = {m: int(v) for m, v in c.items() if PERIOD_MARK not in m}
     for name in PERIOD_NUMERATORS:
-        kpi_figures[name] = int(c[activity.period_metric(name, chosen.code)]) if chosen else 0
+        kpi_figures[name] = int(c[period_metric(name, chosen.code)]) if chosen else 0
     return {
         "scope": scope,
         "level": level,
