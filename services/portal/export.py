@@ -41,6 +41,7 @@ def dashboard_xlsx(current: dict[str, Any], figures: dict[str, Any], children: l
     add_row(sheet, [current["name"]])
     sheet["A1"].font = Font(bold=True, size=14)
     add_row(sheet, ["на дату" if figures.get("as_of") else "на сейчас", figures.get("as_of") or ""])
+    add_row(sheet, ["Период", figures.get("period_label") or "—"])
     # Every text is the one formatter's, as the monitoring service wrote it beside the raw value:
     # the screen, this sheet and the report read alike. The counts behind a share stay numbers.
     add_row(sheet, ["Показатель", "Значение", "Цель", "Расчёт", "Цель достигнута",
@@ -77,7 +78,7 @@ def dashboard_xlsx(current: dict[str, Any], figures: dict[str, Any], children: l
     for item in overdue:
         add_row(late, [item["organisation"], item["roadmap_title"], item.get("activity", ""),
                        item.get("deadline_text", "")])
-    for ws, header_row in ((sheet, 3), (ranked, 1), (late, 1)):
+    for ws, header_row in ((sheet, 4), (ranked, 1), (late, 1)):
         for cell in ws[header_row]:
             cell.font = Font(bold=True)
     out = io.BytesIO()

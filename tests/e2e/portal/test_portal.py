@@ -190,7 +190,7 @@ def test_municipal_user_sees_figures_move_drills_down_and_exports(page: Page, sy
         page.get_by_role("link", name="Выгрузить в XLSX").click()
     book = load_workbook(io.BytesIO(download_info.value.path().read_bytes()))
     assert book["Показатели"]["A1"].value.startswith("Берёзовский")
-    kpi_rows = list(book["Показатели"].iter_rows(min_row=4, max_row=8, values_only=True))
+    kpi_rows = list(book["Показатели"].iter_rows(min_row=5, max_row=9, values_only=True))
     assert kpi_rows[0][0].startswith("Доля обучающихся 10–19 лет") and kpi_rows[0][2] == "70,0 %"
     assert any(row[1] == school["name"] for row in book["Рейтинг"].iter_rows(values_only=True))
 

@@ -170,7 +170,7 @@ def from_page(page: str) -> tuple[Shown, dict[str, str], list[str]]:
 
 def from_xlsx(content: bytes) -> tuple[Shown, dict[str, str]]:
     sheet = load_workbook(io.BytesIO(content))["Показатели"]
-    rows = [r for r in sheet.iter_rows(values_only=True) if r and r[0]]
+    rows = [r for r in sheet.iter_rows(values_only=True) if r and r[0] and r[0] != "Период"]
     header = rows.index(("Показатель", "Значение", "Цель", "Расчёт", "Цель достигнута",
                          "Числитель", "Знаменатель"))
     kpis, headline = {}, {}
@@ -235,12 +235,17 @@ def test_every_figure_reads_the_same_in_every_view(everything: tuple[System, Tes
         assert page.status_code == 200, page.text
         page_kpis, page_headline, chart = from_page(page.text)
         assert page_kpis == kpis, scope
+        assert f"Период: {board['period_label']}" in " ".join(lxml_html.fromstring(page.text)
+                                                             .text_content().split())
+        assert board["period_label"] == "2026/27 учебный год" or board["period"] is None
         assert page_headline == headline, scope
         assert chart == [k["display"] for k in board["kpis"] if not k["suppressed"]], scope
 
         export = portal.get("/dashboard/export.xlsx", params={"org": scope})
         assert export.status_code == 200
         xlsx_kpis, xlsx_headline = from_xlsx(export.content)
+        assert load_workbook(io.BytesIO(export.content))["Показатели"]["B3"].value == \
+            board["period_label"]
         assert xlsx_kpis == kpis, scope
         assert xlsx_headline == headline, scope
 
