@@ -174,6 +174,18 @@ def test_only_the_regional_operator_configures_the_calendar(world: World) -> Non
         "INVALID_CALENDAR"
 
 
+def test_a_calendar_breaking_a_rule_is_refused_and_nothing_is_stored(world: World) -> None:
+    regional = actor(Role.REGIONAL, REGION)
+    # The municipality's deadline (03.12) before its schools' (12.12) for the same half-year.
+    wrong = {"levels": {"organisation": {"deadlines": ["12-12"]},
+                        "municipality": {"deadlines": ["12-03"]}}}
+    with pytest.raises(DomainError) as caught:
+        world.service.configure_calendar(regional, wrong)
+    assert (caught.value.code, caught.value.status) == ("CALENDAR_LEVEL_ORDER", 422)
+    assert "позже срока организаций (12.12)" in caught.value.message
+    assert world.configs.stored == {}
+
+
 def test_a_configured_calendar_shows_each_report_with_its_status(world: World) -> None:
     regional = actor(Role.REGIONAL, REGION)
     assert world.service.calendar_state(regional, None)["configured"] is False
