@@ -180,6 +180,8 @@ class PairsReply(BaseModel):
 class DashboardRequest(RpcRequest):
     #: An organisation path; ``None``: the user's own unit.
     org: str | None = None
+    #: The school-year period of the KPIs («2026/27», «2026/27-1»); ``None``: the latest.
+    period: str | None = None
 
 
 class DashboardReply(BaseModel):

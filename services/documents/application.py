@@ -381,23 +381,23 @@ class DocumentsService(EventSourcedService):
     # --- reports ----------------------------------------------------------------------------------
 
     async def issue_report(self, ctx: CommandContext, order: ReportIn) -> dict[str, Any]:
-        """A report issued on demand (one prepared from ``ReportDue`` is submitted below), filled
-        from the monitoring dashboard of ``org``."""
+        """A report issued on demand (one from ``ReportDue`` is submitted below), from ``org``'s dashboard."""
         path = issuer_path(ctx.actor, order.org)
-        dashboard, units = await self._figures(ctx.actor, path)
+        dashboard, units = await self._figures(ctx.actor, path, order.period)
         content = recipes.report_content(order, order.period, dashboard, units)
         return await asyncio.to_thread(
             self._register, ctx, path, "report",
             lambda number, day: templates.analytic_report(order.requisites(number, day), content),
-            title=f"Информационно-аналитический отчёт за {order.period}")
+            title=recipes.report_title(order.period))
 
-    async def _figures(self, actor: Actor, path: OrgPath) -> Figures:
-        """The unit's dashboard, and those of the units under it (their satisfaction is not in the
-        unit's own table). An organisation directly under the region («_» in its scope) has no path
-        of its own to ask with; its row then shows no satisfaction."""
-        dashboard = (await self.peers.dashboard(actor, str(path))).dashboard
+    async def _figures(self, actor: Actor, path: OrgPath, period: str) -> Figures:
+        """The dashboards of the unit and the units under it (with their satisfaction), KPIs of
+        the report's school-year period when it names one; a unit right under the region («_»)
+        has no path of its own to ask with, its row shows no satisfaction."""
+        code = recipes.period_code(period)
+        dashboard = (await self.peers.dashboard(actor, str(path), code)).dashboard
         scopes = [u["scope"] for u in dashboard["units"] if "/_/" not in u["scope"]]
-        answers = await asyncio.gather(*(self.peers.dashboard(actor, s) for s in scopes))
+        answers = await asyncio.gather(*(self.peers.dashboard(actor, s, code) for s in scopes))
         return dashboard, {scope: a.dashboard for scope, a in zip(scopes, answers, strict=True)}
 
     def prepare_drafts(self) -> int:
@@ -443,7 +443,7 @@ class DocumentsService(EventSourcedService):
         draft = await asyncio.to_thread(self._draft, ctx.actor, report_id)
         path = OrgPath.parse(draft.path)
         require_issuer(ctx.actor, path)  # a refusal must not cost monitoring a call
-        dashboard, units = await self._figures(ctx.actor, path)
+        dashboard, units = await self._figures(ctx.actor, path, draft.period)
         content = recipes.report_content(text, draft.period, dashboard, units)
         return await asyncio.to_thread(self._file_report, ctx, path, report_id, text, content)
 
@@ -468,7 +468,7 @@ class DocumentsService(EventSourcedService):
                     ctx, path, "report",
                     lambda number, day: templates.analytic_report(text.requisites(number, day),
                                                                   content),
-                    title=f"Информационно-аналитический отчёт за {draft.period}",
+                    title=recipes.report_title(draft.period),
                     document_id=document_id)
             else:
                 log.info("documents.report_resumed", report_id=str(report_id),

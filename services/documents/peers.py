@@ -43,7 +43,7 @@ class Peers(Protocol):
 
     async def pairs(self, actor: Actor, pair_ids: Sequence[UUID]) -> PairsReply: ...
 
-    async def dashboard(self, actor: Actor, org: str) -> DashboardReply: ...
+    async def dashboard(self, actor: Actor, org: str, period: str | None = None) -> DashboardReply: ...
 
 
 class BusPeers:
@@ -60,8 +60,8 @@ class BusPeers:
         request = PairsRequest(pair_ids=list(dict.fromkeys(pair_ids)))
         return PairsReply.model_validate(await self._ask(PAIRS, actor, request))
 
-    async def dashboard(self, actor: Actor, org: str) -> DashboardReply:
-        request = DashboardRequest(org=org)
+    async def dashboard(self, actor: Actor, org: str, period: str | None = None) -> DashboardReply:
+        request = DashboardRequest(org=org, period=period)
         return DashboardReply.model_validate(
             await self._ask(DASHBOARD, actor, request, DASHBOARD_TIMEOUT))
 

@@ -27,6 +27,7 @@ from services.documents.commands import (
     ReportTextIn,
     ThanksLetterIn,
 )
+from shared import periods
 from shared.contracts import PersonNames
 from shared.errors import DomainError
 
@@ -57,7 +58,7 @@ UNIT_TITLES: dict[str, tuple[str, str]] = {
     "municipality": ("Организация", "по организациям"),
     "region": ("Муниципальное образование", "по муниципальным образованиям"),
 }
-SATISFACTION_TITLE = "Удовлетворённость наставников / наставляемых (1–10)"
+SATISFACTION_TITLE = "Удовлетворённость наставников / наставляемых встречами (1–10)"
 
 
 def _percent(fraction: float | None) -> float | None:
@@ -65,22 +66,35 @@ def _percent(fraction: float | None) -> float | None:
     return None if fraction is None else float(Decimal(str(fraction)) * 100)
 
 
-def _mean_text(mean: Mapping[str, Any]) -> str:
-    """A dashboard mean as printed: «<5» for a small group, «—» without answers, else the mean
-    with the dashboard's two decimals."""
-    if mean["suppressed"]:
-        return str(mean["count"])
-    if mean["mean"] is None:
-        return "—"
-    return f"{mean['mean']:.2f}".rstrip("0").rstrip(".").replace(".", ",")
+def _shown(dashboard: Mapping[str, Any], code: str) -> str:
+    return next((h["display"] for h in dashboard.get("headline", []) if h["code"] == code), "—")
 
 
 def satisfaction_text(dashboard: Mapping[str, Any] | None) -> str | None:
-    """Mentors' / mentees' mean satisfaction from meeting feedback."""
+    """Mentors' / mentees' mean satisfaction from meeting feedback, as the dashboard shows it."""
     if dashboard is None:
         return None
-    feedback = dashboard["satisfaction"]["feedback"]
-    return f"{_mean_text(feedback['mentor'])} / {_mean_text(feedback['mentee'])}"
+    return f"{_shown(dashboard, 'satisfaction_mentors')} / {_shown(dashboard, 'satisfaction_mentees')}"
+
+
+def period_code(period: str) -> str | None:
+    """The school-year period a report's text names («2026/27-1»), else None (free text)."""
+    try:
+        return periods.parse(period).code
+    except ValueError:
+        return None
+
+
+def report_title(period: str) -> str:
+    """«… за 1-е полугодие 2026/27 учебного года»: the period as people name it."""
+    return f"Информационно-аналитический отчёт за {periods.label(period)}"
+
+
+def disclosure_note(dashboard: Mapping[str, Any]) -> str:
+    hidden = (dashboard.get("disclosure") or {}).get("hidden", "скрыто")
+    return (f"«{hidden}» — значение скрыто, чтобы по нему нельзя было узнать отдельного человека; "
+            "«нет данных: контингент нужно обновить» — участников больше, чем в заявленном "
+            "контингенте; «—» — нет данных для расчёта.")
 
 
 def report_content(body: ReportTextIn, period: str, dashboard: Mapping[str, Any],
@@ -90,7 +104,9 @@ def report_content(body: ReportTextIn, period: str, dashboard: Mapping[str, Any]
     level = dashboard["level"]
     indicators = [templates.Indicator(
         name=k["title"], value=_percent(k["value"]), target=_percent(k["target"]),
-        numerator=k["numerator"], denominator=k["denominator"], shown=k["percent"])
+        numerator=k["numerator"], denominator=k["denominator"],
+        shown=k.get("display", k["percent"]), target_shown=k.get("target_display"),
+        calculation=k.get("calculation"))
         for k in dashboard["kpis"]]
     breakdown = [templates.BreakdownRow(
         name=u.get("name") or u["scope"], mentors=int(u.get("mentors", 0)),
@@ -103,9 +119,11 @@ def report_content(body: ReportTextIn, period: str, dashboard: Mapping[str, Any]
         satisfaction=satisfaction_text(dashboard))
     unit_title, units_in = UNIT_TITLES[level]
     return templates.ReportContent(
-        level=level, territory=body.territory, period=period, indicators=indicators,
-        breakdown=breakdown, conclusions=list(body.conclusions), totals=totals,
-        satisfaction_title=SATISFACTION_TITLE, unit_title=unit_title, units_in=units_in)
+        level=level, territory=body.territory, period=periods.label(period),
+        indicators=indicators, breakdown=breakdown, conclusions=list(body.conclusions),
+        totals=totals, satisfaction_title=SATISFACTION_TITLE, unit_title=unit_title,
+        units_in=units_in, note=disclosure_note(dashboard),
+        figures=[(h["label"], h["display"]) for h in dashboard.get("headline", [])])
 
 
 # --- kind → (input model, the registry persons it names, render) ----------------------------------

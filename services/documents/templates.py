@@ -13,6 +13,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Literal
 
 from services.documents.render import Requisites, Sheet, format_date, short_name
+from shared import figures as figures_fmt
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -202,6 +203,9 @@ class Indicator:
     numerator: int | str | None = None
     denominator: int | str | None = None
     shown: str | None = None
+    target_shown: str | None = None
+    #: «6 из 5», as the dashboard wrote it: numerator and denominator in one narrow column.
+    calculation: str | None = None
 
     def value_text(self) -> str:
         if self.shown is not None:
@@ -209,6 +213,8 @@ class Indicator:
         return "—" if self.value is None else f"{format_number(self.value)} {self.unit}".strip()
 
     def target_text(self) -> str:
+        if self.target_shown is not None:
+            return self.target_shown
         return "—" if self.target is None else f"{format_number(self.target)} {self.unit}".strip()
 
 
@@ -242,15 +248,26 @@ class ReportContent:
     satisfaction_title: str = "Удовлетворённость (1–10)"
     unit_title: str = "Организация"
     units_in: str = "по организациям"
+    #: The unit's named figures (label, text as the one formatter wrote it): section 2's rows.
+    figures: Sequence[tuple[str, str]] = ()
+    #: What a hidden or missing value means, printed under the tables.
+    note: str | None = None
 
 
 def format_number(value: float) -> str:
-    """«12», «12,5»: Russian decimal comma, no trailing zeros."""
-    text = f"{value:.1f}".rstrip("0").rstrip(".")
-    return text.replace(".", ",")
+    """«12», «12,5»: the one formatter's Russian number (shared/figures.py)."""
+    return figures_fmt.number(value, 0 if float(value).is_integer() else 1)
 
 
 def _indicator_table(sheet: Sheet, indicators: Sequence[Indicator]) -> None:
+    if any(i.calculation is not None for i in indicators):
+        # The value column is wide enough for the longest text the formatter writes
+        # («нет данных: контингент нужно обновить») to wrap between words, not inside them.
+        sheet.table(["№", "Показатель", "Значение", "Целевое значение", "Расчёт"],
+                    [[str(n), i.name, i.value_text(), i.target_text(), i.calculation or "—"]
+                     for n, i in enumerate(indicators, 1)],
+                    widths=[0.8, 6.6, 4.0, 2.8, 2.3])
+        return
     if any(i.numerator is not None or i.denominator is not None for i in indicators):
         sheet.table(["№", "Показатель", "Числитель", "Знаменатель", "Значение", "Целевое значение"],
                     [[str(n), i.name, "—" if i.numerator is None else str(i.numerator),
@@ -276,23 +293,35 @@ def analytic_report(requisites: Requisites, report: ReportContent) -> bytes:
     if report.indicators:
         sheet.picture(indicator_chart(report.indicators),
                       caption="Рисунок 1. Показатели в сравнении с целевыми значениями")
-    if report.breakdown or report.totals is not None:
+    if report.figures or report.breakdown or report.totals is not None:
         sheet.heading("2. Участники программы наставничества")
-        rows = [[str(i), r.name, str(r.mentors), str(r.mentees), str(r.pairs), r.satisfaction_text()]
+    if report.figures:
+        sheet.table(["№", "Показатель", "Значение"],
+                    [[str(n), label, text] for n, (label, text) in enumerate(report.figures, 1)],
+                    widths=[1.2, 11.0, 4.3])
+    if report.breakdown or (report.totals is not None and not report.figures):
+        if report.figures:
+            sheet.paragraph(f"Участники {report.units_in}:")
+        rows = [[str(i), r.name, format_number(r.mentors), format_number(r.mentees),
+                 format_number(r.pairs), r.satisfaction_text()]
                 for i, r in enumerate(report.breakdown, 1)]
         totals = report.totals
         if totals is None:
-            rows.append(["", "Итого", str(sum(r.mentors for r in report.breakdown)),
-                         str(sum(r.mentees for r in report.breakdown)),
-                         str(sum(r.pairs for r in report.breakdown)), ""])
+            rows.append(["", "Итого", format_number(sum(r.mentors for r in report.breakdown)),
+                         format_number(sum(r.mentees for r in report.breakdown)),
+                         format_number(sum(r.pairs for r in report.breakdown)), ""])
         else:
-            rows.append(["", totals.name, str(totals.mentors), str(totals.mentees),
-                         str(totals.pairs), totals.satisfaction_text()])
-        sheet.table(["№", report.unit_title, "Наставники", "Наставляемые", "Пары/группы",
-                     report.satisfaction_title], rows, widths=[0.8, 3.6, 2.9, 3.3, 2.3, 3.6])
+            rows.append(["", totals.name, format_number(totals.mentors),
+                         format_number(totals.mentees), format_number(totals.pairs),
+                         totals.satisfaction_text()])
+        sheet.table(["№", report.unit_title, "Наставники", "Наставляемые",
+                     "Пары и группы: сформированы за период", report.satisfaction_title],
+                    rows, widths=[0.8, 3.6, 2.9, 3.3, 2.3, 3.6])
         if report.breakdown:
             sheet.picture(breakdown_chart(report.breakdown),
                           caption=f"Рисунок 2. Наставнические пары/группы {report.units_in}")
+    if report.note:
+        sheet.paragraph(report.note)
     if report.conclusions:
         sheet.heading("3. Выводы и предложения")
         for text in report.conclusions:

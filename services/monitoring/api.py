@@ -24,9 +24,10 @@ Monitoring = Annotated[MonitoringService, Depends(monitoring_service)]
 
 @router.get("/dashboard")
 def dashboard(actor: CurrentActor, service: Monitoring, org: str | None = None,
-              as_of: str | None = None) -> dict[str, Any]:
-    """Every figure of one unit (the caller's own by default)."""
-    return service.dashboard(actor, org, as_of)
+              as_of: str | None = None, period: str | None = None) -> dict[str, Any]:
+    """Every figure of one unit (the caller's own by default); the KPIs of ``period`` (a school
+    year «2026/27» or a half «2026/27-1»), by default of the latest school year with activity."""
+    return service.dashboard(actor, org, as_of, period)
 
 
 @router.get("/regions/{region}/dashboard")
@@ -50,9 +51,9 @@ def organisation_dashboard(region: str, municipality: str, organisation: str,
 
 @router.get("/kpis")
 def kpis(actor: CurrentActor, service: Monitoring, org: str | None = None,
-         as_of: str | None = None) -> dict[str, Any]:
+         as_of: str | None = None, period: str | None = None) -> dict[str, Any]:
     """The KPIs of a unit and of each unit under it, each with numerator, denominator, target."""
-    return service.kpis(actor, org, as_of)
+    return service.kpis(actor, org, as_of, period)
 
 
 # --- surveys ---------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from services.monitoring.domain import SurveyResponse
 from services.monitoring.reporting import ReportingCalendarService
 from services.monitoring.surveys import PARTICIPANT_ROLES, AnswerSet, Questionnaire, validate_answers
 from services.monitoring.views import DashboardViews
-from shared import auth
+from shared import auth, periods
 from shared.auth import Actor, OrgPath
 from shared.errors import DomainError, forbidden, not_found
 from shared.settings import Settings
@@ -92,7 +92,7 @@ def parse_as_of(text: str | None) -> datetime | None:
 
 
 def dashboard_of(views: DashboardViews, audit: AuditStore, fold_settings: FoldSettings,
-                 org: OrgPath, as_of: str | None) -> dict[str, Any]:
+                 org: OrgPath, as_of: str | None, period: str | None = None) -> dict[str, Any]:
     """Every figure of one unit, from the dashboard tables, or folded from the audit log up to
     ``as_of``: the same rendering either way."""
     moment = parse_as_of(as_of)
@@ -100,10 +100,10 @@ def dashboard_of(views: DashboardViews, audit: AuditStore, fold_settings: FoldSe
     if not views.is_known(scope):
         raise DomainError("ORGANISATION_NOT_FOUND", "Организация или территория не найдена", 404)
     if moment is not None:
-        return replay_as_of(audit, moment, fold_settings).dashboard(org)
+        return replay_as_of(audit, moment, fold_settings).dashboard(org, period)
     own, children = views.scope_counts(scope)
     body = render_dashboard(scope, level_of(org), own, children, fold_settings,
-                            views.names(sorted(children)))
+                            views.names(sorted(children)), period)
     return {**body, "as_of": None}
 
 
@@ -126,16 +126,20 @@ class MonitoringService:
 
     # --- figures -------------------------------------------------------------------------
 
-    def dashboard_of(self, org: OrgPath, as_of: str | None) -> dict[str, Any]:
+    def dashboard_of(self, org: OrgPath, as_of: str | None,
+                     period: str | None = None) -> dict[str, Any]:
         """Every figure of one unit, live or as of a moment (no rights checked: callers do)."""
-        return dashboard_of(self.views, self.audit.store, self.fold_settings, org, as_of)
+        return dashboard_of(self.views, self.audit.store, self.fold_settings, org, as_of, period)
 
-    def dashboard(self, actor: Actor, org: str | None, as_of: str | None = None) -> dict[str, Any]:
-        return self.dashboard_of(readable_scope(actor, org), as_of)
+    def dashboard(self, actor: Actor, org: str | None, as_of: str | None = None,
+                  period: str | None = None) -> dict[str, Any]:
+        return self.dashboard_of(readable_scope(actor, org), as_of, period)
 
-    def kpis(self, actor: Actor, org: str | None, as_of: str | None) -> dict[str, Any]:
-        body = self.dashboard(actor, org, as_of)
-        return {"scope": body["scope"], "as_of": body["as_of"], "kpis": body["kpis"]}
+    def kpis(self, actor: Actor, org: str | None, as_of: str | None,
+             period: str | None = None) -> dict[str, Any]:
+        body = self.dashboard(actor, org, as_of, period)
+        return {"scope": body["scope"], "as_of": body["as_of"], "period": body["period"],
+                "period_label": body["period_label"], "kpis": body["kpis"]}
 
     # --- surveys -------------------------------------------------------------------------
 
@@ -218,7 +222,9 @@ class MonitoringService:
                       "overdue" if days_left < 0 else "due" if days_left <= reach else "upcoming")
             reports.append({"report_id": report.report_id, "level": report.level,
                             "path": report.path, "reported_to": report.reported_to,
-                            "period": report.period, "deadline": report.deadline.isoformat(),
+                            "period": report.period,
+                            "period_label": periods.label(report.period),
+                            "deadline": report.deadline.isoformat(),
                             "days_left": days_left, "status": status,
                             "notices_sent": sent.get(report.report_id, [])})
         reports.sort(key=lambda r: (r["deadline"], r["level"], r["path"]))

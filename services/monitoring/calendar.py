@@ -26,8 +26,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import event
 from eventsourcing.persistence import IntegrityError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from services.monitoring.schedule import (
+    LevelSchedule,
+    check_rules,
+    default_levels,
+)
+from shared import periods
 from shared.auth import OrgPath, system_actor
 from shared.errors import DomainError
 from shared.events import ReportDue
@@ -40,57 +46,10 @@ log = get_logger(__name__)
 Level = Literal["organisation", "municipality", "region"]
 LEVEL_PREFIX: Mapping[Level, str] = {"organisation": "org", "municipality": "mun", "region": "reg"}
 PREFIX_LEVEL: Mapping[str, Level] = {v: k for k, v in LEVEL_PREFIX.items()}
-ON_THE_DAY = 0
 CALENDAR_NAMESPACE = UUID("6f1c3a52-4d1e-5b7a-9c36-0e8f2b7d4a11")
 
 
 # --- configuration --------------------------------------------------------------------------
-
-def parse_month_day(text: str) -> tuple[int, int]:
-    """``"12-20"`` → (12, 20). 29 February is refused: most years have no such deadline."""
-    try:
-        month, day = (int(part) for part in text.split("-"))
-        date(2001, month, day)
-    except ValueError:
-        raise ValueError(f"срок «{text}» должен быть датой вида ММ-ДД (например, 12-20)") from None
-    return month, day
-
-
-class LevelSchedule(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    #: ``MM-DD`` of each yearly deadline.
-    deadlines: tuple[str, ...] = Field(min_length=1)
-    #: Days before a deadline a reminder goes out; one also goes out on the day.
-    reminders: tuple[int, ...] = (14, 7, 1)
-
-    @field_validator("deadlines")
-    @classmethod
-    def _deadlines(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for text in value:
-            parse_month_day(text)
-        if len(set(value)) != len(value):
-            raise ValueError("один и тот же срок указан дважды")
-        return value
-
-    @field_validator("reminders")
-    @classmethod
-    def _reminders(cls, value: tuple[int, ...]) -> tuple[int, ...]:
-        if any(not 0 <= days <= 180 for days in value):
-            raise ValueError("напоминание — от 0 до 180 дней до срока")
-        return tuple(sorted(set(value), reverse=True))
-
-    @property
-    def notice_days(self) -> tuple[int, ...]:
-        return tuple(sorted({*self.reminders, ON_THE_DAY}))
-
-
-def default_levels() -> dict[Level, LevelSchedule]:
-    return {
-        "organisation": LevelSchedule(deadlines=("12-20", "05-31")),
-        "municipality": LevelSchedule(deadlines=("06-30", "12-25")),
-    }
-
 
 class CalendarConfig(BaseModel):
     """A region's reporting calendar. A level without a schedule reports nothing."""
@@ -99,7 +58,7 @@ class CalendarConfig(BaseModel):
 
     region: str
     timezone: str = "Europe/Moscow"
-    levels: dict[Level, LevelSchedule] = Field(default_factory=default_levels)
+    levels: dict[Level, LevelSchedule] = Field(default_factory=default_levels)  # type: ignore[arg-type]
     #: Deadlines before this date are never due nor overdue (the calendar's first day in use).
     start: date | None = None
     #: How long an unsubmitted report stays on the overdue list.
@@ -113,6 +72,11 @@ class CalendarConfig(BaseModel):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"неизвестный часовой пояс «{value}»") from None
         return value
+
+    @model_validator(mode="after")
+    def _rules(self) -> CalendarConfig:
+        check_rules(self.levels)  # a DomainError with the rule's own code, not a ValueError
+        return self
 
     def today(self, now: datetime) -> date:
         """The region's local date: a deadline ends at local midnight, not at UTC's."""
@@ -167,8 +131,8 @@ def parse_report_id(report_id: str) -> tuple[Level, str, date]:
 
 
 def period_of(deadline: date) -> str:
-    """The half-year a report covers: a December deadline closes ``2025-H2``, May/June ``H1``."""
-    return f"{deadline.year}-H{1 if deadline.month <= 6 else 2}"
+    """The half of the school year a plain deadline covers: 20.12.2025 → ``2025/26-1``."""
+    return periods.half_of(deadline).code
 
 
 def reports_around(config: CalendarConfig, organisations_by_level: Mapping[Level, Iterable[str]],
@@ -182,14 +146,16 @@ def reports_around(config: CalendarConfig, organisations_by_level: Mapping[Level
         if not paths:
             continue
         newest = today + timedelta(days=max(schedule.notice_days))
-        for year in range(oldest.year, newest.year + 1):
-            for text in schedule.deadlines:
-                deadline = date(year, *parse_month_day(text))
+        # Reports belong to school years; one starting two years before the oldest day may still
+        # fall due inside the window (a school year's report in the autumn after it).
+        for start_year in range(oldest.year - 2, newest.year + 1):
+            for entry in schedule.deadlines:
+                deadline = entry.date_in(start_year)
                 if not oldest <= deadline <= newest:
                     continue
+                period = entry.period_in(start_year).code
                 for path in paths:
-                    yield Report(report_id_of(level, path, deadline), level, path, deadline,
-                                 period_of(deadline))
+                    yield Report(report_id_of(level, path, deadline), level, path, deadline, period)
 
 
 @dataclass(frozen=True)
@@ -248,7 +214,8 @@ class OverdueReport:
     def to_json(self) -> dict[str, Any]:
         return {"report_id": self.report.report_id, "level": self.report.level,
                 "path": self.report.path, "reported_to": self.report.reported_to,
-                "period": self.report.period, "deadline": self.report.deadline.isoformat(),
+                "period": self.report.period, "period_label": periods.label(self.report.period),
+                "deadline": self.report.deadline.isoformat(),
                 "days_overdue": self.days_overdue}
 
 

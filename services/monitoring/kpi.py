@@ -16,13 +16,13 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from shared import figures as fmt
 from shared.auth import CODE_PATTERN
 from shared.errors import DomainError
 from shared.events import ContingentDeclared, MenteeRegistered, MentorRegistered
@@ -61,10 +61,18 @@ class Indicator(BaseModel):
 
     code: str
     title: str = Field(min_length=3)
+    #: The short name tables and charts print (the title when none is given).
+    label: str | None = None
     numerator: str = Field(min_length=1)
     denominator: str = Field(min_length=1)
     target: float | None = Field(default=None, ge=0, le=1)
     unit: Literal["percent"] = "percent"
+    #: The period a numerator counts people in: the school year or a half of it.
+    period: Literal["school_year", "half"] = "school_year"
+    #: Decimals of the share in per cent: the one formatter's rule, stated where it applies.
+    rounding: Literal[1] = fmt.PERCENT_DECIMALS
+    #: ``min_group``: a group smaller than ``min_group`` people is hidden.
+    disclosure: Literal["min_group", "none"] = "min_group"
     #: The figure counting the people the share describes, when not the denominator (answers
     #: over people who answer several times): small-group protection counts these.
     people: str | None = None
@@ -86,6 +94,17 @@ class Indicator(BaseModel):
         return value
 
 
+class Figure(BaseModel):
+    """A count every summary shows under one name (pairs active now, formed, completed...)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: str = Field(pattern=r"^[a-z0-9_]+$")
+    label: str = Field(min_length=3)
+    metric: str = Field(min_length=1)
+    unit: Literal["count"] = "count"
+
+
 class CatalogueSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -98,6 +117,7 @@ class Catalogue(BaseModel):
 
     settings: CatalogueSettings = CatalogueSettings()
     indicators: tuple[Indicator, ...]
+    figures: tuple[Figure, ...] = ()
 
     def get(self, code: str) -> Indicator:
         for indicator in self.indicators:
@@ -111,12 +131,17 @@ class Catalogue(BaseModel):
             settings = CatalogueSettings.model_validate(
                 {**self.settings.model_dump(), **overlay.get("settings", {})})
             extra = [Indicator.model_validate(item) for item in overlay.get("indicator", [])]
+            more = [Figure.model_validate(item) for item in overlay.get("figure", [])]
         except ValidationError as exc:
             raise invalid_catalogue(exc) from exc
         merged = {i.code: i for i in self.indicators}
         for indicator in extra:
             merged[indicator.code] = indicator
-        return Catalogue(settings=settings, indicators=tuple(merged.values()))
+        counts = {f.code: f for f in self.figures}
+        for figure in more:
+            counts[figure.code] = figure
+        return Catalogue(settings=settings, indicators=tuple(merged.values()),
+                         figures=tuple(counts.values()))
 
 
 def invalid_catalogue(exc: ValidationError) -> DomainError:
@@ -128,6 +153,7 @@ def invalid_catalogue(exc: ValidationError) -> DomainError:
 def parse_catalogue(data: Mapping[str, Any]) -> Catalogue:
     try:
         indicators = [Indicator.model_validate(item) for item in data.get("indicator", [])]
+        counts = [Figure.model_validate(item) for item in data.get("figure", [])]
         settings = CatalogueSettings.model_validate(data.get("settings", {}))
     except ValidationError as exc:
         raise invalid_catalogue(exc) from exc
@@ -135,7 +161,7 @@ def parse_catalogue(data: Mapping[str, Any]) -> Catalogue:
     if len(set(codes)) != len(codes):
         raise DomainError("INVALID_INDICATOR_CATALOGUE",
                           "В каталоге показателей один код указан дважды", 422)
-    return Catalogue(settings=settings, indicators=tuple(indicators))
+    return Catalogue(settings=settings, indicators=tuple(indicators), figures=tuple(counts))
 
 
 def load_catalogue(*region_files: Path | str) -> Catalogue:
@@ -193,45 +219,51 @@ class Share:
     met: bool | None
     suppressed: bool = False
     min_group: int = 5
+    label: str = ""
+
+    @property
+    def stale(self) -> bool:
+        """More counted than declared: the contingent is out of date, the share means nothing."""
+        return bool(self.numerator is not None and self.denominator
+                    and self.numerator > self.denominator)
 
     @property
     def percent(self) -> str:
-        """Russian display: ``"66,7 %"``, ``"<5"`` for a suppressed group, ``"—"`` without data."""
-        if self.suppressed:
-            return f"<{self.min_group}"
-        if self.numerator is None or not self.denominator:
-            return "—"
-        return f"{percent_of(self.numerator, self.denominator)} %".replace(".", ",")
+        """The one formatter's text: «66,7 %», «—», «скрыто: …», «нет данных: …»."""
+        return fmt.share(self.numerator, self.denominator, suppressed=self.suppressed,
+                         min_group=self.min_group)
 
     def to_json(self) -> dict[str, Any]:
         hidden = f"<{self.min_group}" if self.suppressed else None
         return {
-            "code": self.code, "title": self.title,
+            "code": self.code, "title": self.title, "label": self.label or self.title,
             "numerator": hidden or self.numerator, "denominator": hidden or self.denominator,
-            "value": self.value, "percent": self.percent, "target": self.target, "met": self.met,
+            "value": self.value, "percent": self.percent, "display": self.percent,
+            "target": self.target, "target_display": fmt.target(self.target),
+            "met": self.met, "met_display": fmt.met(self.met),
+            "calculation": (fmt.NO_DATA if self.suppressed or not self.denominator else
+                            f"{fmt.count(self.numerator)} из {fmt.count(self.denominator)}"),
+            "data_problem": "contingent_stale" if self.stale else None,
             "suppressed": self.suppressed,
         }
-
-
-def percent_of(numerator: int, denominator: int) -> Decimal:
-    """One decimal, half up (66.65 → 66.7), computed exactly rather than through floats."""
-    return (Decimal(numerator) * 100 / Decimal(denominator)).quantize(Decimal("0.1"), ROUND_HALF_UP)
 
 
 def share(indicator: Indicator, figures: Mapping[str, int], min_group: int = 5) -> Share:
     numerator = figures.get(indicator.numerator, 0)
     denominator = figures.get(indicator.denominator, 0)
     people = denominator if indicator.people is None else figures.get(indicator.people, 0)
-    if denominator > 0 and people < min_group:
+    label = indicator.label or indicator.title
+    if indicator.disclosure == "min_group" and denominator > 0 and people < min_group:
         return Share(indicator.code, indicator.title, None, None, None, indicator.target, None,
-                     suppressed=True, min_group=min_group)
-    if denominator == 0:
-        return Share(indicator.code, indicator.title, numerator, 0, None, indicator.target, None,
-                     min_group=min_group)
+                     suppressed=True, min_group=min_group, label=label)
+    if denominator == 0 or numerator > denominator:
+        # 0/0 has no share; more counted than declared is a data problem, never «122,7 %».
+        return Share(indicator.code, indicator.title, numerator, denominator, None,
+                     indicator.target, None, min_group=min_group, label=label)
     exact = Fraction(numerator, denominator)
     met = None if indicator.target is None else exact >= Fraction(str(indicator.target))
     return Share(indicator.code, indicator.title, numerator, denominator,
-                 round(float(exact), 4), indicator.target, met, min_group=min_group)
+                 round(float(exact), 4), indicator.target, met, min_group=min_group, label=label)
 
 
 def shares(catalogue: Catalogue, figures: Mapping[str, int]) -> list[Share]:

@@ -7,33 +7,29 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
-from services.monitoring.calendar import CalendarConfig, CalendarTicker, Level, LevelSchedule
+from services.monitoring.calendar import CalendarConfig, CalendarTicker, Level
 from services.monitoring.dashboards import REPORTING_KINDS, DashboardProjector
 from services.monitoring.views import CalendarConfigs
+from shared import periods
+from shared.errors import DomainError
+from shared.logging import get_logger
 from shared.store import ServiceApplication
+
+log = get_logger(__name__)
 
 Clock = Callable[[], datetime]
 
 
-def _month_day(day: date) -> str:
-    if day.month == 2 and day.day == 29:  # a yearly deadline cannot fall on 29 February
-        day = day - timedelta(days=1)
-    return f"{day.month:02d}-{day.day:02d}"
-
-
 def demo_calendar(region: str, today: date) -> CalendarConfig:
-    """The demonstration region's calendar: deadlines around the day it was loaded, so one
-    report of each level is already overdue and one is due soon."""
-    return CalendarConfig(
-        region=region, start=today - timedelta(days=30),
-        levels={
-            "organisation": LevelSchedule(deadlines=(_month_day(today - timedelta(days=12)),
-                                                     _month_day(today + timedelta(days=6)))),
-            "municipality": LevelSchedule(deadlines=(_month_day(today - timedelta(days=3)),
-                                                     _month_day(today + timedelta(days=25)))),
-        })
+    """The demonstration region's calendar: the default deadlines (they follow the calendar's
+    rules), in use since the previous half of the school year began — so the reports of that
+    half are already overdue and those of the current half come due."""
+    current = periods.half_of(today)
+    previous = (periods.Period(current.start_year, "1") if current.part == "2"
+                else periods.Period(current.start_year - 1, "2"))
+    return CalendarConfig(region=region, start=previous.start)
 
 
 class ReportingCalendarService:
@@ -66,7 +62,13 @@ class ReportingCalendarService:
         return found
 
     def stored_config(self) -> CalendarConfig | None:
-        return self.configs.get(self.region)
+        try:
+            return self.configs.get(self.region)
+        except DomainError as exc:
+            # Stored before the calendar's rules: the demo's is made anew, a region's must be
+            # configured again (the API refuses it with the rule it breaks).
+            log.warning("calendar.stored_config_invalid", region=self.region, code=exc.code)
+            return None
 
     def store_config(self, config: CalendarConfig) -> None:
         self.configs.put(config)

@@ -6,7 +6,8 @@ shows. It asks for the acting user in claims it signs (``shared.claims``), and t
 scoped exactly as ``GET /monitoring/dashboard?org=`` is: the same call on the service.
 
 Route:    ``shared.contracts.DASHBOARD`` (served with ``shared.rpc.serve``)
-Request:  ``{"actor": {...}, "actor_signature": hex, "org": str | null}`` (null: the actor's unit)
+Request:  ``{"actor": {...}, "actor_signature": hex, "org": str | null, "period": str | null}``
+          (null: the actor's own unit; the latest school year)
 Reply:    ``{"dashboard": {...}}`` — the body of ``GET /monitoring/dashboard`` —
           or ``{"error": {"code", "message", "status"}}``.
 """
@@ -31,9 +32,11 @@ log = get_logger(__name__)
 def answer_dashboard(service: MonitoringService, actor: Actor, request: dict[str, Any]) -> dict[str, Any]:
     """The reply to one request (blocking: reads the dashboard tables)."""
     org = request.get("org")
-    if org is not None and not isinstance(org, str):
-        raise DomainError("INVALID_REQUEST", "Неверный путь организации", 422)
-    dashboard = service.dashboard(actor, org)
+    period = request.get("period")
+    if (org is not None and not isinstance(org, str)) or \
+            (period is not None and not isinstance(period, str)):
+        raise DomainError("INVALID_REQUEST", "Неверный путь организации или период", 422)
+    dashboard = service.dashboard(actor, org, period=period)
     log.info("monitoring.dashboard_served", actor=actor.user, scope=dashboard["scope"])
     return {"dashboard": dashboard}
 

@@ -9,6 +9,8 @@ from typing import Any
 
 from markupsafe import Markup
 
+from shared import figures as fmt
+
 BAR_HEIGHT = 18
 LABEL_HEIGHT = 18
 GAP = 10
@@ -22,6 +24,17 @@ class Bar:
     value: float
     #: A target drawn as a mark across the bar (same units as ``value``).
     target: float | None = None
+    #: The figure's text as the one formatter wrote it (the table beside says the same).
+    text: str | None = None
+    target_text: str | None = None
+
+    def value_text(self, unit: str) -> str:
+        return self.text if self.text is not None else f"{number(self.value)}{unit}"
+
+    def target_label(self, unit: str) -> str:
+        if self.target_text is not None:
+            return self.target_text
+        return "" if self.target is None else f"{number(self.target)}{unit}"
 
 
 def bar_chart(title: str, bars: list[Bar], unit: str = "") -> Markup:
@@ -44,12 +57,12 @@ def bar_chart(title: str, bars: list[Bar], unit: str = "") -> Markup:
         if bar.target is not None:
             x = BAR_WIDTH * bar.target / top
             parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{bar_y - 3}" y2="{bar_y + BAR_HEIGHT + 3}" '
-                         f'class="chart-target"><title>Цель: {number(bar.target)}{unit}</title></line>')
-        target = f" (цель {number(bar.target)}{unit})" if bar.target is not None else ""
+                         f'class="chart-target"><title>Цель: {escape(bar.target_label(unit))}</title></line>')
+        target = f" (цель {bar.target_label(unit)})" if bar.target is not None else ""
         parts.append(f'<text x="{BAR_WIDTH + 8}" y="{bar_y + 14}" '
-                     f'class="chart-value">{number(bar.value)}{unit}</text>')
+                     f'class="chart-value">{escape(bar.value_text(unit))}</text>')
         if target:
-            parts.append(f"<desc>{escape(bar.label)}: {number(bar.value)}{unit}{escape(target)}</desc>")
+            parts.append(f"<desc>{escape(bar.label)}: {escape(bar.value_text(unit))}{escape(target)}</desc>")
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -62,10 +75,8 @@ def shorten(label: str, limit: int = 90) -> str:
 
 
 def number(value: float) -> str:
-    """Russian number style: thin space for thousands, a comma for decimals."""
-    if float(value).is_integer():
-        return f"{int(value):,}".replace(",", "\u202f")
-    return f"{value:,.1f}".replace(",", "\u202f").replace(".", ",")
+    """Russian number style (the one formatter's): thin space for thousands, a decimal comma."""
+    return fmt.number(value, 0 if float(value).is_integer() else 1)
 
 
 # --- what the charts say: months in Russian, every month counted, names told apart ----------

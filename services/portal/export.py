@@ -41,27 +41,35 @@ def dashboard_xlsx(current: dict[str, Any], figures: dict[str, Any], children: l
     add_row(sheet, [current["name"]])
     sheet["A1"].font = Font(bold=True, size=14)
     add_row(sheet, ["на дату" if figures.get("as_of") else "на сейчас", figures.get("as_of") or ""])
-    add_row(sheet, ["Показатель", "Значение, %", "Цель, %", "Числитель", "Знаменатель", "Цель достигнута"])
+    add_row(sheet, ["Период", figures.get("period_label") or "—"])
+    # Every text is the one formatter's, as the monitoring service wrote it beside the raw value:
+    # the screen, this sheet and the report read alike. The counts behind a share stay numbers.
+    add_row(sheet, ["Показатель", "Значение", "Цель", "Расчёт", "Цель достигнута",
+                    "Числитель", "Знаменатель"])
     for kpi in figures.get("kpis", []):
-        value = None if kpi.get("suppressed") or kpi.get("value") is None else round(kpi["value"] * 100, 1)
-        target = None if kpi.get("target") is None else round(kpi["target"] * 100, 1)
-        add_row(sheet, [kpi["title"], value, target, kpi.get("numerator"), kpi.get("denominator"),
-                        "да" if kpi.get("met") else "нет"])
+        hidden = kpi.get("suppressed")
+        add_row(sheet, [kpi["title"], kpi.get("display", "—"), kpi.get("target_display", "—"),
+                        kpi.get("calculation", "—"), kpi.get("met_display", "—"),
+                        None if hidden else kpi.get("numerator"),
+                        None if hidden else kpi.get("denominator")])
     add_row(sheet, [])
-    for title, value in (("Наставляемые", figures.get("mentees", {}).get("total")),
-                         ("Наставники", figures.get("mentors", {}).get("total")),
-                         ("Пары и группы", figures.get("pairs", {}).get("formed")),
-                         ("Встречи", figures.get("meetings", {}).get("held"))):
-        add_row(sheet, [title, value])
+    for row in figures.get("headline", []):
+        add_row(sheet, [row["label"], row["display"]])
+    disclosure = figures.get("disclosure")
+    if disclosure:
+        add_row(sheet, [])
+        add_row(sheet, [f"«{disclosure['hidden']}» — значение скрыто, чтобы по нему нельзя было "
+                        "узнать отдельного человека; «нет данных: контингент нужно обновить» — "
+                        "участников больше, чем в заявленном контингенте."])
     sheet.column_dimensions["A"].width = 80
 
     ranked = book.create_sheet("Рейтинг")
-    add_row(ranked, ["Место", "Организация / территория", "Вид", "Доля наставляемых 10–19 лет, %",
+    add_row(ranked, ["Место", "Организация / территория", "Вид", "Доля наставляемых 10–19 лет",
                      "Наставляемые", "Наставники", "Просрочено пунктов дорожной карты"])
     for place, row in enumerate(children, start=1):
         kpi = row.get("kpi") or {}
-        share = None if kpi.get("value") is None or kpi.get("suppressed") else round(kpi["value"] * 100, 1)
-        add_row(ranked, [place, row["name"], kinds.get(row["kind"], row["kind"]), share,
+        add_row(ranked, [place, row["name"], kinds.get(row["kind"], row["kind"]),
+                         kpi.get("display", "—"),
                          row["figures"].get("mentees", 0), row["figures"].get("mentors", 0), row["late"]])
     ranked.column_dimensions["B"].width = 50
 
@@ -70,7 +78,7 @@ def dashboard_xlsx(current: dict[str, Any], figures: dict[str, Any], children: l
     for item in overdue:
         add_row(late, [item["organisation"], item["roadmap_title"], item.get("activity", ""),
                        item.get("deadline_text", "")])
-    for ws, header_row in ((sheet, 3), (ranked, 1), (late, 1)):
+    for ws, header_row in ((sheet, 4), (ranked, 1), (late, 1)):
         for cell in ws[header_row]:
             cell.font = Font(bold=True)
     out = io.BytesIO()

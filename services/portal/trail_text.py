@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.portal.auth import ROLE_TITLES
 from services.portal.templating import KIND_TITLES, plural, ru_date
+from shared import periods
 
 try:
     LOCAL_ZONE: datetime.tzinfo = ZoneInfo("Europe/Moscow")
@@ -153,7 +154,7 @@ def describe(event_type: str, p: Mapping[str, Any]) -> str:
                     f"отвечает {w(SIDES, 'respondent_role')}.")
         case "ReportDue":
             when = "срок прошёл" if g("overdue") else f"осталось дней: {g('days_left', '?')}"
-            return (f"Отчёт {LEVELS.get(g('level', ''), '')} за {g('period', '')}: срок "
+            return (f"Отчёт {LEVELS.get(g('level', ''), '')} за {periods.label(g('period', ''))}: срок "
                     f"{ru_date(g('deadline'))}, {when}.")
         case "ReportingCalendarOpened":
             return f"Год {g('year', '')}."
@@ -161,10 +162,10 @@ def describe(event_type: str, p: Mapping[str, Any]) -> str:
             return (f"{w(DOCUMENT_KINDS, 'kind').capitalize()} "
                     f"№ {g('number', '')} от {ru_date(g('date'))}.")
         case "ReportDrafted":
-            return (f"Отчёт {LEVELS.get(g('level', ''), '')} за {g('period', '')}, "
+            return (f"Отчёт {LEVELS.get(g('level', ''), '')} за {periods.label(g('period', ''))}, "
                     f"срок {ru_date(g('deadline'))}.")
         case "ReportSubmitted":
-            return f"Отчёт {LEVELS.get(g('level', ''), '')} за {g('period', '')}."
+            return f"Отчёт {LEVELS.get(g('level', ''), '')} за {periods.label(g('period', ''))}."
         case "RoadmapImported":
             return (f"«{g('title', '')}» на {ru_date(g('period_start'))} — {ru_date(g('period_end'))}, "
                     f"мероприятий: {g('items', 0)}.")

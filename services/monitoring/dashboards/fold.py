@@ -7,6 +7,7 @@ import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,6 +17,7 @@ from services.monitoring import kpi, surveys
 from shared.events import CATALOGUE, current_payload
 from shared.logging import get_logger
 
+from .activity import mark_active, withdraw
 from .tables import (
     DEMO_LOADER,
     FLAG_KINDS,
@@ -73,6 +75,9 @@ class DashboardFold:
         self.state: dict[str, dict[str, Any]] = {k: {} for k in STATE_KINDS}
         self.dirty: dict[str, set[str]] = {k: set() for k in STATE_KINDS}
         self.submitted_reports: list[str] = []
+        #: (level, scope, parent, metric) → change, added to that scope only: distinct people
+        #: per period are counted once per scope, not summed up from the organisations.
+        self.scoped: defaultdict[tuple[str, str, str | None, str], float] = defaultdict(float)
         self._handlers: dict[str, Callable[[OrgKey, dict[str, Any], dict[str, Any]], None]] = {
             "OrganisationRegistered": self._organisation,
             "ContingentDeclared": self._contingent,
@@ -104,6 +109,19 @@ class DashboardFold:
 
     def _add(self, org: OrgKey, metric: str, amount: float = 1) -> None:
         self.deltas[org][metric] += amount
+
+    def _add_scoped(self, level: str, scope: str, parent: str | None, metric: str,
+                    amount: float) -> None:
+        self.scoped[(level, scope, parent, metric)] += amount
+
+    def _active(self, org: OrgKey, people: list[str], day: str) -> None:
+        """The people of a pair were active on ``day`` (ISO date or moment) at ``org``."""
+        when = date.fromisoformat(day[:10])
+        for person in people:
+            mark_active(self.state, self._put, self._add_scoped, person, org, when)
+
+    def _who(self, envelope: dict[str, Any], role: str, p: dict[str, Any]) -> None:
+        self._put("who", envelope["aggregate_id"], [role, p["category"], int(p["birth_year"])])
 
     # -- entry points --
 
@@ -154,7 +172,10 @@ class DashboardFold:
                 if amount:
                     for level, scope, parent in scopes:
                         rolled[(level, scope, parent, metric)] += amount
+        for key, amount in self.scoped.items():
+            rolled[key] += amount
         self.deltas = new_deltas()
+        self.scoped = defaultdict(float)
         return {k: v for k, v in rolled.items() if v != 0}
 
     def take_dirty(self) -> list[tuple[str, str, bytes]]:
@@ -207,6 +228,7 @@ class DashboardFold:
         year = school_year_of(envelope["occurred_at"])
         for name in _person_figures("mentor", category, int(p["birth_year"]), year):
             c[name] += 1
+        self._who(envelope, "mentor", p)
         key = _key_text(org)
         info = self.state["org"].get(key)
         if info is not None:
@@ -224,12 +246,15 @@ class DashboardFold:
         year = school_year_of(envelope["occurred_at"])
         for name in _person_figures("mentee", category, int(p["birth_year"]), year):
             c[name] += 1
+        self._who(envelope, "mentee", p)
 
     def _consent_recorded(self, org: OrgKey, _e: dict[str, Any], _p: dict[str, Any]) -> None:
         self._add(org, "consents.given")
 
-    def _consent_withdrawn(self, org: OrgKey, _e: dict[str, Any], _p: dict[str, Any]) -> None:
+    def _consent_withdrawn(self, org: OrgKey, envelope: dict[str, Any], _p: dict[str, Any]) -> None:
         self._add(org, "consents.withdrawn")
+        withdraw(self.state, self._put, self._add_scoped, envelope["aggregate_id"],
+                          date.fromisoformat(envelope["occurred_at"][:10]))
 
     def _programme(self, org: OrgKey, _e: dict[str, Any], p: dict[str, Any]) -> None:
         self._add(org, "programmes")
@@ -246,6 +271,7 @@ class DashboardFold:
         c["pairs.mentees"] += len(mentees)
         # members, form, month of the last meeting, mentor, mentees
         self._put("pair", envelope["aggregate_id"], [1 + len(mentees), form, None, p["mentor_id"], mentees])
+        self._active(org, [p["mentor_id"], *mentees], envelope["occurred_at"])
         seen_before = self.state["part"]
         for side, person in (("mentors", p["mentor_id"]), *(("mentees", m) for m in mentees)):
             seen = f"{person}|{form}"
@@ -257,6 +283,9 @@ class DashboardFold:
         status = "completed" if envelope["type"] == "PairCompleted" else "dissolved"
         self._add(org, "pairs.active", -1)
         self._add(org, f"pairs.{status}")
+        pair = self.state["pair"].get(envelope["aggregate_id"])
+        if pair is not None and len(pair) > 4:
+            self._active(org, [pair[3], *pair[4]], envelope["occurred_at"])
 
     def _meeting(self, org: OrgKey, envelope: dict[str, Any], p: dict[str, Any]) -> None:
         month = p["date"][:7]
@@ -266,6 +295,8 @@ class DashboardFold:
         c["meetings.month." + month] += 1
         pair_id = envelope["aggregate_id"]
         pair = self.state["pair"].get(pair_id)
+        if pair is not None and len(pair) > 4:
+            self._active(org, [pair[3], *pair[4]], p["date"])
         # Every member answers the feedback of every meeting.
         c["feedback.expected"] += pair[0] if pair else 2
         if pair is not None and pair[2] != month:

@@ -145,12 +145,13 @@ class Replayed:
     events: int
     settings: FoldSettings
 
-    def dashboard(self, org: OrgPath) -> dict[str, Any]:
+    def dashboard(self, org: OrgPath, period: str | None = None) -> dict[str, Any]:
         """The dashboard of ``org`` as it showed then: the same rendering as the live one."""
         scope = scope_key(org)
         children = children_of(self.counts, self.where, scope)
         body = render_dashboard(scope, level_of(org), self.counts.get(scope, {}), children,
-                                self.settings, {c: self.names[c] for c in children if c in self.names})
+                                self.settings, {c: self.names[c] for c in children if c in self.names},
+                                period)
         return {**body, "as_of": self.moment.isoformat(), "events": self.events}
 
     def regions(self) -> list[str]:

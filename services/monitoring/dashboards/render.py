@@ -8,8 +8,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from services.monitoring import kpi, surveys
+from shared import figures as fmt
+from shared import periods
+from shared.errors import DomainError
 from shared.logging import get_logger
 
+from .activity import PERIOD_MARK, latest_school_year, period_metric
 from .fold import FoldSettings
 from .tables import GROWTH_SCALE, HEADLINE, Counts
 
@@ -47,17 +51,69 @@ def _ratio(numerator: float, denominator: float) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
 
+#: Means every summary shows beside the counts: (code, label, sum, answers, people).
+MEANS = (
+    ("satisfaction_mentors", "Удовлетворённость наставников встречами (средняя оценка 1–10)",
+     "feedback.mentor"),
+    ("satisfaction_mentees", "Удовлетворённость наставляемых встречами (средняя оценка 1–10)",
+     "feedback.mentee"),
+)
+
+
+def headline(c: Mapping[str, float], settings: FoldSettings) -> list[dict[str, Any]]:
+    """The unit's named figures, each with its value and the one formatter's text: what the
+    portal, the XLSX and the report print, so they cannot disagree."""
+    rows: list[dict[str, Any]] = [
+        {"code": f.code, "label": f.label, "value": _num(c.get(f.metric, 0)),
+         "display": fmt.count(c.get(f.metric, 0))} for f in settings.catalogue.figures]
+    rows.append({"code": "feedback_completion", "label": "Встречи с обратной связью (доля ответов)",
+                 "value": _ratio(c.get("feedback.submitted", 0), c.get("feedback.expected", 0)),
+                 "display": fmt.share(int(c.get("feedback.submitted", 0)),
+                                      int(c.get("feedback.expected", 0)))})
+    for code, label, prefix in MEANS:
+        mean = _mean(c.get(f"{prefix}.sum", 0), c.get(f"{prefix}.n", 0), settings.min_group,
+                     people=c.get(f"{prefix}.people", 0))
+        rows.append({"code": code, "label": label, "value": mean["mean"],
+                     "display": fmt.mean(c.get(f"{prefix}.sum", 0), int(c.get(f"{prefix}.n", 0)),
+                                         suppressed=mean["suppressed"],
+                                         min_group=settings.min_group)})
+    return rows
+
+
+#: The KPI numerators counted per school-year period (distinct people active in it).
+PERIOD_NUMERATORS = (kpi.MENTEES_STUDENTS_10_19, kpi.MENTORS_STUDENTS_15_19,
+                     kpi.MENTEES_YOUNG_TEACHERS)
+
+
+def parse_period(code: str | None) -> periods.Period | None:
+    if code is None:
+        return None
+    try:
+        return periods.parse(code)
+    except ValueError as exc:
+        raise DomainError("INVALID_PERIOD", f"Неверный период «{code}»: нужен учебный год "
+                          "(2026/27) или полугодие (2026/27-1, 2026/27-2)", 422) from exc
+
+
 def render_dashboard(scope: str, level: str, counts: Mapping[str, float],
                      children: Mapping[str, Mapping[str, float]], settings: FoldSettings,
-                     names: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Every figure of one unit, with the KPIs, from its counts (live or as of a date)."""
+                     names: Mapping[str, str] | None = None,
+                     period: str | None = None) -> dict[str, Any]:
+    """Every figure of one unit, with the KPIs, from its counts (live or as of a date). The
+    KPIs' numerators are of ``period`` (a school year or a half), by default of the latest
+    school year the unit has activity in."""
     c = defaultdict(float, counts)
     min_group = settings.min_group
     months = sorted(m.removeprefix("meetings.month.") for m in c if m.startswith("meetings.month."))
-    kpi_figures = {m: int(v) for m, v in c.items()}
+    chosen = parse_period(period) or parse_period(latest_school_year(counts))
+    kpi_figures = {m: int(v) for m, v in c.items() if PERIOD_MARK not in m}
+    for name in PERIOD_NUMERATORS:
+        kpi_figures[name] = int(c[period_metric(name, chosen.code)]) if chosen else 0
     return {
         "scope": scope,
         "level": level,
+        "period": chosen.code if chosen else None,
+        "period_label": chosen.label if chosen else fmt.NO_DATA,
         "organisations": {"total": _num(c["organisations"]), "by_kind": _group(c, "organisations.")},
         "mentors": {"total": _num(c["mentors"]), "by_category": _group(c, "mentors.category."),
                     "by_form": _group(c, "mentors.form.")},
@@ -95,8 +151,11 @@ def render_dashboard(scope: str, level: str, counts: Mapping[str, float],
         "contingent": {name: _num(c[kpi.CONTINGENT_PREFIX + name])
                        for name in sorted(kpi.CONTINGENT_FIELDS)},
         "kpis": [s.to_json() for s in kpi.shares(settings.catalogue, kpi_figures)],
+        "headline": headline(c, settings),
+        "disclosure": {"min_group": min_group, "hidden": fmt.hidden(min_group)},
         "units": [{"scope": child, "name": (names or {}).get(child),
-                   **{m: _num(v) for m, v in sorted(figures.items())}}
+                   **{m: _num(v) for m, v in sorted(figures.items())},
+                   "display": {m: fmt.count(figures.get(m, 0)) for m in HEADLINE}}
                   for child, figures in sorted(children.items())],
     }
 

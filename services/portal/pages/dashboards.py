@@ -127,10 +127,12 @@ async def no_items() -> list[dict[str, Any]]:
 
 
 def kpi_chart(kpis: list[dict[str, Any]]) -> Any:
+    # Lengths from the raw shares; every text the chart prints is the one formatter's.
     return bar_chart("Показатели целевой модели: доля и цель", [
-        Bar(k["title"], round((k["value"] or 0) * 100, 1),
-            round(k["target"] * 100, 1) if k.get("target") is not None else None)
-        for k in kpis if not k.get("suppressed")], unit="%")
+        Bar(k["title"], (k["value"] or 0) * 100,
+            k["target"] * 100 if k.get("target") is not None else None,
+            text=k["display"], target_text=k["target_display"])
+        for k in kpis if not k.get("suppressed")], unit=" %")
 
 
 @router.get("/dashboard")

@@ -15,6 +15,7 @@ from fastapi import Form, Request, Response
 
 from services.portal.frame import Signed, page_router, render, see_other
 from services.portal.pages.awards import issuer
+from shared import periods
 
 router = page_router()
 #: Who signs a territory's report by default, by the territory's kind.
@@ -23,8 +24,8 @@ SIGNATORIES = {"municipality": "Начальник управления обра
 
 
 def default_period(today: datetime.date) -> str:
-    """The half-year a report is due for: «I полугодие 2026» until July, then «2026 год»."""
-    return f"I полугодие {today.year}" if today.month <= 7 else f"{today.year} год"
+    """The half of the school year under way, as people name it."""
+    return periods.half_of(today).label
 
 
 @router.get("/reports/upward")

@@ -27,6 +27,7 @@ from services.portal.client import ApiError
 from services.portal.frame import Session, Signed, htmx, page_router, render, see_other
 from services.portal.lookups import own_organisation, parse_scope
 from services.portal.templating import templates
+from shared import periods
 from shared.auth import OrgPath
 from shared.errors import DomainError
 
@@ -37,9 +38,8 @@ templates.env.globals.update(report_levels=LEVEL_TITLES)
 
 
 def period_title(value: str) -> str:
-    """``2026-H2`` (the calendar's half-year) as Russians write it: «2-е полугодие 2026 г.»."""
-    year, _, half = value.partition("-H")
-    return f"{half}-е полугодие {year} г." if half in ("1", "2") and year.isdigit() else value
+    """``2026/27-1`` as people name it: «1-е полугодие 2026/27 учебного года»."""
+    return periods.label(value)
 
 
 templates.env.filters["period_title"] = period_title

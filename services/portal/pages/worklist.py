@@ -31,6 +31,7 @@ from services.portal.pages.reports import LEVEL_TITLES, TERRITORIES, load_report
 from services.portal.pages.roadmaps import roadmap_view
 from services.portal.survey_status import SURVEYED, curator_expected, expected_of_pair, load_answered
 from services.portal.templating import plural
+from shared import periods
 from shared.auth import OrgPath
 
 router = page_router()
@@ -118,8 +119,7 @@ async def reports_section(s: Session, org: dict[str, Any]) -> Section:
 
 
 def period_words(value: str) -> str:
-    year, _, half = value.partition("-H")
-    return f"{half}-е полугодие {year} г." if half in ("1", "2") and year.isdigit() else value
+    return periods.label(value)
 
 
 def ru_day(value: str | datetime.date | None) -> str:

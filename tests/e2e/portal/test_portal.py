@@ -172,7 +172,7 @@ def test_municipal_user_sees_figures_move_drills_down_and_exports(page: Page, sy
     assert before > 0
     expect(page.locator("svg.chart").first).to_be_visible()
     expect(page.locator('[data-kpi="students_mentees"]')).to_contain_text("%")
-    expect(page.locator("table.kpis")).to_contain_text("70 %")  # the federal target beside the share
+    expect(page.locator("table.kpis")).to_contain_text("70,0 %")  # the federal target beside the share
     shot(page, "07-municipal-dashboard")
 
     school = system.organisation(SCHOOL_3)
@@ -194,8 +194,8 @@ def test_municipal_user_sees_figures_move_drills_down_and_exports(page: Page, sy
         page.get_by_role("link", name="Выгрузить в XLSX").click()
     book = load_workbook(io.BytesIO(download_info.value.path().read_bytes()))
     assert book["Показатели"]["A1"].value.startswith("Берёзовский")
-    kpi_rows = list(book["Показатели"].iter_rows(min_row=4, max_row=8, values_only=True))
-    assert kpi_rows[0][0].startswith("Доля обучающихся 10–19 лет") and kpi_rows[0][2] == 70
+    kpi_rows = list(book["Показатели"].iter_rows(min_row=5, max_row=9, values_only=True))
+    assert kpi_rows[0][0].startswith("Доля обучающихся 10–19 лет") and kpi_rows[0][2] == "70,0 %"
     assert any(row[1] == school["name"] for row in book["Рейтинг"].iter_rows(values_only=True))
 
     ranked.get_by_role("link", name=school["name"]).click()

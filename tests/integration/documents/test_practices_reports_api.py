@@ -165,7 +165,7 @@ def test_report_due_prepares_a_draft_and_submitting_it_issues_the_report(
                      "20.12.2023", "ниже целевого значения", "И.П. Смирнова",
                      # The figures are the dashboard's: nobody registered yet, no data.
                      "1 Доля обучающихся 10–19 лет, вовлечённых в наставничество в роли "
-                     "наставляемого 0 0 — 70 %", "Итого 0 0 0 — / —"):
+                     "наставляемого — 70,0 % —", "1 Наставники 0", "Итого 0 0 0 — / —"):
         assert expected in text, expected
     with_figures = system.post(f"/documents/reports/{municipal['id']}/submit",
                                {**REPORT_TEXT, "breakdown": []}, Role.MUNICIPAL, "demo/m1")

