@@ -14,15 +14,17 @@ from typing import Any
 from services.monitoring.dashboards import replay_as_of
 from shared.auth import OrgPath
 
+from .history import Basis
 from .store import AuditStore
 
 
 def replay_log(store: AuditStore, as_of: datetime, org: OrgPath | None = None,
-               settings: Any = None) -> dict[str, Any]:
-    """The dashboards of ``org`` (of every region in the log when None) as of ``as_of``."""
-    replayed = replay_as_of(store, as_of, settings)
+               settings: Any = None, basis: Basis = "shown") -> dict[str, Any]:
+    """The dashboards of ``org`` (of every region in the log when None) as of ``as_of``: as
+    they showed then (``shown``) or as true then by what the log knows now (``known``)."""
+    replayed = replay_as_of(store, as_of, settings, basis=basis)
     scopes = [org] if org is not None else [OrgPath.parse(r) for r in replayed.regions()]
-    return {"as_of": as_of.isoformat(), "events": replayed.events,
+    return {"as_of": as_of.isoformat(), "basis": basis, "events": replayed.events,
             "dashboards": {str(scope): replayed.dashboard(scope) for scope in scopes}}
 
 
