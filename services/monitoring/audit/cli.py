@@ -25,9 +25,9 @@ from services.monitoring.audit.heads import (
     public_key_pem,
     verify_head,
 )
+from services.monitoring.audit.history import BASES, Basis
 from services.monitoring.audit.proofs import consistency_proof, tree_of
 from services.monitoring.audit.records import AuditIntegrityError
-from services.monitoring.audit.history import BASES, Basis
 from services.monitoring.audit.replay import parse_moment, replay_log
 from services.monitoring.audit.service_check import DIVERGED, check_services, summary
 from services.monitoring.audit.trail import trail_of
