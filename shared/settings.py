@@ -117,7 +117,10 @@ class Settings(BaseSettings):
         # Checked here so a misspelt zone stops the start instead of dating documents wrongly.
         from shared.localtime import zone_named
 
-        zone_named(value)
+        try:
+            zone_named(value)
+        except (KeyError, ValueError) as exc:  # ZoneInfoNotFoundError is a KeyError
+            raise ValueError(f"unknown time zone {value!r}: an IANA name, e.g. Europe/Moscow") from exc
         return value
 
     @property

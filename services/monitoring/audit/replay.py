@@ -8,11 +8,12 @@ dashboard showed then, KPIs included.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
 from services.monitoring.dashboards import replay_as_of
 from shared.auth import OrgPath
+from shared.localtime import region_zone
 
 from .history import Basis
 from .store import AuditStore
@@ -29,9 +30,10 @@ def replay_log(store: AuditStore, as_of: datetime, org: OrgPath | None = None,
 
 
 def parse_moment(text: str) -> datetime:
-    """``2025-12-31`` means the end of that day (UTC); a full ISO time is taken as given
-    (UTC when it has no offset)."""
+    """``2025-12-31`` means the end of that day in the region's time zone (``shared.localtime``);
+    a full ISO time is taken as given (UTC when it has no offset)."""
     value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     if len(text.strip()) == 10:  # a bare date
-        value = value.replace(hour=23, minute=59, second=59, microsecond=999999)
+        end = datetime.combine(value.date(), time.max, region_zone())
+        return end.astimezone(UTC)
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
