@@ -21,6 +21,7 @@ from typing import Any
 from uuid import UUID
 
 from services.monitoring import calendar as cal
+from services.monitoring import suppression
 from services.monitoring.audit.checked import Checked, check_up_to, last_position_before
 from services.monitoring.audit.feeder import AuditLog, HeadSigningLoop
 from services.monitoring.audit.heads import SignedHead, public_key_pem
@@ -117,7 +118,9 @@ def dashboard_of(views: DashboardViews, audit: AuditStore, fold_settings: FoldSe
     own, children = views.scope_counts(scope)
     body = render_dashboard(scope, level_of(org), own, children, fold_settings,
                             views.names(sorted(children)))
-    return {**body, "as_of": None}
+    # Small groups hidden, and as many siblings as keep them from being subtracted out.
+    hidden = suppression.disclosure_of(org, views.scope_counts, fold_settings.min_group)
+    return {**suppression.protect_dashboard(body, hidden, fold_settings.min_group), "as_of": None}
 
 
 class MonitoringService:

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from services.monitoring import suppression
 from services.monitoring.audit.history import Basis
 from services.monitoring.audit.store import AuditStore
 from shared.auth import OrgPath
@@ -165,6 +166,11 @@ class Replayed:
         children = children_of(self.counts, self.where, scope)
         body = render_dashboard(scope, level_of(org), self.counts.get(scope, {}), children,
                                 self.settings, {c: self.names[c] for c in children if c in self.names})
+        # The same protection as the live dashboard, from the replayed counts of every level.
+        hidden = suppression.disclosure_of(
+            org, lambda s: (self.counts.get(s, {}), children_of(self.counts, self.where, s)),
+            self.settings.min_group)
+        body = suppression.protect_dashboard(body, hidden, self.settings.min_group)
         return {**body, "as_of": self.moment.isoformat(), "events": self.events}
 
     def regions(self) -> list[str]:
