@@ -75,11 +75,6 @@ def _mean_text(mean: Mapping[str, Any]) -> str:
     return f"{mean['mean']:.2f}".rstrip("0").rstrip(".").replace(".", ",")
 
 
-def _count(value: Any) -> int | str:
-    """A count of people as printed: hidden to protect a small group, its text, as on screen."""
-    return str(value.get("text")) if isinstance(value, Mapping) else int(value)
-
-
 def satisfaction_text(dashboard: Mapping[str, Any] | None) -> str | None:
     """Mentors' / mentees' mean satisfaction from meeting feedback."""
     if dashboard is None:
@@ -98,13 +93,13 @@ def report_content(body: ReportTextIn, period: str, dashboard: Mapping[str, Any]
         numerator=k["numerator"], denominator=k["denominator"], shown=k["percent"])
         for k in dashboard["kpis"]]
     breakdown = [templates.BreakdownRow(
-        name=u.get("name") or u["scope"], mentors=_count(u.get("mentors", 0)),
-        mentees=_count(u.get("mentees", 0)), pairs=int(u.get("pairs.formed", 0)),
+        name=u.get("name") or u["scope"], mentors=int(u.get("mentors", 0)),
+        mentees=int(u.get("mentees", 0)), pairs=int(u.get("pairs.formed", 0)),
         satisfaction=satisfaction_text(units.get(u["scope"])))
         for u in dashboard["units"]]
     totals = templates.BreakdownRow(
-        name="Итого", mentors=_count(dashboard["mentors"]["total"]),
-        mentees=_count(dashboard["mentees"]["total"]), pairs=int(dashboard["pairs"]["formed"]),
+        name="Итого", mentors=int(dashboard["mentors"]["total"]),
+        mentees=int(dashboard["mentees"]["total"]), pairs=int(dashboard["pairs"]["formed"]),
         satisfaction=satisfaction_text(dashboard))
     unit_title, units_in = UNIT_TITLES[level]
     return templates.ReportContent(

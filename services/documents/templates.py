@@ -217,8 +217,8 @@ class BreakdownRow:
     """A unit under the reporting one; ``satisfaction`` is a mean (1–10) or its printed form."""
 
     name: str
-    mentors: int | str  # str: hidden to protect a small group («скрыто: менее 5 чел.»)
-    mentees: int | str
+    mentors: int
+    mentees: int
     pairs: int
     satisfaction: float | str | None = None
 
@@ -242,10 +242,6 @@ class ReportContent:
     satisfaction_title: str = "Удовлетворённость (1–10)"
     unit_title: str = "Организация"
     units_in: str = "по организациям"
-
-
-def _n(value: int | str) -> int:
-    return value if isinstance(value, int) else 0
 
 
 def format_number(value: float) -> str:
@@ -286,8 +282,8 @@ def analytic_report(requisites: Requisites, report: ReportContent) -> bytes:
                 for i, r in enumerate(report.breakdown, 1)]
         totals = report.totals
         if totals is None:
-            rows.append(["", "Итого", str(sum(_n(r.mentors) for r in report.breakdown)),
-                         str(sum(_n(r.mentees) for r in report.breakdown)),
+            rows.append(["", "Итого", str(sum(r.mentors for r in report.breakdown)),
+                         str(sum(r.mentees for r in report.breakdown)),
                          str(sum(r.pairs for r in report.breakdown)), ""])
         else:
             rows.append(["", totals.name, str(totals.mentors), str(totals.mentees),

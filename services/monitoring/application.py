@@ -21,7 +21,6 @@ from typing import Any
 from uuid import UUID
 
 from services.monitoring import calendar as cal
-from services.monitoring import suppression
 from services.monitoring.audit.checked import Checked, check_up_to, last_position_before
 from services.monitoring.audit.feeder import AuditLog, HeadSigningLoop
 from services.monitoring.audit.heads import SignedHead, public_key_pem
@@ -34,6 +33,7 @@ from services.monitoring.audit.trail import trail_of
 from services.monitoring.commands import SurveyAnswers, respondent_item
 from services.monitoring.dashboards import (
     FoldSettings,
+    disclosure,
     level_of,
     render_dashboard,
     replay_as_of,
@@ -119,8 +119,8 @@ def dashboard_of(views: DashboardViews, audit: AuditStore, fold_settings: FoldSe
     body = render_dashboard(scope, level_of(org), own, children, fold_settings,
                             views.names(sorted(children)))
     # Small groups hidden, and as many siblings as keep them from being subtracted out.
-    hidden = suppression.disclosure_of(org, views.scope_counts, fold_settings.min_group)
-    return {**suppression.protect_dashboard(body, hidden, fold_settings.min_group), "as_of": None}
+    hidden = disclosure.hidden_figures(org, views.counts_with_units, fold_settings)
+    return {**disclosure.protect(body, hidden, fold_settings.min_group), "as_of": None}
 
 
 class MonitoringService:

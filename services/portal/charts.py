@@ -61,11 +61,8 @@ def shorten(label: str, limit: int = 90) -> str:
     return label[:40] + "…" + label[-(limit - 41):]
 
 
-def number(value: float | dict[str, Any]) -> str:
-    """Russian number style: thin space for thousands, a comma for decimals; a count hidden to
-    protect a small group (``{"suppressed": true, "text": …}``) reads as its text."""
-    if isinstance(value, dict):
-        return str(value.get("text", "скрыто"))
+def number(value: float) -> str:
+    """Russian number style: thin space for thousands, a comma for decimals."""
     if float(value).is_integer():
         return f"{int(value):,}".replace(",", "\u202f")
     return f"{value:,.1f}".replace(",", "\u202f").replace(".", ",")

@@ -18,11 +18,6 @@ from openpyxl.worksheet.worksheet import Worksheet
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-
-def shown(value: Any) -> Any:
-    """A count as a cell: a count hidden to protect a small group is its text, as on screen."""
-    return value.get("text") if isinstance(value, dict) else value
-
 def literal(sheet: Worksheet, value: Any) -> Any:
     """A text as a cell of type string (openpyxl would store ``=...`` as a formula); control
     characters a spreadsheet cannot hold are dropped. Other values stay as they are."""
@@ -57,7 +52,7 @@ def dashboard_xlsx(current: dict[str, Any], figures: dict[str, Any], children: l
                          ("Наставники", figures.get("mentors", {}).get("total")),
                          ("Пары и группы", figures.get("pairs", {}).get("formed")),
                          ("Встречи", figures.get("meetings", {}).get("held"))):
-        add_row(sheet, [title, shown(value)])
+        add_row(sheet, [title, value])
     sheet.column_dimensions["A"].width = 80
 
     ranked = book.create_sheet("Рейтинг")
@@ -67,8 +62,7 @@ def dashboard_xlsx(current: dict[str, Any], figures: dict[str, Any], children: l
         kpi = row.get("kpi") or {}
         share = None if kpi.get("value") is None or kpi.get("suppressed") else round(kpi["value"] * 100, 1)
         add_row(ranked, [place, row["name"], kinds.get(row["kind"], row["kind"]), share,
-                         shown(row["figures"].get("mentees", 0)), shown(row["figures"].get("mentors", 0)),
-                         row["late"]])
+                         row["figures"].get("mentees", 0), row["figures"].get("mentors", 0), row["late"]])
     ranked.column_dimensions["B"].width = 50
 
     late = book.create_sheet("Просрочено")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from queue import Full, Queue
@@ -15,12 +15,12 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from services.monitoring import suppression
 from services.monitoring.audit.history import Basis
 from services.monitoring.audit.store import AuditStore
 from shared.auth import OrgPath
 from shared.logging import get_logger
 
+from . import disclosure
 from .fold import DashboardFold, FoldSettings, new_deltas, rolled_counts
 from .render import children_of, render_dashboard
 from .tables import (
@@ -167,11 +167,16 @@ class Replayed:
         body = render_dashboard(scope, level_of(org), self.counts.get(scope, {}), children,
                                 self.settings, {c: self.names[c] for c in children if c in self.names})
         # The same protection as the live dashboard, from the replayed counts of every level.
-        hidden = suppression.disclosure_of(
-            org, lambda s: (self.counts.get(s, {}), children_of(self.counts, self.where, s)),
-            self.settings.min_group)
-        body = suppression.protect_dashboard(body, hidden, self.settings.min_group)
+        hidden = disclosure.hidden_figures(org, self.counts_with_units, self.settings)
+        body = disclosure.protect(body, hidden, self.settings.min_group)
         return {**body, "as_of": self.moment.isoformat(), "events": self.events}
+
+    def counts_with_units(self, scope: str, metrics: Sequence[str]
+                          ) -> tuple[Mapping[str, float], dict[str, Mapping[str, float]]]:
+        """A scope's counts and those of the units directly under it (``disclosure``)."""
+        units = {s: self.counts.get(s, {}) for s, (_, parent) in self.where.items()
+                 if parent == scope}
+        return self.counts.get(scope, {}), units
 
     def regions(self) -> list[str]:
         return sorted(scope for scope, (level, _) in self.where.items() if level == "region")

@@ -76,11 +76,6 @@ async def load_dashboard(s: Session, org: str | None, as_of: str | None = None,
                      basis or "shown")
 
 
-def counted(value: Any) -> float:
-    """A count to rank by; one hidden to protect a small group ranks as none."""
-    return 0 if isinstance(value, dict) else float(value)
-
-
 #: The order kinds of units are listed in; each kind is ranked among its own kind only.
 KIND_ORDER = ("municipality", "school", "college", "additional", "university", "employer",
               "culture", "sport", "other_partner")
@@ -108,7 +103,7 @@ def ranked_by_kind(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for kind in sorted({r["kind"] for r in rows}, key=order):
         group = sorted((r for r in rows if r["kind"] == kind),
-                       key=lambda r: (-share(r), -counted(r["figures"].get("mentees", 0)), r["name"]))
+                       key=lambda r: (-share(r), -r["figures"].get("mentees", 0), r["name"]))
         labels = distinct_labels([r["name"] for r in group])
         out += [{**r, "place": i, "group": KIND_GROUPS.get(kind, kind), "share": share(r), "label": label}
                 for i, (r, label) in enumerate(zip(group, labels, strict=True), start=1)]
