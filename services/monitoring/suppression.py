@@ -5,8 +5,8 @@ alone is not enough: a hidden cell equals its line's published total minus the v
 beside it. So whenever a line (a row or a column whose total is published, e.g. the schools of
 a municipality, or the categories of a school) holds exactly one hidden cell, the smallest
 other cell of that line is hidden too — complementary (secondary) suppression — until no line
-holds exactly one. A line whose only cell is hidden cannot be protected by its siblings: its
-total is then hidden too (``hidden_totals``).
+holds exactly one. A line whose only cell with people in it is hidden cannot be protected by its
+siblings: its total is then hidden too (``hidden_totals``).
 
 Pure: no I/O, the same answer for the same table, so every view hides the same cells.
 """
@@ -64,14 +64,15 @@ def suppress(values: Mapping[K, int | float], lines: Sequence[Iterable[K]],
         for index, line in enumerate(groups):
             if index in totals or sum(1 for k in line if k in hidden) != 1:
                 continue
-            visible = [k for k in line if k not in hidden]
+            # Only a cell with people in it protects: an empty one, hidden, would still read
+            # as nobody to whoever knows the unit had no such group.
+            visible = [k for k in line if k not in hidden and values.get(k, 0)]
             if not visible:
                 totals.add(index)  # the cell is the total: the total goes too
                 changed = True
                 continue
-            # The smallest other cell costs the reader least; a nonzero one first, since an
-            # empty cell hidden beside it still leaves the reader unable to split the difference.
-            pick = min(visible, key=lambda k: (values.get(k, 0) == 0, values.get(k, 0), _order(k)))
+            # The smallest other cell costs the reader least.
+            pick = min(visible, key=lambda k: (values.get(k, 0), _order(k)))
             hidden[pick] = COMPLEMENTARY
             changed = True
     return Suppressed(hidden, frozenset(totals))
