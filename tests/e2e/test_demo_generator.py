@@ -19,6 +19,7 @@ import pytest
 from services.demo import DEMO_SEED, plan_groups, plan_region
 from services.demo_activity import formation_date, pair_script, school_year_of
 from shared.auth import Actor, OrgPath, Role, issue_token
+from shared.localtime import local_today
 from shared.settings import Settings
 from tests.conftest import wait_until
 from tests.e2e.test_processes import CLI, healthy
@@ -87,7 +88,7 @@ def expected_year(today: date) -> dict[str, Any]:
 
 def test_demo_loads_a_school_year_through_the_apis_and_only_once(running: tuple[Path, str]) -> None:
     data_dir, api = running
-    today = date.today()
+    today = local_today()  # the demo dates by the region's day
     expected = expected_year(today)
     figures = expected["figures"]
     assert figures["pairs"] > 10 and figures["completed"] and figures["dissolved"]
