@@ -12,6 +12,8 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from shared.settings import Settings
+
 DEFAULT_ZONE = "Europe/Moscow"
 Clock = Callable[[], datetime]
 
@@ -28,8 +30,6 @@ def zone_named(name: str) -> ZoneInfo:
 @lru_cache(maxsize=1)
 def region_zone() -> ZoneInfo:
     """The configured zone, for code that has no settings at hand (a page's template filter)."""
-    from shared.settings import Settings  # late: settings reads the environment once, here
-
     return zone_named(Settings().time_zone)
 
 

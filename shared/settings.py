@@ -115,10 +115,8 @@ class Settings(BaseSettings):
     @classmethod
     def _known_zone(cls, value: str) -> str:
         # Checked here so a misspelt zone stops the start instead of dating documents wrongly.
-        from shared.localtime import zone_named
-
         try:
-            zone_named(value)
+            ZoneInfo(value)
         except (KeyError, ValueError) as exc:  # ZoneInfoNotFoundError is a KeyError
             raise ValueError(f"unknown time zone {value!r}: an IANA name, e.g. Europe/Moscow") from exc
         return value
@@ -126,9 +124,7 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         """The region's time zone (``shared.localtime`` turns moments into its dates)."""
-        from shared.localtime import zone_named
-
-        return zone_named(self.time_zone)
+        return ZoneInfo(self.time_zone)  # zoneinfo caches each zone
 
     @property
     def secrets_dir(self) -> Path:

@@ -82,12 +82,10 @@ class DocumentsService(EventSourcedService):
         super().__init__(events or DocumentsStore(settings),
                          engine or view_engine(settings, "documents"), views)
         self.settings = settings
-        # The region's date, not the server's (a UTC server is a day behind after 21:00 MSK).
-        self.today = today or today_in(settings.zone)
+        self.today = today or today_in(settings.zone)  # the region's date, not the server's
         self.peers: Peers = peers or BusPeers(None)
         views.create_tables(self.engine)
-        self.register = Register(self.engine,
-                                 settings.service_dir("documents") / "libreoffice-profile")
+        self.register = Register(self.engine, settings.service_dir("documents") / "libreoffice-profile")
         self.catch_up()
 
     # --- issued documents ---------------------------------------------------------------------

@@ -20,7 +20,7 @@ from services.monitoring.audit.store import AuditStore
 from shared.auth import OrgPath
 from shared.logging import get_logger
 
-from . import disclosure
+from .disclosure import hidden_figures, protect
 from .fold import DashboardFold, FoldSettings, new_deltas, rolled_counts
 from .render import children_of, render_dashboard
 from .tables import (
@@ -167,8 +167,8 @@ class Replayed:
         body = render_dashboard(scope, level_of(org), self.counts.get(scope, {}), children,
                                 self.settings, {c: self.names[c] for c in children if c in self.names})
         # The same protection as the live dashboard, from the replayed counts of every level.
-        hidden = disclosure.hidden_figures(org, self.counts_with_units, self.settings)
-        body = disclosure.protect(body, hidden, self.settings.min_group)
+        hidden = hidden_figures(org, self.counts_with_units, self.settings)
+        body = protect(body, hidden, self.settings.min_group)
         return {**body, "as_of": self.moment.isoformat(), "events": self.events}
 
     def counts_with_units(self, scope: str, metrics: Sequence[str]
