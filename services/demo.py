@@ -25,6 +25,7 @@ import typer
 from services.bootstrap import NotRunning, read_run_info, run_embedded, settings_for
 from services.demo_activity import ActivityLoader, Api, Clients, School, school_year_label
 from shared.auth import Actor, OrgPath, Role, issue_token
+from shared.localtime import local_today
 
 LAST_NAMES = ["Иванов", "Смирнов", "Кузнецов", "Попов", "Васильев", "Петров", "Соколов",
               "Михайлов", "Новиков", "Фёдоров", "Морозов", "Волков", "Алексеев", "Лебедев",
@@ -85,7 +86,7 @@ class RegionPlan:
     municipalities: list[PlannedMunicipality]
     #: the last finished school year: programmes belong to it and its activity is dated in it
     school_year: str = ""
-    today: date = field(default_factory=date.today)
+    today: date = field(default_factory=local_today)
 
     @property
     def people(self) -> int:
@@ -172,7 +173,7 @@ def plan_region(seed: int = DEMO_SEED, scale: Scale = "small", today: date | Non
     preset = SCALES[scale]
     n_municipalities, n_schools, n_people = (municipalities or preset[0], schools or preset[1],
                                              people or preset[2])
-    today = today or date.today()
+    today = today or local_today()
     draw = NameDrawer(random.Random(seed), today)
     planned = []
     for m in range(n_municipalities):

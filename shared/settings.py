@@ -10,6 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlparse
+from zoneinfo import ZoneInfo
 
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -23,6 +24,8 @@ class Settings(BaseSettings):
     #: Empty: SQLite files in the data folder. ``postgresql://user:pw@host:port/db[?schema=s]``.
     database_url: str = ""
     region: str = "demo"
+    #: The region's time zone (IANA name): "today" and every date or time a user reads.
+    time_zone: str = "Europe/Moscow"
     #: The pairing's weights, objective and reminder period (TOML); empty: the shipped defaults.
     pairing_config: str = ""
     api_host: str = "127.0.0.1"
@@ -128,6 +131,21 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"NASTAVNIK_NAMES_VISIBLE_TO: неизвестные роли {unknown}")
         return roles
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        # Checked here so a misspelt zone stops the start instead of dating documents wrongly.
+        try:
+            ZoneInfo(value)
+        except (KeyError, ValueError) as exc:  # ZoneInfoNotFoundError is a KeyError
+            raise ValueError(f"unknown time zone {value!r}: an IANA name, e.g. Europe/Moscow") from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The region's time zone (``shared.localtime`` turns moments into its dates)."""
+        return ZoneInfo(self.time_zone)  # zoneinfo caches each zone
 
     @property
     def secrets_dir(self) -> Path:

@@ -61,6 +61,7 @@ from shared.auth import (
 from shared.contracts import Envelope
 from shared.errors import DomainError, not_found
 from shared.events import ReportDue, read_payload
+from shared.localtime import today_in
 from shared.logging import get_logger
 from shared.settings import Settings
 from shared.store import CommandContext, EventSourcedService, ServiceApplication, view_engine
@@ -75,18 +76,17 @@ class DocumentsStore(ServiceApplication):
 
 
 class DocumentsService(EventSourcedService):
-    def __init__(self, settings: Settings, today: Callable[[], date] = date.today,
+    def __init__(self, settings: Settings, today: Callable[[], date] | None = None,
                  peers: Peers | None = None, *, events: ServiceApplication | None = None,
                  engine: sa.Engine | None = None) -> None:
         """``events`` and ``engine`` stand in for the configured stores (the unit tests' memory)."""
         super().__init__(events or DocumentsStore(settings),
                          engine or view_engine(settings, "documents", secure_delete=True), views)
         self.settings = settings
-        self.today = today
+        self.today = today or today_in(settings.zone)  # the region's date, not the server's
         self.peers: Peers = peers or BusPeers(None)
         views.create_tables(self.engine)
-        self.register = Register(self.engine,
-                                 settings.service_dir("documents") / "libreoffice-profile")
+        self.register = Register(self.engine, settings.service_dir("documents") / "libreoffice-profile")
         self.catch_up()
 
     # --- issued documents ---------------------------------------------------------------------

@@ -36,7 +36,7 @@ class DocumentsRuntime:
     name = "documents"
     router = router
 
-    def __init__(self, settings: Settings, today: Callable[[], date] = date.today,
+    def __init__(self, settings: Settings, today: Callable[[], date] | None = None,
                  sweep_seconds: float = 600.0) -> None:
         self.settings = settings
         self.service = DocumentsService(settings, today)

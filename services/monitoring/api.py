@@ -20,40 +20,48 @@ def monitoring_service(request: Request) -> MonitoringService:
 
 
 Monitoring = Annotated[MonitoringService, Depends(monitoring_service)]
+#: With ``as_of``: which history the figures come from.
+BasisQuery = Annotated[str | None, Query(description=(
+    "С as_of: shown — какими цифры были показаны в тот момент (записи, внесённые до него); "
+    "known — какими они были на ту дату по тому, что известно сегодня (по датам событий)"))]
 
 
 @router.get("/dashboard")
 def dashboard(actor: CurrentActor, service: Monitoring, org: str | None = None,
-              as_of: str | None = None, period: str | None = None) -> dict[str, Any]:
+              as_of: str | None = None, period: str | None = None,
+              basis: BasisQuery = None) -> dict[str, Any]:
     """Every figure of one unit (the caller's own by default); the KPIs of ``period`` (a school
     year «2026/27» or a half «2026/27-1»), by default of the latest school year with activity."""
-    return service.dashboard(actor, org, as_of, period)
+    return service.dashboard(actor, org, as_of, period, basis)
 
 
 @router.get("/regions/{region}/dashboard")
 def region_dashboard(region: str, actor: CurrentActor, service: Monitoring,
-                     as_of: str | None = None) -> dict[str, Any]:
-    return service.dashboard(actor, region, as_of)
+                     as_of: str | None = None, basis: BasisQuery = None) -> dict[str, Any]:
+    return service.dashboard(actor, region, as_of, basis=basis)
 
 
 @router.get("/municipalities/{region}/{municipality}/dashboard")
 def municipality_dashboard(region: str, municipality: str, actor: CurrentActor,
-                           service: Monitoring, as_of: str | None = None) -> dict[str, Any]:
-    return service.dashboard(actor, f"{region}/{municipality}", as_of)
+                           service: Monitoring, as_of: str | None = None,
+                           basis: BasisQuery = None) -> dict[str, Any]:
+    return service.dashboard(actor, f"{region}/{municipality}", as_of, basis=basis)
 
 
 @router.get("/organisations/{region}/{municipality}/{organisation}/dashboard")
 def organisation_dashboard(region: str, municipality: str, organisation: str,
                            actor: CurrentActor, service: Monitoring,
-                           as_of: str | None = None) -> dict[str, Any]:
-    return service.dashboard(actor, f"{region}/{municipality}/{organisation}", as_of)
+                           as_of: str | None = None, basis: BasisQuery = None) -> dict[str, Any]:
+    return service.dashboard(actor, f"{region}/{municipality}/{organisation}", as_of,
+                             basis=basis)
 
 
 @router.get("/kpis")
 def kpis(actor: CurrentActor, service: Monitoring, org: str | None = None,
-         as_of: str | None = None, period: str | None = None) -> dict[str, Any]:
+         as_of: str | None = None, period: str | None = None,
+         basis: BasisQuery = None) -> dict[str, Any]:
     """The KPIs of a unit and of each unit under it, each with numerator, denominator, target."""
-    return service.kpis(actor, org, as_of, period)
+    return service.kpis(actor, org, as_of, period, basis)
 
 
 # --- surveys ---------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from services.monitoring import calendar as cal
 from services.monitoring.audit.checked import Checked, check_up_to, last_position_before
 from services.monitoring.audit.feeder import AuditLog, HeadSigningLoop
 from services.monitoring.audit.heads import SignedHead, public_key_pem
+from services.monitoring.audit.history import BASES, Basis
 from services.monitoring.audit.records import AuditIntegrityError
 from services.monitoring.audit.replay import parse_moment, replay_log
 from services.monitoring.audit.service_check import check_services
@@ -32,6 +33,7 @@ from services.monitoring.audit.trail import trail_of
 from services.monitoring.commands import SurveyAnswers, respondent_item
 from services.monitoring.dashboards import (
     FoldSettings,
+    disclosure,
     level_of,
     render_dashboard,
     replay_as_of,
@@ -91,20 +93,35 @@ def parse_as_of(text: str | None) -> datetime | None:
                           "ГГГГ-ММ-ДДTЧЧ:ММ:СС", 422) from exc
 
 
+def parse_basis(text: str | None) -> Basis:
+    """``shown``: what the figures showed at the moment; ``known``: what was true then as the
+    log knows it now (see ``audit.history``)."""
+    if not text:
+        return "shown"
+    if text not in BASES:
+        raise DomainError("INVALID_BASIS", "Неверное основание basis: нужно shown (как было "
+                          "показано тогда) или known (как известно сегодня)", 422)
+    return text  # type: ignore[return-value]
+
+
 def dashboard_of(views: DashboardViews, audit: AuditStore, fold_settings: FoldSettings,
-                 org: OrgPath, as_of: str | None, period: str | None = None) -> dict[str, Any]:
+                 org: OrgPath, as_of: str | None, period: str | None = None,
+                 basis: str | None = None) -> dict[str, Any]:
     """Every figure of one unit, from the dashboard tables, or folded from the audit log up to
-    ``as_of``: the same rendering either way."""
+    ``as_of`` on ``basis``: the same rendering either way."""
     moment = parse_as_of(as_of)
+    chosen = parse_basis(basis)
     scope = scope_key(org)
     if not views.is_known(scope):
         raise DomainError("ORGANISATION_NOT_FOUND", "Организация или территория не найдена", 404)
     if moment is not None:
-        return replay_as_of(audit, moment, fold_settings).dashboard(org, period)
+        return replay_as_of(audit, moment, fold_settings, basis=chosen).dashboard(org, period)
     own, children = views.scope_counts(scope)
     body = render_dashboard(scope, level_of(org), own, children, fold_settings,
                             views.names(sorted(children)), period)
-    return {**body, "as_of": None}
+    # Small groups hidden, and as many siblings as keep them from being subtracted out.
+    hidden = disclosure.hidden_figures(org, views.counts_with_units, fold_settings)
+    return {**disclosure.protect(body, hidden, fold_settings.min_group), "as_of": None}
 
 
 class MonitoringService:
@@ -127,17 +144,18 @@ class MonitoringService:
     # --- figures -------------------------------------------------------------------------
 
     def dashboard_of(self, org: OrgPath, as_of: str | None,
-                     period: str | None = None) -> dict[str, Any]:
+                     period: str | None = None, basis: str | None = None) -> dict[str, Any]:
         """Every figure of one unit, live or as of a moment (no rights checked: callers do)."""
-        return dashboard_of(self.views, self.audit.store, self.fold_settings, org, as_of, period)
+        return dashboard_of(self.views, self.audit.store, self.fold_settings, org, as_of, period,
+                            basis)
 
     def dashboard(self, actor: Actor, org: str | None, as_of: str | None = None,
-                  period: str | None = None) -> dict[str, Any]:
-        return self.dashboard_of(readable_scope(actor, org), as_of, period)
+                  period: str | None = None, basis: str | None = None) -> dict[str, Any]:
+        return self.dashboard_of(readable_scope(actor, org), as_of, period, basis)
 
     def kpis(self, actor: Actor, org: str | None, as_of: str | None,
-             period: str | None = None) -> dict[str, Any]:
-        body = self.dashboard(actor, org, as_of, period)
+             period: str | None = None, basis: str | None = None) -> dict[str, Any]:
+        body = self.dashboard(actor, org, as_of, period, basis)
         return {"scope": body["scope"], "as_of": body["as_of"], "period": body["period"],
                 "period_label": body["period_label"], "kpis": body["kpis"]}
 
@@ -360,13 +378,14 @@ class AuditService:
         items = self.trail(actor, record_id)
         return items, self._check_up_to(max((i["position"] for i in items), default=0))
 
-    def checked_replay(self, actor: Actor, as_of: str, org: str | None
-                       ) -> tuple[dict[str, Any], Checked]:
-        """The replay, and the log checked up to its last entry at that moment."""
-        result = self.replay(actor, as_of, org)
+    def checked_replay(self, actor: Actor, as_of: str, org: str | None,
+                       basis: str | None = None) -> tuple[dict[str, Any], Checked]:
+        """The replay, and the log checked up to the last entry it read."""
+        result = self.replay(actor, as_of, org, basis)
         store = self.audit.store
         with store.engine.connect() as conn:
-            up_to = last_position_before(store, conn, parse_time(as_of, LATEST, "as_of"))
+            up_to = last_position_before(store, conn, parse_time(as_of, LATEST, "as_of"),
+                                         parse_basis(basis))
         return result, self._check_up_to(up_to)
 
     def _check_up_to(self, position: int) -> Checked:
@@ -375,14 +394,15 @@ class AuditService:
             return check_up_to(store, conn, position, self.audit.heads,
                                self.audit.signer.public_key)
 
-    def replay(self, actor: Actor, as_of: str, org: str | None) -> dict[str, Any]:
+    def replay(self, actor: Actor, as_of: str, org: str | None,
+               basis: str | None = None) -> dict[str, Any]:
         auth.require_auditor(actor)
         scope = actor.scope
         if org:
             scope = parse_org(org)
             actor.require_read(scope)
         moment = parse_time(as_of, LATEST, "as_of")
-        return replay_log(self.audit.store, moment, scope, self.fold_settings)
+        return replay_log(self.audit.store, moment, scope, self.fold_settings, parse_basis(basis))
 
     async def export(self, actor: Actor, from_: str | None, to: str | None
                      ) -> tuple[Path, SignedHead]:

@@ -7,6 +7,7 @@ writers' lock. The region's reporting calendar, as the region configured it, is 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -14,7 +15,7 @@ import orjson
 import sqlalchemy as sa
 
 from services.monitoring.calendar import CalendarConfig
-from services.monitoring.dashboards import pair_members, read_scope, state_table
+from services.monitoring.dashboards import counts_table, pair_members, read_scope, state_table
 
 calendar_metadata = sa.MetaData()
 calendar_configs = sa.Table(
@@ -70,6 +71,21 @@ class DashboardViews:
         """A scope's counts and the headline counts of the units directly under it."""
         with self.engine.connect() as conn:
             return read_scope(conn, scope)
+
+    def counts_with_units(self, scope: str, metrics: Sequence[str]
+                          ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+        """A scope's counts and ``metrics`` of each unit directly under it (``disclosure``)."""
+        with self.engine.connect() as conn:
+            own = {r.metric: float(r.value) for r in conn.execute(
+                sa.select(counts_table.c.metric, counts_table.c.value)
+                .where(counts_table.c.scope == scope))}
+            units: dict[str, dict[str, float]] = {}
+            for r in conn.execute(sa.select(counts_table.c.scope, counts_table.c.metric,
+                                            counts_table.c.value)
+                                  .where(counts_table.c.parent == scope,
+                                         counts_table.c.metric.in_(list(metrics)))):
+                units.setdefault(r.scope, {})[r.metric] = float(r.value)
+        return own, units
 
     def pair_members(self, pair_id: UUID) -> tuple[str, list[str]] | None:
         with self.engine.connect() as conn:

@@ -45,6 +45,7 @@ from shared.auth import (
     system_actor,
 )
 from shared.errors import DomainError, conflict, forbidden, not_found
+from shared.localtime import today_in
 from shared.logging import get_logger
 from shared.settings import Settings
 from shared.store import CommandContext, EventSourcedService, ServiceApplication, view_engine
@@ -63,13 +64,14 @@ def exclusion_error(exclusion: Exclusion) -> DomainError:
 
 
 class PairingService(PairingQueries, EventSourcedService):
-    def __init__(self, settings: Settings, today: Callable[[], date] = date.today,
+    def __init__(self, settings: Settings, today: Callable[[], date] | None = None,
                  config: PairingConfig | None = None, *, events: ServiceApplication | None = None,
                  engine: sa.Engine | None = None) -> None:
         """``events`` and ``engine``: another event store and view database (in memory, for the
         service layer's own tests); by default those the settings name."""
         self.settings = settings
-        self.today = today
+        # The region's date, not the server's (a UTC server is a day behind after 21:00 MSK).
+        self.today = today or today_in(settings.zone)
         self.config = config or load_config(Path(settings.pairing_config) if settings.pairing_config
                                             else None)
         # secure_delete: a destroyed person key must not stay readable in the database file.

@@ -32,7 +32,7 @@ class PairingRuntime:
     name = "pairing"
     router = router
 
-    def __init__(self, settings: Settings, today: Callable[[], date] = date.today,
+    def __init__(self, settings: Settings, today: Callable[[], date] | None = None,
                  config: PairingConfig | None = None) -> None:
         self.settings = settings
         self.service = PairingService(settings, today, config)

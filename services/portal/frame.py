@@ -67,7 +67,8 @@ FIELD_TITLES = {
     "place": "Место составления", "position": "Должность подписывающего",
     "full_name": "ФИО подписывающего", "conclusions": "Выводы",
     # dashboards and the auditor
-    "org": "Территория или организация", "as_of": "Дата", "record": "Идентификатор записи",
+    "org": "Территория или организация", "as_of": "Дата", "basis": "Какие показатели",
+    "record": "Идентификатор записи",
     "name": "Файл",
     # a person added by form, a programme, the documents a curator issues
     "last_name": "Фамилия", "first_name": "Имя", "middle_name": "Отчество",

@@ -14,6 +14,7 @@ from services.portal import navigation
 from services.portal.frame import Session
 from shared.auth import Actor, OrgPath
 from shared.errors import DomainError
+from shared.localtime import local_today
 
 
 async def own_organisation(s: Session) -> dict[str, Any]:
@@ -78,7 +79,8 @@ def parse_scope(org: str | None, actor: Actor) -> str:
 
 
 def date_today() -> str:
-    return datetime.date.today().isoformat()
+    """Today in the region's time zone (``shared.localtime``), as ISO text."""
+    return local_today().isoformat()
 
 
 

@@ -7,13 +7,13 @@ A page group registers its own words (statuses, kinds of meeting, …) beside it
 
 from __future__ import annotations
 
-import datetime
 from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
 from services.portal import auth, navigation
 from services.portal.charts import number
+from shared.localtime import format_date
 
 TEMPLATES = Path(__file__).parent / "templates"
 templates = Jinja2Templates(directory=TEMPLATES)
@@ -42,12 +42,12 @@ def plural(n: int, one: str, few: str, many: str) -> str:
 
 
 def ru_date(value: str | None) -> str:
-    """``2025-10-01`` (or a timestamp) as Russians write it: ``01.10.2025``."""
+    """``2025-10-01`` as Russians write it: ``01.10.2025``; a timestamp (UTC) by its date in the
+    region's time zone (``shared.localtime``)."""
     if not value:
         return "—"
-    text = str(value)[:10]
     try:
-        return datetime.date.fromisoformat(text).strftime("%d.%m.%Y")
+        return format_date(str(value))
     except ValueError:
         return str(value)
 

@@ -11,16 +11,11 @@ import datetime
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.portal.auth import ROLE_TITLES
 from services.portal.templating import KIND_TITLES, plural, ru_date
 from shared import periods
-
-try:
-    LOCAL_ZONE: datetime.tzinfo = ZoneInfo("Europe/Moscow")
-except ZoneInfoNotFoundError:  # a system without tzdata: Moscow has kept UTC+3 since 2014
-    LOCAL_ZONE = datetime.timezone(datetime.timedelta(hours=3), "MSK")
+from shared.localtime import to_local
 
 #: Every event of the catalogue (``shared/events.py``) as a Russian heading (test_trail_text checks).
 EVENT_TITLES = {
@@ -79,7 +74,8 @@ DOCUMENT_KINDS = {"pairs_order": "приказ об утверждении па�
 
 
 def local_time(value: str | None) -> str:
-    """``2025-10-12T11:05:07.123456Z`` as a Russian reads it in Moscow: ``12.10.2025 14:05``."""
+    """``2025-10-12T11:05:07.123456Z`` as a Russian reads it in the region's zone
+    (Moscow by default): ``12.10.2025 14:05``."""
     moment = parse_moment(value)
     return moment.strftime("%d.%m.%Y %H:%M") if moment else "—"
 
@@ -91,9 +87,7 @@ def parse_moment(value: str | None) -> datetime.datetime | None:
         moment = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return None
-    if moment.tzinfo is None:  # the audit log keeps UTC
-        moment = moment.replace(tzinfo=datetime.UTC)
-    return moment.astimezone(LOCAL_ZONE)
+    return to_local(moment)  # the audit log keeps UTC; naive means UTC
 
 
 def event_title(event_type: str) -> str:

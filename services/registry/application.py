@@ -44,6 +44,7 @@ from shared.auth import (
 )
 from shared.errors import DomainError, conflict, not_found
 from shared.isolation import run_isolated
+from shared.localtime import today_in
 from shared.logging import get_logger
 from shared.memory import bulk_work
 from shared.settings import Settings
@@ -87,7 +88,7 @@ class RegistryService(EventSourcedService):
     then be told from a crash's orphans at start-up, and no two replicas change one aggregate
     at once."""
 
-    def __init__(self, settings: Settings, today: Callable[[], date] = date.today, *,
+    def __init__(self, settings: Settings, today: Callable[[], date] | None = None, *,
                  events: ServiceApplication | None = None, engine: sa.Engine | None = None) -> None:
         """``events`` and ``engine``: another event store and view database (in memory, for the
         service layer's own tests); by default those the settings name."""
@@ -95,7 +96,8 @@ class RegistryService(EventSourcedService):
         super().__init__(events or RegistryStore(settings),
                          engine or view_engine(settings, "registry", secure_delete=True), views)
         self.settings = settings
-        self.today = today
+        # The region's date, not the server's (a UTC server is a day behind after 21:00 MSK).
+        self.today = today or today_in(settings.zone)
         views.create_tables(self.engine)
         claims.create_tables(self.engine)
         self.vault = Vault(self.engine, settings.secrets_dir)

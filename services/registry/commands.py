@@ -21,6 +21,7 @@ from services.registry.validation import (
     validate_snils,
 )
 from shared.events import OrganisationKind
+from shared.localtime import local_today
 from shared.values import Whole
 
 SCHOOL_YEAR = re.compile(r"^(\d{4})-(\d{4})$")
@@ -75,7 +76,7 @@ class PersonalData(Command):
     def _normalise(self) -> PersonalData:
         name = parse_full_name_parts(self.last_name, self.first_name, self.middle_name)
         self.last_name, self.first_name, self.middle_name = name.last, name.first, name.middle
-        parse_birth_date(self.birth_date, today=date.today())
+        parse_birth_date(self.birth_date, today=local_today())
         self.snils = validate_snils(self.snils) if self.snils else None
         self.phone = validate_phone(self.phone)
         self.email = validate_email(self.email)

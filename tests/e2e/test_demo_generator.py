@@ -19,6 +19,7 @@ import pytest
 from services.demo import DEMO_SEED, plan_groups, plan_region
 from services.demo_activity import formation_date, pair_script, school_year_of
 from shared.auth import Actor, OrgPath, Role, issue_token
+from shared.localtime import local_today
 from shared.settings import Settings
 from tests.conftest import wait_until
 from tests.e2e.test_processes import CLI, healthy
@@ -42,6 +43,20 @@ def running(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     assert process.returncode == 0
 
 
+def hideable(dashboard: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every figure of a dashboard hidden for a small group when it is: KPIs and means."""
+    found = {f"kpi:{k['code']}": k for k in dashboard["kpis"]}
+    satisfaction = dashboard["satisfaction"]
+    found |= {f"feedback:{s}": m for s, m in satisfaction["feedback"].items()}
+    found |= {f"survey:{s}": m for s, m in satisfaction["survey"].items()}
+    found |= {f"growth:{s}": m for s, m in dashboard["growth"].items()}
+    for cell in found.values():
+        if cell.get("suppressed"):
+            text = cell.get("percent", cell.get("count"))
+            assert str(text).startswith("скрыто: менее"), cell
+    return found
+
+
 def expected_year(today: date) -> dict[str, Any]:
     """What the plan predicts for seed DEMO_SEED at scale small, figure for figure."""
     plan = plan_region(DEMO_SEED, "small", today, region_code="demo")
@@ -57,6 +72,11 @@ def expected_year(today: date) -> dict[str, Any]:
             figures["pairs"] += 1
             figures[script.fate] += 1
             figures["meetings"] += len(script.meetings)
+            _, end = school_year_of(today)
+            mid_january = date(end.year, 1, 15)
+            figures["meetings_by_15_01"] += sum(m.on <= mid_january for m in script.meetings)
+            figures["meetings_1_15_01"] += sum(date(end.year, 1, 1) <= m.on <= mid_january
+                                               for m in script.meetings)
             figures["feedback"] += len(script.feedback)
             figures["surveys"] += size + (size + 1 + size if script.fate == "completed" else 0)
         figures["surveys"] += len(schools_with_pairs)  # the curator's quality survey
@@ -68,7 +88,7 @@ def expected_year(today: date) -> dict[str, Any]:
 
 def test_demo_loads_a_school_year_through_the_apis_and_only_once(running: tuple[Path, str]) -> None:
     data_dir, api = running
-    today = date.today()
+    today = local_today()  # the demo dates by the region's day
     expected = expected_year(today)
     figures = expected["figures"]
     assert figures["pairs"] > 10 and figures["completed"] and figures["dissolved"]
@@ -124,6 +144,36 @@ def test_demo_loads_a_school_year_through_the_apis_and_only_once(running: tuple[
     assert figures_now["growth"]["overall"]["mean"] > 0  # exit answers above entry ones
     months = [m["month"] for m in figures_now["meetings"]["by_month"]]
     assert months[0] == f"{start:%Y-%m}" and months[-1] == f"{end:%Y-%m}"
+
+    # As of 15 January: the demo was loaded today, so nothing had been shown then; what is
+    # known today to have been held by then is every meeting dated up to that day.
+    mid_january = date(end.year, 1, 15).isoformat()
+    shown = client.get("/monitoring/regions/demo/dashboard",
+                       params={"as_of": mid_january, "basis": "shown"}).raise_for_status().json()
+    known = client.get("/monitoring/regions/demo/dashboard",
+                       params={"as_of": mid_january, "basis": "known"}).raise_for_status().json()
+    assert shown["meetings"]["held"] == 0
+    assert figures["meetings_1_15_01"] > 0
+    assert known["meetings"]["held"] == figures["meetings_by_15_01"]
+    january = next(m for m in known["meetings"]["by_month"] if m["month"] == f"{end.year}-01")
+    assert january["meetings"] == figures["meetings_1_15_01"]
+
+    # No hidden figure of the region, a municipality or a school can be recovered by subtracting
+    # the visible units from their parent: under a parent whose figure shows, never one alone.
+    scopes = [o["path"] for o in organisations]
+    shown_now = {scope: client.get("/monitoring/dashboard", params={"org": scope})
+                 .raise_for_status().json() for scope in scopes}
+    hidden_seen = 0
+    for parent, body in shown_now.items():
+        units = [u["scope"] for u in body["units"] if u["scope"] in shown_now]
+        for code, cell in hideable(body).items():
+            if cell.get("suppressed"):
+                hidden_seen += 1
+                assert cell.get("reason") in ("primary", "complementary")
+                continue
+            hidden = [u for u in units if hideable(shown_now[u])[code].get("suppressed")]
+            assert len(hidden) != 1, (parent, code, hidden)
+    assert hidden_seen > 0  # the demo's small schools do hide some
 
     # A pair cannot be recorded as formed on a day still to come (and nothing changes).
     mentee = next(m for m in client.get(f"/pairing/organisations/{by_path[expected['schools'][0][0]]}/pool")

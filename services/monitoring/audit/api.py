@@ -45,8 +45,12 @@ def trail(record_id: str, actor: CurrentActor, service: Audit,
 @router.get("/replay")
 def replay(actor: CurrentActor, service: Audit, response: Response,
            as_of: Annotated[str, Query(description="Дата или момент (UTC)")],
-           org: str | None = None) -> dict[str, Any]:
-    result, checked = service.checked_replay(actor, as_of, org)
+           org: str | None = None,
+           basis: Annotated[str | None, Query(description=(
+               "shown — какими цифры были показаны на дату (записи, внесённые до неё); known — "
+               "какими они были на дату по тому, что известно сегодня (по датам событий)"))] = None,
+           ) -> dict[str, Any]:
+    result, checked = service.checked_replay(actor, as_of, org, basis)
     verified(response, checked)
     return result
 

@@ -64,6 +64,10 @@ def _split(n: int) -> int:
 _NONE_LEN = 0xFFFFFFFF
 _ENTRY_MAGIC = b"NAUDIT1\n"
 _HEADER = struct.Struct(">9IQ")
+#: Version 2 adds two times after ``organisation``: when the log appended the entry and the
+#: business date the event carries. Entries of version 1 keep their bytes, so they still verify.
+_ENTRY_MAGIC_V2 = b"NAUDIT2\n"
+_HEADER_V2 = struct.Struct(">11IQ")
 _utc = UTC
 
 
@@ -87,11 +91,14 @@ def encode_fields(
     municipality: str | None,
     organisation: str | None,
     data: bytes,
+    appended_at: datetime | str | None = None,
+    business_at: datetime | str | None = None,
 ) -> bytes:
     """Positional twin of ``encode_entry`` for the hot loops (append and verify).
 
     ``occurred_at`` may already be the ``canonical_time`` text (the SQLite read path derives
-    it from the stored string without building a datetime)."""
+    it from the stored string without building a datetime). Without ``appended_at`` the entry is
+    of version 1 (``NAUDIT1``); with it, of version 2 (``NAUDIT2``, two more fields)."""
     f0 = source.encode()
     f1 = str(int(source_position)).encode()
     f2 = event_id.encode()
@@ -109,10 +116,21 @@ def encode_fields(
     else:
         f8 = organisation.encode()
         l8 = len(f8)
-    header = _HEADER.pack(
-        len(f0), len(f1), len(f2), len(f3), len(f4), len(f5), len(f6), l7, l8, len(data)
+    if appended_at is None:
+        header = _HEADER.pack(
+            len(f0), len(f1), len(f2), len(f3), len(f4), len(f5), len(f6), l7, l8, len(data)
+        )
+        return b"".join((_ENTRY_MAGIC, header, f0, f1, f2, f3, f4, f5, f6, f7, f8, data))
+    f9 = (appended_at if appended_at.__class__ is str else canonical_time(appended_at)).encode()
+    if business_at is None:
+        f10 = f4
+    else:
+        f10 = (business_at if business_at.__class__ is str else canonical_time(business_at)).encode()
+    header = _HEADER_V2.pack(
+        len(f0), len(f1), len(f2), len(f3), len(f4), len(f5), len(f6), l7, l8, len(f9), len(f10),
+        len(data),
     )
-    return b"".join((_ENTRY_MAGIC, header, f0, f1, f2, f3, f4, f5, f6, f7, f8, data))
+    return b"".join((_ENTRY_MAGIC_V2, header, f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, data))
 
 
 def encode_entry(
@@ -127,6 +145,8 @@ def encode_entry(
     municipality: str | None,
     organisation: str | None,
     data: bytes,
+    appended_at: datetime | None = None,
+    business_at: datetime | None = None,
 ) -> bytes:
     """Deterministic bytes that the leaf hash covers.
 
@@ -137,7 +157,7 @@ def encode_entry(
     """
     return encode_fields(
         source, source_position, event_id, event_type, occurred_at, aggregate_id, region,
-        municipality, organisation, bytes(data),
+        municipality, organisation, bytes(data), appended_at, business_at,
     )
 
 

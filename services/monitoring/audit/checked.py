@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from .chain import leaf_hash
 from .heads import HeadsFile
+from .history import Basis
 from .store import AuditStore
 from .verify import find_fork, verify_entries
 
@@ -26,10 +27,14 @@ class Checked:
     message_ru: str
 
 
-def last_position_before(store: AuditStore, conn: sa.Connection, moment: datetime) -> int:
+def last_position_before(store: AuditStore, conn: sa.Connection, moment: datetime,
+                         basis: Basis = "shown") -> int:
+    """The last entry a replay as of ``moment`` on ``basis`` reads (see ``history``)."""
     t = store.entries
-    return int(conn.execute(sa.select(sa.func.max(t.c.position)).where(
-        t.c.occurred_at <= store._time_bound(moment))).scalar() or 0)
+    bound = store._time_bound(moment)
+    column = t.c.appended_at if basis == "shown" else t.c.business_at
+    return int(conn.execute(sa.select(sa.func.max(t.c.position)).where(sa.or_(
+        column <= bound, sa.and_(column.is_(None), t.c.occurred_at <= bound)))).scalar() or 0)
 
 
 def check_up_to(store: AuditStore, conn: sa.Connection, up_to: int, heads_file: HeadsFile,

@@ -25,6 +25,7 @@ from services.monitoring.audit.heads import (
     public_key_pem,
     verify_head,
 )
+from services.monitoring.audit.history import BASES, Basis
 from services.monitoring.audit.proofs import consistency_proof, tree_of
 from services.monitoring.audit.records import AuditIntegrityError
 from services.monitoring.audit.replay import parse_moment, replay_log
@@ -178,12 +179,19 @@ def replay(as_of: Annotated[str, typer.Option("--as-of", help="Дата (кон�
            = None,
            as_json: AsJson = False, data_dir: DataDir = DEFAULT_DATA_DIR,
            public_key: PublicKey = None, checkpoints: Checkpoints = None,
-           witness_key: WitnessKey = None) -> None:
+           witness_key: WitnessKey = None,
+           basis: Annotated[str, typer.Option(help=(
+               "shown — как цифры были показаны на дату (записи, внесённые до неё); known — "
+               "какими они были на дату по тому, что известно сегодня (по датам событий)"))]
+           = "shown") -> None:
     """Восстановить цифры мониторинга на дату только по журналу аудита.
 
-    Сначала журнал проверяется до последней записи на эту дату; если проверить нечем или он
-    не цел, так и говорится (и код выхода 1)."""
+    Сначала журнал проверяется до последней записи, которую читает восстановление; если
+    проверить нечем или он не цел, так и говорится (и код выхода 1)."""
     when = moment(as_of, "--as-of")
+    if basis not in BASES:
+        raise typer.BadParameter("shown или known", param_hint="--basis")
+    chosen: Basis = basis  # type: ignore[assignment]
     scope = None
     if org:
         try:
@@ -195,9 +203,9 @@ def replay(as_of: Annotated[str, typer.Option("--as-of", help="Дата (кон�
     audit = open_reader(data_dir, public_key)
     try:
         with audit.store.engine.connect() as conn:
-            checked = _checked_up_to(audit, conn, last_position_before(audit.store, conn, when),
-                                     anchors)
-        result = replay_log(audit.store, when, scope)
+            checked = _checked_up_to(
+                audit, conn, last_position_before(audit.store, conn, when, chosen), anchors)
+        result = replay_log(audit.store, when, scope, basis=chosen)
     finally:
         audit.close()
     _say_checked(checked, as_json, result)

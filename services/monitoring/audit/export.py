@@ -151,6 +151,10 @@ class StoreExport:
                     "municipality": e.municipality,
                     "organisation": e.organisation,
                     "data_b64": base64.b64encode(e.data).decode("ascii"),
+                    # Entry format 2 only: the times a format-1 entry does not have are left out.
+                    **({} if e.appended_at is None else {
+                        "appended_at": canonical_time(e.appended_at),
+                        "business_at": canonical_time(e.business_at or e.occurred_at)}),
                     "leaf_hash": leaf.hex(),
                     "proof": [p.hex() for p in tree.inclusion_proof(e.position - 1, covered)],
                 }))

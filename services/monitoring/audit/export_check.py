@@ -83,6 +83,10 @@ def _read(path: Path) -> _Lines | None:
     return lines
 
 
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
 def _leaf(line: dict[str, Any]) -> bytes:
     data = encode_entry(
         source=line["source"], source_position=int(line["source_position"]),
@@ -91,6 +95,8 @@ def _leaf(line: dict[str, Any]) -> bytes:
         aggregate_id=line["aggregate_id"], region=line["region"],
         municipality=line["municipality"], organisation=line["organisation"],
         data=base64.b64decode(line["data_b64"], validate=True),
+        appended_at=_time(line.get("appended_at")),
+        business_at=_time(line.get("business_at")),
     )
     return hashlib.sha256(b"\x00" + data).digest()
 

@@ -143,7 +143,7 @@ class AuditLog:
         key_path = key_path_of(settings)
         # The key first: a refusal leaves nothing behind (no schema, no folder).
         signer = HeadSigner(load_signing_key(key_path)) if signing else None
-        store = AuditStore(engine or view_engine(settings, SERVICE))
+        store = AuditStore(engine or view_engine(settings, SERVICE), zone=settings.zone)
         store.create_schema()
         heads = HeadsFile(settings.service_dir(SERVICE) / HEADS_FILE_NAME)
         return cls(store, signer, heads, key_path, origin_of(settings.region))

@@ -55,10 +55,17 @@ def build_metadata(schema: str | None = None) -> sa.MetaData:
         sa.Column("data", sa.LargeBinary, nullable=False),
         sa.Column("leaf_hash", sa.LargeBinary(32), nullable=False),
         sa.Column("chain_hash", sa.LargeBinary(32), nullable=False),
+        # Entry format 2: when this log appended the entry (its own clock) and the business date
+        # the event carries (a meeting's date; else when it occurred). Null on entries of
+        # format 1, appended before these existed; both are hashed in format 2 (see chain).
+        sa.Column("appended_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("business_at", sa.DateTime(timezone=True), nullable=True),
         sa.UniqueConstraint("event_id", name="uq_audit_entries_event_id"),
         sa.UniqueConstraint("source", "source_position", name="uq_audit_entries_source_pos"),
         sa.Index("ix_audit_entries_aggregate_id", "aggregate_id"),
         sa.Index("ix_audit_entries_occurred_at", "occurred_at"),
+        sa.Index("ix_audit_entries_appended_at", "appended_at"),
+        sa.Index("ix_audit_entries_business_at", "business_at"),
     )
     sa.Table(
         "audit_state",
@@ -100,6 +107,8 @@ class AuditEnvelope:
     region: str
     municipality: str | None = None
     organisation: str | None = None
+    #: The business date the event carries; None: the store derives it (``history``).
+    business_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +126,8 @@ class StoredEntry:
     data: bytes
     leaf_hash: bytes
     chain_hash: bytes
+    appended_at: datetime | None = None  # None: an entry of format 1
+    business_at: datetime | None = None
 
     def entry_bytes(self) -> bytes:
         return _entry_bytes(self)
@@ -163,12 +174,15 @@ def _entry_bytes(e: Any) -> bytes:
         municipality=e.municipality,
         organisation=e.organisation,
         data=bytes(e.data),
+        appended_at=e.appended_at,
+        business_at=e.business_at,
     )
 
 
 _ENTRY_FIELDS = (
     "position", "source", "source_position", "event_id", "event_type", "occurred_at",
     "aggregate_id", "region", "municipality", "organisation", "data", "leaf_hash", "chain_hash",
+    "appended_at", "business_at",
 )
 
 

@@ -12,15 +12,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from .chain import ZERO_HASH, CompactRange, encode_fields
 from .export import StoreExport
 from .heads import HeadsFile, HeadSigner, SignedHead
+from .history import business_time
 from .records import (
     _ENTRY_FIELDS,
     _IN_CHUNK,
@@ -35,8 +37,14 @@ from .verify_store import StoreVerification
 
 
 class AuditStore(StoreVerification, StoreExport):
-    def __init__(self, engine: sa.Engine, schema: str | None = None) -> None:
+    def __init__(self, engine: sa.Engine, schema: str | None = None, *,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 zone: ZoneInfo | None = None) -> None:
         self.engine = engine
+        # The log's own clock (when an entry is appended) and the region's zone (a meeting's
+        # date is the start of that day there); see ``history``.
+        self.clock = clock
+        self.zone = zone or ZoneInfo("Europe/Moscow")
         self.metadata = build_metadata(schema)
         self.entries = self.metadata.tables[self._qualified("audit_entries", schema)]
         self.state = self.metadata.tables[self._qualified("audit_state", schema)]
@@ -97,6 +105,7 @@ class AuditStore(StoreVerification, StoreExport):
 
     def create_schema(self) -> None:
         self.metadata.create_all(self.engine)
+        self._add_history_columns()
         with self.engine.begin() as conn:
             if conn.execute(sa.select(self.state.c.id)).first() is None:
                 try:
@@ -119,6 +128,20 @@ class AuditStore(StoreVerification, StoreExport):
                             first_entry_at=self._stored_time(datetime.now(UTC)) if size else None))
                 except sa.exc.IntegrityError:
                     pass
+
+    def _add_history_columns(self) -> None:
+        """A log created before entry format 2 gains its two nullable times; its old entries
+        keep format 1 (nulls there) and verify as before."""
+        t = self.entries
+        with self.engine.begin() as conn:
+            present = {c["name"] for c in sa.inspect(conn).get_columns(t.name, schema=t.schema)}
+            for name in ("appended_at", "business_at"):
+                if name in present:
+                    continue
+                column_type = t.c[name].type.compile(dialect=conn.dialect)
+                conn.exec_driver_sql(f"ALTER TABLE {t.fullname} ADD COLUMN {name} {column_type}")
+                index = next(i for i in t.indexes if i.name == f"ix_audit_entries_{name}")
+                index.create(conn, checkfirst=True)
 
     def exists(self, conn: sa.Connection) -> bool:
         """Whether the log's tables exist (readers never create them)."""
@@ -258,14 +281,27 @@ class AuditStore(StoreVerification, StoreExport):
         sha = hashlib.sha256
         naive = self._naive_times
         fast = self._fast_insert is not None
+        appended = _utc(self.clock())
+        appended_iso = appended.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        appended_text = f"{appended_iso[:10]}T{appended_iso[11:]}Z"
+        appended_stored: Any = (appended_iso if fast else appended.replace(tzinfo=None)) if naive \
+            else appended
+        zone = self.zone
         for e in entries:
             occurred = _utc(e.occurred_at)
             # One isoformat per row serves both the hashed canonical text and SQLite's column.
             iso = occurred.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
             data = bytes(e.data)
+            business = _utc(e.business_at) if e.business_at is not None else business_time(
+                e.event_type, data, occurred, zone)
+            if business == occurred:
+                business_iso = iso
+            else:
+                business_iso = business.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
             leaf = sha(b"\x00" + encode_fields(
                 e.source, e.source_position, e.event_id, e.event_type, f"{iso[:10]}T{iso[11:]}Z",
                 e.aggregate_id, e.region, e.municipality, e.organisation, data,
+                appended_text, f"{business_iso[:10]}T{business_iso[11:]}Z",
             )).digest()
             chain = sha(chain + leaf).digest()
             acc.append(leaf)
@@ -273,12 +309,14 @@ class AuditStore(StoreVerification, StoreExport):
             if naive:
                 # Same text SQLAlchemy's SQLite DateTime writes, so Core reads parse it.
                 stored_time: Any = iso if fast else occurred.replace(tzinfo=None)
+                stored_business: Any = business_iso if fast else business.replace(tzinfo=None)
             else:
-                stored_time = occurred
+                stored_time, stored_business = occurred, business
             # Tuple in _ENTRY_FIELDS order: cheaper than a dict per row at 1M rows.
             rows.append((
                 size, e.source, int(e.source_position), e.event_id, e.event_type, stored_time,
                 e.aggregate_id, e.region, e.municipality, e.organisation, data, leaf, chain,
+                appended_stored, stored_business,
             ))
         return rows, size, chain
 
@@ -364,6 +402,8 @@ class AuditStore(StoreVerification, StoreExport):
             data=bytes(row.data),
             leaf_hash=bytes(row.leaf_hash),
             chain_hash=bytes(row.chain_hash),
+            appended_at=_utc(row.appended_at) if row.appended_at is not None else None,
+            business_at=_utc(row.business_at) if row.business_at is not None else None,
         )
 
     def _pages(self, conn: sa.Connection, columns: Sequence[Any], start: int, batch: int,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from queue import Full, Queue
@@ -15,10 +15,12 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from services.monitoring.audit.history import Basis
 from services.monitoring.audit.store import AuditStore
 from shared.auth import OrgPath
 from shared.logging import get_logger
 
+from .disclosure import hidden_figures, protect
 from .fold import DashboardFold, FoldSettings, new_deltas, rolled_counts
 from .render import children_of, render_dashboard
 from .tables import (
@@ -88,9 +90,12 @@ def read_ahead(make: Callable[[], Iterator[T]], depth: int = 2) -> Iterator[T]:
 
 
 def log_pages(store: AuditStore, conn: sa.Connection, after: int, page: int,
-              until: datetime | None = None) -> Iterator[list[tuple[int, str, bytes]]]:
+              until: datetime | None = None,
+              basis: Basis = "shown") -> Iterator[list[tuple[int, str, bytes]]]:
     """Pages of (position, event type, data) in log order after ``after``.
 
+    With ``until``: basis ``shown`` — the prefix of the log appended up to that moment;
+    basis ``known`` — every entry whose business date is up to it (see ``audit.history``).
     Straight through the driver's cursor: SQLAlchemy's per-row processing would cost more than
     the fold itself on millions of rows.
     """
@@ -103,26 +108,35 @@ def log_pages(store: AuditStore, conn: sa.Connection, after: int, page: int,
         bound = until.astimezone(UTC)
         if conn.dialect.name == "sqlite":
             bound = bound.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-        # coalesce() keeps the planner on the position index (see audit.replay.log_envelopes).
-        where += f" AND coalesce(occurred_at, occurred_at) <= {ph}"
+        if basis == "known":
+            # Entries of format 1 carry no business date: the time they occurred stands for it.
+            where += (f" AND (business_at <= {ph} OR (business_at IS NULL"
+                      f" AND occurred_at <= {ph}))")
     sql = (f"SELECT position, event_type, data FROM {name} WHERE {where} "
            f"ORDER BY position LIMIT {int(page)}")
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        if bound is not None:
-            # The last position anything up to the moment holds, found on the occurred_at index:
-            # as of an early date the scan below then ends there instead of at the log's end.
+        if bound is not None and basis == "shown":
+            # The last position appended up to the moment, found on the time indexes (format 1
+            # entries by when they occurred): the replay is the log's prefix up to there, so a
+            # record appended later, whatever date it carries, never changes it.
             # "+ 0" keeps the planners from answering max() by walking the positions backwards
             # (9.7 million rows as of the first month of a 10-million log, 86 s instead of 0.15).
-            cursor.execute(f"SELECT max(position + 0) FROM {name} WHERE occurred_at <= {ph}",
+            cursor.execute(f"SELECT max(position + 0) FROM {name} WHERE appended_at <= {ph}",
                            (bound,))
             found = cursor.fetchone()
-            if found is None or found[0] is None:
+            cursor.execute(f"SELECT max(position + 0) FROM {name} WHERE occurred_at <= {ph}"
+                           " AND appended_at IS NULL", (bound,))
+            older = cursor.fetchone()
+            last_position = max((int(r[0]) for r in (found, older) if r and r[0] is not None),
+                                default=None)
+            if last_position is None:
                 return
-            sql = sql.replace(" ORDER BY", f" AND position <= {int(found[0])} ORDER BY")
+            sql = sql.replace(" ORDER BY", f" AND position <= {last_position} ORDER BY")
+        params: tuple[Any, ...] = (bound, bound) if bound is not None and basis == "known" else ()
         last = after
         while True:
-            cursor.execute(sql, (last,) if bound is None else (last, bound))
+            cursor.execute(sql, (last, *params))
             rows = cursor.fetchall()
             if rows:
                 yield rows
@@ -144,6 +158,7 @@ class Replayed:
     names: dict[str, str]
     events: int
     settings: FoldSettings
+    basis: Basis = "shown"
 
     def dashboard(self, org: OrgPath, period: str | None = None) -> dict[str, Any]:
         """The dashboard of ``org`` as it showed then: the same rendering as the live one."""
@@ -152,21 +167,32 @@ class Replayed:
         body = render_dashboard(scope, level_of(org), self.counts.get(scope, {}), children,
                                 self.settings, {c: self.names[c] for c in children if c in self.names},
                                 period)
+        # The same protection as the live dashboard, from the replayed counts of every level.
+        hidden = hidden_figures(org, self.counts_with_units, self.settings)
+        body = protect(body, hidden, self.settings.min_group)
         return {**body, "as_of": self.moment.isoformat(), "events": self.events}
+
+    def counts_with_units(self, scope: str, metrics: Sequence[str]
+                          ) -> tuple[Mapping[str, float], dict[str, Mapping[str, float]]]:
+        """A scope's counts and those of the units directly under it (``disclosure``)."""
+        units = {s: self.counts.get(s, {}) for s, (_, parent) in self.where.items()
+                 if parent == scope}
+        return self.counts.get(scope, {}), units
 
     def regions(self) -> list[str]:
         return sorted(scope for scope, (level, _) in self.where.items() if level == "region")
 
 
 def replay_as_of(store: AuditStore, moment: datetime, settings: FoldSettings | None = None,
-                 page: int = 20000) -> Replayed:
-    """Every scope's counts as they stood at ``moment``, from the audit log alone."""
+                 page: int = 20000, basis: Basis = "shown") -> Replayed:
+    """Every scope's counts at ``moment`` from the audit log alone: as the dashboards showed
+    them then (``shown``), or as true then by what the log knows now (``known``)."""
     fold = DashboardFold(settings)
     events = 0
 
     def pages() -> Iterator[list[tuple[int, str, bytes]]]:
         with store.engine.connect() as conn:
-            yield from log_pages(store, conn, 0, page, until=moment)
+            yield from log_pages(store, conn, 0, page, until=moment, basis=basis)
 
     with contextlib.closing(read_ahead(pages)) as source:  # reading overlaps folding
         for rows in source:
@@ -174,7 +200,7 @@ def replay_as_of(store: AuditStore, moment: datetime, settings: FoldSettings | N
             events += len(rows)
     counts, where = rolled_counts(fold)
     names = {key: info["name"] for key, info in fold.state["org"].items()}
-    return Replayed(moment, counts, where, names, events, fold.settings)
+    return Replayed(moment, counts, where, names, events, fold.settings, basis)
 
 
 # --- writing: the projector -----------------------------------------------------------------

@@ -36,13 +36,16 @@ class Dashboard:
     children: list[dict[str, Any]]
     overdue: list[dict[str, Any]]
     as_of: str | None
+    #: With ``as_of``: ``shown`` (as the figures showed then) or ``known`` (as true then, known today).
+    basis: str = "shown"
 
 
 #: The KPI a unit is ranked by.
 RANKING_KPI = "students_mentees"
 
 
-async def load_dashboard(s: Session, org: str | None, as_of: str | None = None) -> Dashboard:
+async def load_dashboard(s: Session, org: str | None, as_of: str | None = None,
+                         basis: str | None = None) -> Dashboard:
     scope = parse_scope(org, s.actor)
     # Everything the user may read, once: the scope, its ancestors for the breadcrumbs, children.
     organisations = await s.api.get("/registry/organisations")
@@ -57,7 +60,8 @@ async def load_dashboard(s: Session, org: str | None, as_of: str | None = None) 
     # As of a date each unit's KPIs would be one more replay of the log: rank by counts then.
     live = as_of is None
     own, overdue, *each = await asyncio.gather(
-        s.api.get("/monitoring/dashboard", org=scope, as_of=as_of),
+        s.api.get("/monitoring/dashboard", org=scope, as_of=as_of,
+                  **({"basis": basis} if as_of and basis else {})),
         s.api.get("/documents/roadmaps/overdue", under=scope) if live else no_items(),
         *(s.api.get("/monitoring/kpis", org=c["path"]) for c in children if live))
     for item in overdue:
@@ -68,7 +72,8 @@ async def load_dashboard(s: Session, org: str | None, as_of: str | None = None) 
     rows = [{**child, "figures": units.get(child["path"], {}), "kpi": kpi,
              "late": sum(OrgPath.parse(child["path"]).contains(OrgPath.parse(i["path"])) for i in overdue)}
             for child, kpi in zip(children, kpis, strict=True)]
-    return Dashboard(scope, current, ancestors, own, ranked_by_kind(rows), overdue, own.get("as_of"))
+    return Dashboard(scope, current, ancestors, own, ranked_by_kind(rows), overdue, own.get("as_of"),
+                     basis or "shown")
 
 
 #: The order kinds of units are listed in; each kind is ranked among its own kind only.
@@ -135,10 +140,15 @@ def kpi_chart(kpis: list[dict[str, Any]]) -> Any:
         for k in kpis if not k.get("suppressed")], unit=" %")
 
 
+#: Which history a dashboard as of a date shows (``/monitoring/dashboard``'s ``basis``).
+BasisChoice = Annotated[str | None, Query(pattern=r"^(shown|known)$")]
+
+
 @router.get("/dashboard")
 async def dashboard(request: Request, s: Signed, org: str | None = None,
-                    as_of: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None) -> Response:
-    data = await load_dashboard(s, org, as_of)
+                    as_of: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None,
+                    basis: BasisChoice = None) -> Response:
+    data = await load_dashboard(s, org, as_of, basis)
     charts = ranking_charts(data.children) if data.as_of is None else []
     trend = meetings_trend(data.figures.get("meetings", {}).get("by_month", []))
     return render(request, "dashboard.html", actor=s.actor, d=data, charts=charts, trend=trend,
@@ -147,9 +157,9 @@ async def dashboard(request: Request, s: Signed, org: str | None = None,
 
 @router.get("/dashboard/export.xlsx")
 async def dashboard_export(s: Signed, org: str | None = None,
-                           as_of: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None
-                           ) -> Response:
-    data = await load_dashboard(s, org, as_of)
+                           as_of: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None,
+                           basis: BasisChoice = None) -> Response:
+    data = await load_dashboard(s, org, as_of, basis)
     content = export.dashboard_xlsx(data.current, data.figures, data.children, data.overdue, KIND_TITLES)
     name = f"monitoring-{data.scope.replace('/', '-')}{'-' + as_of if as_of else ''}.xlsx"
     return Response(content, media_type=export.XLSX_TYPE,

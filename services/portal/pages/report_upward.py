@@ -16,6 +16,7 @@ from fastapi import Form, Request, Response
 from services.portal.frame import Signed, page_router, render, see_other
 from services.portal.pages.awards import issuer
 from shared import periods
+from shared.localtime import local_today
 
 router = page_router()
 #: Who signs a territory's report by default, by the territory's kind.
@@ -32,7 +33,7 @@ def default_period(today: datetime.date) -> str:
 async def upward_form(request: Request, s: Signed) -> Response:
     org = await issuer(s)
     return render(request, "report_upward.html", actor=s.actor, org=org,
-                  period=default_period(datetime.date.today()),
+                  period=default_period(local_today()),
                   position=SIGNATORIES.get(org["kind"], "Руководитель"))
 
 

@@ -191,7 +191,10 @@ def test_redelivery_changes_nothing(store: AuditStore, signer, heads) -> None:
 
 def test_bulk_load_stores_what_appending_stores(store: AuditStore, signer, heads,
                                                 tmp_path: Path) -> None:
-    appended = AuditStore(sa.create_engine(f"sqlite:///{tmp_path / 'appended.db'}"))
+    # One clock for both: each entry keeps (and hashes) when it was appended.
+    appended = AuditStore(sa.create_engine(f"sqlite:///{tmp_path / 'appended.db'}"),
+                          clock=lambda: T0)
+    store.clock = lambda: T0
     appended.create_schema()
     fill(appended, signer, HeadsFile(tmp_path / "appended-heads.jsonl"), n=23)
     assert store.bulk_load((envelope(i) for i in range(1, 24)), batch=10) == 23  # 3 transactions

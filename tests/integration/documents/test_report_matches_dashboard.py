@@ -79,7 +79,9 @@ def populate(system: System) -> None:
     p1 = pair(system, SCHOOL_A, programmes[SCHOOL_A], t1, a[0], a[1], a[2])
     p2 = pair(system, SCHOOL_A, programmes[SCHOOL_A], t2, a[3], a[4])
     p3 = pair(system, SCHOOL_B, programmes[SCHOOL_B], tb, b[0])
-    # Five mentee answers in school-a (a mean), two mentor answers there (a small group, «<5»).
+    # Five mentee answers in school-a, two mentor answers there (a small group, hidden); one
+    # mentee answer in school-b (hidden), so school-a's mentee mean goes with it: the
+    # municipality's minus school-a's would give school-b's (complementary suppression).
     feedback(system, SCHOOL_A, p1, {t1: 9, a[0]: 8, a[1]: 7, a[2]: 10})
     feedback(system, SCHOOL_A, p2, {t2: 6, a[3]: 9, a[4]: 8})
     feedback(system, SCHOOL_B, p3, {b[0]: 10})
@@ -107,7 +109,10 @@ def test_a_municipal_report_holds_exactly_the_figures_of_the_municipal_dashboard
     units = {u["scope"]: u for u in board["units"]}
     assert set(units) == {SCHOOL_A, SCHOOL_B}
     children = {scope: dashboard(system, scope) for scope in units}
-    assert printed_satisfaction(children[SCHOOL_A]) == "скрыто: менее 5 чел. / 8,4"
+    hidden = "скрыто: менее 5 чел."
+    assert printed_satisfaction(children[SCHOOL_A]) == f"{hidden} / {hidden}"
+    assert children[SCHOOL_A]["satisfaction"]["feedback"]["mentee"]["reason"] == "complementary"
+    assert board["satisfaction"]["feedback"]["mentee"]["mean"] is not None
     shown = [k for k in board["kpis"] if not k["suppressed"] and k["denominator"]]
     assert {k["code"] for k in shown} >= {"students_mentees", "students_mentors"}
 

@@ -29,6 +29,7 @@ from services.monitoring.calendar import CalendarConfig
 from services.monitoring.dashboards import counts_table, state_table
 from services.monitoring.rebuild import rebuild
 from services.monitoring.runtime import MonitoringRuntime
+from services.monitoring.suppression import hidden_text, reason_text
 from services.pairing.runtime import PairingRuntime
 from services.registry.runtime import RegistryRuntime
 from shared import periods
@@ -201,6 +202,15 @@ def read_model(monitoring: MonitoringRuntime) -> tuple[dict[tuple[str, str], flo
         return counts, sorted(tuple(r) for r in conn.execute(sa.select(state_table)))
 
 
+HIDDEN = hidden_text(5)
+
+
+def small_group(reason: str) -> dict[str, Any]:
+    """A mean hidden to protect a small group, as every view reads it."""
+    return {"count": HIDDEN, "mean": None, "suppressed": True, "reason": reason,
+            "explanation": reason_text(reason, 5)}
+
+
 def strip(dashboard: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in dashboard.items() if k not in ("as_of", "events")}
 
@@ -344,12 +354,10 @@ def test_a_school_year_at_three_levels(year: Year) -> None:  # noqa: PLR0915 - o
     # 5 mentor answers but from two people (T1, T2), 8 mentee answers from four (a1–a4): a
     # mean over so few people could describe one of them.
     assert school_a["satisfaction"]["feedback"] == {
-        "mentor": {"count": "<5", "mean": None, "suppressed": True},
-        "mentee": {"count": "<5", "mean": None, "suppressed": True}}
+        "mentor": small_group("primary"), "mentee": small_group("primary")}
     assert school_a["satisfaction"]["survey"]["mentee"] == {"count": 5, "mean": 8.4,
                                                             "suppressed": False}  # 9+9+8+10+6
-    assert school_a["satisfaction"]["survey"]["mentor"] == {"count": "<5", "mean": None,
-                                                            "suppressed": True}
+    assert school_a["satisfaction"]["survey"]["mentor"] == small_group("primary")
     assert school_a["growth"] == {
         "motivational": {"count": 5, "mean": 2.6, "suppressed": False},   # (3+1+2+3+4)/5
         "competency": {"count": 5, "mean": 2.3, "suppressed": False},     # (1.5+1+2+3+4)/5
@@ -360,16 +368,21 @@ def test_a_school_year_at_three_levels(year: Year) -> None:  # noqa: PLR0915 - o
     assert school_a["contingent"]["students_10_19"] == 20
     assert kpis(school_a) == {"students_mentees": (5, 20, 0.25, False),
                               "students_mentors": (1, 10, 0.1, True),
-                              "young_teachers_mentees": (0, 5, 0.0, False),
+                              # Hidden beside school B's 2 young teachers: m1's 0/7 minus
+                              # A's 0/5 would give B's 0/2 (complementary suppression).
+                              "young_teachers_mentees": (HIDDEN, HIDDEN, None, None),
                               "enterprises_mentors": (0, 0, None, None),
                               "participants_satisfied": (5, 6, 0.8333, True)}
+    young_a = next(k for k in school_a["kpis"] if k["code"] == "young_teachers_mentees")
+    assert young_a["suppressed"] and young_a["reason"] == "complementary"
 
     assert school_b["pairs"]["by_status"] == {"active": 1, "completed": 0, "dissolved": 0}
     assert school_b["feedback"] == {"expected": 4, "submitted": 2, "completion": 0.5}
     # One answer a side: a mean would describe one person.
     assert school_b["satisfaction"]["feedback"]["mentor"]["suppressed"] is True
     young = next(k for k in school_b["kpis"] if k["code"] == "young_teachers_mentees")
-    assert young["suppressed"] and young["numerator"] == "<5" and young["value"] is None
+    assert young["suppressed"] and young["numerator"] == HIDDEN and young["value"] is None
+    assert young["reason"] == "primary"
     # b2 is registered but paired with nobody: not active, so not in the numerator.
     assert kpis(school_b)["students_mentees"] == (1, 10, 0.1, False)
 
@@ -383,7 +396,7 @@ def test_a_school_year_at_three_levels(year: Year) -> None:  # noqa: PLR0915 - o
                                              "per_pair": 1.0}
     assert m1["feedback"] == {"expected": 30, "submitted": 15, "completion": 0.5}
     assert m1["satisfaction"]["feedback"] == {
-        "mentor": {"count": "<5", "mean": None, "suppressed": True},  # T1, T2, TB
+        "mentor": small_group("primary"),  # T1, T2, TB
         "mentee": {"count": 9, "mean": 7.89, "suppressed": False}}   # a1–a4, b1: 62+9 over 9
     assert kpis(m1) == {"students_mentees": (6, 30, 0.2, False),
                         "students_mentors": (1, 15, 0.0667, False),

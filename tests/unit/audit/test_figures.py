@@ -91,6 +91,7 @@ def test_an_old_schema_version_folds_like_the_current_one() -> None:
 
 
 def test_moments() -> None:
-    assert parse_moment("2025-12-31") == datetime(2025, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    # A bare date is the end of that day in the region (Moscow, UTC+3 by default).
+    assert parse_moment("2025-12-31") == datetime(2025, 12, 31, 20, 59, 59, 999999, tzinfo=UTC)
     assert parse_moment("2025-12-31T10:00:00+03:00") == datetime(2025, 12, 31, 7, tzinfo=UTC)
     assert parse_moment("2025-12-31T10:00:00") == datetime(2025, 12, 31, 10, tzinfo=UTC)

@@ -10,6 +10,7 @@ import struct
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -17,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.monitoring.audit.chain import (
     MerkleTree,
+    canonical_time,
     encode_entry,
     leaf_hash,
     verify_consistency,
@@ -30,6 +32,7 @@ from services.monitoring.audit.checkpoint import (
     sign_checkpoint,
 )
 from services.monitoring.audit.heads import HeadSigner, SignedHead, verify_head
+from services.monitoring.audit.history import business_time
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "audit-format.md"
 
@@ -66,6 +69,42 @@ def test_entries_leaves_and_chain(vectors: dict[str, Any]) -> None:
         assert leaf.hex() == e["leaf_hash"] == leaf_hash(raw).hex()
         chain = hashlib.sha256(chain + leaf).digest()
         assert chain.hex() == e["chain_hash"]
+
+
+def by_hand_v2(e: dict[str, Any]) -> bytes:
+    """§1, format 2: magic NAUDIT2, eleven uint32 lengths (the nine, appended_at, business_at)."""
+    fields = [e["source"], str(e["source_position"]), e["event_id"], e["event_type"],
+              e["occurred_at"], e["aggregate_id"], e["region"], e["municipality"],
+              e["organisation"], e["appended_at"], e["business_at"]]
+    raw = [b"" if f is None else f.encode() for f in fields]
+    lengths = [0xFFFFFFFF if f is None else len(r) for f, r in zip(fields, raw, strict=True)]
+    data = base64.b64decode(e["data_b64"])
+    return b"NAUDIT2\n" + struct.pack(">11IQ", *lengths, len(data)) + b"".join(raw) + data
+
+
+def test_entries_of_format_2_keep_append_time_and_business_date(vectors: dict[str, Any]) -> None:
+    zone = ZoneInfo("Europe/Moscow")
+    for e in vectors["entries_v2"]:
+        raw = by_hand_v2(e)
+        assert raw.hex() == e["entry_bytes_hex"]
+        data = base64.b64decode(e["data_b64"])
+        occurred = datetime.fromisoformat(e["occurred_at"])
+        # The business date is the meeting's day, from its local midnight, not when it was typed.
+        business = business_time(e["event_type"], data, occurred, zone)
+        assert canonical_time(business) == e["business_at"]
+        assert encode_entry(
+            source=e["source"], source_position=e["source_position"], event_id=e["event_id"],
+            event_type=e["event_type"], occurred_at=occurred,
+            aggregate_id=e["aggregate_id"], region=e["region"], municipality=e["municipality"],
+            organisation=e["organisation"], data=data,
+            appended_at=datetime.fromisoformat(e["appended_at"]), business_at=business) == raw
+        assert leaf_hash(raw).hex() == e["leaf_hash"]
+        # Format 1's bytes of the same fields differ: a row cannot change format unnoticed.
+        assert encode_entry(
+            source=e["source"], source_position=e["source_position"], event_id=e["event_id"],
+            event_type=e["event_type"], occurred_at=occurred, aggregate_id=e["aggregate_id"],
+            region=e["region"], municipality=e["municipality"], organisation=e["organisation"],
+            data=data) != raw
 
 
 def test_tree_and_proofs(vectors: dict[str, Any]) -> None:

@@ -58,6 +58,10 @@ class FakeViews:
                     if child.rpartition("/")[0] == scope and child != scope}
         return self.counts.get(scope, {}), children
 
+    def counts_with_units(self, scope: str, metrics: object
+                          ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+        return self.scope_counts(scope)
+
     def pair_members(self, pair_id: UUID) -> tuple[str, list[str]] | None:
         return self.pairs.get(pair_id)
 
