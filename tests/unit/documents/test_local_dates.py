@@ -53,5 +53,5 @@ async def test_an_order_at_2330_utc_is_dated_by_moscow(late_documents: Documents
         "signatory": {"position": "Директор", "full_name": "Смирнова Ирина Петровна"},
         "org": SCHOOL_A, "school_year": "2026-2027", "pairs": [{"pair_id": str(pair)}]})
     ctx = CommandContext(Actor(user="tester", role=Role.CURATOR, scope=OrgPath.parse(SCHOOL_A)))
-    issued = await late_documents.issue_pairs_order(ctx, "token", order)
+    issued = await late_documents.issue_pairs_order(ctx, order)
     assert issued["date"] == "2026-12-07"  # UTC would say 06.12
