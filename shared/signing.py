@@ -121,6 +121,12 @@ class Keyring:
                     base64.b64decode(path.read_text()))
         return cls(public, private, exchange_public, exchange_private)
 
+    def for_service(self, service: str) -> Keyring:
+        """What one service is handed: every public key, and only its own private ones."""
+        return Keyring(dict(self.public), {s: k for s, k in self.private.items() if s == service},
+                       dict(self.exchange_public),
+                       {s: k for s, k in self.exchange_private.items() if s == service})
+
     def write(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         for service, key in self.private.items():
@@ -207,6 +213,9 @@ def keys_dir(settings: Settings) -> Path:
 def load_keyring(settings: Settings) -> Keyring:
     """The keyring of a deployment; generated (all services) when the folder has none yet."""
     folder = keys_dir(settings)
+    if (folder / KEYRING_FILE).exists() and (folder / EXCHANGE_FILE).exists():
+        # Complete (the keyring is written last); may be a read-only Secret: nothing to lock.
+        return Keyring.load(folder)
     with _locked(folder):
         if not (folder / KEYRING_FILE).exists():
             Keyring.generate().write(folder)

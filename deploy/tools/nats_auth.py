@@ -35,6 +35,7 @@ import typer
 from shared.auth import CODE_PATTERN
 from shared.bus import AUDIT_HEADS_SUBJECT, inbox_prefix
 from shared.contracts import REVOCATIONS_BUCKET, SOURCES, SUBJECT_ROOT, stream_name
+from shared.signing import KEYRING_FILE, Keyring
 
 SERVICES = (*SOURCES, "portal")
 RPC_SUBJECTS = f"{SUBJECT_ROOT}.rpc.>"
@@ -292,6 +293,26 @@ class RegionSecrets:
     def leaf(self, municipality: str) -> Path:
         return self.out / "leaf" / municipality
 
+    def keys(self, service: str) -> Path:
+        """The service's key folder (``NASTAVNIK_EVENT_KEYS_DIR``): every public key, its own
+        private ones (``shared.signing``)."""
+        return self.out / "keys" / service
+
+
+#: Who gets a key folder: the publishing services, and the portal (public keys only: it checks
+#: the registry's signed revocations).
+KEY_HOLDERS = (*SOURCES, "portal")
+
+
+def write_keys(layout: RegionSecrets) -> None:
+    """The services' signing and exchange keys, made once: a later run keeps them (remove the
+    ``keys`` folder to rotate them all, with every service restarted at once)."""
+    if all((layout.keys(s) / KEYRING_FILE).exists() for s in KEY_HOLDERS):
+        return
+    keyring = Keyring.generate()
+    for holder in KEY_HOLDERS:
+        keyring.for_service(holder).write(layout.keys(holder))
+
 
 def write_region(out: Path, region: str, municipalities: Sequence[str],
                  route_hosts: Sequence[str], hub_leaf_urls: Sequence[str],
@@ -326,6 +347,7 @@ def write_region(out: Path, region: str, municipalities: Sequence[str],
         write_secret(folder / "leaf.env", env_file({
             "LEAF_NAME": f"leaf-{municipality}", "LEAF_DOMAIN": municipality,
             "LEAF_HUB_URLS": leaf_hub_urls(link, hub_leaf_urls)}))
+    write_keys(layout)
     write_secret(layout.credentials, json.dumps(known, indent=2, sort_keys=True) + "\n")
     return layout
 

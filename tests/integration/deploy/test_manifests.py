@@ -24,9 +24,12 @@ from typer.testing import CliRunner
 
 from deploy.tools.nats_auth import SERVICES, RegionSecrets
 from services.cli import app
+from shared import claims, sealed
+from shared.auth import Actor, OrgPath, Role
 from shared.bus import edge_stream_config
-from shared.contracts import SOURCES
+from shared.contracts import NAMES, SOURCES
 from shared.nats_server import nats_server_binary
+from shared.signing import Keyring
 from tests.integration.deploy.conftest import (
     DEPLOY,
     MUNICIPALITIES,
@@ -409,6 +412,42 @@ def test_regenerating_keeps_passwords_and_secrets_stay_out_of_the_repository(
     assert (again.leaf("m-new") / "leaf.env").exists()
     refused = CliRunner().invoke(app, ["nats-auth", "--out", str(DEPLOY / "secrets"), "--region", "demo"])
     assert refused.exit_code != 0 and not (DEPLOY / "secrets").exists()
+
+
+def test_each_service_is_handed_only_its_own_keys_and_they_work_together(
+        region_secrets: RegionSecrets, tmp_path: Path) -> None:
+    """Events and requests between services are signed, replies sealed: in a distributed
+    deployment every service must hold the same public keys, and only its own private ones."""
+    folders = {holder: region_secrets.keys(holder) for holder in (*SOURCES, "portal")}
+    held = {holder: Keyring.load(folder) for holder, folder in folders.items()}
+    for holder, keyring in held.items():
+        mine = [holder] if holder in SOURCES else []
+        assert sorted(keyring.private) == mine and sorted(keyring.exchange_private) == mine
+        assert sorted(keyring.public) == sorted(SOURCES)
+        assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in folders[holder].glob("*.key"))
+    # The documents service asks the registry for names: the claim it signs verifies there, and
+    # the registry's sealed reply opens only with the documents service's own key.
+    curator = Actor(user="c", role=Role.CURATOR, scope=OrgPath.parse("demo/m1/s1"))
+    request = claims.mint(held["documents"], "documents", "registry", curator)
+    assert claims.verify(held["registry"], NAMES, request, seen=None).actor == curator
+    context = sealed.context_of(NAMES.subject, request["actor"]["jti"])
+    reply = sealed.seal(held["registry"], "registry", "documents", b'{"people": {}}', context)
+    assert sealed.open_sealed(held["documents"], "registry", "documents", reply, context) == \
+        b'{"people": {}}'
+    with pytest.raises(LookupError):
+        claims.mint(held["pairing"], "documents", "registry", curator)  # not pairing's to sign
+    # A second run keeps the keys (rotating them would orphan every signed stream).
+    first = issue(tmp_path / "region")
+    before = (first.keys("registry") / "registry.key").read_text()
+    again = issue(tmp_path / "region", "--municipality", "m-new")
+    assert (again.keys("registry") / "registry.key").read_text() == before
+    # Compose mounts each service's folder read-only where the service looks for its keys.
+    spec = compose()
+    for service in ("registry", "pairing", "monitoring", "documents", "portal"):
+        assert f"${{NASTAVNIK_SECRETS:?set NASTAVNIK_SECRETS}}/keys/{service}:/etc/nastavnik/keys:ro" \
+            in spec["services"][service]["volumes"], service
+        assert spec["services"][service]["environment"]["NASTAVNIK_EVENT_KEYS_DIR"] == \
+            "/etc/nastavnik/keys"
 
 
 def test_edge_stream_example_matches_what_the_code_declares() -> None:
