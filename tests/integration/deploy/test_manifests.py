@@ -448,6 +448,13 @@ def test_each_service_is_handed_only_its_own_keys_and_they_work_together(
             in spec["services"][service]["volumes"], service
         assert spec["services"][service]["environment"]["NASTAVNIK_EVENT_KEYS_DIR"] == \
             "/etc/nastavnik/keys"
+        deployment = next(d for d in yaml.safe_load_all(
+            (DEPLOY / "kubernetes" / f"{service}.yaml").read_text()) if d["kind"] == "Deployment")
+        pod = deployment["spec"]["template"]["spec"]
+        assert {"name": "service-keys", "secret": {"secretName": f"nastavnik-keys-{service}",
+                                                   "defaultMode": 0o440}} in pod["volumes"]
+        assert {"name": "service-keys", "mountPath": "/etc/nastavnik/keys", "readOnly": True} \
+            in pod["containers"][0]["volumeMounts"]
 
 
 def test_edge_stream_example_matches_what_the_code_declares() -> None:
