@@ -91,7 +91,7 @@ def test_curator_imports_a_base_sees_row_errors_and_withdraws_a_consent(page: Pa
 
 def test_curator_of_one_school_never_sees_another_schools_people(page: Page, system: System) -> None:
     other = system.organisation(SCHOOL_2)
-    with system.api() as api:
+    with system.api(Role.CURATOR, SCHOOL_2) as api:  # officials see children by label only
         others = api.get(f"/registry/organisations/{other['id']}/people").json()
     names = [p["full_name"] for p in others]
     assert len(names) >= 10
