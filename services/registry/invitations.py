@@ -172,7 +172,9 @@ class InvitationService:
 
     def _refused(self, address: str, reason: str, row: Any) -> None:
         wait = self.accounts.delays.failed(DELAY_KEY, address)
-        security_event("invitation_refused", reason=f"INVITATION_{reason}", address=address,
-                       target=str(row.person_id) if row is not None else "")
+        # A failed sign-in like a wrong password (the same alerts watch it); the target is the
+        # invited person's id when the code was a real one, never the code itself.
+        security_event("login_failed", reason=f"INVITATION_{reason}", address=address,
+                       target=str(row.person_id) if row is not None else DELAY_KEY)
         if wait:
             log.warning("invitations.delayed", address=address, seconds=wait)

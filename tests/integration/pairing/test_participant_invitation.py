@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from shared.auth import Role
+from shared.metrics import SECURITY_EVENTS
 from tests.integration.pairing.conftest import SCHOOL_A, SCHOOL_B, System
 
 PASSWORD = "Ласточка-над-рекой-2026"
@@ -27,6 +28,13 @@ def invite(system: System, person_id: str, scope: str = SCHOOL_A) -> Any:
 def accept(system: System, code: str, login: str, password: str = PASSWORD) -> Any:
     return system.client.post("/auth/invitation/accept",
                               json={"code": code, "login": login, "password": password})
+
+
+def refusals(reason: str) -> float:
+    """Failed sign-ins counted (``security.login_failed``) for this reason."""
+    return sum(sample.value for metric in SECURITY_EVENTS.collect() for sample in metric.samples
+               if sample.name.endswith("_total") and sample.labels["event"] == "login_failed"
+               and sample.labels["reason"] == reason)
 
 
 def bearer(session: dict[str, Any]) -> dict[str, str]:
@@ -57,8 +65,10 @@ def test_an_invitation_is_issued_once_used_once_and_only_by_the_own_curator(syst
     session = signed.json()
     assert (session["role"], session["login"]) == ("participant", "smirnov")
     assert system.get("/auth/me", headers=bearer(session)).json()["user"] == mentor_id
-    # Single use; and the person now has an account (no further invitations).
+    # Single use, and a reuse is a security event; the person now has an account.
+    reused = refusals("INVITATION_USED")
     assert error(accept(system, second, "smirnov-2")) == (401, "INVALID_INVITATION")
+    assert refusals("INVITATION_USED") == reused + 1
     assert error(invite(system, mentor_id)) == (409, "ACCOUNT_EXISTS")
     # The password chosen signs in as usual.
     again = system.client.post("/auth/login", json={"login": "smirnov", "password": PASSWORD})
@@ -74,7 +84,9 @@ def test_an_expired_code_is_refused_and_wrong_codes_are_delayed(system: System) 
         code = invite(system, system.mentor()).json()["code"]
     finally:
         accounts.clock = now
+    expired = refusals("INVITATION_EXPIRED")
     assert error(accept(system, code, "late")) == (401, "INVALID_INVITATION")
+    assert refusals("INVITATION_EXPIRED") == expired + 1
     # Guessing codes is sign-in guessing: after the free failures, the address waits.
     answers = [accept(system, "AAAA-BBBB-CCCC", "guess").status_code
                for _ in range(system.settings.login_max_failures + 1)]
