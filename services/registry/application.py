@@ -370,6 +370,7 @@ class RegistryService(EventSourcedService):
                     self.vault.shred(conn, person_id)
             finally:
                 self._after_stored()
+            self.invitations.end_access(person_id)
             if not self.vault.purge_deleted():
                 log.warning("registry.key_purge_deferred", person_id=str(person_id))
             log.info("registry.consent_withdrawn", person_id=str(person_id),

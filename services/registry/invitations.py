@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from services.registry import views
 from services.registry.accounts import LOGIN_PATTERN, AccountService, Session
-from services.registry.credentials import accounts
+from services.registry.credentials import accounts, refresh_tokens, revoked_tokens, session_tokens
 from services.registry.credentials import metadata as credentials_metadata
 from services.registry.password_policy import check_new_password
 from services.registry.passwords import hash_password
@@ -35,6 +35,7 @@ from shared.auth import Actor, OrgPath, Role, require_inviter
 from shared.errors import DomainError, conflict, not_found
 from shared.logging import get_logger
 from shared.metrics import security_event
+from shared.tokens import REVOKED
 
 log = get_logger(__name__)
 
@@ -169,6 +170,33 @@ class InvitationService:
         with self.engine.connect() as conn:
             account = conn.execute(sa.select(accounts).where(accounts.c.login == login)).one()
         return service._new_session(service._account(account), family=secrets.token_hex(16))
+
+    def end_access(self, person_id: UUID) -> None:
+        """Consent withdrawn: the person's invitation ends, their account is disabled and every
+        session of it ends now (its access tokens on the deny-list, as a logout's)."""
+        now = self.accounts.clock()
+        with self.engine.begin() as conn:
+            conn.execute(invitations.delete().where(invitations.c.person_id == person_id))
+            logins = list(conn.execute(sa.select(accounts.c.login).where(
+                accounts.c.person_id == person_id)).scalars())
+            if not logins:
+                return
+            conn.execute(accounts.update().where(accounts.c.login.in_(logins)).values(disabled=True))
+            families = sa.select(refresh_tokens.c.family).where(refresh_tokens.c.login.in_(logins))
+            revoke = {row.jti: row.expires_at for row in conn.execute(sa.select(session_tokens).where(
+                session_tokens.c.family.in_(families), session_tokens.c.expires_at > now))}
+            conn.execute(session_tokens.delete().where(session_tokens.c.family.in_(families)))
+            conn.execute(refresh_tokens.delete().where(refresh_tokens.c.login.in_(logins)))
+            known = set(conn.execute(sa.select(revoked_tokens.c.jti).where(
+                revoked_tokens.c.jti.in_(list(revoke)))).scalars()) if revoke else set()
+            fresh = [{"jti": j, "expires_at": e} for j, e in revoke.items() if j not in known]
+            if fresh:
+                conn.execute(revoked_tokens.insert(), fresh)
+        for jti, until in revoke.items():
+            REVOKED.revoke(jti, until)
+        if revoke and self.accounts.on_revoked is not None:
+            self.accounts.on_revoked(revoke)
+        log.info("invitations.access_ended", person_id=str(person_id), sessions=len(revoke))
 
     def _refused(self, address: str, reason: str, row: Any) -> None:
         wait = self.accounts.delays.failed(DELAY_KEY, address)

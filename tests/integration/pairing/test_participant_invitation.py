@@ -74,6 +74,15 @@ def test_an_invitation_is_issued_once_used_once_and_only_by_the_own_curator(syst
     again = system.client.post("/auth/login", json={"login": "smirnov", "password": PASSWORD})
     assert again.status_code == 200 and again.json()["role"] == "participant"
 
+    # Consent withdrawn: the account and its sessions end at once.
+    system.withdraw(mentor_id)
+    assert system.get("/auth/me", headers=bearer(session)).status_code == 401
+    assert system.get("/auth/me", headers=bearer(again.json())).status_code == 401
+    assert system.client.post("/auth/refresh", json={
+        "refresh_token": again.json()["refresh_token"]}).status_code == 401
+    refused = system.client.post("/auth/login", json={"login": "smirnov", "password": PASSWORD})
+    assert refused.status_code == 401
+
 
 def test_an_expired_code_is_refused_and_wrong_codes_are_delayed(system: System) -> None:
     accounts = system.registry.service.accounts
