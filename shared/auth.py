@@ -307,6 +307,15 @@ def can_read_pair(actor: Actor, path: OrgPath, members: Collection[UUID]) -> boo
     return actor.can_read(path)
 
 
+def require_inviter(actor: Actor, path: OrgPath, missing: DomainError) -> None:
+    """A participant is invited to sign in by the curator of their own organisation: the one who
+    knows them (and, for a minor, their guardian) in person. Another organisation's person
+    answers as if there were none; an official above the school may read but not invite."""
+    actor.require_record_read(path, missing)
+    if actor.role is not Role.CURATOR or not actor.can_write(path):
+        raise forbidden("Код приглашения выдаёт куратор организации участника")
+
+
 # --- pairing across organisations: a proposal the mentor's organisation answers ---------------
 
 def pair_needs_agreement(actor: Actor, same_organisation: bool, mentor_path: OrgPath) -> bool:

@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     #: Access tokens are short-lived; the refresh token (rotated on every use) keeps a session.
     access_token_minutes: int = 30
     refresh_token_hours: int = 12
+    #: How long a participant's invitation code stays valid (``registry/invitations.py``).
+    invitation_days: int = 30
     #: Wrong passwords for one login from one address before each next try must wait, and the
     #: longest wait (also how long a streak is remembered). Never a lock-out: other addresses
     #: are not held up (services/registry/credentials.py).

@@ -187,10 +187,20 @@ class PairingQueries(PoolReader):
             query = query.where(views.pairs.c.status == status)
         if mentor_id is not None:
             query = query.where(views.pairs.c.mentor_id == mentor_id)
+        viewer = participant_id(actor)
         with self.engine.connect() as conn:
-            rows = [r for r in conn.execute(query)
-                    if can_see_pair(actor, OrgPath.parse(r.path), self._mentor_path(r))]
+            if viewer is not None:
+                # A participant lists their own pairs (as mentor or as a mentee), wherever filed.
+                mine = sa.select(views.pair_mentees.c.pair_id).where(
+                    views.pair_mentees.c.mentee_id == viewer)
+                query = query.where(sa.or_(views.pairs.c.mentor_id == viewer,
+                                           views.pairs.c.id.in_(mine)))
+            rows = list(conn.execute(query))
             members = self._members(conn, [r.id for r in rows])
+        rows = [r for r in rows if (
+            can_read_pair(actor, OrgPath.parse(r.path), {r.mentor_id, *map(UUID, members[r.id])})
+            if viewer is not None
+            else can_see_pair(actor, OrgPath.parse(r.path), self._mentor_path(r)))]
         return [{**pair_json(r), "mentee_ids": members.get(r.id, [])} for r in rows]
 
     def _organisation_name(self, organisation_id: UUID | None, path: str) -> str:

@@ -40,6 +40,8 @@ The pages: one module per page group in ``pages/``; find a page by its URL here
     ``/practices…`` (the bank of best practices)                     ``pages/practices.py``
     ``/territory/documents``, ``/awards…``                           ``pages/awards.py``
     ``/reports/upward`` (a territory's report on demand)            ``pages/report_upward.py``
+    ``/people/{id}/invitation`` (a participant's code), ``/login/invitation``, ``/my`` (a
+    participant's pairs), ``/my/pairs/{id}/feedback``               ``pages/participant.py``
     any other address a browser opens (Russian «not found»)         ``pages/errors.py``
 Each module's docstring lists its URLs exactly (``tests/unit/portal/test_frame.py`` checks).
 

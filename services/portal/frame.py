@@ -42,7 +42,8 @@ log = get_logger(__name__)
 FIELD_TITLES = {
     # sign-in
     "login": "Логин", "password": "Пароль", "otp": "Код подтверждения", "next": "Адрес возврата",
-    "challenge": "Шаг входа", "enrolment": "Подключение второго фактора",
+    "invitation_code": "Код приглашения", "challenge": "Шаг входа",
+    "enrolment": "Подключение второго фактора",
     "secret": "Секретный ключ", "uri": "Ссылка для приложения",
     # the bases and imports
     "role": "Роль", "q": "Поиск по ФИО", "consent": "Согласие", "file": "Файл",

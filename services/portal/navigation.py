@@ -24,6 +24,7 @@ class MenuItem:
 #: The main menu (base.html), in its order, with the roles that see each entry.
 MENU: tuple[MenuItem, ...] = (
     MenuItem("/", "Что сделать", frozenset({Role.CURATOR})),
+    MenuItem("/my", "Мои пары", frozenset({Role.PARTICIPANT})),
     MenuItem("/bases", "Базы участников", frozenset({Role.CURATOR})),
     MenuItem("/surveys", "Анкетирование", frozenset({Role.CURATOR})),
     MenuItem("/dashboard", "Мониторинг",
@@ -51,7 +52,14 @@ def works_in_own_organisation(actor: Actor) -> bool:
 
 def start_page(actor: Actor) -> str:
     """Where «/» leads those who do not work in one organisation of their own."""
+    if actor.role is Role.PARTICIPANT:
+        return "/my"
     return "/auditor" if actor.role is Role.AUDITOR else "/dashboard"
+
+
+def issues_invitations(actor: Actor) -> bool:
+    """A person's card offers the curator of their organisation an invitation code to sign in."""
+    return actor.role is Role.CURATOR
 
 
 def links_to_bases(actor: Actor) -> bool:

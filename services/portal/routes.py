@@ -13,6 +13,7 @@ from services.portal.pages import (
     home,
     pair,
     pairing,
+    participant,
     people,
     person_form,
     practices,
@@ -26,8 +27,9 @@ from services.portal.pages import (
 
 #: The page groups, in the order their routes are listed; ``errors`` (the page for an address
 #: that leads nowhere) last.
-PAGE_GROUPS = (home, worklist, people, person_form, programmes, documents, pairing, pair, dashboards,
-               auditor, roadmaps, surveys, reports, practices, awards, report_upward, errors)
+PAGE_GROUPS = (home, participant, worklist, people, person_form, programmes, documents, pairing,
+               pair, dashboards, auditor, roadmaps, surveys, reports, practices, awards,
+               report_upward, errors)
 
 router = APIRouter(include_in_schema=False)
 # The routes themselves, in order (not nested routers): each keeps its PortalRoute class, and

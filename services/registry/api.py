@@ -87,6 +87,13 @@ def withdraw_consent(person_id: UUID, cmd: WithdrawConsent, ctx: Context,
     return Response(status_code=204)
 
 
+@router.post("/people/{person_id}/invitation", status_code=201)
+def issue_invitation(person_id: UUID, actor: CurrentActor, registry: Registry) -> dict[str, Any]:
+    """A one-time code for the person to sign in (for a minor: their guardian), shown only in
+    this answer; issuing again ends the previous code."""
+    return registry.invitations.issue(actor, person_id).to_json()
+
+
 @router.post("/organisations/{organisation_id}/import")
 def import_people(organisation_id: UUID, role: Literal["mentor", "mentee"], ctx: Context,
                   registry: Registry, file: Annotated[UploadFile, File()]) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from services.registry.domain import (
 )
 from services.registry.importing import validate_import
 from services.registry.importing.commands import command_from_row, import_error, row_problem
+from services.registry.invitations import InvitationService
 from services.registry.validation import is_minor
 from services.registry.vault import Vault, person_claims, person_keys
 from shared.auth import (
@@ -104,6 +105,7 @@ class RegistryService(EventSourcedService):
         self.accounts = AccountService(self.engine, settings.signing_secret, settings,
                                        secrets_dir=settings.secrets_dir)
         self.accounts.ensure_demo_accounts(settings.region)
+        self.invitations = InvitationService(self.engine, self.accounts)
         self._recover()
 
     def _recover(self) -> None:
@@ -368,6 +370,7 @@ class RegistryService(EventSourcedService):
                     self.vault.shred(conn, person_id)
             finally:
                 self._after_stored()
+            self.invitations.end_access(person_id)
             if not self.vault.purge_deleted():
                 log.warning("registry.key_purge_deferred", person_id=str(person_id))
             log.info("registry.consent_withdrawn", person_id=str(person_id),

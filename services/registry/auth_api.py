@@ -19,6 +19,10 @@ from shared.settings import Settings
 from shared.web import CurrentActor, current_actor
 
 
+def registry_service(request: Request) -> Any:
+    return request.app.state.registry
+
+
 def account_service(request: Request) -> AccountService:
     return request.app.state.registry.accounts
 
@@ -65,6 +69,12 @@ class TokenPair(BaseModel):
     login: str
     role: str
     scope: str
+
+
+class InvitationAcceptance(Body):
+    code: str = Field(min_length=1, max_length=64)
+    login: str = Field(min_length=2, max_length=63)
+    password: str = Field(min_length=1, max_length=256)
 
 
 class NewAccount(Body):
@@ -148,6 +158,18 @@ async def mfa(body: MfaRequest, request: Request, accounts: Accounts) -> TokenPa
     address = client_address(request.scope, settings.trusted_proxies, settings.signing_secret)
     session = await anyio.to_thread.run_sync(accounts.complete_sign_in, body.challenge, body.otp,
                                              address, limiter=_SIGN_IN_SLOTS)
+    return TokenPair(**session.to_json())
+
+
+@router.post("/invitation/accept", status_code=201, responses=REFUSED_SIGN_IN)
+async def accept_invitation(body: InvitationAcceptance, request: Request,
+                            registry: Annotated[Any, Depends(registry_service)]) -> TokenPair:
+    """A participant's first sign-in: the curator's one-time code, a login and a password of
+    their choosing (the password policy applies). Wrong codes are failed sign-ins."""
+    settings = registry.settings
+    address = client_address(request.scope, settings.trusted_proxies, settings.signing_secret)
+    session = await anyio.to_thread.run_sync(registry.invitations.accept, body.code, body.login,
+                                             body.password, address, limiter=_SIGN_IN_SLOTS)
     return TokenPair(**session.to_json())
 
 

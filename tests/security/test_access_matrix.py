@@ -70,6 +70,14 @@ def write_record(role: str, own: bool) -> str:
     return FORBID if own and role == "auditor" else HIDDEN
 
 
+def invite(role: str, own: bool) -> str:
+    """An invitation to sign in: the curator of the person's organisation; officials above it see
+    the person (403); anyone else, a participant too, is told of no such person."""
+    if own and role == "curator":
+        return OK
+    return FORBID if own and role in READERS else HIDDEN
+
+
 def write_above_school(role: str, own: bool) -> str:
     """Acts on a municipality (creating its schools): the municipality or the region."""
     return OK if own and role in {"municipal", "regional"} else FORBID
@@ -220,6 +228,13 @@ def fresh(kind: str, then: Callable[[World, str], dict[str, Any]]) -> Build:
     return build
 
 
+def invitation_code(w: World, person: str) -> str:
+    issued = w.client.post(f"/registry/people/{person}/invitation",
+                           headers=w.headers(Role.CURATOR, SCHOOL))
+    assert issued.status_code == 201, issued.text
+    return str(issued.json()["code"])
+
+
 def with_pair(w: World, pair: str) -> dict[str, Any]:
     return {"url": f"/pairing/pairs/{pair}/complete", "json": None}
 
@@ -282,6 +297,8 @@ ROUTES: dict[str, Case] = {
     "GET /registry/people/{person_id}": Case(read_record, get("/registry/people/{mentee}")),
     "POST /registry/people/{person_id}/consent/withdraw": Case(write_record, fresh("mentee", lambda w, p: {
         "url": f"/registry/people/{p}/consent/withdraw", "json": {"reason": "по заявлению"}})),
+    "POST /registry/people/{person_id}/invitation": Case(invite, fresh("mentee", lambda w, p: {
+        "url": f"/registry/people/{p}/invitation", "json": None})),
     "POST /registry/organisations/{organisation_id}/import": Case(allowed_if(write_org), import_people),
     "GET /registry/import-template": Case(any_user, get("/registry/import-template", role="mentee")),
     "POST /registry/programmes": Case(write_org, send("/registry/programmes", lambda w: {
@@ -294,6 +311,11 @@ ROUTES: dict[str, Case] = {
         "login": "curator-school-1", "password": DEMO_PASSWORD}), anonymous_ok=True),
     "POST /auth/mfa": Case(public, lambda w: {"url": "/auth/mfa", "json": second_step(w)},
                            anonymous_ok=True),
+    # A code is the credential: whoever holds one (signed in as anyone or not) may accept it.
+    "POST /auth/invitation/accept": Case(public, fresh("mentee", lambda w, p: {
+        "url": "/auth/invitation/accept", "json": {
+            "code": invitation_code(w, p), "login": f"guardian-{w.unique()}",
+            "password": "окно-лимон-трамвай-сорок"}}), anonymous_ok=True),
     "POST /auth/refresh": Case(public, send("/auth/refresh", lambda w: {
         "refresh_token": w.client.post("/auth/login", json={
             "login": "curator-school-1", "password": DEMO_PASSWORD}).json()["refresh_token"]}),

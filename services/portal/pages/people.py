@@ -17,6 +17,7 @@ from uuid import UUID
 from fastapi import File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
 
+from services.portal import navigation
 from services.portal.client import ApiError
 from services.portal.collation import ru_key
 from services.portal.frame import Session, Signed, htmx, page_router, render
@@ -119,6 +120,7 @@ async def person_page(request: Request, person_id: UUID, s: Signed) -> Response:
     org = await s.api.get(f"/registry/organisations/{person['organisation_id']}")
     return render(request, "person.html", actor=s.actor, person=person, org=org,
                   can_write=s.actor.can_write(OrgPath.parse(org["path"])),
+                  invites=navigation.issues_invitations(s.actor),
                   saved=request.query_params.get("saved"), issued=request.query_params.get("issued"),
                   error=request.query_params.get("error"))
 

@@ -23,7 +23,7 @@ MENUS = {
     Role.MUNICIPAL: ["/dashboard", "/reports", "/roadmap", "/territory/documents", "/practices"],
     Role.REGIONAL: ["/dashboard", "/reports", "/auditor", "/roadmap", "/territory/documents", "/practices"],
     Role.AUDITOR: ["/dashboard", "/reports", "/auditor", "/territory/documents", "/practices"],
-    Role.PARTICIPANT: [],
+    Role.PARTICIPANT: ["/my"],
 }
 SCOPES = {Role.CURATOR: SCHOOL["path"], Role.MUNICIPAL: "demo/m1"}
 

@@ -1,0 +1,89 @@
+"""Participants in the portal: the curator's invitation code, the sign-in with it, and a
+participant's own pairs with a feedback form per meeting (against a fake of the services' API)."""
+
+from __future__ import annotations
+
+from services.portal.auth import COOKIE
+from shared.auth import Actor, OrgPath, Role, issue_token
+from tests.unit.portal.conftest import SECRET, PortalUnderTest
+
+SCHOOL = {"id": "00000000-0000-0000-0000-00000000000a", "path": "demo/m1/school-1",
+          "name": "МБОУ «Школа № 1»", "kind": "school", "parent_id": None}
+MENTOR, MENTEE = "00000000-0000-0000-0000-000000000100", "00000000-0000-0000-0000-000000000101"
+PAIR = "00000000-0000-0000-0000-000000000201"
+PERSON = {"id": MENTEE, "role": "mentee", "organisation_id": SCHOOL["id"], "category": "student",
+          "grade": 7, "birth_year": 2013, "consent": "guardian", "withdrawn": False,
+          "can_be_paired": True, "full_name": "Абрамова Ева Игоревна",
+          "personal": {"guardian_name": "Абрамова Ольга Петровна"}}
+
+
+def test_the_curator_issues_a_printable_code_shown_once(portal: PortalUnderTest) -> None:
+    portal.api.on("GET", f"/registry/people/{MENTEE}", PERSON)
+    portal.api.on("GET", f"/registry/organisations/{SCHOOL['id']}", SCHOOL)
+    card = portal.client().get(f"/people/{MENTEE}")
+    assert "Выдать код приглашения" in card.text and "законному представителю" in card.text
+    portal.api.on("POST", f"/registry/people/{MENTEE}/invitation",
+                  {"code": "ABCD-EFGH-JKMN", "person_id": MENTEE, "holder": "guardian",
+                   "expires_at": 1_800_000_000.0}, status=201)
+    page = portal.client().post(f"/people/{MENTEE}/invitation")
+    assert page.status_code == 200, page.text
+    assert "Код для входа в систему наставничества" in page.text and "ABCD-EFGH-JKMN" in page.text
+    assert "законного представителя" in page.text
+    assert page.headers["Cache-Control"] == "no-store"
+    # Officials above the school see no such button (the API would refuse them anyway).
+    municipal = portal.client(Role.MUNICIPAL, "demo/m1").get(f"/people/{MENTEE}")
+    assert "Выдать код приглашения" not in municipal.text
+
+
+def test_sign_in_with_a_code_leads_to_my_pairs(portal: PortalUnderTest) -> None:
+    assert 'href="/login/invitation"' in portal.client(None).get("/login").text
+    assert "Код приглашения" in portal.client(None).get("/login/invitation").text
+    portal.api.on("POST", "/auth/invitation/accept",
+                  {"code": "INVALID_INVITATION", "message": "Код приглашения неверен, уже "
+                   "использован или истёк", "status": 401}, status=401)
+    form = {"invitation_code": "abcd efgh jkmn", "login": "orlova", "password": "Ласточка-2026-река"}
+    refused = portal.client(None).post("/login/invitation", data=form)
+    assert refused.status_code == 401 and "Код приглашения неверен" in refused.text
+    assert 'value="orlova"' in refused.text
+    portal.api.on("POST", "/auth/invitation/accept", {
+        "access_token": "token", "token_type": "bearer", "expires_in": 1800, "refresh_token": "r",
+        "login": "orlova", "role": "participant", "scope": SCHOOL["path"]}, status=201)
+    signed = portal.client(None).post("/login/invitation", data=form)
+    assert signed.status_code == 303 and signed.headers["location"] == "/my"
+    assert COOKIE in signed.headers["set-cookie"]
+    assert portal.api.sent("POST", "/auth/invitation/accept")[-1] == {
+        "code": "abcd efgh jkmn", "login": "orlova", "password": "Ласточка-2026-река"}
+
+
+def test_a_participant_sees_their_pairs_and_gives_feedback_per_meeting(
+        portal: PortalUnderTest) -> None:
+    # A participant's token names them by their registry id.
+    client = portal.client(None)
+    client.cookies.set(COOKIE, issue_token(Actor(user=MENTEE, role=Role.PARTICIPANT,
+                                                 scope=OrgPath.parse(SCHOOL["path"])), SECRET))
+    assert client.get("/").headers["location"] == "/my"
+    pair = {"id": PAIR, "mentor_id": MENTOR, "mentee_ids": [MENTEE], "status": "active",
+            "organisation_name": SCHOOL["name"], "formed_on": "2026-10-01", "goals": [],
+            "meetings": [{"number": 1, "kind": "intro", "date": "2026-10-05", "duration_minutes": 45,
+                          "format": "in_person"},
+                         {"number": 2, "kind": "trial", "date": "2026-10-12", "duration_minutes": 45,
+                          "format": "in_person"}]}
+    portal.api.on("GET", "/pairing/pairs", [{"id": PAIR}])
+    portal.api.on("GET", f"/pairing/pairs/{PAIR}", pair)
+    portal.api.on("GET", f"/pairing/pairs/{PAIR}/meetings/1/feedback", [
+        {"respondent_id": MENTEE, "side": "mentee", "satisfaction": 8, "went_well": "Познакомились",
+         "to_change": ""}])
+    portal.api.on("GET", f"/pairing/pairs/{PAIR}/meetings/2/feedback", [])
+    page = client.get("/my")
+    assert page.status_code == 200, page.text
+    assert "Я наставляемый" in page.text and "Познакомились" in page.text
+    # A form only for the meeting not yet answered.
+    assert "Отправить отзыв о встрече № 2" in page.text
+    assert "Отправить отзыв о встрече № 1" not in page.text
+    portal.api.on("POST", f"/pairing/pairs/{PAIR}/feedback", {"side": "mentee"}, status=201)
+    sent = client.post(f"/my/pairs/{PAIR}/feedback", data={"meeting_number": 2, "satisfaction": 9,
+                                                           "went_well": "Решили задачу"})
+    assert sent.status_code == 303 and sent.headers["location"] == "/my?saved=feedback"
+    # The respondent is the signed-in participant: the service takes it from the token.
+    assert portal.api.sent("POST", f"/pairing/pairs/{PAIR}/feedback")[-1] == {
+        "meeting_number": 2, "satisfaction": 9, "went_well": "Решили задачу", "to_change": ""}
