@@ -106,9 +106,10 @@ class RpcRoute:
 #: Names for a document, from the registry (only what the asking user may read).
 NAMES = RpcRoute("registry", f"{SUBJECT_ROOT}.rpc.registry.names", "registry-names",
                  callers=("documents",), personal_data=True)
-#: The pairs a pairs order approves, as the pairing service holds them.
+#: The pairs a pairs order approves, as the pairing service holds them; with their goals (free
+#: text that may name the members) for a development plan.
 PAIRS = RpcRoute("pairing", f"{SUBJECT_ROOT}.rpc.pairing.pairs", "pairing-pairs",
-                 callers=("documents",))
+                 callers=("documents",), personal_data=True)
 #: A unit's dashboard, for a report that prints its figures.
 DASHBOARD = RpcRoute("monitoring", f"{SUBJECT_ROOT}.rpc.monitoring.dashboard", "monitoring-dashboard",
                      callers=("documents",))
@@ -157,6 +158,16 @@ class NamesReply(BaseModel):
 
 class PairsRequest(RpcRequest):
     pair_ids: list[UUID]
+    #: Also each pair's goals, opened for the asking user (a development plan prints them).
+    with_goals: bool = False
+
+
+class PairGoal(BaseModel):
+    """A goal of a pair's development plan: its wording (opened by pairing), due date, status."""
+
+    title: str
+    due: date | None = None
+    status: str
 
 
 class PairFound(BaseModel):
@@ -169,6 +180,9 @@ class PairFound(BaseModel):
     form_title: str
     mentor_id: UUID
     mentee_ids: list[UUID]
+    formed_on: date | None = None
+    #: Only when asked (``with_goals``), in the order they were set.
+    goals: list[PairGoal] = []
 
 
 class PairsReply(BaseModel):

@@ -20,6 +20,7 @@ from services.documents.commands import (
     ConfirmRoadmap,
     ConsentIn,
     CuratorOrderIn,
+    DevelopmentPlanIn,
     ImportRoadmap,
     ItemUpdateIn,
     PairsOrderIn,
@@ -69,6 +70,13 @@ async def thanks_letter(body: ThanksLetterIn, ctx: Context, documents: Documents
 @router.post("/consent", status_code=201)
 async def consent(body: ConsentIn, ctx: Context, documents: Documents) -> dict[str, Any]:
     return await documents.issue(ctx, "consent", body)
+
+
+@router.post("/development-plan", status_code=201)
+async def development_plan(body: DevelopmentPlanIn, ctx: Context,
+                           documents: Documents) -> dict[str, Any]:
+    """A pair's individual development plan: its members, form and goals as pairing has them."""
+    return await documents.issue(ctx, "development_plan", body)
 
 
 @router.post("/report", status_code=201)

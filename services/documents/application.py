@@ -3,11 +3,10 @@ reports. Every command and query of the service is a method here: rights are che
 through the policy of ``shared.auth``; then the rules, the events stored, the local view caught
 up and the relay woken.
 
-What other services know is asked of them through ``Peers`` for the acting user (claims this
-service signs, never the user's token: ``shared.claims``), so the owner decides what that user
-may see — after this service's own refusals, which must not cost a peer a call. Names printed
-in a document come from the registry, at issue and at every download: such a document is kept
-as its recipe (ids) and rendered anew (``register``).
+What other services know is asked through ``Peers`` for the acting user (claims this service
+signs: ``shared.claims``), so the owner decides what that user may see — after this service's
+own refusals. Names come from the registry at issue and at every download: such a document is
+kept as its recipe (ids) and rendered anew (``register``).
 A report holds the figures its unit's dashboard shows that user; a pairs order approves only
 pairs formed, as formed. A roadmap is tracked once the user has reviewed its parse (``review``).
 """
@@ -92,13 +91,14 @@ class DocumentsService(EventSourcedService):
     # --- issued documents ---------------------------------------------------------------------
 
     async def issue(self, ctx: CommandContext, kind: str, body: IssueIn) -> dict[str, Any]:
-        """Rights first (a refusal must not cost the registry a call), then names, then the document."""
+        """Rights (a refusal costs no peer a call), what peers hold (a plan's goals), names."""
         path = issuer_path(ctx.actor, body.org)
-        return await self._issue_named(ctx, path, kind, body)
+        recipe = await recipes.prepare(kind, body, self.peers, ctx.actor, path)
+        return await self._issue_named(ctx, path, kind, recipe)
 
     async def issue_pairs_order(self, ctx: CommandContext, order: PairsOrderIn) -> dict[str, Any]:
-        """Rights, then the pairs as the pairing service has them (an unknown, foreign, closed or
-        misdescribed pair refuses the whole order), then names, then the document."""
+        """Rights, the pairs as pairing has them (any unknown, foreign, closed or misdescribed pair
+        refuses the order), names, the document."""
         path = issuer_path(ctx.actor, order.org)
         refuse_repeated_pairs(order)
         found = await self.peers.pairs(ctx.actor, [p.pair_id for p in order.pairs])

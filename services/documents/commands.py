@@ -115,6 +115,14 @@ class ConsentIn(IssueIn):
     person_id: UUID
 
 
+class DevelopmentPlanIn(IssueIn):
+    """A pair's individual development plan (персонализированная программа наставничества):
+    the pair by id; its members, form and goals are taken from the pairing service."""
+
+    pair_id: UUID
+    school_year: str = Field(pattern=r"^\d{4}-\d{4}$")
+
+
 # --- reports ---------------------------------------------------------------------------------------
 
 class ReportTextIn(IssuerIn):

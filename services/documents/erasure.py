@@ -1,9 +1,11 @@
 """Withdrawn consent destroys every kept form of a document naming the person.
 
 A document naming registry persons keeps its recipe (ids and the issuer's free text, such as a
-thanks letter's wording, which may name the person too); one stored before recipes existed keeps
-its file. When the registry's ``ConsentWithdrawn`` arrives, a consumer notes it in an inbox (in
-its transaction, with its position) and ``Erasure.process`` deletes every recipe and file naming
+thanks letter's wording, or the goals of a development plan as pairing had them — all of which
+may name the person too); one stored before recipes existed keeps its file. A development plan
+names every member of its pair (``plans.plan_people``), so any member's withdrawal erases it.
+When the registry's ``ConsentWithdrawn`` arrives, a consumer notes it in an inbox (in its
+transaction, with its position) and ``Erasure.process`` deletes every recipe and file naming
 that person, then pushes the deleted pages out of the SQLite write-ahead log. What remains is the
 registration (number, date, SHA-256, the subjects' ids): a download answers 410
 ``PERSONAL_DATA_ERASED``. Generated PDFs are never cached for such documents (``register``).

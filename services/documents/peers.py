@@ -41,7 +41,8 @@ SERVICE = "documents"
 class Peers(Protocol):
     async def names(self, actor: Actor, person_ids: Sequence[UUID]) -> NamesReply: ...
 
-    async def pairs(self, actor: Actor, pair_ids: Sequence[UUID]) -> PairsReply: ...
+    async def pairs(self, actor: Actor, pair_ids: Sequence[UUID],
+                    with_goals: bool = False) -> PairsReply: ...
 
     async def dashboard(self, actor: Actor, org: str, period: str | None = None) -> DashboardReply: ...
 
@@ -56,8 +57,9 @@ class BusPeers:
         request = NamesRequest(person_ids=list(dict.fromkeys(person_ids)))
         return NamesReply.model_validate(await self._ask(NAMES, actor, request))
 
-    async def pairs(self, actor: Actor, pair_ids: Sequence[UUID]) -> PairsReply:
-        request = PairsRequest(pair_ids=list(dict.fromkeys(pair_ids)))
+    async def pairs(self, actor: Actor, pair_ids: Sequence[UUID],
+                    with_goals: bool = False) -> PairsReply:
+        request = PairsRequest(pair_ids=list(dict.fromkeys(pair_ids)), with_goals=with_goals)
         return PairsReply.model_validate(await self._ask(PAIRS, actor, request))
 
     async def dashboard(self, actor: Actor, org: str, period: str | None = None) -> DashboardReply:

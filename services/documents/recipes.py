@@ -17,7 +17,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from services.documents import templates
+from services.documents import plans, templates
 from services.documents.commands import (
     AwardOrderIn,
     Body,
@@ -27,7 +27,9 @@ from services.documents.commands import (
     ReportTextIn,
     ThanksLetterIn,
 )
+from services.documents.peers import Peers
 from shared import periods
+from shared.auth import Actor, OrgPath
 from shared.contracts import PersonNames
 from shared.errors import DomainError
 
@@ -201,7 +203,16 @@ RECIPES: dict[str, Recipe[Any]] = {
     "thanks_letter": Recipe(ThanksLetterIn, lambda b: [b.person_id] if b.person_id else [],
                             _thanks_letter),
     "consent": Recipe(ConsentIn, lambda b: [b.person_id], _consent),
+    "development_plan": Recipe(plans.DevelopmentPlanRecipe, plans.plan_people, plans.render_plan),
 }
+
+
+async def prepare(kind: str, body: Body, peers: Peers, actor: Actor, path: OrgPath) -> Body:
+    """The recipe a request makes, once what another service holds is added: a development plan
+    takes its pair's members, form and goals from pairing. Other kinds are their own recipe."""
+    if kind == "development_plan":
+        return await plans.plan_recipe(peers, actor, path, body)  # type: ignore[arg-type]
+    return body
 
 
 def recipe_of(kind: str) -> Recipe[Any]:

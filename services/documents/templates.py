@@ -19,13 +19,13 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 DocumentKind = Literal["pairs_order", "curator_order", "award_order", "thanks_letter", "consent",
-                       "report"]
+                       "report", "development_plan"]
 KINDS: tuple[str, ...] = ("pairs_order", "curator_order", "award_order", "thanks_letter", "consent",
-                          "report")
+                          "report", "development_plan")
 #: Suffix of the registration number: each kind is numbered in its own series ("12-н").
 NUMBER_SUFFIX: dict[str, str] = {
     "pairs_order": "н", "curator_order": "к", "award_order": "п", "thanks_letter": "бп",
-    "consent": "спд", "report": "о",
+    "consent": "спд", "report": "о", "development_plan": "ипр",
 }
 KIND_TITLES: dict[str, str] = {
     "pairs_order": "Приказ об утверждении наставнических пар/групп",
@@ -34,6 +34,7 @@ KIND_TITLES: dict[str, str] = {
     "thanks_letter": "Благодарственное письмо",
     "consent": "Согласие на обработку персональных данных",
     "report": "Информационно-аналитический отчёт",
+    "development_plan": "Персонализированная программа наставничества",
 }
 LEVEL_TITLES: dict[str, str] = {
     "organisation": "образовательной организации",
@@ -121,6 +122,57 @@ def award_order(requisites: Requisites, awards: Sequence[AwardRow], school_year:
                 widths=[1.2, 5.0, 6.0, 4.3])
     sheet.paragraph("2. Контроль за исполнением настоящего приказа оставляю за собой.")
     sheet.signature(requisites.signatory)
+    return sheet.to_bytes()
+
+
+# --- персонализированная программа наставничества (индивидуальный план развития) -------------
+
+GOAL_STATUSES: dict[str, str] = {"planned": "запланирована", "in_progress": "в работе",
+                                 "done": "достигнута", "dropped": "снята"}
+
+
+@dataclass(frozen=True)
+class PlanGoalRow:
+    title: str
+    due: date | None
+    status: str
+
+
+@dataclass(frozen=True)
+class Member:
+    """A member of the pair as printed; ``pseudonymous``: the reader sees only the label."""
+
+    role: str
+    name: str
+    pseudonymous: bool = False
+
+
+def development_plan(requisites: Requisites, members: Sequence[Member], form: str,
+                     school_year: str, formed_on: date | None,
+                     goals: Sequence[PlanGoalRow]) -> bytes:
+    sheet = Sheet()
+    sheet.header(requisites, "ПЕРСОНАЛИЗИРОВАННАЯ ПРОГРАММА НАСТАВНИЧЕСТВА")
+    sheet.title("Индивидуальный план развития наставнической пары/группы")
+    sheet.paragraph(f"Организация: {requisites.organisation_name}.")
+    for member in members:
+        sheet.paragraph(f"{member.role}: {member.name}.")
+    sheet.paragraph(f"Форма наставничества: «{form}».")
+    since = f", с {format_date(formed_on)}" if formed_on else ""
+    sheet.paragraph(f"Период реализации: {school_year} учебный год{since}.")
+    sheet.paragraph("Цели и задачи развития:")
+    if goals:
+        sheet.table(["№", "Цель", "Срок", "Статус"],
+                    [[str(i), g.title, format_date(g.due) if g.due else "—",
+                      GOAL_STATUSES.get(g.status, g.status)] for i, g in enumerate(goals, 1)],
+                    widths=[1.0, 8.2, 3.3, 4.0])
+    else:
+        sheet.paragraph("Цели ещё не поставлены.")
+    sheet.signature(requisites.signatory)
+    for member in members:
+        if member.pseudonymous:  # a label is not a name to sign under
+            sheet.paragraph(f"{member.role} ({member.name}): ____________")
+        else:
+            sheet.signature_line(f"{member.role}:", member.name)
     return sheet.to_bytes()
 
 
@@ -380,7 +432,8 @@ def breakdown_chart(rows: Sequence[BreakdownRow]) -> bytes:
 
 
 __all__ = [
-    "KINDS", "KIND_TITLES", "AwardRow", "BreakdownRow", "ConsentSubject", "DocumentKind",
-    "Indicator", "PairRow", "ReportContent", "analytic_report", "award_order", "consent",
-    "curator_order", "number_for", "pairs_order", "short_name", "thanks_letter",
+    "GOAL_STATUSES", "KINDS", "KIND_TITLES", "AwardRow", "BreakdownRow", "ConsentSubject",
+    "DocumentKind", "Indicator", "Member", "PairRow", "PlanGoalRow", "ReportContent",
+    "analytic_report", "award_order", "consent", "curator_order", "development_plan",
+    "number_for", "pairs_order", "short_name", "thanks_letter",
 ]

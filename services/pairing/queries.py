@@ -296,10 +296,12 @@ class PairingQueries(PoolReader):
         }
 
 
-    def pairs_for_document(self, actor: Actor, pair_ids: Any) -> dict[str, Any]:
+    def pairs_for_document(self, actor: Actor, pair_ids: Any,
+                           with_goals: bool = False) -> dict[str, Any]:
         """The pairs an order lists, scoped exactly as ``get_pair``: a pair the actor may not
         read is ``missing``, as if it did not exist. Every mentee a pair was formed with is
-        named (a dissolved pair keeps its rows, inactive)."""
+        named (a dissolved pair keeps its rows, inactive). ``with_goals``: each pair's goals
+        too, opened here (the reply is sealed to the asking service: ``shared.rpc``)."""
         ids = document_pair_ids(pair_ids)
         with self.engine.connect() as conn:
             rows = {r.id: r for r in conn.execute(sa.select(views.pairs)
@@ -323,9 +325,19 @@ class PairingQueries(PoolReader):
             pairs[str(pair_id)] = {
                 "status": row.status, "organisation_id": str(row.organisation_id), "path": row.path,
                 "form": row.form, "form_title": form.title_ru if form and form.title_ru else row.form,
-                "mentor_id": str(row.mentor_id), "mentee_ids": [str(m) for m in members[pair_id]]}
+                "mentor_id": str(row.mentor_id), "mentee_ids": [str(m) for m in members[pair_id]],
+                "formed_on": row.formed_on,
+                **({"goals": self._goals_opened(pair_id)} if with_goals else {})}
         log.info("pairing.pairs_served", actor=actor.user, served=len(pairs), missing=len(missing))
         return {"pairs": pairs, "missing": missing}
+
+    def _goals_opened(self, pair_id: UUID) -> list[dict[str, Any]]:
+        """A pair's goals as its page shows them (wording opened, or «текст удалён…»)."""
+        pair: Pair = self.events.repository.get(pair_id)
+        text = self._text_of(pair)
+        return [{"title": text.open(g.get("sealed"), "title", g["title"]) or "", "due": g["due"],
+                 "status": g["status"]} for g in pair.goals.values()]
+
 
 def pair_json(row: sa.Row[Any]) -> dict[str, Any]:
     return {"id": str(row.id), "programme_id": str(row.programme_id) if row.programme_id else None,

@@ -30,7 +30,7 @@ The pages: one module per page group in ``pages/``; find a page by its URL here
     ``/organisations/{id}/documents``, ``…/curator-order``,
     ``/people/{id}/consent-form``, ``/files/{id}/{fmt}``            ``pages/documents.py``
     ``/organisations/{id}/pairing…``, ``…/pairs``, ``…/pairs-order`` ``pages/pairing.py``
-    ``/pairs/{id}`` and its meetings, feedback, goals, completion   ``pages/pair.py``
+    ``/pairs/{id}`` and its meetings, feedback, goals, plan, completion ``pages/pair.py``
     ``/dashboard``, ``/dashboard/export.xlsx``                      ``pages/dashboards.py``
     ``/auditor``, ``/auditor/verify``, ``/auditor/trail``           ``pages/auditor.py``
     ``/organisations/{id}/roadmap…``                                ``pages/roadmaps.py``

@@ -4,12 +4,14 @@ members are to answer; logging a meeting, feedback or a goal; ending the pair's 
 questionnaires are in ``surveys.py``.
 
 URLs: ``/pairs/{id}``, ``/pairs/{id}/meetings``, ``/pairs/{id}/feedback``, ``/pairs/{id}/goals``,
-``/pairs/{id}/complete``, ``/pairs/{id}/dissolve``.
+``/pairs/{id}/complete``, ``/pairs/{id}/dissolve``, ``/pairs/{id}/plan`` (the development plan
+issued as a document, then downloaded as DOCX or PDF).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 from uuid import UUID
@@ -19,7 +21,7 @@ from fastapi.responses import RedirectResponse
 
 from services.portal.client import ApiError
 from services.portal.frame import Session, Signed, page_router, render
-from services.portal.lookups import date_today, names_of
+from services.portal.lookups import current_school_year, date_today, names_of
 from services.portal.survey_status import pair_surveys
 from services.portal.templating import templates
 from shared.auth import OrgPath
@@ -165,3 +167,26 @@ async def add_goal(pair_id: UUID, s: Signed, title: Annotated[str, Form(max_leng
                    due: Annotated[str, Form()] = "") -> Response:
     return await pair_command(pair_id, s, "goals", {"title": title, "due": due or None})
 
+
+
+@router.post("/pairs/{pair_id}/plan")
+async def development_plan(pair_id: UUID, s: Signed,
+                           signatory_position: Annotated[str, Form(min_length=2, max_length=200)],
+                           signatory_name: Annotated[str, Form(min_length=3, max_length=200)],
+                           fmt: Annotated[Literal["docx", "pdf"], Form()] = "docx") -> Response:
+    """Issue the pair's individual development plan (numbered and registered by the documents
+    service, from the goals as pairing has them) and hand over its file."""
+    pair = await s.api.get(f"/pairing/pairs/{pair_id}")
+    org = await s.api.get(f"/registry/organisations/{pair['organisation_id']}")
+    try:
+        issued = await s.api.post("/documents/development-plan", json={
+            "org": org["path"], "organisation_name": org["name"], "pair_id": str(pair_id),
+            "school_year": current_school_year(datetime.date.fromisoformat(date_today())),
+            "signatory": {"position": signatory_position, "full_name": signatory_name}})
+    except ApiError as exc:
+        if exc.status in (401, 403):
+            raise
+        return RedirectResponse(f"/pairs/{pair_id}?error="
+                                + quote("План развития не сформирован: " + exc.message),
+                                status_code=303)
+    return RedirectResponse(f"/files/{issued['id']}/{fmt}", status_code=303)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import date
 from typing import Any
 from uuid import uuid4
 
@@ -68,7 +69,18 @@ def test_pairs_as_formed_for_whoever_may_read_them(system: System) -> None:
     assert reply["pairs"] == {group: {
         "status": "active", "organisation_id": system.org["school-a"], "path": SCHOOL_A,
         "form": "teacher-student", "form_title": "Учитель – ученик", "mentor_id": mentor,
-        "mentee_ids": sorted(mentees)}}
+        "mentee_ids": sorted(mentees), "formed_on": reply["pairs"][group]["formed_on"]}}
+    assert date.fromisoformat(reply["pairs"][group]["formed_on"])
+
+    # A development plan asks for the goals too: opened by pairing for that user (the reply is
+    # sealed to the documents service); an order does not ask, and gets none.
+    goal = system.post(f"/pairing/pairs/{group}/goals",
+                       {"title": "Подготовить проект к конкурсу", "due": "2027-03-01"})
+    assert goal.status_code == 201, goal.text
+    planned = ask(system, {"as": curator, "pair_ids": [group], "with_goals": True})
+    assert planned["pairs"][group]["goals"] == [
+        {"title": "Подготовить проект к конкурсу", "due": "2027-03-01", "status": "planned"}]
+    assert "goals" not in ask(system, {"as": curator, "pair_ids": [group]})["pairs"][group]
 
     # The municipality and an auditor of the region read both; a member reads their own pair.
     for role, scope in ((Role.MUNICIPAL, "demo/m1"), (Role.AUDITOR, "demo")):

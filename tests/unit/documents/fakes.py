@@ -44,7 +44,8 @@ class FakePeers:
         return NamesReply(people={str(i): self.people[i] for i in person_ids if i in self.people},
                           missing=[str(i) for i in person_ids if i not in self.people])
 
-    async def pairs(self, actor: Actor, pair_ids: Sequence[UUID]) -> PairsReply:
+    async def pairs(self, actor: Actor, pair_ids: Sequence[UUID],
+                    with_goals: bool = False) -> PairsReply:
         self.asked.append(("pairs", actor, list(pair_ids)))
         return PairsReply(
             pairs={str(i): self.pairs_formed[i] for i in pair_ids if i in self.pairs_formed},

@@ -160,5 +160,5 @@ def test_salutation_follows_the_patronymic() -> None:
 
 def test_numbers_have_a_suffix_per_kind() -> None:
     assert {templates.number_for(k, 12) for k in templates.KINDS} == {
-        "12-н", "12-к", "12-п", "12-бп", "12-спд", "12-о"}
+        "12-н", "12-к", "12-п", "12-бп", "12-спд", "12-о", "12-ипр"}
 

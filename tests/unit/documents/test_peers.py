@@ -70,7 +70,7 @@ async def test_pairs_and_dashboards_keep_their_subjects_bodies_and_timeouts() ->
     board = FakeConnection({"dashboard": {"scope": "demo/m1", "units": []}})
     reply = await BusPeers(board).dashboard(CURATOR, "demo/m1")  # type: ignore[arg-type]
     assert reply.dashboard["scope"] == "demo/m1"
-    assert nc.asked == [(PAIRS.subject, {"pair_ids": [str(pair)]}, 10.0)]
+    assert nc.asked == [(PAIRS.subject, {"pair_ids": [str(pair)], "with_goals": False}, 10.0)]
     assert board.asked == [(DASHBOARD.subject, {"org": "demo/m1", "period": None}, 30.0)]
 
 
