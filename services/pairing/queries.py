@@ -162,9 +162,14 @@ class PairingQueries(PoolReader):
                 row.mentor_organisation_id, row.mentor_path) if row.mentor_path else None,
             "mentee_ids": [str(m) for m in pair.mentee_ids],
             "goals": goals,
-            "meetings": [{**m, "feedback_from": sorted(
-                r["side"] for r in pair.feedback.get(m["number"], {}).values())}
-                for m in pair.meetings],
+            "meetings": [{**{k: v for k, v in m.items() if k != "missing_feedback_sealed"},
+                          "feedback_from": sorted(
+                              r["side"] for r in pair.feedback.get(m["number"], {}).values()),
+                          "missing_feedback_reason": text.open(
+                              m.get("missing_feedback_sealed"), "reason")}
+                         for m in pair.meetings],
+            # Sides still to answer about the last meeting: the next one waits for them.
+            "feedback_missing": pair.feedback_missing(),
             "close_reason": pair.close_reason if pair.close_reason == CONSENT_REASON
             else text.open(pair.close_reason_sealed, "reason", pair.close_reason),
             "decline_reason": text.open(pair.decline_reason_sealed, "reason",
