@@ -49,7 +49,7 @@ from services.documents.pairs import order_recipe, refuse_repeated_pairs
 from services.documents.peers import BusPeers, Peers
 from services.documents.register import Register, format_iso_date
 from services.documents.roadmap import Roadmap
-from services.documents.templates import KIND_TITLES, number_for
+from services.documents.templates import KIND_TITLES
 from shared.auth import (
     Actor,
     OrgPath,
@@ -103,10 +103,13 @@ class DocumentsService(EventSourcedService):
         refuse_repeated_pairs(order)
         found = await self.peers.pairs(ctx.actor, [p.pair_id for p in order.pairs])
         recipe = order_recipe(order, path, found.pairs, found.missing)
-        return await self._issue_named(ctx, path, "pairs_order", recipe)
+        if order.date is not None and order.date > self.today():
+            raise DomainError("DATE_IN_FUTURE", "Дата приказа ещё не наступила", 422)
+        return await self._issue_named(ctx, path, "pairs_order", recipe, order.number, order.date)
 
     async def _issue_named(self, ctx: CommandContext, path: OrgPath, kind: str,
-                           body: recipes.Body) -> dict[str, Any]:
+                           body: recipes.Body, number: str | None = None,
+                           day: date | None = None) -> dict[str, Any]:
         """A document naming registry persons keeps only its recipe. It is rendered from the
         recipe as read back from its JSON, exactly as a download will render it, so the
         registered SHA-256 is reproducible whenever the names are."""
@@ -117,35 +120,32 @@ class DocumentsService(EventSourcedService):
         return await asyncio.to_thread(
             self._register, ctx, path, kind,
             lambda number, day: recipes.render(kind, parsed, names, number, day),
-            person_ids, recipe=recipe if person_ids else None)
+            person_ids, recipe=recipe if person_ids else None, number=number, day=day)
 
     def _register(self, ctx: CommandContext, path: OrgPath, kind: str,
                   build: Callable[[str, date], bytes], subject_ids: Sequence[UUID] = (),
                   title: str | None = None, recipe: dict[str, Any] | None = None,
-                  document_id: UUID | None = None) -> dict[str, Any]:
-        """Claim the next number of the kind's series, build the file with it, register it
-        (the caller has checked the rights).
-
-        With a ``recipe`` the file is not kept (it holds names): the recipe is, to render it again.
-        A given ``document_id`` (a report's) is the caller's to keep unique: see ``_file_report``.
-        """
-        day = self.today()
+                  document_id: UUID | None = None, number: str | None = None,
+                  day: date | None = None) -> dict[str, Any]:
+        """Number (the series' next, or the curator's ``number``, unique in the organisation),
+        build and register a document; rights are checked. A ``recipe`` is kept, not the file
+        (names); a given ``document_id`` (a report's) is the caller's to keep unique."""
+        day = day or self.today()
         document_id = document_id or uuid4()
-        sequence = self.register.claim_number(str(path), kind, day.year, document_id)
-        try:
-            number = number_for(kind, sequence)
-            content = build(number, day)
-            self.register.keep(document_id, content, kind, number, day, recipe)
-            document = IssuedDocument(
-                document_id=document_id, kind=kind, number=number, date=day.isoformat(),
-                content_sha256=hashlib.sha256(content).hexdigest(),
-                subject_ids=list(dict.fromkeys(subject_ids)), title=title or KIND_TITLES[kind],
-                meta=ctx.meta(path))
-            with self._lock:
-                self._save(document)
-        except Exception:
-            self.register.forget(document_id)
-            raise
+        with self.exclusive():  # a number checked free stays free until the document is saved
+            number = (self.register.given_number(str(path), number) if number else
+                      self.register.next_number(str(path), kind, day.year, document_id))
+            try:
+                content = build(number, day)
+                self.register.keep(document_id, content, kind, number, day, recipe)
+                self._save(IssuedDocument(
+                    document_id=document_id, kind=kind, number=number, date=day.isoformat(),
+                    content_sha256=hashlib.sha256(content).hexdigest(),
+                    subject_ids=list(dict.fromkeys(subject_ids)), title=title or KIND_TITLES[kind],
+                    meta=ctx.meta(path)))
+            except Exception:
+                self.register.forget(document_id)
+                raise
         log.info("documents.issued", kind=kind, number=number, document_id=str(document_id),
                  correlation_id=str(ctx.correlation_id))
         return self.get_document(ctx.actor, document_id)

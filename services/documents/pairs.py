@@ -54,7 +54,7 @@ def order_recipe(order: PairsOrderIn, org: OrgPath, known: Mapping[str, PairFoun
                           "пары (группы) не совпадают с данными подбора пар; обновите список пар",
                           409, details=mismatched)
     return PairsOrderRecipe.model_validate({
-        **order.model_dump(mode="json", exclude={"pairs"}),
+        **order.model_dump(mode="json", exclude={"pairs", "number", "date"}),
         "pairs": [ordered(p, found).model_dump(mode="json") for p, found in pairs]})
 
 
