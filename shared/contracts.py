@@ -126,6 +126,9 @@ class RpcRequest(BaseModel):
 
 class NamesRequest(RpcRequest):
     person_ids: list[UUID]
+    #: Mentors of confirmed cross-organisation pairs the pairing service served this user for
+    #: the document (``PairFound.mentor_organisation_name`` set): the pair grants their name.
+    paired_mentor_ids: list[UUID] = []
 
 
 class PersonNames(BaseModel):
@@ -169,6 +172,8 @@ class PairFound(BaseModel):
     form_title: str
     mentor_id: UUID
     mentee_ids: list[UUID]
+    #: The mentor's organisation when it is not the pair's own (a confirmed cross-org pair).
+    mentor_organisation_name: str | None = None
 
 
 class PairsReply(BaseModel):

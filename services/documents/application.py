@@ -116,7 +116,7 @@ class DocumentsService(EventSourcedService):
         recipe = body.model_dump(mode="json")
         parsed = recipes.load(kind, recipe)
         person_ids = recipes.people(kind, parsed)
-        names = await self._names(ctx.actor, person_ids)
+        names = await self._names(ctx.actor, person_ids, recipes.paired_mentors(kind, parsed))
         return await asyncio.to_thread(
             self._register, ctx, path, kind,
             lambda number, day: recipes.render(kind, parsed, names, number, day),
@@ -150,11 +150,12 @@ class DocumentsService(EventSourcedService):
                  correlation_id=str(ctx.correlation_id))
         return self.get_document(ctx.actor, document_id)
 
-    async def _names(self, actor: Actor, person_ids: Sequence[UUID]) -> recipes.Names:
-        """Every requested person, or an error naming none: a missing one may be out of scope."""
+    async def _names(self, actor: Actor, person_ids: Sequence[UUID],
+                     paired: Sequence[UUID] = ()) -> recipes.Names:
+        """Every person, or an error naming none (one may be out of scope); ``paired``: see peers."""
         if not person_ids:
             return {}
-        found = await self.peers.names(actor, person_ids)
+        found = await self.peers.names(actor, person_ids, paired)
         if found.missing:
             raise DomainError("PERSON_NOT_FOUND",
                               "Участник не найден, вне вашей зоны доступа или отозвал согласие", 404,
@@ -191,26 +192,25 @@ class DocumentsService(EventSourcedService):
                        fmt: str) -> tuple[bytes, dict[str, Any]]:
         """A document naming registry persons is rendered again with the names the registry gives
         the downloading user now: one it refuses gets the refusal, an erased person ends in 410."""
-        wanted = await asyncio.to_thread(self.people_to_name, actor, document_id)
+        wanted, paired = await asyncio.to_thread(self.people_to_name, actor, document_id)
         try:
-            names = await self._names(actor, wanted)
+            names = await self._names(actor, wanted, paired)
         except DomainError as exc:
             if exc.code != "PERSON_NOT_FOUND":
                 raise
             raise await asyncio.to_thread(self.personal_data_erased, actor, document_id) from exc
         return await asyncio.to_thread(self.document_file, actor, document_id, fmt, names)
 
-    def people_to_name(self, actor: Actor, document_id: UUID) -> list[UUID]:
-        """Whom the registry must name (for this actor) before the document can be downloaded.
-
-        A document stored before recipes existed is checked against its subjects all the same,
-        so a withdrawn consent closes its download too.
-        """
+    def people_to_name(self, actor: Actor, document_id: UUID) -> tuple[list[UUID], list[UUID]]:
+        """Whom the registry must name (for this actor) before the document can be downloaded,
+        and which of them a pair names (``recipes.paired_mentors``). A document stored before
+        recipes existed is checked against its subjects: a withdrawn consent closes it too."""
         row = self._document_row(actor, document_id)
         recipe = self.register.recipe_row(document_id)
         if recipe is None:
-            return [UUID(str(i)) for i in row.subject_ids]
-        return recipes.people(recipe.kind, recipes.load(recipe.kind, recipe.body))
+            return [UUID(str(i)) for i in row.subject_ids], []
+        body = recipes.load(recipe.kind, recipe.body)
+        return recipes.people(recipe.kind, body), recipes.paired_mentors(recipe.kind, body)
 
     def personal_data_erased(self, actor: Actor, document_id: UUID) -> DomainError:
         meta = self.get_document(actor, document_id)

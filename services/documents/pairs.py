@@ -77,7 +77,8 @@ def ordered(pair: PairIn, found: PairFound) -> OrderedPair:
     if form is None or normalise(form) == normalise(found.form):
         form = found.form_title
     return OrderedPair(pair_id=pair.pair_id, mentor_id=found.mentor_id,
-                       mentee_ids=list(pair.mentee_ids or found.mentee_ids), form=form)
+                       mentee_ids=list(pair.mentee_ids or found.mentee_ids), form=form,
+                       mentor_organisation=found.mentor_organisation_name)
 
 
 def normalise(text: str) -> str:

@@ -318,7 +318,11 @@ class PairingQueries(PoolReader):
             pairs[str(pair_id)] = {
                 "status": row.status, "organisation_id": str(row.organisation_id), "path": row.path,
                 "form": row.form, "form_title": form.title_ru if form and form.title_ru else row.form,
-                "mentor_id": str(row.mentor_id), "mentee_ids": [str(m) for m in members[pair_id]]}
+                "mentor_id": str(row.mentor_id), "mentee_ids": [str(m) for m in members[pair_id]],
+                # Another organisation's mentor: the order names their organisation too.
+                "mentor_organisation_name": self._organisation_name(
+                    row.mentor_organisation_id, row.mentor_path)
+                if self._mentor_path(row) is not None else None}
         log.info("pairing.pairs_served", actor=actor.user, served=len(pairs), missing=len(missing))
         return {"pairs": pairs, "missing": missing}
 

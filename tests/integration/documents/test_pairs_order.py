@@ -151,3 +151,31 @@ def test_the_order_carries_the_number_and_date_the_curator_gives(system: System,
         **order({"pair_id": ids["pair-1"]}), "number": "2-н"}).status_code == 201
     assert system.post("/documents/pairs-order",
                        order({"pair_id": ids["pair-2"]})).json()["number"] == "3-н"
+
+
+def test_a_confirmed_pair_with_another_schools_mentor_is_in_the_order_by_name_and_organisation(
+        system: System, tmp_path: Path) -> None:
+    mentor = register(system, "mentor", "school-b", "Гончарова", "Вера", "Ильинична", "1979-02-11")
+    mentee = register(system, "mentee", "school-a", "Тихонов", "Лев", "Маркович", "2011-05-03",
+                      guardian_name="Тихонова Ольга Петровна")
+    pair = form_pair(system, programme(system, "school-a"), mentor, mentee)
+    # The school's curator does not read the other school's people...
+    assert system.get(f"/registry/people/{mentor}").status_code == 404
+    # ...nor may a proposal still waiting for the mentor's school go into an order.
+    waiting = system.post("/documents/pairs-order", {**order({"pair_id": pair}), "number": "5-о"})
+    assert (waiting.status_code, waiting.json()["code"]) == (409, "PAIR_NOT_ACTIVE")
+    confirmed = system.post(f"/pairing/pairs/{pair}/confirm", {}, Role.CURATOR, SCHOOL_B)
+    assert confirmed.status_code == 204, confirmed.text
+    issued = system.post("/documents/pairs-order", {
+        **order({"pair_id": pair}), "number": "№ 112-о", "date": system.clock.today.isoformat()})
+    assert issued.status_code == 201, issued.text
+    document = issued.json()
+    assert document["number"] == "112-о"
+    docx = system.get(document["docx_url"])  # rendered again at download, names granted again
+    assert docx.status_code == 200, docx.text
+    text = read_documents({"order": docx.content}, tmp_path / "docs", tmp_path / "profile")["order"]
+    for expected in ("№ 112-о", "Гончарова Вера Ильинична (Школа school-b)", "Тихонов Лев Маркович",
+                     system.clock.today.strftime("%d.%m.%Y")):
+        assert expected in text, expected
+    # The pair grants the name alone: the mentor's card stays closed to the other school.
+    assert system.get(f"/registry/people/{mentor}").status_code == 404
