@@ -189,7 +189,10 @@ def pipeline_lag(system: System, schools: BenchSchools, dashboard: httpx.Client,
             number = held_by_pair[k]
             client.post(f"/pairing/pairs/{mine[k]}/meetings", json={
                 "kind": kinds[number] if number < len(kinds) else "regular", "date": today,
-                "duration_minutes": 45, "format": "in_person"}).raise_for_status()
+                "duration_minutes": 45, "format": "in_person",
+                # No feedback is collected here: each meeting says why (the rule holds).
+                "missing_feedback_reason": "Замер нагрузки: отзывы не собираются"}
+            ).raise_for_status()
             held_by_pair[k] += 1
             with lock:
                 stored_at.append(((stored_at[-1][0] if stored_at else 0) + 1, time.perf_counter()))

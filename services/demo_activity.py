@@ -35,6 +35,9 @@ DISSOLVE_REASONS = ["Наставляемый перешёл в другую ш�
                     "Наставник не может продолжать по состоянию здоровья",
                     "Пара не сложилась: по взаимному решению"]
 DURATIONS = (30, 45, 45, 60, 60, 90)
+#: Why a side gave no feedback on a meeting: the curator records it before the next meeting.
+MISSING_FEEDBACK_REASONS = ["Участник болел, отзыв не получен", "Отзыв не сдан вовремя, "
+                            "обсудили устно", "Участник был на соревнованиях"]
 
 
 def school_year_of(today: date) -> tuple[date, date]:
@@ -314,9 +317,14 @@ class ActivityLoader:
         for answer in script.feedback:
             by_meeting.setdefault(answer.meeting_number, []).append(answer)
         for number, meeting in enumerate(script.meetings, start=1):
-            self._post(school, f"{base}/meetings", {"kind": meeting.kind, "date": meeting.on.isoformat(),
-                                            "duration_minutes": meeting.duration_minutes,
-                                            "format": meeting.format}, "meetings")
+            body = {"kind": meeting.kind, "date": meeting.on.isoformat(),
+                    "duration_minutes": meeting.duration_minutes, "format": meeting.format}
+            answered = {"mentor" if a.member == 0 else "mentee"
+                        for a in by_meeting.get(number - 1, [])}
+            if number > 1 and len(answered) < 2:  # feedback is mandatory: say why it is missing
+                body["missing_feedback_reason"] = MISSING_FEEDBACK_REASONS[
+                    number % len(MISSING_FEEDBACK_REASONS)]
+            self._post(school, f"{base}/meetings", body, "meetings")
             if meeting.kind == "planning":
                 for title, due, status in script.goals:
                     self._post(school, f"{base}/goals", {"title": title, "due": due.isoformat(),

@@ -242,6 +242,15 @@ def personal_data_view(actor: Actor, person_org: OrgPath, *, protected: bool,
     return PersonalView.LABEL if protected else PersonalView.NAME
 
 
+def paired_mentor_view(actor: Actor, *, protected: bool) -> PersonalView | None:
+    """What a curator sees of the mentor of a confirmed pair filed in their organisation when
+    the mentor belongs to another: the pair grants sight of an adult mentor's name (not birth
+    date or contacts) for the pairs order; nothing for anyone else or for a minor."""
+    if actor.role is Role.CURATOR and not protected:
+        return PersonalView.NAME
+    return None
+
+
 def may_read_personal_data(actor: Actor, person_org: OrgPath, *, protected: bool,
                            names_visible_to: Collection[str] = ()) -> bool:
     """Whether ``actor`` sees the person's name at all (see ``personal_data_view``)."""

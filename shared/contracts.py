@@ -127,6 +127,9 @@ class RpcRequest(BaseModel):
 
 class NamesRequest(RpcRequest):
     person_ids: list[UUID]
+    #: Mentors of confirmed cross-organisation pairs the pairing service served this user for
+    #: the document (``PairFound.mentor_organisation_name`` set): the pair grants their name.
+    paired_mentor_ids: list[UUID] = []
 
 
 class PersonNames(BaseModel):
@@ -183,6 +186,8 @@ class PairFound(BaseModel):
     formed_on: date | None = None
     #: Only when asked (``with_goals``), in the order they were set.
     goals: list[PairGoal] = []
+    #: The mentor's organisation when it is not the pair's own (a confirmed cross-org pair).
+    mentor_organisation_name: str | None = None
 
 
 class PairsReply(BaseModel):

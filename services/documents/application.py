@@ -48,7 +48,7 @@ from services.documents.pairs import order_recipe, refuse_repeated_pairs
 from services.documents.peers import BusPeers, Peers
 from services.documents.register import Register, format_iso_date
 from services.documents.roadmap import Roadmap
-from services.documents.templates import KIND_TITLES, number_for
+from services.documents.templates import KIND_TITLES
 from shared.auth import (
     Actor,
     OrgPath,
@@ -103,58 +103,59 @@ class DocumentsService(EventSourcedService):
         refuse_repeated_pairs(order)
         found = await self.peers.pairs(ctx.actor, [p.pair_id for p in order.pairs])
         recipe = order_recipe(order, path, found.pairs, found.missing)
-        return await self._issue_named(ctx, path, "pairs_order", recipe)
+        if order.date is not None and order.date > self.today():
+            raise DomainError("DATE_IN_FUTURE", "Дата приказа ещё не наступила", 422)
+        return await self._issue_named(ctx, path, "pairs_order", recipe, order.number, order.date)
 
     async def _issue_named(self, ctx: CommandContext, path: OrgPath, kind: str,
-                           body: recipes.Body) -> dict[str, Any]:
+                           body: recipes.Body, number: str | None = None,
+                           day: date | None = None) -> dict[str, Any]:
         """A document naming registry persons keeps only its recipe. It is rendered from the
         recipe as read back from its JSON, exactly as a download will render it, so the
         registered SHA-256 is reproducible whenever the names are."""
         recipe = body.model_dump(mode="json")
         parsed = recipes.load(kind, recipe)
         person_ids = recipes.people(kind, parsed)
-        names = await self._names(ctx.actor, person_ids)
+        names = await self._names(ctx.actor, person_ids, recipes.paired_mentors(kind, parsed))
         return await asyncio.to_thread(
             self._register, ctx, path, kind,
             lambda number, day: recipes.render(kind, parsed, names, number, day),
-            person_ids, recipe=recipe if person_ids else None)
+            person_ids, recipe=recipe if person_ids else None, number=number, day=day)
 
     def _register(self, ctx: CommandContext, path: OrgPath, kind: str,
                   build: Callable[[str, date], bytes], subject_ids: Sequence[UUID] = (),
                   title: str | None = None, recipe: dict[str, Any] | None = None,
-                  document_id: UUID | None = None) -> dict[str, Any]:
-        """Claim the next number of the kind's series, build the file with it, register it
-        (the caller has checked the rights).
-
-        With a ``recipe`` the file is not kept (it holds names): the recipe is, to render it again.
-        A given ``document_id`` (a report's) is the caller's to keep unique: see ``_file_report``.
-        """
-        day = self.today()
+                  document_id: UUID | None = None, number: str | None = None,
+                  day: date | None = None) -> dict[str, Any]:
+        """Number (the series' next, or the curator's ``number``, unique in the organisation),
+        build and register a document; rights are checked. A ``recipe`` is kept, not the file
+        (names); a given ``document_id`` (a report's) is the caller's to keep unique."""
+        day = day or self.today()
         document_id = document_id or uuid4()
-        sequence = self.register.claim_number(str(path), kind, day.year, document_id)
-        try:
-            number = number_for(kind, sequence)
-            content = build(number, day)
-            self.register.keep(document_id, content, kind, number, day, recipe)
-            document = IssuedDocument(
-                document_id=document_id, kind=kind, number=number, date=day.isoformat(),
-                content_sha256=hashlib.sha256(content).hexdigest(),
-                subject_ids=list(dict.fromkeys(subject_ids)), title=title or KIND_TITLES[kind],
-                meta=ctx.meta(path))
-            with self._lock:
-                self._save(document)
-        except Exception:
-            self.register.forget(document_id)
-            raise
+        with self.exclusive():  # a number checked free stays free until the document is saved
+            number = (self.register.given_number(str(path), number) if number else
+                      self.register.next_number(str(path), kind, day.year, document_id))
+            try:
+                content = build(number, day)
+                self.register.keep(document_id, content, kind, number, day, recipe)
+                self._save(IssuedDocument(
+                    document_id=document_id, kind=kind, number=number, date=day.isoformat(),
+                    content_sha256=hashlib.sha256(content).hexdigest(),
+                    subject_ids=list(dict.fromkeys(subject_ids)), title=title or KIND_TITLES[kind],
+                    meta=ctx.meta(path)))
+            except Exception:
+                self.register.forget(document_id)
+                raise
         log.info("documents.issued", kind=kind, number=number, document_id=str(document_id),
                  correlation_id=str(ctx.correlation_id))
         return self.get_document(ctx.actor, document_id)
 
-    async def _names(self, actor: Actor, person_ids: Sequence[UUID]) -> recipes.Names:
-        """Every requested person, or an error naming none: a missing one may be out of scope."""
+    async def _names(self, actor: Actor, person_ids: Sequence[UUID],
+                     paired: Sequence[UUID] = ()) -> recipes.Names:
+        """Every person, or an error naming none (one may be out of scope); ``paired``: see peers."""
         if not person_ids:
             return {}
-        found = await self.peers.names(actor, person_ids)
+        found = await self.peers.names(actor, person_ids, paired)
         if found.missing:
             raise DomainError("PERSON_NOT_FOUND",
                               "Участник не найден, вне вашей зоны доступа или отозвал согласие", 404,
@@ -191,26 +192,25 @@ class DocumentsService(EventSourcedService):
                        fmt: str) -> tuple[bytes, dict[str, Any]]:
         """A document naming registry persons is rendered again with the names the registry gives
         the downloading user now: one it refuses gets the refusal, an erased person ends in 410."""
-        wanted = await asyncio.to_thread(self.people_to_name, actor, document_id)
+        wanted, paired = await asyncio.to_thread(self.people_to_name, actor, document_id)
         try:
-            names = await self._names(actor, wanted)
+            names = await self._names(actor, wanted, paired)
         except DomainError as exc:
             if exc.code != "PERSON_NOT_FOUND":
                 raise
             raise await asyncio.to_thread(self.personal_data_erased, actor, document_id) from exc
         return await asyncio.to_thread(self.document_file, actor, document_id, fmt, names)
 
-    def people_to_name(self, actor: Actor, document_id: UUID) -> list[UUID]:
-        """Whom the registry must name (for this actor) before the document can be downloaded.
-
-        A document stored before recipes existed is checked against its subjects all the same,
-        so a withdrawn consent closes its download too.
-        """
+    def people_to_name(self, actor: Actor, document_id: UUID) -> tuple[list[UUID], list[UUID]]:
+        """Whom the registry must name (for this actor) before the document can be downloaded,
+        and which of them a pair names (``recipes.paired_mentors``). A document stored before
+        recipes existed is checked against its subjects: a withdrawn consent closes it too."""
         row = self._document_row(actor, document_id)
         recipe = self.register.recipe_row(document_id)
         if recipe is None:
-            return [UUID(str(i)) for i in row.subject_ids]
-        return recipes.people(recipe.kind, recipes.load(recipe.kind, recipe.body))
+            return [UUID(str(i)) for i in row.subject_ids], []
+        body = recipes.load(recipe.kind, recipe.body)
+        return recipes.people(recipe.kind, body), recipes.paired_mentors(recipe.kind, body)
 
     def personal_data_erased(self, actor: Actor, document_id: UUID) -> DomainError:
         meta = self.get_document(actor, document_id)

@@ -78,6 +78,16 @@ class PairIn(Body):
 class PairsOrderIn(IssueIn):
     school_year: str = Field(pattern=r"^\d{4}-\d{4}$")
     pairs: list[PairIn] = Field(min_length=1, max_length=2000)
+    number: str | None = Field(default=None, max_length=32, examples=["112-о"], description=(
+        "Номер приказа, как его даёт организация; без него — следующий номер по журналу"))
+    date: WorkDate | None = Field(default=None, description="Дата приказа; без неё — сегодня")
+
+    @model_validator(mode="after")
+    def _bare_number(self) -> PairsOrderIn:
+        # «№ 112-о» is printed as «№ 112-о»: the sign is the template's, not the number's.
+        if self.number is not None:
+            self.number = self.number.lstrip("№N ").strip() or None
+        return self
 
 
 class CuratorOrderIn(IssueIn):

@@ -54,7 +54,7 @@ def order_recipe(order: PairsOrderIn, org: OrgPath, known: Mapping[str, PairFoun
                           "пары (группы) не совпадают с данными подбора пар; обновите список пар",
                           409, details=mismatched)
     return PairsOrderRecipe.model_validate({
-        **order.model_dump(mode="json", exclude={"pairs"}),
+        **order.model_dump(mode="json", exclude={"pairs", "number", "date"}),
         "pairs": [ordered(p, found).model_dump(mode="json") for p, found in pairs]})
 
 
@@ -77,7 +77,8 @@ def ordered(pair: PairIn, found: PairFound) -> OrderedPair:
     if form is None or normalise(form) == normalise(found.form):
         form = found.form_title
     return OrderedPair(pair_id=pair.pair_id, mentor_id=found.mentor_id,
-                       mentee_ids=list(pair.mentee_ids or found.mentee_ids), form=form)
+                       mentee_ids=list(pair.mentee_ids or found.mentee_ids), form=form,
+                       mentor_organisation=found.mentor_organisation_name)
 
 
 def normalise(text: str) -> str:

@@ -39,7 +39,8 @@ SERVICE = "documents"
 
 
 class Peers(Protocol):
-    async def names(self, actor: Actor, person_ids: Sequence[UUID]) -> NamesReply: ...
+    async def names(self, actor: Actor, person_ids: Sequence[UUID],
+                    paired_mentor_ids: Sequence[UUID] = ()) -> NamesReply: ...
 
     async def pairs(self, actor: Actor, pair_ids: Sequence[UUID],
                     with_goals: bool = False) -> PairsReply: ...
@@ -53,8 +54,10 @@ class BusPeers:
     def __init__(self, nc: Client | None) -> None:
         self.nc = nc
 
-    async def names(self, actor: Actor, person_ids: Sequence[UUID]) -> NamesReply:
-        request = NamesRequest(person_ids=list(dict.fromkeys(person_ids)))
+    async def names(self, actor: Actor, person_ids: Sequence[UUID],
+                    paired_mentor_ids: Sequence[UUID] = ()) -> NamesReply:
+        request = NamesRequest(person_ids=list(dict.fromkeys(person_ids)),
+                               paired_mentor_ids=list(dict.fromkeys(paired_mentor_ids)))
         return NamesReply.model_validate(await self._ask(NAMES, actor, request))
 
     async def pairs(self, actor: Actor, pair_ids: Sequence[UUID],

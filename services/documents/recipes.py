@@ -45,6 +45,8 @@ class OrderedPair(Body):
     mentor_id: UUID
     mentee_ids: list[UUID] = Field(min_length=1, max_length=30)
     form: str = Field(min_length=2, max_length=100)
+    #: Set when the mentor belongs to another organisation than the order's (a confirmed pair).
+    mentor_organisation: str | None = Field(default=None, max_length=500)
 
 
 class PairsOrderRecipe(IssueIn):
@@ -141,7 +143,8 @@ class Recipe(Generic[B]):
 
 
 def _pairs_order(body: PairsOrderRecipe, names: Names, number: str, day: date) -> bytes:
-    rows = [templates.PairRow(mentor=names[p.mentor_id].full_name,
+    rows = [templates.PairRow(mentor=names[p.mentor_id].full_name + (
+                                  f" ({p.mentor_organisation})" if p.mentor_organisation else ""),
                               mentees=[names[m].full_name for m in p.mentee_ids], form=p.form)
             for p in body.pairs]
     return templates.pairs_order(body.requisites(number, day), rows, body.school_year)
@@ -213,6 +216,13 @@ async def prepare(kind: str, body: Body, peers: Peers, actor: Actor, path: OrgPa
     if kind == "development_plan":
         return await plans.plan_recipe(peers, actor, path, body)  # type: ignore[arg-type]
     return body
+
+
+def paired_mentors(kind: str, body: Body) -> list[UUID]:
+    """Mentors of other organisations a pairs order names: their pair grants the name."""
+    if not isinstance(body, PairsOrderRecipe):
+        return []
+    return [p.mentor_id for p in body.pairs if p.mentor_organisation]
 
 
 def recipe_of(kind: str) -> Recipe[Any]:

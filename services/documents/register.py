@@ -12,12 +12,13 @@ import hashlib
 from datetime import date
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import sqlalchemy as sa
 
 from services.documents import recipes, views
 from services.documents.pdf import docx_to_pdf
+from services.documents.templates import number_for
 from shared.errors import DomainError, not_found
 
 NUMBER_ATTEMPTS = 20
@@ -43,6 +44,33 @@ class Register:
             except sa.exc.IntegrityError:
                 continue
         raise DomainError("NUMBER_BUSY", "Не удалось присвоить номер документу, повторите", 409)
+
+    def next_number(self, path: str, kind: str, year: int, document_id: UUID) -> str:
+        """The next number of the kind's series not already given by hand to a document."""
+        for _ in range(NUMBER_ATTEMPTS):
+            number = number_for(kind, self.claim_number(path, kind, year, document_id))
+            if not self.taken(path, number):
+                return number
+            # Given by hand to another document: the claim stays, held by no document, and the
+            # series goes on past it.
+            with self.engine.begin() as conn:
+                conn.execute(views.number_claims.update().where(
+                    views.number_claims.c.document_id == document_id).values(document_id=uuid4()))
+        raise DomainError("NUMBER_BUSY", "Не удалось присвоить номер документу, повторите", 409)
+
+    def taken(self, path: str, number: str) -> bool:
+        """Whether a document of the organisation already carries ``number`` (case aside)."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(views.documents.c.id).where(
+                views.documents.c.path == path,
+                sa.func.lower(views.documents.c.number) == number.lower())).first() is not None
+
+    def given_number(self, path: str, number: str) -> str:
+        """A number the curator gave: unique within the organisation, or refused (409)."""
+        if self.taken(path, number):
+            raise DomainError("DOCUMENT_NUMBER_TAKEN", f"Номер «{number}» уже присвоен другому "
+                              "документу организации: укажите другой номер", 409)
+        return number
 
     def keep(self, document_id: UUID, content: bytes, kind: str, number: str, day: date,
              recipe: dict[str, Any] | None) -> None:

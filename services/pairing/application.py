@@ -277,7 +277,9 @@ class PairingService(PairingQueries, EventSourcedService):
         with self._lock:
             pair, path = self._pair_for_writing(ctx, pair_id)
             number = pair.hold_meeting(cmd.kind, cmd.date, cmd.duration_minutes, cmd.format,
-                                       self.today(), meta=ctx.meta(path))
+                                       self.today(), meta=ctx.meta(path),
+                                       missing_feedback_reason=cmd.missing_feedback_reason,
+                                       seal=self._sealer(pair))
             self._save(pair)
             return number
 

@@ -82,6 +82,8 @@ class HoldMeeting(Command):
     date: WorkDate
     duration_minutes: Whole = Field(ge=MIN_DURATION, le=MAX_DURATION)
     format: MeetingFormat = "in_person"
+    #: Why a side's feedback on the previous meeting is missing (required only then).
+    missing_feedback_reason: str | None = Field(default=None, max_length=1000)
 
 
 class SubmitFeedback(Command):

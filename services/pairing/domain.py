@@ -70,6 +70,16 @@ def pair_closed(status: str) -> DomainError:
     return conflict("PAIR_CLOSED", f"Пара (группа) уже {word}: изменения не принимаются")
 
 
+SIDE_NAMES: dict[str, str] = {"mentor": "наставника", "mentee": "наставляемого"}
+
+
+def feedback_missing_error(meeting_number: int, sides: Sequence[str]) -> DomainError:
+    who = " и ".join(SIDE_NAMES[s] for s in sides)
+    return conflict("FEEDBACK_MISSING",
+                    f"Нет обратной связи по встрече № {meeting_number} от {who}: внесите её "
+                    f"или укажите причину, по которой её нет")
+
+
 def not_a_proposal(status: str) -> DomainError:
     return conflict("NOT_A_PROPOSAL", "Предложение уже рассмотрено: пара подтверждена, "
                     "отклонена или завершена" if status != "active" else
@@ -219,9 +229,21 @@ class Pair(EventSourcedAggregate):
 
     # --- meetings ---------------------------------------------------------------------------
 
+    def feedback_missing(self) -> list[Side]:
+        """The sides (mentor, mentee) that have not answered about the last meeting: feedback
+        after each meeting is mandatory (one answer of the mentees' side is enough for a
+        group). Empty when no meeting was held or the last one's gap has a recorded reason."""
+        if not self.meetings or self.meetings[-1].get("missing_feedback_sealed"):
+            return []
+        answered = {r["side"] for r in self.feedback.get(self.meetings[-1]["number"], {}).values()}
+        return [side for side in ("mentor", "mentee") if side not in answered]
+
     def hold_meeting(self, kind: str, on: date, duration_minutes: int, format: MeetingFormat,  # noqa: A002
-                     today: date, meta: dict[str, Any]) -> int:
-        """Record a meeting held on ``on``; refuses anything out of the methodology's order."""
+                     today: date, meta: dict[str, Any], *, missing_feedback_reason: str | None = None,
+                     seal: Seal | None = None) -> int:
+        """Record a meeting held on ``on``; refuses anything out of the methodology's order, and
+        a meeting while a side's feedback on the previous one is missing, unless the curator
+        gives the reason why (kept sealed with the previous meeting, shown on the pair)."""
         self._require_active()
         if on > today:
             raise DomainError("MEETING_IN_FUTURE",
@@ -246,14 +268,26 @@ class Pair(EventSourcedAggregate):
             raise DomainError("INVALID_DURATION",
                               f"Продолжительность встречи — от {MIN_DURATION} до "
                               f"{MAX_DURATION} минут", 422)
+        missing = self.feedback_missing()
+        reason = (missing_feedback_reason or "").strip()
+        sealed = None
+        if missing:
+            if len(reason) < 3 or seal is None:
+                raise feedback_missing_error(self.meetings[-1]["number"], missing)
+            # The reason may name a member: only its ciphertext is recorded (``sealed`` is not
+            # in the public payload of ``MeetingHeld``).
+            sealed = seal({"reason": reason})
         number = len(self.meetings) + 1
         self._meeting_held(kind=kind, date=on.isoformat(), duration_minutes=duration_minutes,
-                           format=format, number=number, meta=meta)
+                           format=format, number=number, meta=meta, sealed=sealed)
         return number
 
     @event("MeetingHeld")
     def _meeting_held(self, kind: str, date: str, duration_minutes: int, format: str,  # noqa: A002
-                      number: int, meta: dict[str, Any]) -> None:
+                      number: int, meta: dict[str, Any], sealed: str | None = None) -> None:
+        if sealed is not None and self.meetings:
+            # The reason explains the gap in the previous meeting's feedback.
+            self.meetings[-1]["missing_feedback_sealed"] = sealed
         self.meetings.append({"kind": kind, "date": date, "duration_minutes": duration_minutes,
                               "format": format, "number": number})
 

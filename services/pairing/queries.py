@@ -162,9 +162,14 @@ class PairingQueries(PoolReader):
                 row.mentor_organisation_id, row.mentor_path) if row.mentor_path else None,
             "mentee_ids": [str(m) for m in pair.mentee_ids],
             "goals": goals,
-            "meetings": [{**m, "feedback_from": sorted(
-                r["side"] for r in pair.feedback.get(m["number"], {}).values())}
-                for m in pair.meetings],
+            "meetings": [{**{k: v for k, v in m.items() if k != "missing_feedback_sealed"},
+                          "feedback_from": sorted(
+                              r["side"] for r in pair.feedback.get(m["number"], {}).values()),
+                          "missing_feedback_reason": text.open(
+                              m.get("missing_feedback_sealed"), "reason")}
+                         for m in pair.meetings],
+            # Sides still to answer about the last meeting: the next one waits for them.
+            "feedback_missing": pair.feedback_missing(),
             "close_reason": pair.close_reason if pair.close_reason == CONSENT_REASON
             else text.open(pair.close_reason_sealed, "reason", pair.close_reason),
             "decline_reason": text.open(pair.decline_reason_sealed, "reason",
@@ -327,6 +332,10 @@ class PairingQueries(PoolReader):
                 "form": row.form, "form_title": form.title_ru if form and form.title_ru else row.form,
                 "mentor_id": str(row.mentor_id), "mentee_ids": [str(m) for m in members[pair_id]],
                 "formed_on": row.formed_on,
+                # Another organisation's mentor: the order names their organisation too.
+                "mentor_organisation_name": self._organisation_name(
+                    row.mentor_organisation_id, row.mentor_path)
+                if self._mentor_path(row) is not None else None,
                 **({"goals": self._goals_opened(pair_id)} if with_goals else {})}
         log.info("pairing.pairs_served", actor=actor.user, served=len(pairs), missing=len(missing))
         return {"pairs": pairs, "missing": missing}

@@ -56,6 +56,8 @@ FIELD_TITLES = {
     "kind": "Вид встречи", "date": "Дата", "duration_minutes": "Продолжительность, мин.",
     "format": "Формат", "meeting_number": "Встреча", "respondent_id": "Кто отвечает",
     "satisfaction": "Удовлетворённость (1–10)", "went_well": "Что получилось",
+    "missing_feedback_reason": "Причина отсутствия обратной связи",
+    "order_number": "Номер приказа", "order_date": "Дата приказа",
     "to_change": "Что изменить", "title": "Цель", "due": "Срок",
     # documents and the roadmap
     "document_id": "Документ", "fmt": "Формат файла", "roadmap_id": "Дорожная карта",

@@ -33,6 +33,7 @@ from services.registry.domain import (
 from services.registry.importing import validate_import
 from services.registry.importing.commands import command_from_row, import_error, row_problem
 from services.registry.invitations import InvitationService
+from services.registry.names import DocumentNames
 from services.registry.validation import is_minor
 from services.registry.vault import Vault, person_claims, person_keys
 from shared.auth import (
@@ -40,7 +41,6 @@ from shared.auth import (
     OrgPath,
     PersonalView,
     personal_data_view,
-    require_names_reader,
     require_region_registrar,
 )
 from shared.errors import DomainError, conflict, not_found
@@ -83,7 +83,7 @@ ACCESS_RECORD_MAX_PEOPLE = 1000
 MAX_ORPHANS_REMOVED = 1000
 
 
-class RegistryService(EventSourcedService):
+class RegistryService(DocumentNames, EventSourcedService):
     """Every command that changes the registry runs under ``exclusive()`` (one at a time across
     the replicas sharing the store, the view caught up first): claims made before a save can
     then be told from a crash's orphans at start-up, and no two replicas change one aggregate
@@ -442,33 +442,6 @@ class RegistryService(EventSourcedService):
         self.record_access(actor, {str(path): [UUID(p["id"]) for p, v in found if self._named(p, v)]},
                            "people_list")
         return sorted((p for p, _ in found), key=disclosure.sort_key)
-
-    def names_for_document(self, actor: Actor, person_ids: Any) -> dict[str, Any]:
-        """Names another service prints (an order, a consent form) but must never hold: only the
-        people ``actor`` may read, anyone else (or anyone whose consent was withdrawn)
-        ``missing``; a child an official may not see by name comes as their label
-        (``pseudonymous``). A read of names is recorded as any read of personal data is."""
-        require_names_reader(actor)
-        people: dict[str, dict[str, Any]] = {}
-        missing: list[str] = []
-        by_path: dict[str, list[UUID]] = {}
-        for person_id in dict.fromkeys(disclosure.document_person_ids(person_ids)):
-            try:
-                person, view, protected = self._read_person(actor, person_id, None)  # in scope?
-            except DomainError:
-                missing.append(str(person_id))
-                continue
-            entry = disclosure.document_entry(person, view, protected)
-            if entry is None:  # consent withdrawn (the data is shredded), or ids only
-                missing.append(str(person_id))
-                continue
-            people[str(person_id)] = entry
-            if not entry["pseudonymous"]:
-                path = self.organisation_row(UUID(person["organisation_id"])).path
-                by_path.setdefault(path, []).append(person_id)
-        self.record_access(actor, by_path, "names_lookup")
-        log.info("registry.names_served", actor=actor.user, served=len(people), missing=len(missing))
-        return {"people": people, "missing": missing}
 
     # --- programmes -----------------------------------------------------------------------------
 

@@ -16,14 +16,15 @@ Reply:    ``{"people": {id: {"full_name", "last_name", "first_name", "middle_nam
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nats.aio.client import Client
 from nats.aio.subscription import Subscription
 
 from services.registry.domain import SHARED_FIELDS
+from shared.auth import Actor
 from shared.contracts import NAMES
-from shared.rpc import Handler, for_caller, serve
+from shared.rpc import Handler, serve
 
 if TYPE_CHECKING:
     from services.registry.application import RegistryService
@@ -38,7 +39,11 @@ __all__ = ["NAMES_QUEUE", "NAMES_SUBJECT", "SHARED_FIELDS", "names_handler", "se
 
 def names_handler(service: RegistryService) -> Handler:
     """One request's actor and ids, translated into one call on the service."""
-    return for_caller("person_ids", service.names_for_document)
+    def handle(actor: Actor, request: dict[str, Any]) -> dict[str, Any]:
+        return service.names_for_document(actor, request.get("person_ids"),
+                                          request.get("paired_mentor_ids") or [])
+
+    return handle
 
 
 async def serve_names(nc: Client, service: RegistryService) -> Subscription:

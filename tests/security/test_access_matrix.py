@@ -356,7 +356,8 @@ ROUTES: dict[str, Case] = {
                                                                    lambda w: {"title": "Цель"})),
     "POST /pairing/pairs/{pair_id}/meetings": Case(allowed_if(write_record), send(
         "/pairing/pairs/{pair}/meetings", lambda w: {"kind": "trial", "date": date.today().isoformat(),
-                                                     "duration_minutes": 45})),
+                                                     "duration_minutes": 45,
+                                                     "missing_feedback_reason": "Нет отзыва"})),
     "POST /pairing/pairs/{pair_id}/feedback": Case(allowed_if(pair_feedback), lambda w: {
         "url": f"/pairing/pairs/{w.ids['pair']}/feedback", "json": {
             "meeting_number": 1, "satisfaction": 8, "respondent_id": w.ids["mentee"]}}),

@@ -147,9 +147,14 @@ async def dissolve_pair(request: Request, pair_id: UUID, s: Signed,
 @router.post("/pairs/{pair_id}/meetings")
 async def log_meeting(pair_id: UUID, s: Signed, kind: Annotated[str, Form()], date: Annotated[str, Form()],
                       duration_minutes: Annotated[int, Form()],
-                      format: Annotated[str, Form()] = "in_person") -> Response:  # noqa: A002
-    return await pair_command(pair_id, s, "meetings", {
-        "kind": kind, "date": date, "duration_minutes": duration_minutes, "format": format})
+                      format: Annotated[str, Form()] = "in_person",  # noqa: A002
+                      missing_feedback_reason: Annotated[str, Form(max_length=1000)] = "",
+                      ) -> Response:
+    body: dict[str, Any] = {"kind": kind, "date": date, "duration_minutes": duration_minutes,
+                            "format": format}
+    if missing_feedback_reason.strip():  # asked for only while a side's feedback is missing
+        body["missing_feedback_reason"] = missing_feedback_reason.strip()
+    return await pair_command(pair_id, s, "meetings", body)
 
 
 @router.post("/pairs/{pair_id}/feedback")

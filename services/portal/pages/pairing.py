@@ -174,7 +174,9 @@ async def decline_proposal(request: Request, organisation_id: UUID, pair_id: UUI
 async def issue_pairs_order(request: Request, organisation_id: UUID, s: Signed,
                             school_year: Annotated[str, Form(pattern=r"^\d{4}-\d{4}$")],
                             signatory_position: Annotated[str, Form(min_length=2, max_length=200)],
-                            signatory_name: Annotated[str, Form(min_length=3, max_length=200)]) -> Response:
+                            signatory_name: Annotated[str, Form(min_length=3, max_length=200)],
+                            order_number: Annotated[str, Form(max_length=32)] = "",
+                            order_date: Annotated[str, Form(max_length=10)] = "") -> Response:
     org = await s.api.get(f"/registry/organisations/{organisation_id}")
     pairs = await s.api.get("/pairing/pairs", organisation_id=str(organisation_id), status="active")
     page = f"/organisations/{organisation_id}/pairs"
@@ -186,7 +188,10 @@ async def issue_pairs_order(request: Request, organisation_id: UUID, s: Signed,
             "signatory": {"position": signatory_position, "full_name": signatory_name},
             "pairs": [{"pair_id": p["id"], "mentor_id": p["mentor_id"], "mentee_ids": p["mentee_ids"],
                        "form": p["form"]}
-                      for p in pairs]})
+                      for p in pairs],
+            # The curator's number and date of the order, when given (else the register's).
+            **({"number": order_number.strip()} if order_number.strip() else {}),
+            **({"date": order_date} if order_date else {})})
     except ApiError as exc:
         if exc.status == 401:
             raise

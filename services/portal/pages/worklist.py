@@ -84,7 +84,7 @@ def missing_feedback(pair: dict[str, Any]) -> list[tuple[dict[str, Any], list[st
         if sides["mentee"] < mentees:
             missing.append("наставляемого" if mentees == 1 else
                            f"наставляемых ({mentees - sides['mentee']} из {mentees})")
-        if missing:
+        if missing and not meeting.get("missing_feedback_reason"):  # excused by the curator
             found.append((meeting, missing))
     return found
 

@@ -330,11 +330,14 @@ def test_curator_pairs_and_logs_the_meeting_sequence_with_feedback(
         page.get_by_label("Вид встречи").select_option(label=kind)
         page.get_by_role("button", name="Отметить встречу").click()
         expect(page.locator("ol.meetings > li").last).to_contain_text(kind)
-        page.get_by_label("Кто отвечает").select_option(index=0)
-        page.get_by_label("Удовлетворённость (1–10)").fill("9")
-        page.get_by_label("Что получилось").fill(f"{kind}: договорились о целях")
-        page.get_by_role("button", name="Сохранить отзыв").click()
-        expect(page.locator("ol.meetings > li").last).to_contain_text("9 из 10")
+        # Feedback of both sides is mandatory before the next meeting.
+        for side in (0, 1):
+            page.get_by_label("Кто отвечает").select_option(index=side)
+            page.get_by_label("Удовлетворённость (1–10)").fill("9")
+            page.get_by_label("Что получилось").fill(f"{kind}: договорились о целях")
+            page.get_by_role("button", name="Сохранить отзыв").click()
+            expect(page.locator("ol.meetings > li").last.locator("ul.feedback > li")).to_have_count(
+                side + 1)
     # the methodology's order is kept: a trial meeting cannot follow the planning one
     page.get_by_label("Вид встречи").select_option(label="пробная встреча")
     page.get_by_role("button", name="Отметить встречу").click()
@@ -552,15 +555,22 @@ def test_curator_completes_a_pair_fills_its_survey_and_dissolves_another(page: P
         finishing, leaving = form_pairs(api, school, 2)
         for kind in ("intro", "trial", "planning"):
             api.post(f"/pairing/pairs/{finishing}/meetings", json={
-                "kind": kind, "date": today, "duration_minutes": 45}).raise_for_status()
+                "kind": kind, "date": today, "duration_minutes": 45,
+                "missing_feedback_reason": "Отзывы собраны на бумаге"}).raise_for_status()
     sign_in(page, system, "curator-school-2")
     page.goto(f"{system.url}/pairs/{finishing}")
     page.get_by_role("link", name="Завершить работу пары…").click()
     expect(page.get_by_role("alert")).to_contain_text("только после итоговой встречи")
     page.get_by_role("link", name="Вернуться к паре").click()
     page.get_by_label("Вид встречи").select_option(label="итоговая встреча")
+    # Nobody answered about the planning meeting: the form says so and asks why.
+    expect(page.locator("#feedback-missing")).to_contain_text(
+        "Нет обратной связи по встрече № 3 от наставника и наставляемого")
+    page.get_by_label("Причина отсутствия обратной связи").fill("Отзывы собраны на бумаге")
     page.get_by_role("button", name="Отметить встречу").click()
     expect(page.locator("ol.meetings > li").last).to_contain_text("итоговая встреча")
+    expect(page.locator("ol.meetings > li").nth(2)).to_contain_text(
+        "Причина отсутствия обратной связи: Отзывы собраны на бумаге")
     page.get_by_role("link", name="Завершить работу пары…").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Завершить работу пары?")
     shot(page, "22-pair-complete-confirm")

@@ -119,3 +119,63 @@ def test_pairs_named_by_id_are_printed_as_the_pairing_formed_them(system: System
                      "Учитель – ученик"):
         assert expected in text, expected
     assert "teacher-student" not in text  # a form's code is never printed
+
+
+def test_the_order_carries_the_number_and_date_the_curator_gives(system: System,
+                                                                 tmp_path: Path) -> None:
+    ids = paired(system, people(system))
+    system.clock.today = date(2023, 9, 15)
+    issued = system.post("/documents/pairs-order", {
+        **order({"pair_id": ids["pair-1"]}), "number": "№ 112-о", "date": "2023-09-12"})
+    assert issued.status_code == 201, issued.text
+    document = issued.json()
+    assert (document["number"], document["date"]) == ("112-о", "2023-09-12")
+    docx = system.get(document["docx_url"])
+    assert docx.status_code == 200, docx.text
+    text = read_documents({"order": docx.content}, tmp_path / "docs", tmp_path / "profile")["order"]
+    assert "№ 112-о" in text and "12.09.2023" in text and "1-н" not in text
+    # The number is the organisation's own: given twice, the second order is refused.
+    again = system.post("/documents/pairs-order", {
+        **order({"pair_id": ids["pair-2"]}), "number": "112-О", "date": "2023-09-13"})
+    assert (again.status_code, again.json()["code"]) == (409, "DOCUMENT_NUMBER_TAKEN")
+    assert "112-О" in again.json()["message"]
+    future = system.post("/documents/pairs-order", {
+        **order({"pair_id": ids["pair-2"]}), "number": "113-о", "date": "2023-09-16"})
+    assert (future.status_code, future.json()["code"]) == (422, "DATE_IN_FUTURE")
+    # Without a number the register numbers it, dated today.
+    numbered = system.post("/documents/pairs-order", order({"pair_id": ids["pair-2"]}))
+    assert numbered.status_code == 201, numbered.text
+    assert (numbered.json()["number"], numbered.json()["date"]) == ("1-н", "2023-09-15")
+    # A number given by hand is skipped by the series.
+    assert system.post("/documents/pairs-order", {
+        **order({"pair_id": ids["pair-1"]}), "number": "2-н"}).status_code == 201
+    assert system.post("/documents/pairs-order",
+                       order({"pair_id": ids["pair-2"]})).json()["number"] == "3-н"
+
+
+def test_a_confirmed_pair_with_another_schools_mentor_is_in_the_order_by_name_and_organisation(
+        system: System, tmp_path: Path) -> None:
+    mentor = register(system, "mentor", "school-b", "Гончарова", "Вера", "Ильинична", "1979-02-11")
+    mentee = register(system, "mentee", "school-a", "Тихонов", "Лев", "Маркович", "2011-05-03",
+                      guardian_name="Тихонова Ольга Петровна")
+    pair = form_pair(system, programme(system, "school-a"), mentor, mentee)
+    # The school's curator does not read the other school's people...
+    assert system.get(f"/registry/people/{mentor}").status_code == 404
+    # ...nor may a proposal still waiting for the mentor's school go into an order.
+    waiting = system.post("/documents/pairs-order", {**order({"pair_id": pair}), "number": "5-о"})
+    assert (waiting.status_code, waiting.json()["code"]) == (409, "PAIR_NOT_ACTIVE")
+    confirmed = system.post(f"/pairing/pairs/{pair}/confirm", {}, Role.CURATOR, SCHOOL_B)
+    assert confirmed.status_code == 204, confirmed.text
+    issued = system.post("/documents/pairs-order", {
+        **order({"pair_id": pair}), "number": "№ 112-о", "date": system.clock.today.isoformat()})
+    assert issued.status_code == 201, issued.text
+    document = issued.json()
+    assert document["number"] == "112-о"
+    docx = system.get(document["docx_url"])  # rendered again at download, names granted again
+    assert docx.status_code == 200, docx.text
+    text = read_documents({"order": docx.content}, tmp_path / "docs", tmp_path / "profile")["order"]
+    for expected in ("№ 112-о", "Гончарова Вера Ильинична (Школа school-b)", "Тихонов Лев Маркович",
+                     system.clock.today.strftime("%d.%m.%Y")):
+        assert expected in text, expected
+    # The pair grants the name alone: the mentor's card stays closed to the other school.
+    assert system.get(f"/registry/people/{mentor}").status_code == 404

@@ -161,7 +161,7 @@ def test_a_name_changed_since_issue_gives_document_changed(system: System) -> No
     service = system.documents.service
     actor = Actor(user="tester", role=Role.CURATOR, scope=OrgPath.parse(SCHOOL_A))
     document_id = UUID(document["id"])
-    assert service.people_to_name(actor, document_id) == [UUID(ids["kuznetsov"])]
+    assert service.people_to_name(actor, document_id) == ([UUID(ids["kuznetsov"])], [])
     corrected = PersonNames(full_name="Кузнецов Пётр Андреевич", last_name="Кузнецов",
                             first_name="Пётр", middle_name="Андреевич", role="mentor",
                             organisation_id=system.ids["school-a"])

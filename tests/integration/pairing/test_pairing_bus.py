@@ -19,7 +19,8 @@ from tests.integration.pairing.conftest import SCHOOL_A, SURNAMES, System
 
 FREE_TEXT = ("Разобрали олимпиадную задачу", "Больше практики")
 #: What curators type: a goal's wording, a reason to dissolve, a reason to withdraw consent.
-CURATOR_TEXT = ("Подготовиться к муниципальному этапу", "Смена расписания", "по заявлению")
+CURATOR_TEXT = ("Подготовиться к муниципальному этапу", "Смена расписания", "по заявлению",
+                "Мюллер уехал на сборы")
 
 
 def assert_no_personal_data(events: list[Envelope]) -> None:
@@ -242,9 +243,11 @@ def test_meetings_in_order_feedback_reveal_and_completion(system: System) -> Non
     pair = response.json()["id"]
     today = system.clock.today.isoformat()
 
-    def meet(kind: str, on: str = today) -> Any:
-        return system.post(f"/pairing/pairs/{pair}/meetings",
-                           {"kind": kind, "date": on, "duration_minutes": 45, "format": "online"})
+    def meet(kind: str, on: str = today, reason: str | None = None) -> Any:
+        body = {"kind": kind, "date": on, "duration_minutes": 45, "format": "online"}
+        if reason:
+            body["missing_feedback_reason"] = reason
+        return system.post(f"/pairing/pairs/{pair}/meetings", body)
 
     assert error(meet("trial")) == (409, "MEETING_OUT_OF_ORDER")
     tomorrow = (system.clock.today + timedelta(days=1)).isoformat()
@@ -293,11 +296,17 @@ def test_meetings_in_order_feedback_reveal_and_completion(system: System) -> Non
     later = system.clock.today.isoformat()
 
     assert error(system.post(f"/pairing/pairs/{pair}/complete")) == (409, "FINAL_MEETING_REQUIRED")
-    for kind in ("trial", "planning", "regular", "regular"):
-        assert meet(kind, later).status_code == 201
+    assert meet("trial", later).status_code == 201  # both sides answered about the intro
+    # Nobody answered about the trial: the next meeting waits for feedback or a reason.
+    refused = meet("planning", later)
+    assert error(refused) == (409, "FEEDBACK_MISSING")
+    assert "встрече № 2 от наставника и наставляемого" in refused.json()["message"]
+    reason = CURATOR_TEXT[-1]
+    for kind in ("planning", "regular", "regular"):
+        assert meet(kind, later, reason).status_code == 201
     assert error(meet("intro", later)) == (409, "MEETING_OUT_OF_ORDER")
     assert error(meet("regular", today)) == (422, "MEETING_BEFORE_PREVIOUS")
-    assert meet("final", later).json() == {"number": 6}
+    assert meet("final", later, reason).json() == {"number": 6}
     assert error(meet("regular", later)) == (409, "MEETING_OUT_OF_ORDER")
     # A month after the final meeting the pair is not idle: it waits to be completed.
     system.clock.today += timedelta(days=31)
@@ -310,6 +319,8 @@ def test_meetings_in_order_feedback_reveal_and_completion(system: System) -> Non
         409, "PAIR_CLOSED")
     details = system.get(f"/pairing/pairs/{pair}").json()
     assert details["status"] == "completed" and len(details["meetings"]) == 6
+    assert [m["missing_feedback_reason"] for m in details["meetings"]] == [
+        None, reason, reason, reason, reason, None]
     assert details["meetings"][0]["feedback_from"] == ["mentee", "mentor"]
     assert details["goals"][0]["due"] == "2026-01-15"
 

@@ -39,7 +39,8 @@ class FakePeers:
     dashboards: dict[str, dict[str, Any]] = field(default_factory=dict)
     asked: list[tuple[str, Actor, Any]] = field(default_factory=list)
 
-    async def names(self, actor: Actor, person_ids: Sequence[UUID]) -> NamesReply:
+    async def names(self, actor: Actor, person_ids: Sequence[UUID],
+                    paired_mentor_ids: Sequence[UUID] = ()) -> NamesReply:
         self.asked.append(("names", actor, list(person_ids)))
         return NamesReply(people={str(i): self.people[i] for i in person_ids if i in self.people},
                           missing=[str(i) for i in person_ids if i not in self.people])

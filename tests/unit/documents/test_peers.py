@@ -57,7 +57,7 @@ async def test_names_are_asked_once_per_person_for_the_user_and_come_sealed() ->
         "middle_name": "Ильич", "birth_date": "2013-05-02", "guardian_name": None,
         "role": "mentee", "organisation_id": str(organisation)}}, "missing": []})
     reply = await BusPeers(nc).names(CURATOR, [person, person])  # type: ignore[arg-type]
-    assert nc.asked == [(NAMES.subject, {"person_ids": [str(person)]}, 10.0)]
+    assert nc.asked == [(NAMES.subject, {"person_ids": [str(person)], "paired_mentor_ids": []}, 10.0)]
     assert nc.actors == [CURATOR]
     assert reply.people[str(person)].birth_date is not None
     assert reply.people[str(person)].organisation_id == organisation

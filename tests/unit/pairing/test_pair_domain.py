@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from services.pairing.domain import KIND_TITLES, NEXT_KINDS, Pair, check_new_pair
 from shared.auth import OrgPath, system_actor
 from shared.errors import DomainError
+from shared.events import public_payload
 from shared.store import CommandContext
 
 FORMED = date(2025, 9, 1)
@@ -33,7 +34,16 @@ def new_pair(mentees: int = 1) -> Pair:
                 suggested=False, score=None, formed_on=FORMED.isoformat(), meta=META)
 
 
+def answer_last_meeting(pair: Pair) -> None:
+    """Both sides answer about the last meeting (feedback is mandatory before the next one)."""
+    if pair.active and pair.meetings:
+        for side in pair.feedback_missing():
+            who = pair.mentor_id if side == "mentor" else pair.mentee_ids[0]
+            pair.submit_feedback(pair.meetings[-1]["number"], who, 8, "", "", META, seal=seal)
+
+
 def hold(pair: Pair, kind: str, on: date = FORMED) -> int:
+    answer_last_meeting(pair)
     return pair.hold_meeting(kind, on, 45, "in_person", TODAY, META)
 
 
@@ -136,6 +146,41 @@ def test_feedback_rules() -> None:
     assert pair.submit_feedback(1, pair.mentor_id, 10, "", "", META, seal=seal) == "mentor"
     assert code_of(lambda: pair.submit_feedback(1, pair.mentor_id, 9, "", "", META, seal=seal)) == (
         409, "FEEDBACK_ALREADY_SUBMITTED")
+
+
+def test_the_next_meeting_waits_for_both_sides_feedback_on_the_previous_one() -> None:
+    pair = new_pair(mentees=2)
+    hold(pair, "intro")
+
+    def trial(reason: str | None = None) -> int:
+        return pair.hold_meeting("trial", FORMED, 45, "in_person", TODAY, META,
+                                 missing_feedback_reason=reason, seal=seal)
+
+    with pytest.raises(DomainError) as caught:
+        trial()
+    assert (caught.value.status, caught.value.code) == (409, "FEEDBACK_MISSING")
+    assert "встрече № 1 от наставника и наставляемого" in caught.value.message
+    pair.submit_feedback(1, pair.mentor_id, 8, "", "", META, seal=seal)
+    with pytest.raises(DomainError) as caught:
+        trial()
+    assert "от наставляемого" in caught.value.message and "наставника" not in caught.value.message
+    # One answer of the group's mentees' side is enough.
+    pair.submit_feedback(1, pair.mentee_ids[1], 7, "", "", META, seal=seal)
+    assert pair.feedback_missing() == []
+    assert trial() == 2
+    # Meeting 2 has no feedback: a blank reason is no reason; a given one is sealed and kept.
+    assert code_of(lambda: pair.hold_meeting("planning", FORMED, 45, "online", TODAY, META,
+                                             missing_feedback_reason="  ", seal=seal)) == (
+        409, "FEEDBACK_MISSING")
+    assert pair.hold_meeting("planning", FORMED, 45, "online", TODAY, META,
+                             missing_feedback_reason=" Наставляемый болел ", seal=seal) == 3
+    assert pair.meetings[1]["missing_feedback_sealed"] == seal({"reason": "Наставляемый болел"})
+    assert pair.feedback_missing() == ["mentor", "mentee"]  # meeting 3 waits in its turn
+    held = [vars(e) for e in pair.collect_events() if type(e).__name__ == "MeetingHeld"]
+    assert held[-1]["sealed"] is not None
+    # The reason, not even sealed, never reaches the bus.
+    public = public_payload("MeetingHeld", held[-1])
+    assert "sealed" not in public and "болел" not in json.dumps(public, ensure_ascii=False)
 
 
 command = st.tuples(

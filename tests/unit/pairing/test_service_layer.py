@@ -95,17 +95,49 @@ def test_an_auditor_reads_but_never_forms(pairing: PairingService, registry: Fak
 
 def test_meetings_are_held_in_the_methodology_order(pairing: PairingService,
                                                     registry: FakeRegistry) -> None:
-    pair_id = form(pairing, SCHOOL_A, registry.mentor(SCHOOL_A), registry.mentee(SCHOOL_A))
+    mentor, mentee = registry.mentor(SCHOOL_A), registry.mentee(SCHOOL_A)
+    pair_id = form(pairing, SCHOOL_A, mentor, mentee)
     ctx = curator(SCHOOL_A)
+
+    def answered(number: int) -> None:
+        for who in (mentor, mentee):
+            pairing.submit_feedback(ctx, pair_id, SubmitFeedback(
+                meeting_number=number, satisfaction=8, respondent_id=who))
+
     refused("MEETING_OUT_OF_ORDER", pairing.hold_meeting, ctx, pair_id, meeting("trial"))
-    numbers = [pairing.hold_meeting(ctx, pair_id, meeting(kind))
-               for kind in ("intro", "trial", "planning", "regular", "final")]
+    numbers = []
+    for kind in ("intro", "trial", "planning", "regular", "final"):
+        numbers.append(pairing.hold_meeting(ctx, pair_id, meeting(kind)))
+        answered(numbers[-1])
     assert numbers == [1, 2, 3, 4, 5]
     refused("MEETING_OUT_OF_ORDER", pairing.hold_meeting, ctx, pair_id, meeting("regular"))
     refused("MEETING_IN_FUTURE", pairing.hold_meeting, ctx, pair_id,
             HoldMeeting(kind="final", date=TODAY + timedelta(days=1), duration_minutes=45))
     pairing.complete(ctx, pair_id)
     assert pairing.get_pair(ctx.actor, pair_id)["status"] == "completed"
+
+
+def test_the_next_meeting_waits_for_feedback_or_the_curators_reason(
+        pairing: PairingService, registry: FakeRegistry) -> None:
+    mentor, mentee = registry.mentor(SCHOOL_A), registry.mentee(SCHOOL_A)
+    pair_id = form(pairing, SCHOOL_A, mentor, mentee)
+    ctx = curator(SCHOOL_A)
+    pairing.hold_meeting(ctx, pair_id, meeting("intro"))
+    pairing.submit_feedback(ctx, pair_id, SubmitFeedback(meeting_number=1, satisfaction=8,
+                                                         respondent_id=mentor))
+    assert pairing.get_pair(ctx.actor, pair_id)["feedback_missing"] == ["mentee"]
+    error = refused("FEEDBACK_MISSING", pairing.hold_meeting, ctx, pair_id, meeting("trial"))
+    assert error.status == 409 and "от наставляемого" in error.message
+    reason = "Наставляемый болел, отзыв не получен"
+    assert pairing.hold_meeting(ctx, pair_id, HoldMeeting(
+        kind="trial", date=TODAY, duration_minutes=45, missing_feedback_reason=reason)) == 2
+    pair = pairing.get_pair(ctx.actor, pair_id)
+    assert [m["missing_feedback_reason"] for m in pair["meetings"]] == [reason, None]
+    assert pair["feedback_missing"] == ["mentor", "mentee"]
+    assert "missing_feedback_sealed" not in pair["meetings"][0]
+    # Only ciphertext is stored: the reason is nowhere in the events in the clear.
+    stored = b"".join(n.state for n in pairing.events.notifications_after(0, 10_000))
+    assert "болел".encode() not in stored and b"\\u0431\\u043e\\u043b" not in stored
 
 
 def test_a_pair_completes_only_after_the_final_meeting(pairing: PairingService,

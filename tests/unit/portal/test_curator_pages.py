@@ -293,6 +293,40 @@ def test_a_meeting_saved_is_confirmed_on_the_pair_page(portal: PortalUnderTest) 
     assert saved.headers["location"] == f"/pairs/{PAIR}?saved=meetings"
 
 
+def test_the_meeting_form_names_the_side_without_feedback_and_takes_a_reason(
+        portal: PortalUnderTest) -> None:
+    school_api(portal)
+    api = portal.api
+    api.on("GET", f"/pairing/pairs/{PAIR}", {
+        "id": PAIR, "organisation_id": SCHOOL["id"], "path": SCHOOL["path"], "mentor_id": MENTOR,
+        "mentee_ids": [MENTEE], "status": "active", "form": "student-student", "size": 1,
+        "formed_on": "2026-09-01", "order_ref": None, "cross_organisation": False,
+        "organisation_name": SCHOOL["name"], "mentor_organisation_name": None, "goals": [],
+        "close_reason": None, "decline_reason": None, "returned_mentee_ids": [],
+        "feedback_missing": ["mentee"], "meetings": [
+            {"number": 1, "kind": "intro", "date": "2026-10-01", "duration_minutes": 45,
+             "format": "in_person", "feedback_from": ["mentor"],
+             "missing_feedback_reason": "Наставляемый болел"},
+            {"number": 2, "kind": "trial", "date": "2026-10-08", "duration_minutes": 45,
+             "format": "in_person", "feedback_from": ["mentor"], "missing_feedback_reason": None}]})
+    for number in (1, 2):
+        api.on("GET", f"/pairing/pairs/{PAIR}/meetings/{number}/feedback", [])
+    api.on("GET", "/monitoring/questionnaires", [])
+    api.on("GET", "/monitoring/surveys/answered", [])
+    page = portal.client().get(f"/pairs/{PAIR}")
+    assert page.status_code == 200, page.text
+    assert "Нет обратной связи по встрече № 2 от наставляемого." in page.text
+    assert 'name="missing_feedback_reason"' in page.text
+    assert "Причина отсутствия обратной связи: Наставляемый болел" in page.text
+
+    api.on("POST", f"/pairing/pairs/{PAIR}/meetings", {"number": 3}, status=201)
+    portal.client().post(f"/pairs/{PAIR}/meetings", data={
+        "kind": "planning", "date": "2026-10-15", "duration_minutes": "45",
+        "missing_feedback_reason": " Наставляемый на сборах "})
+    assert api.sent("POST", f"/pairing/pairs/{PAIR}/meetings")[0][
+        "missing_feedback_reason"] == "Наставляемый на сборах"
+
+
 # --- error pages and the header ---------------------------------------------------------------------
 
 def test_an_unknown_address_gets_a_russian_page_in_a_browser_and_json_elsewhere(

@@ -18,7 +18,14 @@ from services.registry.application import RegistryService
 from services.registry.commands import PersonalData, RegisterMentee, RegisterMentor, WithdrawConsent
 from services.registry.vault import Vault
 from shared.auth import Actor as AuthActor
-from shared.auth import OrgPath, PersonalView, Role, may_read_personal_data, personal_data_view
+from shared.auth import (
+    OrgPath,
+    PersonalView,
+    Role,
+    may_read_personal_data,
+    paired_mentor_view,
+    personal_data_view,
+)
 from shared.settings import Settings
 from tests.unit.registry.conftest import MUNICIPALITY, REGION, SCHOOL_A, SCHOOL_B, Region, acting
 
@@ -220,3 +227,19 @@ def test_a_withdrawn_child_is_named_by_no_document_not_even_by_label(
     registry.withdraw_consent(acting(Role.CURATOR, SCHOOL_A), people["child"], WithdrawConsent())
     answer = registry.names_for_document(MUNICIPAL, [str(people["child"])])
     assert answer == {"people": {}, "missing": [str(people["child"])]}
+
+
+def test_a_confirmed_pair_grants_the_other_schools_curator_an_adult_mentors_name_only(
+        registry: RegistryService, region: Region, people: dict[str, UUID]) -> None:
+    other = actor(Role.CURATOR, SCHOOL_B)
+    ids = [str(people[k]) for k in ("teacher", "teen", "child")]
+    # Without a pair: someone else's people, as if unknown.
+    assert registry.names_for_document(other, ids)["people"] == {}
+    answer = registry.names_for_document(other, ids, paired_mentor_ids=ids)
+    teacher = answer["people"][str(people["teacher"])]
+    assert (teacher["full_name"], teacher["birth_date"], teacher["pseudonymous"]) == (
+        "Смирнов Алексей Иванович", None, False)
+    # A minor mentor and a mentee are never granted by a pair.
+    assert sorted(answer["missing"]) == sorted(ids[1:])
+    assert paired_mentor_view(MUNICIPAL, protected=False) is None
+    assert paired_mentor_view(other, protected=True) is None
