@@ -40,7 +40,10 @@ from shared.signing import KEYRING_FILE, Keyring
 SERVICES = (*SOURCES, "portal")
 RPC_SUBJECTS = f"{SUBJECT_ROOT}.rpc.>"
 #: Subjects outside ``nastavnik.<service>.>`` a service publishes to by design.
-EXTRA_PUBLISH: dict[str, tuple[str, ...]] = {"monitoring": (AUDIT_HEADS_SUBJECT,)}
+#: The audit log's checkpoints (``services.monitoring.audit.checkpoint_stream``) are monitoring's.
+CHECKPOINTS_SUBJECT = f"{SUBJECT_ROOT}.audit.checkpoints"
+CHECKPOINT_STREAM = "NASTAVNIK_AUDIT_CHECKPOINTS"
+EXTRA_PUBLISH: dict[str, tuple[str, ...]] = {"monitoring": (AUDIT_HEADS_SUBJECT, CHECKPOINTS_SUBJECT)}
 #: Clients connect as STANDARD; a leaf node's user is good for nothing but a leaf connection.
 CLIENT = ("STANDARD",)
 LEAF = ("LEAFNODE",)
@@ -121,6 +124,74 @@ def service_inbox(service: str) -> str:
     return f"{inbox_prefix(service_user_name(service))}.>"
 
 
+#: The event streams each service reads (its consumers' sources, ``shared.consumer``): the only
+#: streams on which it may create, look up, pull from and delete consumers. Kept beside the
+#: services' projections by tests/security/test_nats_auth.py.
+READS: dict[str, tuple[str, ...]] = {
+    "registry": (),
+    "pairing": ("registry",),
+    "documents": ("registry", "monitoring"),
+    "monitoring": SOURCES,
+    "portal": (),
+}
+#: Streams of a service's own besides its event stream: the audit log's checkpoints.
+EXTRA_STREAMS: dict[str, tuple[str, ...]] = {"monitoring": (CHECKPOINT_STREAM,)}
+#: Key-value buckets every service uses: the relays' leases (``shared.relay``) and the revoked
+#: tokens (``shared.revocations``, written by the registry alone: ``REVOCATIONS_WRITES``).
+SHARED_BUCKETS = ("nastavnik_relay_leases", REVOCATIONS_BUCKET)
+
+
+def js_read_stream(stream: str) -> tuple[str, ...]:
+    """Reading a stream: its state, single messages (direct or through the leader)."""
+    return (f"$JS.API.STREAM.INFO.{stream}", f"$JS.API.STREAM.MSG.GET.{stream}",
+            f"$JS.API.DIRECT.GET.{stream}", f"$JS.API.DIRECT.GET.{stream}.>")
+
+
+def js_consume_stream(stream: str) -> tuple[str, ...]:
+    """Consumers on a stream: create (every form the client sends: ephemeral, named, named with
+    its filter, durable), look up, pull, acknowledge, delete. Durable names are random per
+    database (``shared.consumer``), one subject token each, so the right covers every consumer
+    of the stream: hence it is given only on the streams the service reads."""
+    return (f"$JS.API.CONSUMER.CREATE.{stream}", f"$JS.API.CONSUMER.CREATE.{stream}.>",
+            f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.*", f"$JS.API.CONSUMER.INFO.{stream}.*",
+            f"$JS.API.CONSUMER.NAMES.{stream}", f"$JS.API.CONSUMER.LIST.{stream}",
+            f"$JS.API.CONSUMER.MSG.NEXT.{stream}.*", f"$JS.API.CONSUMER.DELETE.{stream}.*",
+            f"$JS.ACK.{stream}.>")
+
+
+def js_follow_stream(stream: str) -> tuple[str, ...]:
+    """Following a stream with an ordered consumer (ephemeral, nameless: the server names it):
+    no durable, nobody else's consumer to change or delete."""
+    return (f"$JS.API.CONSUMER.CREATE.{stream}", f"$JS.API.CONSUMER.INFO.{stream}.*")
+
+
+def service_js_api(service: str) -> tuple[str, ...]:
+    """The JetStream API a service uses, and no more (no ``$JS.API.>``).
+
+    Every event stream it may declare (``shared.bus.ensure_streams``: a process declares the
+    streams it touches, whoever starts first; the configuration is the contract's) and read;
+    only its own may it change (``UPDATE``: replicas), and no service deletes or purges a
+    stream or deletes its messages: that is the operator's (``ops_user``). Consumers only on the
+    streams it reads (:data:`READS`); the shared buckets as a key-value client uses them.
+    """
+    own = (stream_name(service),) if service in SOURCES else ()
+    api = ["$JS.API.INFO", "$JS.API.STREAM.NAMES"]
+    for source in SOURCES:
+        api += [f"$JS.API.STREAM.CREATE.{stream_name(source)}", *js_read_stream(stream_name(source))]
+    for stream in (*own, *EXTRA_STREAMS.get(service, ())):
+        # Its own stream's consumers it may list and look at (who reads it, how far), not touch.
+        api += [f"$JS.API.STREAM.CREATE.{stream}", f"$JS.API.STREAM.UPDATE.{stream}",
+                *js_read_stream(stream), f"$JS.API.CONSUMER.NAMES.{stream}",
+                f"$JS.API.CONSUMER.LIST.{stream}", f"$JS.API.CONSUMER.INFO.{stream}.*"]
+    for source in READS.get(service, ()):
+        api += js_consume_stream(stream_name(source))
+    for bucket in SHARED_BUCKETS:
+        stream = f"KV_{bucket}"
+        # A watcher is an ordered consumer; the bucket's changes come by the KV subjects.
+        api += [f"$JS.API.STREAM.CREATE.{stream}", *js_read_stream(stream), *js_consume_stream(stream)]
+    return tuple(dict.fromkeys(api))
+
+
 def service_user(service: str, password: str, peers: Sequence[str] = SERVICES) -> NatsUser:
     """A service's user; ``peers``: the services whose requests it may answer (into their inboxes).
 
@@ -132,8 +203,8 @@ def service_user(service: str, password: str, peers: Sequence[str] = SERVICES) -
     return NatsUser(
         user=service_user_name(service), password=password,
         # Services run the streams, relays, leases (KV) and request/reply between themselves.
-        publish=(own, *EXTRA_PUBLISH.get(service, ()), RPC_SUBJECTS, "$JS.API.>", "$JS.ACK.>",
-                 "$KV.>", *(service_inbox(peer) for peer in peers)),
+        publish=(own, *EXTRA_PUBLISH.get(service, ()), RPC_SUBJECTS, *service_js_api(service),
+                 "$JS.FC.>", "$KV.>", *(service_inbox(peer) for peer in peers)),
         # Every event subject and the audit heads, but of request subjects only those it serves
         # (a request names the acting user), and of inboxes only its own.
         subscribe=(*(f"{SUBJECT_ROOT}.{source}.>" for source in SOURCES), AUDIT_HEADS_SUBJECT,
