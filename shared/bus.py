@@ -149,6 +149,11 @@ async def ensure_streams(js: JetStreamContext, replicas: int = 1, deadline: floa
         await retry_async("declare streams", declare, deadline=deadline)
 
 
+def edge_stream_name(source: str, domain: str) -> str:
+    """The hub's copy of a municipal leaf's stream (``contracts.publisher_of`` reads it back)."""
+    return f"{stream_name(source)}_EDGE_{domain.upper().replace('-', '_')}"
+
+
 def edge_stream_config(source: str, domain: str, replicas: int = 1) -> StreamConfig:
     """The hub's copy of a municipal leaf node's stream, sourced across the leaf connection.
 
@@ -157,7 +162,7 @@ def edge_stream_config(source: str, domain: str, replicas: int = 1) -> StreamCon
     has no subjects of its own: it never competes with the hub's stream for the same subjects.
     """
     return StreamConfig(
-        name=f"{stream_name(source)}_EDGE_{domain.upper().replace('-', '_')}",
+        name=edge_stream_name(source, domain),
         retention=RetentionPolicy.LIMITS, storage=StorageType.FILE, discard=DiscardPolicy.OLD,
         duplicate_window=DUPLICATE_WINDOW_SECONDS, num_replicas=replicas,
         sources=[StreamSource(name=stream_name(source),

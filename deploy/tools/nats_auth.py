@@ -33,7 +33,7 @@ from typing import Annotated
 import typer
 
 from shared.auth import CODE_PATTERN
-from shared.bus import AUDIT_HEADS_SUBJECT, inbox_prefix
+from shared.bus import AUDIT_HEADS_SUBJECT, edge_stream_name, inbox_prefix
 from shared.contracts import REVOCATIONS_BUCKET, SOURCES, SUBJECT_ROOT, stream_name
 from shared.signing import KEYRING_FILE, Keyring
 
@@ -165,7 +165,7 @@ def js_follow_stream(stream: str) -> tuple[str, ...]:
     return (f"$JS.API.CONSUMER.CREATE.{stream}", f"$JS.API.CONSUMER.INFO.{stream}.*")
 
 
-def service_js_api(service: str) -> tuple[str, ...]:
+def service_js_api(service: str, edges: Sequence[str] = ()) -> tuple[str, ...]:
     """The JetStream API a service uses, and no more (no ``$JS.API.>``).
 
     Every event stream it may declare (``shared.bus.ensure_streams``: a process declares the
@@ -185,6 +185,13 @@ def service_js_api(service: str) -> tuple[str, ...]:
                 f"$JS.API.CONSUMER.LIST.{stream}", f"$JS.API.CONSUMER.INFO.{stream}.*"]
     for source in READS.get(service, ()):
         api += js_consume_stream(stream_name(source))
+    # The hub's copies of the municipal leaves' streams (``edges``: their domains), made by the
+    # operator: read like the streams they copy, consumed where those are.
+    for domain in edges:
+        for source in SOURCES:
+            api += js_read_stream(edge_stream_name(source, domain))
+        for source in READS.get(service, ()):
+            api += js_consume_stream(edge_stream_name(source, domain))
     for bucket in SHARED_BUCKETS:
         stream = f"KV_{bucket}"
         # A watcher is an ordered consumer; the bucket's changes come by the KV subjects.
@@ -192,8 +199,10 @@ def service_js_api(service: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(api))
 
 
-def service_user(service: str, password: str, peers: Sequence[str] = SERVICES) -> NatsUser:
-    """A service's user; ``peers``: the services whose requests it may answer (into their inboxes).
+def service_user(service: str, password: str, peers: Sequence[str] = SERVICES,
+                 edges: Sequence[str] = ()) -> NatsUser:
+    """A service's user; ``peers``: the services whose requests it may answer (into their inboxes);
+    ``edges``: the JetStream domains of the municipal leaves whose streams the hub copies.
 
     Explicit inboxes rather than ``allow_responses``: the server would track every delivered
     JetStream message's ack subject as a pending response, and past 4,096 of them scan the whole
@@ -203,7 +212,7 @@ def service_user(service: str, password: str, peers: Sequence[str] = SERVICES) -
     return NatsUser(
         user=service_user_name(service), password=password,
         # Services run the streams, relays, leases (KV) and request/reply between themselves.
-        publish=(own, *EXTRA_PUBLISH.get(service, ()), RPC_SUBJECTS, *service_js_api(service),
+        publish=(own, *EXTRA_PUBLISH.get(service, ()), RPC_SUBJECTS, *service_js_api(service, edges),
                  "$JS.FC.>", "$KV.>", *(service_inbox(peer) for peer in peers)),
         # Every event subject and the audit heads, but of request subjects only those it serves
         # (a request names the acting user), and of inboxes only its own.
@@ -279,7 +288,8 @@ def build_authorization(region: str, municipalities: Iterable[str],
     def password(name: str) -> str:
         return known.get(name) or secrets.token_urlsafe(24)
 
-    users = [service_user(s, password(service_user_name(s)), services) for s in services]
+    municipalities = list(municipalities)
+    users = [service_user(s, password(service_user_name(s)), services, municipalities) for s in services]
     for municipality in municipalities:
         name = municipality_user_name(region, municipality)
         users.append(municipality_user(region, municipality, password(name)))
