@@ -593,3 +593,21 @@ async def test_a_service_cannot_delete_or_purge_another_services_stream_or_consu
     finally:
         for client in clients.values():
             await client.close()
+
+
+async def test_monitoring_keeps_the_audit_checkpoints_under_its_own_credentials(
+        embedded: tuple[EmbeddedNats, Settings]) -> None:
+    """The witnesses' stream of checkpoints is monitoring's: it declares it and publishes to it."""
+    from deploy.tools import nats_auth
+    from services.monitoring.audit import checkpoint_stream
+
+    assert nats_auth.CHECKPOINT_STREAM == checkpoint_stream.CHECKPOINT_STREAM
+    assert nats_auth.CHECKPOINTS_SUBJECT == checkpoint_stream.CHECKPOINTS_SUBJECT
+    server, settings = embedded
+    monitoring = await bus.connect(server.url, "monitoring", settings, service="monitoring")
+    try:
+        await checkpoint_stream.ensure_checkpoint_stream(monitoring)
+        ack = await monitoring.jetstream().publish(checkpoint_stream.CHECKPOINTS_SUBJECT, b"note")
+        assert ack.stream == checkpoint_stream.CHECKPOINT_STREAM
+    finally:
+        await monitoring.close()
