@@ -42,6 +42,8 @@ log = get_logger(__name__)
 FIELD_TITLES = {
     # sign-in
     "login": "Логин", "password": "Пароль", "otp": "Код подтверждения", "next": "Адрес возврата",
+    "current_password": "Текущий пароль", "new_password": "Новый пароль",
+    "repeat_password": "Новый пароль ещё раз", "saved": "Сохранено",
     "challenge": "Шаг входа", "enrolment": "Подключение второго фактора",
     "secret": "Секретный ключ", "uri": "Ссылка для приложения",
     # the bases and imports
