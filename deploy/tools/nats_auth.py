@@ -7,6 +7,9 @@ that no other user may subscribe to, and only the service serving a request subj
 its request the acting user's claims (signed by the calling service, ``shared.claims``; never a
 token). Services publish replies into each other's inboxes by name. Only the registry may write
 the bucket of revoked tokens (``shared.revocations``); the other services read it.
+Of JetStream's API a service gets what it uses (``service_js_api``), never ``$JS.API.>``: it
+declares and reads every event stream, changes only its own, deletes and purges none, and makes
+consumers only on the streams it reads (``READS``); deleting and purging are the operator's.
 A municipality's credentials may publish and read only ``nastavnik.*.<region>.<municipality>.>``,
 use JetStream only through one consumer of its own name whose filter the server pins to
 those subjects (the filter is part of the API subject the permission names), and receive replies
