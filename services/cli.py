@@ -141,7 +141,7 @@ def relay(service: Annotated[str, typer.Argument()], data_dir: DataDir = DEFAULT
         signing.install(signing.load_keyring(settings))
         nc = await connect(settings.nats_url, f"{service}-relay", settings, service=service)
         js = nc.jetstream()
-        await ensure_streams(js)
+        await ensure_streams(js, owner=service)
         await OutboxRelay(store, js, settings.relay_batch).run(asyncio.Event())
 
     asyncio.run(run())

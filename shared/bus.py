@@ -123,10 +123,13 @@ async def connect(url: str, name: str, settings: Settings | None = None,
     return await retry_async(f"nats connect {name}", attempt, deadline=deadline)
 
 
-async def ensure_streams(js: JetStreamContext, replicas: int = 1, deadline: float = 0.0) -> None:
+async def ensure_streams(js: JetStreamContext, replicas: int = 1, deadline: float = 0.0,
+                         owner: str | None = None) -> None:
     """Idempotent: every process declares the streams it touches before using them.
 
-    A stream declared with fewer replicas than configured is scaled up (JetStream does that online).
+    A stream declared with fewer replicas than configured is scaled up (JetStream does that
+    online) by its ``owner``: a service's NATS user may change its own stream only
+    (``deploy.tools.nats_auth.service_js_api``); without an owner (an operator's tool) any.
     Right after a cluster starts there may be no meta leader yet, hence the optional retries.
     """
     async def declare() -> None:
@@ -137,13 +140,18 @@ async def ensure_streams(js: JetStreamContext, replicas: int = 1, deadline: floa
             except NotFoundError:
                 await js.add_stream(config)
                 continue
-            if (info.config.num_replicas or 1) < replicas:
+            if (info.config.num_replicas or 1) < replicas and owner in (None, source):
                 await js.update_stream(replace(info.config, num_replicas=replicas))
 
     if not deadline:
         await declare()
     else:
         await retry_async("declare streams", declare, deadline=deadline)
+
+
+def edge_stream_name(source: str, domain: str) -> str:
+    """The hub's copy of a municipal leaf's stream (``contracts.publisher_of`` reads it back)."""
+    return f"{stream_name(source)}_EDGE_{domain.upper().replace('-', '_')}"
 
 
 def edge_stream_config(source: str, domain: str, replicas: int = 1) -> StreamConfig:
@@ -154,7 +162,7 @@ def edge_stream_config(source: str, domain: str, replicas: int = 1) -> StreamCon
     has no subjects of its own: it never competes with the hub's stream for the same subjects.
     """
     return StreamConfig(
-        name=f"{stream_name(source)}_EDGE_{domain.upper().replace('-', '_')}",
+        name=edge_stream_name(source, domain),
         retention=RetentionPolicy.LIMITS, storage=StorageType.FILE, discard=DiscardPolicy.OLD,
         duplicate_window=DUPLICATE_WINDOW_SECONDS, num_replicas=replicas,
         sources=[StreamSource(name=stream_name(source),

@@ -73,7 +73,10 @@ def create_app(settings: Settings, runtimes: Sequence[ServiceRuntime]) -> FastAP
         for runtime in runtimes:
             connections.append(await connect(settings.nats_url, name=runtime.name, settings=settings,
                                              deadline=deadline, service=runtime.name))
-        await ensure_streams(connections[0].jetstream(), settings.stream_replicas, deadline=deadline)
+        # Each with its own user: only a stream's owner may scale it up.
+        for runtime, nc in zip(runtimes, connections, strict=True):
+            await ensure_streams(nc.jetstream(), settings.stream_replicas, deadline=deadline,
+                                 owner=runtime.name)
         stop = asyncio.Event()
         # Logouts made through the registry (in this process or another) onto this process's
         # deny-list, those of the last token lifetime at once and each new one live.

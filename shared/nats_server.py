@@ -24,12 +24,14 @@ from deploy.tools.nats_auth import (
     SERVICES,
     NatsAuthorization,
     NatsUser,
+    js_follow_stream,
+    js_read_stream,
     service_user,
     write_authorization,
     write_secret,
 )
 from shared.bus import AUDIT_HEADS_SUBJECT, CLI_USER, EMBEDDED_USERS_FILE, inbox_prefix, nats_user_name
-from shared.contracts import SOURCES, SUBJECT_ROOT
+from shared.contracts import SOURCES, SUBJECT_ROOT, stream_name
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -66,12 +68,16 @@ def cli_user(password: str) -> NatsUser:
     No request subject and no service's inbox: a request names the acting user, a reply to a
     name lookup carries personal data (sealed, but no reader needs the ciphertext either), and
     the CLI's credentials sit in a file any local tool can read. Nor may it write or purge the
-    bucket of revoked tokens.
+    bucket of revoked tokens. Of JetStream it reads the event streams (``nastavnik events``: an
+    ordered consumer per stream), never creates, changes, purges or deletes one.
     """
     inbox = f"{inbox_prefix(CLI_USER)}.>"
+    js_api = ["$JS.API.INFO", "$JS.API.STREAM.NAMES"]
+    for source in SOURCES:
+        js_api += [*js_read_stream(stream_name(source)), *js_follow_stream(stream_name(source))]
     return NatsUser(
         user=CLI_USER, password=password,
-        publish=("$JS.API.>", "$JS.ACK.>", "$JS.FC.>", inbox),
+        publish=(*js_api, "$JS.FC.>", inbox),
         subscribe=(*(f"{SUBJECT_ROOT}.{source}.>" for source in SOURCES), AUDIT_HEADS_SUBJECT, inbox),
         connection_types=CLIENT,
         deny_publish=REVOCATIONS_WRITES,

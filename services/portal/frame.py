@@ -44,6 +44,8 @@ FIELD_TITLES = {
     "login": "Логин", "password": "Пароль", "otp": "Код подтверждения", "next": "Адрес возврата",
     "invitation_code": "Код приглашения", "challenge": "Шаг входа",
     "enrolment": "Подключение второго фактора",
+    "current_password": "Текущий пароль", "new_password": "Новый пароль",
+    "repeat_password": "Новый пароль ещё раз", "saved": "Сохранено",
     "secret": "Секретный ключ", "uri": "Ссылка для приложения",
     # the bases and imports
     "role": "Роль", "q": "Поиск по ФИО", "consent": "Согласие", "file": "Файл",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.portal.pages import (
+    account,
     auditor,
     awards,
     dashboards,
@@ -27,8 +28,8 @@ from services.portal.pages import (
 
 #: The page groups, in the order their routes are listed; ``errors`` (the page for an address
 #: that leads nowhere) last.
-PAGE_GROUPS = (home, participant, worklist, people, person_form, programmes, documents, pairing,
-               pair, dashboards, auditor, roadmaps, surveys, reports, practices, awards,
+PAGE_GROUPS = (home, account, participant, worklist, people, person_form, programmes, documents,
+               pairing, pair, dashboards, auditor, roadmaps, surveys, reports, practices, awards,
                report_upward, errors)
 
 router = APIRouter(include_in_schema=False)

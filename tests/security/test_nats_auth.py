@@ -17,6 +17,7 @@ from nats.errors import Error as NatsError
 from nats.js.api import ConsumerConfig, KeyValueConfig, StreamConfig
 
 from deploy.tools.nats_auth import (
+    READS,
     SERVICES,
     NatsAuthorization,
     build_authorization,
@@ -28,8 +29,10 @@ from deploy.tools.nats_auth import (
 from services.registry.rpc import NAMES_SUBJECT
 from shared import bus, claims, rpc, sealed, signing
 from shared.auth import Actor, OrgPath, Role
+from shared.bus import stream_config
 from shared.contracts import NAMES, PAIRS, SOURCES, stream_name
 from shared.nats_server import EmbeddedNats
+from shared.relay import LEASE_BUCKET
 from shared.settings import Settings
 from tests.conftest import publish_until_delivered
 
@@ -297,20 +300,22 @@ async def test_every_service_publishes_and_consumes_under_its_permissions(
         await bus.ensure_streams(clients["registry"].jetstream())
         for service, client in clients.items():
             js = client.jetstream()
-            await bus.ensure_streams(js)  # every process declares the streams it touches
-            source = service if service in SOURCES else "registry"
+            await bus.ensure_streams(js, owner=service)  # every process declares the streams it touches
             if service in SOURCES:
                 ack = await js.publish(f"nastavnik.{service}.demo.m1.Checked", service.encode())
                 assert ack.stream == stream_name(service)
-            # A pull consumer (the way ConsumerRunner reads): JetStream API replies and pulled
-            # messages both come to the service's own inbox prefix.
-            sub = await js.pull_subscribe(f"nastavnik.{source}.>", durable=f"check_{service}",
-                                          stream=stream_name(source))
-            messages = await sub.fetch(1, timeout=5)
-            assert messages[0].data == source.encode()
-            await messages[0].ack_sync()
+        for service, client in clients.items():
+            js = client.jetstream()
+            # A pull consumer on each stream it reads (the way ConsumerRunner reads): JetStream
+            # API replies and pulled messages both come to the service's own inbox prefix.
+            for source in READS[service]:
+                sub = await js.pull_subscribe(f"nastavnik.{source}.>", durable=f"check_{service}",
+                                              stream=stream_name(source))
+                messages = await sub.fetch(1, timeout=5)
+                assert messages[0].data == source.encode()
+                await messages[0].ack_sync()
         # The relay's lease lives in a KV bucket.
-        kv = await clients["documents"].jetstream().create_key_value(KeyValueConfig(bucket="check_lease"))
+        kv = await clients["documents"].jetstream().create_key_value(KeyValueConfig(bucket=LEASE_BUCKET))
         await kv.put("documents", b"instance-1")
         assert (await kv.get("documents")).value == b"instance-1"
     finally:
@@ -493,3 +498,116 @@ async def test_a_service_reading_the_requests_it_serves_finds_no_token_in_them(
     finally:
         for client in (sniffer, documents, registry):
             await client.close()
+
+
+# ---- JetStream's API: each service what it uses, nobody another's stream ----------------------
+
+def test_each_service_may_consume_the_streams_its_read_models_read() -> None:
+    """The consumer rights follow the services' read models (``READS``): a new source there
+    without a grant would leave its consumer refused by the server."""
+    from services.documents.consumers import ReportDueInbox
+    from services.documents.erasure import ConsentWithdrawnInbox
+    from services.pairing.consumers import ConsentWatch, PoolsProjection
+
+    read_models = {"pairing": (PoolsProjection, ConsentWatch),
+                   "documents": (ReportDueInbox, ConsentWithdrawnInbox)}
+    for service, models in read_models.items():
+        for model in models:
+            assert set(model.sources) <= set(READS[service]), (service, model.__name__)
+    assert set(READS["monitoring"]) == set(SOURCES)  # the audit log reads every stream
+    assert READS["registry"] == READS["portal"] == ()
+
+
+async def test_a_service_cannot_delete_or_purge_another_services_stream_or_consumers(
+        embedded: tuple[EmbeddedNats, Settings]) -> None:
+    """With pairing's credentials: the registry's stream cannot be deleted, purged, changed or
+    have messages deleted; a consumer on a stream pairing does not read cannot be deleted; the
+    CLI's credentials delete nothing either. Everything keeps working afterwards."""
+    server, settings = embedded
+    clients = {name: await bus.connect(server.url, name, settings, service=name)
+               for name in ("registry", "pairing", "monitoring", "cli")}
+    errors: dict[str, list[str]] = {"pairing": [], "cli": []}
+    for name, into in errors.items():
+        async def on_error(exc: Exception, into: list[str] = into) -> None:
+            into.append(str(exc).lower())
+
+        clients[name]._error_cb = on_error  # nats-py's own hook; bus.connect takes no callback
+
+    def refused(name: str, subject: str) -> bool:
+        return any("permissions violation for publish" in e and subject.lower() in e
+                   for e in errors[name])
+
+    try:
+        registry, monitoring = clients["registry"].jetstream(), clients["monitoring"].jetstream()
+        # A refused request has no answer: a short wait for it.
+        pairing = clients["pairing"].jetstream(timeout=1)
+        for name in ("registry", "pairing", "monitoring"):
+            await bus.ensure_streams(clients[name].jetstream(), owner=name)
+        registry_stream, pairing_stream = stream_name("registry"), stream_name("pairing")
+        await registry.publish("nastavnik.registry.demo.m1.MenteeRegistered", b"one")
+        await clients["pairing"].jetstream().publish("nastavnik.pairing.demo.m1.PairFormed", b"pair")
+        # Monitoring's durable on pairing's stream (the audit log reads every stream).
+        audit = await monitoring.pull_subscribe("nastavnik.pairing.>", durable="audit_pairing",
+                                                stream=pairing_stream)
+
+        attacks = {
+            f"$JS.API.STREAM.DELETE.{registry_stream}": pairing.delete_stream(registry_stream),
+            f"$JS.API.STREAM.PURGE.{registry_stream}": pairing.purge_stream(registry_stream),
+            f"$JS.API.STREAM.UPDATE.{registry_stream}": pairing.update_stream(StreamConfig(
+                name=registry_stream, subjects=["nastavnik.registry.>", "nastavnik.pairing.>"])),
+            f"$JS.API.STREAM.MSG.DELETE.{registry_stream}": pairing.delete_msg(registry_stream, 1),
+            f"$JS.API.CONSUMER.DELETE.{pairing_stream}.audit_pairing":
+                pairing.delete_consumer(pairing_stream, "audit_pairing"),
+            # Even its own stream: deleting or purging is the operator's, not a service's.
+            f"$JS.API.STREAM.PURGE.{pairing_stream}": pairing.purge_stream(pairing_stream),
+        }
+        for subject, attempt in attacks.items():
+            with pytest.raises(NatsError):  # no answer: the server dropped the request
+                await attempt
+            await wait_for(lambda subject=subject: refused("pairing", subject))
+        cli = clients["cli"].jetstream(timeout=1)
+        for subject, attempt in {
+                f"$JS.API.STREAM.DELETE.{registry_stream}": cli.delete_stream(registry_stream),
+                f"$JS.API.CONSUMER.DELETE.{pairing_stream}.audit_pairing":
+                    cli.delete_consumer(pairing_stream, "audit_pairing")}.items():
+            with pytest.raises(NatsError):
+                await attempt
+            await wait_for(lambda subject=subject: refused("cli", subject))
+
+        # Nothing happened: the registry's stream keeps its event and its subjects, monitoring's
+        # consumer still delivers pairing's event.
+        info = await registry.stream_info(registry_stream)
+        assert info.state.messages == 1 and info.config.subjects == stream_config("registry").subjects
+        assert (await registry.get_msg(registry_stream, 1)).data == b"one"
+        messages = await audit.fetch(1, timeout=5)
+        assert messages[0].data == b"pair"
+        await messages[0].ack_sync()
+        # And pairing still does its own work: reads the registry's stream through its durable.
+        own = await pairing.pull_subscribe("nastavnik.registry.>", durable="pairing_pools",
+                                           stream=registry_stream)
+        assert (await own.fetch(1, timeout=5))[0].data == b"one"
+        await pairing.delete_consumer(registry_stream, "pairing_pools")  # its own, on a stream it reads
+        # The CLI still follows the streams (``nastavnik events``).
+        follow = await cli.subscribe("nastavnik.registry.>", ordered_consumer=True)
+        assert (await follow.next_msg(timeout=5)).data == b"one"
+    finally:
+        for client in clients.values():
+            await client.close()
+
+
+async def test_monitoring_keeps_the_audit_checkpoints_under_its_own_credentials(
+        embedded: tuple[EmbeddedNats, Settings]) -> None:
+    """The witnesses' stream of checkpoints is monitoring's: it declares it and publishes to it."""
+    from deploy.tools import nats_auth
+    from services.monitoring.audit import checkpoint_stream
+
+    assert nats_auth.CHECKPOINT_STREAM == checkpoint_stream.CHECKPOINT_STREAM
+    assert nats_auth.CHECKPOINTS_SUBJECT == checkpoint_stream.CHECKPOINTS_SUBJECT
+    server, settings = embedded
+    monitoring = await bus.connect(server.url, "monitoring", settings, service="monitoring")
+    try:
+        await checkpoint_stream.ensure_checkpoint_stream(monitoring)
+        ack = await monitoring.jetstream().publish(checkpoint_stream.CHECKPOINTS_SUBJECT, b"note")
+        assert ack.stream == checkpoint_stream.CHECKPOINT_STREAM
+    finally:
+        await monitoring.close()
