@@ -138,9 +138,15 @@ def lag_pairs(system: System, schools: BenchSchools, mentors: int) -> tuple[list
               for g in suggested.json()["groups"]]
     if not groups:
         raise RuntimeError("the pairing suggested no pairs for the bench school")
-    pair_ids = client.post("/pairing/suggestions/confirm", json={
+    confirmed = client.post("/pairing/suggestions/confirm", json={
         "programme_id": programme, "groups": groups, "order_ref": "Приказ № 1-н"}
-    ).raise_for_status().json()["pair_ids"]
+    ).raise_for_status().json()
+    # A group with another school's mentor is only a proposal until that school confirms it:
+    # meetings are recorded on the school's own pairs.
+    proposed = set(confirmed.get("proposed_ids", []))
+    pair_ids = [p for p in confirmed["pair_ids"] if p not in proposed]
+    if not pair_ids:
+        raise RuntimeError("the bench school got no pair of its own")
     system.wait_quiet()
     return pair_ids, client
 
