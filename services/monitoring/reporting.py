@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from services.monitoring.calendar import CalendarConfig, CalendarTicker, Level
 from services.monitoring.dashboards import REPORTING_KINDS, DashboardProjector
 from services.monitoring.views import CalendarConfigs
 from shared import periods
 from shared.errors import DomainError
+from shared.localtime import local_today
 from shared.logging import get_logger
 from shared.store import ServiceApplication
 
@@ -86,7 +87,7 @@ class ReportingCalendarService:
             return stored
         region = self.projector.organisations().get(self.region)
         if region is not None and region.get("demo"):
-            config = demo_calendar(self.region, self.clock().astimezone(UTC).date())
+            config = demo_calendar(self.region, local_today(clock=self.clock))  # the region's day
             self.store_config(config)
             return config
         return None
