@@ -4,6 +4,7 @@ PostgreSQL in a fresh schema whenever NASTAVNIK_TEST_POSTGRES_URL is set)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import secrets
 import time
@@ -69,6 +70,10 @@ def postgres_schema() -> Iterator[str]:
     try:
         yield schema
     finally:
+        # The test's services are stopped, but their connection pools close only when collected:
+        # hosts raise the collector's thresholds for the whole process (shared/host.py), so
+        # without this the pools of earlier tests pile up to PostgreSQL's max_connections.
+        gc.collect()
         with engine.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()

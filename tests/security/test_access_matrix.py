@@ -417,6 +417,8 @@ ROUTES: dict[str, Case] = {
     # (officials above it see the child by label, 152-ФЗ, ст. 5 — NAMES_HIDDEN).
     "POST /documents/consent": Case(curator_only, send("/documents/consent", lambda w: {
         **ISSUER, "org": SCHOOL, "person_id": w.ids["mentee"]})),
+    "POST /documents/development-plan": Case(write_org, send("/documents/development-plan", lambda w: {
+        **ISSUER, "org": SCHOOL, "pair_id": w.ids["pair"], "school_year": "2025-2026"})),
     "POST /documents/report": Case(write_org, send("/documents/report", lambda w: {
         **ISSUER, "org": SCHOOL, "territory": "Школа", "period": "2025 год"})),
     "GET /documents": Case(list_in_scope, get("/documents")),
