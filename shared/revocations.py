@@ -79,10 +79,14 @@ async def bucket(js: JetStreamContext, settings: Settings) -> KeyValue:
     try:
         return await js.key_value(BUCKET)
     except BucketNotFoundError:
+        pass
+    try:
         return await js.create_key_value(KeyValueConfig(
             bucket=BUCKET, history=1, ttl=settings.access_token_minutes * 60 + 60,
             storage=StorageType.FILE, replicas=settings.stream_replicas,
             description="Отозванные токены доступа (выход из системы)"))
+    except Exception:  # noqa: BLE001 - made meanwhile by another process: use theirs
+        return await js.key_value(BUCKET)
 
 
 class RevocationFeed:

@@ -19,6 +19,7 @@ from nats.aio.client import Client
 
 from shared import bus, revocations, signing
 from shared.auth import Actor, OrgPath, Role, issue_token
+from shared.loops import supervise
 from shared.nats_server import EmbeddedNats, free_port
 from shared.settings import Settings
 from shared.tokens import RevokedTokens
@@ -40,7 +41,11 @@ async def following(client: Client, settings: Settings, stop: asyncio.Event,
                     keys: signing.Keyring = KEYS) -> tuple[RevokedTokens, asyncio.Task[None]]:
     """Another process's deny-list, fed from the bus."""
     deny = RevokedTokens()
-    task = asyncio.create_task(revocations.follow(client.jetstream(), settings, stop, deny, keys))
+    # Supervised as in ``shared.host``: a follower that starts before the registry has made the
+    # bucket fails and is started again.
+    task = asyncio.create_task(supervise(
+        "revocations", lambda halt: revocations.follow(client.jetstream(), settings, halt, deny,
+                                                       keys), stop))
     return deny, task
 
 
