@@ -264,6 +264,15 @@ class PairingService(PairingQueries, EventSourcedService):
         ctx.actor.require_record_write(path, not_found("Пара", "PAIR_NOT_FOUND"))
         return self.events.repository.get(pair_id), path
 
+    def _pair_for_either_side(self, ctx: CommandContext, pair_id: UUID,
+                              require: Callable[..., None]) -> tuple[Pair, OrgPath]:
+        """The pair and its path, once ``require`` allows the actor (the pair's organisation or,
+        for a cross-organisation pair, the mentor's)."""
+        row = self._pair_row(pair_id)
+        path = OrgPath.parse(row.path)
+        require(ctx.actor, path, self._mentor_path(row), not_found("Пара", "PAIR_NOT_FOUND"))
+        return self.events.repository.get(pair_id), path
+
     def set_goal(self, ctx: CommandContext, pair_id: UUID, cmd: SetGoal) -> UUID:
         with self._lock:
             pair, path = self._pair_for_writing(ctx, pair_id)
@@ -318,11 +327,7 @@ class PairingService(PairingQueries, EventSourcedService):
     def dissolve(self, ctx: CommandContext, pair_id: UUID, cmd: DissolvePair) -> list[UUID]:
         """Either side of a cross-organisation pair may end it (``require_pair_ender``)."""
         with self._lock:
-            row = self._pair_row(pair_id)
-            path = OrgPath.parse(row.path)
-            require_pair_ender(ctx.actor, path, self._mentor_path(row),
-                               not_found("Пара", "PAIR_NOT_FOUND"))
-            pair: Pair = self.events.repository.get(pair_id)
+            pair, path = self._pair_for_either_side(ctx, pair_id, require_pair_ender)
             returned = pair.dissolve(cmd.reason, meta=ctx.meta(path), seal=self._sealer(pair))
             self._save(pair)
             return returned
@@ -338,11 +343,7 @@ class PairingService(PairingQueries, EventSourcedService):
         """The mentor's organisation agrees: the mentor's free places and everyone's consent
         are checked now, when the places are taken, not when the pair was proposed."""
         with self.exclusive():
-            row = self._pair_row(pair_id)
-            path = OrgPath.parse(row.path)
-            require_proposal_answerer(ctx.actor, path, self._mentor_path(row),
-                                      not_found("Пара", "PAIR_NOT_FOUND"))
-            pair: Pair = self.events.repository.get(pair_id)
+            pair, path = self._pair_for_either_side(ctx, pair_id, require_proposal_answerer)
             if pair.proposed:
                 people = [pair.mentor_id, *pair.mentee_ids]
                 with self.engine.connect() as conn:
@@ -363,11 +364,7 @@ class PairingService(PairingQueries, EventSourcedService):
 
     def decline_proposal(self, ctx: CommandContext, pair_id: UUID, cmd: AnswerProposal) -> None:
         with self._lock:
-            row = self._pair_row(pair_id)
-            path = OrgPath.parse(row.path)
-            require_proposal_answerer(ctx.actor, path, self._mentor_path(row),
-                                      not_found("Пара", "PAIR_NOT_FOUND"))
-            pair: Pair = self.events.repository.get(pair_id)
+            pair, path = self._pair_for_either_side(ctx, pair_id, require_proposal_answerer)
             pair.decline(cmd.reason or "", meta=ctx.meta(path), seal=self._sealer(pair))
             self._save(pair)
             log.info("pairing.proposal_declined", pair_id=str(pair_id), actor=ctx.actor.user)
