@@ -113,6 +113,9 @@ class EmbeddedNats:
                  extra_args: list[str] | None = None, secrets_dir: Path | None = None,
                  extra_users: Sequence[NatsUser] = (), url_user: str | None = None) -> None:
         self.store_dir = store_dir
+        #: Ports we picked may be taken by another process before the server binds them (tests
+        #: start many servers at once): then :meth:`start` picks new ones.
+        self._ports_picked = port is None
         self.port = port or free_port()
         self.monitor_port = free_port()
         self.extra_args = extra_args or []
@@ -120,6 +123,7 @@ class EmbeddedNats:
         self.extra_users = tuple(extra_users)
         self.url_user = url_user
         self.authorization: NatsAuthorization | None = None
+        self._log_start = 0
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -137,7 +141,7 @@ class EmbeddedNats:
         assert self.authorization is not None, "an open server has no users"
         return self.authorization.user(user).url("127.0.0.1", self.port)
 
-    def start(self, timeout: float = 20.0) -> EmbeddedNats:
+    def start(self, timeout: float = 20.0, attempts: int = 3) -> EmbeddedNats:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         auth_args: list[str] = []
         if self.secrets_dir is not None:
@@ -153,21 +157,40 @@ class EmbeddedNats:
             *self.extra_args,
         ]
         log_file = open(self.store_dir / "nats-server.log", "ab")  # noqa: SIM115 - lives with the process
+        self._log_start = log_file.tell()
         # Own session: a Ctrl+C in the terminal reaches the services first, which then stop
         # the server after draining, rather than the server vanishing under them.
         self.process = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT,
                                         start_new_session=True, preexec_fn=_die_with_parent)
         log_file.close()
-        self.wait_healthy(timeout)
+        try:
+            self.wait_healthy(timeout)
+        except RuntimeError:
+            if not (self._ports_picked and attempts > 1 and self._lost_a_port()):
+                raise
+            self.port, self.monitor_port = free_port(), free_port()
+            return self.start(timeout, attempts - 1)
         log.info("nats.started", url=self.address, store=str(self.store_dir))
         return self
+
+    def _this_run_log(self) -> str:
+        log_path = self.store_dir / "nats-server.log"
+        if not log_path.exists():
+            return ""
+        with log_path.open("rb") as log_file:
+            log_file.seek(self._log_start)
+            return log_file.read().decode(errors="replace")
+
+    def _lost_a_port(self) -> bool:
+        return "address already in use" in self._this_run_log()
 
     def wait_healthy(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         health = f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true"
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"nats-server exited with {self.process.returncode}")
+                tail = self._this_run_log()[-600:]
+                raise RuntimeError(f"nats-server exited with {self.process.returncode}: {tail}")
             try:
                 with urllib.request.urlopen(health, timeout=1) as response:
                     if response.status == 200:

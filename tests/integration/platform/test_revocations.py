@@ -26,7 +26,6 @@ from shared.tokens import RevokedTokens
 from tests.conftest import TEST_SECRET, async_wait_until, wait_until
 
 KEYS = signing.Keyring.generate()
-LATER = time.time() + 600
 
 
 @pytest.fixture
@@ -57,14 +56,17 @@ async def test_a_revocation_reaches_other_processes_at_start_and_live(
     portal = await bus.connect(server.url, "portal", settings, service="portal")
     stop = asyncio.Event()
     feed = revocations.RevocationFeed(lambda: KEYS)
+    # Taken now, not at import: the suite may run this test long after collecting it, and an
+    # entry already expired is rightly never applied.
+    later = time.time() + 600
     try:
         # The registry starts with one logout in its table: announced at start.
         announcing = asyncio.create_task(feed.run(registry.jetstream(), settings, stop,
-                                                  backlog=lambda: {"before-start": LATER}))
+                                                  backlog=lambda: {"before-start": later}))
         pairing_deny, pairing_task = await following(pairing, settings, stop)
         await async_wait_until(lambda: "before-start" in pairing_deny, message="the backlog")
 
-        feed.announce({"logged-out": LATER, "already-expired": time.time() - 1})
+        feed.announce({"logged-out": later, "already-expired": time.time() - 1})
         await async_wait_until(lambda: "logged-out" in pairing_deny, message="a live logout")
         assert "already-expired" not in pairing_deny
 
@@ -76,8 +78,8 @@ async def test_a_revocation_reaches_other_processes_at_start_and_live(
         # An entry the registry did not sign (here: another key) is refused, never applied.
         with structlog.testing.capture_logs() as logs:
             kv = await revocations.bucket(registry.jetstream(), settings)
-            await kv.put("forged", revocations.entry(signing.Keyring.generate(), "forged", LATER))
-            feed.announce({"marker": LATER})
+            await kv.put("forged", revocations.entry(signing.Keyring.generate(), "forged", later))
+            feed.announce({"marker": later})
             await async_wait_until(lambda: "marker" in pairing_deny, message="the marker")
         assert "forged" not in pairing_deny
         assert any(e["event"] == "security.revocation_refused" for e in logs)
