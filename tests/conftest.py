@@ -66,15 +66,25 @@ def postgres_schema() -> Iterator[str]:
     engine = sa.create_engine(_postgres_admin_url())
     with engine.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    # Every connection the test opens (libpq reads PGAPPNAME, child processes inherit it) is
+    # named after the schema, so the clean-up below ends this test's sessions and no other's:
+    # another test run may use the same database at the same time.
+    previous_name = os.environ.get("PGAPPNAME")
+    os.environ["PGAPPNAME"] = schema
     try:
         yield schema
     finally:
+        if previous_name is None:
+            os.environ.pop("PGAPPNAME", None)
+        else:
+            os.environ["PGAPPNAME"] = previous_name
         # Every service of the test is stopped by now, yet a pool some component did not close
         # keeps its connections open; left alone they pile up, test after test, to PostgreSQL's
-        # max_connections. Only tests use this database, one at a time: end every other session.
+        # max_connections.
         with engine.begin() as conn:
             conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+                                 "WHERE application_name = :schema AND pid <> pg_backend_pid()"),
+                         {"schema": schema})
         with engine.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()
