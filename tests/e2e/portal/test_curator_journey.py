@@ -55,6 +55,7 @@ def test_curator_runs_a_year_from_an_empty_school_to_a_submitted_report(
         meetings_and_plan(page, system, school)
         surveys_reminders_and_consents(page, system, school)
         the_report(page)
+        a_proposal_from_another_school(page, system, school)
         where_a_curator_may_not_go(page, system)
 
 
@@ -321,20 +322,45 @@ def the_report(page: Page) -> None:
     step(page, "y20-report-submitted")
 
 
+def a_proposal_from_another_school(page: Page, system: System, school: dict[str, Any]) -> None:
+    """School 2's curator names this school's mentor for one of its pupils (over the API: the
+    other school's screens are not this walk's); this curator confirms it on the pairs page."""
+    with system.api(Role.CURATOR, school["path"]) as api:
+        mentor = next(p["id"] for p in api.get(f"/registry/organisations/{school['id']}/people").json()
+                      if p["full_name"] == "Власова Нина Андреевна")
+    other = system.organisation(SCHOOL_2)
+    with system.api(Role.CURATOR, SCHOOL_2) as api:
+        pool = api.get(f"/pairing/organisations/{other['id']}/pool").json()
+        mentee = next(m["id"] for m in pool["mentees"]
+                      if m["in_pool"] and m["consent"] and m["category"] == "student")
+        api.post("/pairing/pairs", json={"form": "учитель – ученик", "mentor_id": mentor,
+                                         "mentee_ids": [mentee]}).raise_for_status()
+    page.goto(f"{system.url}/organisations/{school['id']}/pairs")
+    offers = page.locator("section.proposals").filter(
+        has=page.get_by_role("heading", name="Предложения пар от других организаций"))
+    expect(offers).to_contain_text("Власова Нина Андреевна")
+    offers.get_by_role("button", name="Подтвердить").click()
+    expect(page.locator(".success")).to_contain_text("Пара подтверждена")
+    page.locator("table.pairs tbody tr").filter(has_text="участник другой организации").get_by_role(
+        "link", name="Власова Нина Андреевна").click()
+    expect(page.locator(".card")).to_contain_text(other["name"])
+    step(page, "y21-cross-school-pair-confirmed")
+
+
 def where_a_curator_may_not_go(page: Page, system: System) -> None:
     # another school's pair, by its address: a Russian page, nothing of the pair
     response = page.goto(f"{system.url}/pairs/{another_schools_pair(system, SCHOOL_2)}")
     assert response is not None and response.status in (403, 404)
     expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("Нет доступа|Не найдено"))
     expect(page.locator("main")).not_to_contain_text("Встречи по порядку")
-    step(page, "y21-another-schools-pair")
+    step(page, "y22-another-schools-pair")
     # an address that leads nowhere and a malformed id: Russian pages, not the APIs' JSON
     for url in ("/no-such-page", "/people/not-an-id"):
         response = page.goto(system.url + url)
         assert response is not None and response.status == 404
         expect(page.get_by_role("heading", level=1)).to_have_text("Не найдено")
         expect(page.get_by_role("link", name="На главную")).to_be_visible()
-    step(page, "y22-not-found")
+    step(page, "y23-not-found")
 
 
 # --- participants: a minor's guardian and a mentor, each signed in with the curator's code ------
@@ -410,7 +436,8 @@ def test_a_guardian_and_a_mentor_sign_in_with_codes_and_answer_for_themselves(
         sign_in(curator, system, "curator-school-13")
         guardian_code = invitation_code(curator, system, mentee, "guardian")
         # a minor's code is the guardian's: they act for the child
-        expect(curator.locator(".card")).to_contain_text("Для законного представителя")
+        expect(curator.locator(".card")).to_contain_text(
+            "Для законного представителя Белова Анна Сергеевна — участника «Белова Ксения Андреевна»")
         mentor_code = invitation_code(curator, system, mentor, "mentor")
 
     with phone(browser) as guardian:
