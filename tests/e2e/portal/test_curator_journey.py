@@ -56,6 +56,7 @@ def test_curator_runs_a_year_from_an_empty_school_to_a_submitted_report(
         surveys_reminders_and_consents(page, system, school)
         the_report(page)
         a_proposal_from_another_school(page, system, school)
+        the_rest_of_the_menu(page, system, school)
         where_a_curator_may_not_go(page, system)
 
 
@@ -347,20 +348,29 @@ def a_proposal_from_another_school(page: Page, system: System, school: dict[str,
     step(page, "y21-cross-school-pair-confirmed")
 
 
+def the_rest_of_the_menu(page: Page, system: System, school: dict[str, Any]) -> None:
+    """The pages of the curator's menu and sections the walk has not opened yet, on the same phone."""
+    for name, url in (("roadmap", f"/organisations/{school['id']}/roadmap"), ("surveys", "/surveys"),
+                      ("dashboard", "/dashboard"), ("account", "/account")):
+        page.goto(system.url + url)
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        step(page, f"y22-{name}")
+
+
 def where_a_curator_may_not_go(page: Page, system: System) -> None:
     # another school's pair, by its address: a Russian page, nothing of the pair
     response = page.goto(f"{system.url}/pairs/{another_schools_pair(system, SCHOOL_2)}")
     assert response is not None and response.status in (403, 404)
     expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("Нет доступа|Не найдено"))
     expect(page.locator("main")).not_to_contain_text("Встречи по порядку")
-    step(page, "y22-another-schools-pair")
+    step(page, "y23-another-schools-pair")
     # an address that leads nowhere and a malformed id: Russian pages, not the APIs' JSON
     for url in ("/no-such-page", "/people/not-an-id"):
         response = page.goto(system.url + url)
         assert response is not None and response.status == 404
         expect(page.get_by_role("heading", level=1)).to_have_text("Не найдено")
         expect(page.get_by_role("link", name="На главную")).to_be_visible()
-    step(page, "y23-not-found")
+    step(page, "y24-not-found")
 
 
 # --- participants: a minor's guardian and a mentor, each signed in with the curator's code ------
