@@ -11,6 +11,7 @@ proposed by another organisation for one of ours: ``…/proposals/{pair}/confirm
 from __future__ import annotations
 
 import asyncio
+import datetime
 from collections.abc import Awaitable
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -22,7 +23,7 @@ from fastapi.responses import RedirectResponse
 from services.portal.client import ApiError
 from services.portal.collation import ru_key
 from services.portal.frame import Signed, page_router, render, see_other
-from services.portal.lookups import names_of
+from services.portal.lookups import current_school_year, date_today, names_of
 from services.portal.templating import templates
 from shared.auth import OrgPath
 from shared.errors import DomainError
@@ -131,6 +132,7 @@ async def pairs_page(request: Request, organisation_id: UUID, s: Signed,
     own = str(organisation_id)
     return render(request, "pairs.html", actor=s.actor, org=org, pairs=pairs, names=names,
                   pair_status=status, can_write=s.actor.can_write(OrgPath.parse(org["path"])),
+                  school_year=current_school_year(datetime.date.fromisoformat(date_today())),
                   incoming=[p for p in proposals["incoming"]
                             if p["mentor_organisation_id"] == own],
                   outgoing=[p for p in proposals["outgoing"] if p["organisation_id"] == own],

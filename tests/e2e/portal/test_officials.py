@@ -8,13 +8,12 @@ from __future__ import annotations
 import io
 import re
 from datetime import date, timedelta
-from pathlib import Path
 
 from docx import Document
 from playwright.sync_api import Page, expect
 
 from shared.auth import Role
-from tests.e2e.portal.helpers import System, shot, sign_in
+from tests.e2e.portal.helpers import System, docx_text, shot, sign_in
 from tests.e2e.portal.test_portal import form_pairs
 
 MUNICIPALITY = "demo/m-berezovsky"
@@ -40,12 +39,6 @@ def municipal_roadmap(soon: date, later: date) -> bytes:
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
-
-
-def docx_text(path: Path) -> str:
-    document = Document(str(path))
-    return " ".join([p.text for p in document.paragraphs]
-                    + [c.text for t in document.tables for row in t.rows for c in row.cells])
 
 
 def test_officials_and_the_auditor_do_their_jobs_in_russian_at_any_width(page: Page, system: System) -> None:

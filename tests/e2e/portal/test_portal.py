@@ -1,11 +1,11 @@
-"""The portal in a real browser against the real system: curator, municipality, region, auditor."""
+"""The portal in a real browser against the real system: curator, municipality, region, auditor.
+The curator's year from an empty school is walked in test_curator_journey.py."""
 
 from __future__ import annotations
 
 import io
 import re
 import time
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -17,76 +17,11 @@ from playwright.sync_api import Page, expect
 from services.portal.auth import DEMO_PASSWORD
 from shared.auth import Actor, OrgPath, Role, issue_token
 from tests.conftest import wait_until
-from tests.e2e.portal.helpers import System, shot, sign_in, xlsx
+from tests.e2e.portal.helpers import System, main_menu, reload_until, shot, sign_in, submit_report, xlsx
 
 SCHOOL_1 = "demo/m-berezovsky/school-1"
 SCHOOL_2 = "demo/m-berezovsky/school-2"
 SCHOOL_3 = "demo/m-berezovsky/school-3"
-
-
-def test_curator_imports_a_base_sees_row_errors_and_withdraws_a_consent(page: Page, system: System) -> None:
-    sign_in(page, system, "curator-school-1")
-    school = system.organisation(SCHOOL_1)
-    expect(page).to_have_url(f"{system.url}/organisations/{school['id']}/worklist")
-    expect(page.locator("html")).to_have_attribute("lang", "ru")
-    expect(page.get_by_role("heading", level=1)).to_have_text(school["name"])
-    main_menu(page, "Базы участников")
-    expect(page).to_have_url(f"{system.url}/organisations/{school['id']}")
-    shot(page, "01-curator-base")
-
-    page.get_by_role("link", name="Загрузка из файла").click()
-    page.get_by_label("наставляемых").check()
-    bad = xlsx([["Неверов Пётр Ильич", "", "обучающийся", 7, "олимпиада", "Неверова Анна Петровна",
-                 "да", "да"],
-                ["Ошибкина Вера Олеговна", "12.04.2013", "космонавт", 7, "проект", "Ошибкин Олег Ильич",
-                 "да", "да"]])
-    page.get_by_label("Файл (XLSX или CSV, до 10 МБ)").set_input_files(
-        files=[{"name": "bad.xlsx", "mimeType": "application/octet-stream", "buffer": bad}])
-    page.get_by_role("button", name="Загрузить").click()
-    errors = page.locator("table.errors")
-    expect(errors).to_be_visible()
-    expect(page.get_by_role("alert")).to_contain_text("Файл не загружен")
-    lines = errors.locator("tbody tr td:first-child").all_inner_texts()
-    assert lines and set(lines) <= {"2", "3"} and {"2", "3"} <= set(lines), lines
-    expect(errors).to_contain_text("Категория")
-    shot(page, "02-import-row-errors")
-
-    good = xlsx([["Тестова Алиса Ивановна", "05.03.2013", "обучающийся", 7, "олимпиада; проект",
-                  "Тестова Мария Петровна", "да", "да"],
-                 ["Проверкин Борис Олегович", "17.09.2012", "обучающийся", 8, "профориентация",
-                  "Проверкина Ольга Юрьевна", "да", "да"]])
-    page.get_by_label("Файл (XLSX или CSV, до 10 МБ)").set_input_files(
-        files=[{"name": "good.xlsx", "mimeType": "application/octet-stream", "buffer": good}])
-    page.get_by_role("button", name="Загрузить").click()
-    expect(page.locator(".success")).to_contain_text("Загружено записей: 2")
-    shot(page, "03-import-done")
-
-    page.get_by_role("link", name="Открыть базу").click()
-    page.get_by_label("Поиск по ФИО").fill("Тестова")
-    people = page.locator("#people tbody tr")
-    expect(people).to_have_count(1)
-    expect(people.first).to_contain_text("Тестова Алиса Ивановна")
-    expect(people.first).to_contain_text("дано законным представителем")
-    shot(page, "04-base-search")
-
-    page.get_by_label("Поиск по ФИО").fill("Проверкин")
-    expect(page.locator("#people tbody tr")).to_have_count(1)
-    page.get_by_role("link", name="Проверкин Борис Олегович").click()
-    page.get_by_role("link", name="Отозвать согласие…").click()
-    # the confirmation names the person and asks why, before anything is done
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Отзыв согласия")
-    expect(page.locator(".card")).to_contain_text("Проверкин Борис Олегович")
-    page.get_by_label("Причина отзыва").fill("заявление законного представителя")
-    page.get_by_role("button", name=re.compile("Отозвать согласие: Проверкин")).click()
-    expect(page.locator(".success")).to_contain_text("Согласие отозвано")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Персональные данные удалены")
-    shot(page, "05-consent-withdrawn")
-
-    page.goto(f"{system.url}/organisations/{school['id']}?consent=withdrawn")
-    withdrawn = page.locator("#people tbody tr")
-    expect(withdrawn).to_have_count(1)
-    expect(withdrawn.first).to_contain_text("отозвано")
-    expect(page.locator("#people")).not_to_contain_text("Проверкин")
 
 
 def test_curator_of_one_school_never_sees_another_schools_people(page: Page, system: System) -> None:
@@ -277,97 +212,6 @@ def test_keyboard_reaches_the_sign_in_and_focus_is_visible(page: Page, system: S
     assert "/organisations/" in page.url
 
 
-def test_curator_pairs_and_logs_the_meeting_sequence_with_feedback(
-        page: Page, system: System) -> None:
-    sign_in(page, system, "curator-school-1")
-    page.get_by_role("link", name="Подбор пар").click()
-    expect(page.get_by_role("heading", name="Подбор наставнических пар и групп")).to_be_visible()
-    suggestions = page.locator("fieldset.suggestion")
-    expect(suggestions.first).to_be_visible()
-    why = suggestions.first.locator("details").first
-    why.locator("summary").click()
-    expect(why.locator("ul.criteria li").first).to_be_visible()
-    expect(why).to_contain_text(re.compile(r"\(\+\d"))  # each criterion with its points
-    shot(page, "13-pairing-board")
-
-    # a pair by hand: the mentor and first mentee of the first suggestion (a fitting couple)
-    mentor_select = page.get_by_label("Наставник", exact=True)
-    free = {o.get_attribute("value") for o in mentor_select.locator("option").all()}
-    values = [v for v in page.locator('input[name="group"]').evaluate_all("els => els.map(e => e.value)")
-              if v.partition(":")[0] in free]
-    assert values, "no suggested mentor of this school is free"
-    mentor_id, _, mentee_ids = values[0].partition(":")
-    mentor_select.select_option(value=mentor_id)
-    mentor = mentor_select.locator(f'option[value="{mentor_id}"]').inner_text().split(" (")[0]
-    page.locator(f'input[name="mentee_ids"][value="{mentee_ids.split(",")[0]}"]').check()
-    page.get_by_role("button", name="Сформировать", exact=True).click()
-    expect(page.locator(".success")).to_contain_text("Утверждено пар и групп: 1")
-    # the demo region comes with last school year's pairs, all closed by now: count the active
-    page.goto(page.url.split("?")[0] + "?status=active")
-    expect(page.locator("table.pairs tbody tr")).to_have_count(1)
-    expect(page.locator("table.pairs")).to_contain_text(mentor)
-
-    # then the suggestions for everyone still unpaired, confirmed with the order's number
-    page.get_by_role("link", name="Подбор пар").click()
-    # the curator keeps to their own school's mentors: the order will name every participant
-    for group in page.locator("fieldset.suggestion").all():
-        if "участник другой организации" in group.locator("legend").inner_text():
-            group.locator('input[name="group"]').uncheck()
-    offered = page.locator('input[name="group"]:checked').count()
-    assert offered >= 1
-    page.get_by_label("Номер и дата приказа", exact=True).fill("№ 7-о от 01.10.2025")
-    page.get_by_role("button", name="Утвердить отмеченные пары").click()
-    expect(page.locator(".success")).to_contain_text(f"Утверждено пар и групп: {offered}")
-    page.goto(page.url.split("?")[0] + "?status=active")
-    rows = page.locator("table.pairs tbody tr")
-    expect(rows).to_have_count(offered + 1)
-    expect(page.locator("table.pairs")).to_contain_text("№ 7-о от 01.10.2025")
-    shot(page, "14-pairs")
-
-    rows.first.get_by_role("link").click()
-    expect(page.get_by_role("heading", name="Встречи по порядку")).to_be_visible()
-    for kind in ("встреча-знакомство", "пробная встреча", "встреча-планирование"):
-        page.get_by_label("Вид встречи").select_option(label=kind)
-        page.get_by_role("button", name="Отметить встречу").click()
-        expect(page.locator("ol.meetings > li").last).to_contain_text(kind)
-        # Feedback of both sides is mandatory before the next meeting.
-        for side in (0, 1):
-            page.get_by_label("Кто отвечает").select_option(index=side)
-            page.get_by_label("Удовлетворённость (1–10)").fill("9")
-            page.get_by_label("Что получилось").fill(f"{kind}: договорились о целях")
-            page.get_by_role("button", name="Сохранить отзыв").click()
-            expect(page.locator("ol.meetings > li").last.locator("ul.feedback > li")).to_have_count(
-                side + 1)
-    # the methodology's order is kept: a trial meeting cannot follow the planning one
-    page.get_by_label("Вид встречи").select_option(label="пробная встреча")
-    page.get_by_role("button", name="Отметить встречу").click()
-    expect(page.get_by_role("alert")).to_contain_text("Нарушен порядок встреч")
-    expect(page.locator("ol.meetings > li")).to_have_count(3)
-    page.get_by_label("Цель").fill("Подготовиться к школьному этапу олимпиады")
-    page.get_by_role("button", name="Добавить цель").click()
-    expect(page.locator("ul.goals")).to_contain_text("Подготовиться к школьному этапу олимпиады")
-    shot(page, "15-pair-meetings")
-
-
-
-def test_curator_downloads_the_pairs_order(page: Page, system: System) -> None:
-    sign_in(page, system, "curator-school-1")
-    page.get_by_role("link", name="Пары и встречи").click()
-    page.goto(page.url.split("?")[0] + "?status=active")  # the order names the active pairs
-    mentor = page.locator("table.pairs tbody tr").first.locator("td").first.inner_text()
-    page.get_by_label("ФИО подписывающего").fill("Смирнова Ирина Петровна")
-    page.get_by_role("button", name="Сформировать приказ").click()
-    expect(page.locator(".success")).to_contain_text("Документ сформирован", timeout=60_000)
-    link = page.locator("table.data tbody tr").first.get_by_role("link", name=re.compile("DOCX"))
-    with page.expect_download() as download_info:
-        link.click()
-    document = Document(str(download_info.value.path()))
-    text = " ".join([p.text for p in document.paragraphs]
-                    + [c.text for t in document.tables for row in t.rows for c in row.cells])
-    assert "Об утверждении" in text and mentor in text
-    shot(page, "16-pairs-order")
-
-
 def roadmap_docx(soon: date, later: date) -> bytes:
     document = Document()
     document.add_paragraph("Дорожная карта внедрения целевой модели наставничества "
@@ -441,56 +285,9 @@ def _signed_in_cookies(page: Page, system: System) -> list[Any]:
 MUNICIPALITY = "demo/m-berezovsky"
 
 
-def reload_until(page: Page, shown: Callable[[], bool], message: str) -> None:
-    """What arrives over the bus (a draft from ``ReportDue``, an answer in the tally) shows
-    after a reload or two."""
-    def check() -> bool:
-        if shown():
-            return True
-        page.reload()
-        return False
-
-    wait_until(check, timeout=30, interval=0.3, message=message)
-
-
-def main_menu(page: Page, name: str) -> None:
-    page.get_by_role("navigation", name="Основное меню").get_by_role("link", name=name).click()
-
-
 def answer_every_question(page: Page, score: str) -> None:
     for group in page.locator("fieldset.scale").all():
         group.get_by_label(score, exact=True).check()
-
-
-def test_curator_fills_a_survey_sees_russian_errors_and_it_is_counted(page: Page, system: System) -> None:
-    sign_in(page, system, "curator-school-1")
-    main_menu(page, "Анкетирование")
-    expect(page.get_by_role("heading", name="Анкетирование участников")).to_be_visible()
-    before = figure(page, "surveys-done")
-    row = page.locator('tr[data-survey="quality-curator"]')
-    expect(row.locator(".badge.bad")).to_have_text("не заполнена")
-    row.get_by_role("link").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text(
-        "Оценка куратором качества реализации программы наставничества")
-    # the browser would insist on every answer itself; switched off, the service's check shows
-    page.locator("form.survey").evaluate("form => { form.noValidate = true; }")
-    overall = page.get_by_role("group", name=re.compile("в целом удовлетворены"))
-    overall.get_by_label("9", exact=True).check()
-    page.get_by_role("button", name="Сохранить анкету").click()
-    expect(page.get_by_role("alert")).to_contain_text("Анкета не сохранена")
-    expect(page.get_by_role("alert")).to_contain_text("Вопрос 2: Нет ответа на обязательный вопрос")
-    expect(page.locator("fieldset.invalid")).to_have_count(2)
-    expect(overall.get_by_label("9", exact=True)).to_be_checked()  # what was answered is kept
-    shot(page, "17-survey-errors")
-
-    for group in page.locator("fieldset.invalid").all():
-        group.get_by_label("7", exact=True).check()
-    page.get_by_role("button", name="Сохранить анкету").click()
-    expect(page.locator(".success")).to_contain_text("Анкета сохранена")
-    reload_until(page, lambda: page.locator('tr[data-survey="quality-curator"] .badge.ok').count() == 1,
-                 "the curator's answer to be counted")
-    assert figure(page, "surveys-done") == before + 1
-    shot(page, "18-survey-counted")
 
 
 def test_curator_submits_a_due_report_and_the_municipality_sees_it_submitted(
@@ -503,12 +300,7 @@ def test_curator_submits_a_due_report_and_the_municipality_sees_it_submitted(
     report_id = late.first.get_attribute("data-report")
     assert report_id and SCHOOL_1 in report_id
     shot(page, "19-reports-due")
-    late.first.get_by_role("link", name=re.compile("Подготовить и сдать")).click()
-    page.get_by_label("Территория").fill("Берёзовский муниципальный округ")
-    page.get_by_label("ФИО подписывающего").fill("Смирнова Ирина Петровна")
-    page.get_by_label(re.compile("^Выводы")).fill("Охват наставничеством вырос\nНужны наставники-выпускники")
-    page.get_by_role("button", name="Сдать отчёт").click()
-    expect(page.locator(".success")).to_contain_text("Отчёт сдан и зарегистрирован")
+    submit_report(page, late.first, "Охват наставничеством вырос\nНужны наставники-выпускники")
     expect(page.locator(f'table.due tr[data-report="{report_id}"]')).to_have_count(0)
     expect(page.locator(f'table.others tr[data-report="{report_id}"] .badge.ok')).to_have_text("сдан")
     shot(page, "20-report-submitted")

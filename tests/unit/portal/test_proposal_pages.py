@@ -4,11 +4,13 @@ and the pair card names both organisations."""
 
 from __future__ import annotations
 
+import datetime
 import re
 from typing import Any
 
 import httpx
 
+from services.portal.lookups import current_school_year, date_today
 from tests.unit.portal.conftest import PortalUnderTest
 from tests.unit.portal.test_curator_pages import MENTEE, MENTOR, PAIR, SCHOOL, school_api
 
@@ -168,3 +170,14 @@ def test_a_suggested_mentor_of_another_organisation_is_offered_as_a_proposal_not
     assert [(value.split(":")[0], ticked) for value, ticked in boxes] == [
         (MENTOR, "checked"), (foreign, "")]
     assert "будет отправлена ей как предложение" in page
+
+
+def test_the_pairs_order_is_proposed_for_the_current_school_year(portal: PortalUnderTest) -> None:
+    pairs_api(portal)
+    own = proposal(id=DECLINED, status="active", organisation_id=SCHOOL["id"], path=SCHOOL["path"],
+                   cross_organisation=False)
+    portal.api.on("GET", "/pairing/pairs", [own])
+    text = portal.client().get(f"/organisations/{SCHOOL['id']}/pairs").text
+    order = text[text.index('action="/organisations/' + SCHOOL["id"] + '/pairs-order"'):]
+    year = current_school_year(datetime.date.fromisoformat(date_today()))
+    assert f'name="school_year" required pattern="\\d{{4}}-\\d{{4}}" value="{year}"' in order
