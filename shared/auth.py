@@ -316,6 +316,18 @@ def can_read_pair(actor: Actor, path: OrgPath, members: Collection[UUID]) -> boo
     return actor.can_read(path)
 
 
+def require_pair_member_or_keeper(actor: Actor, path: OrgPath, members: Collection[UUID],
+                                  missing: DomainError) -> None:
+    """A pair's own matters (a goal's progress) are kept by its members, wherever their
+    organisation is, and by whoever writes at the pair's organisation; to anyone else the pair
+    answers as if it did not exist."""
+    if actor.role is Role.PARTICIPANT:
+        if not can_read_pair(actor, path, members):
+            raise missing
+        return
+    actor.require_record_write(path, missing)
+
+
 def require_inviter(actor: Actor, path: OrgPath, missing: DomainError) -> None:
     """A participant is invited to sign in by the curator of their own organisation: the one who
     knows them (and, for a minor, their guardian) in person. Another organisation's person
@@ -387,6 +399,12 @@ def require_figures_reader(actor: Actor) -> None:
 def answers_only_for_self(actor: Actor) -> bool:
     """A participant answers a survey only as themselves (a curator records others' answers)."""
     return actor.role is Role.PARTICIPANT
+
+
+def require_own_respondents(actor: Actor, respondent_ids: Collection[str]) -> None:
+    """A participant asks which questionnaires are answered only about themselves."""
+    if actor.role is Role.PARTICIPANT and any(r != actor.user for r in respondent_ids):
+        raise forbidden("Участнику доступны только его собственные анкеты")
 
 
 def require_calendar_configurer(actor: Actor) -> None:

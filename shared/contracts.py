@@ -107,9 +107,10 @@ class RpcRoute:
 NAMES = RpcRoute("registry", f"{SUBJECT_ROOT}.rpc.registry.names", "registry-names",
                  callers=("documents",), personal_data=True)
 #: The pairs a pairs order approves, as the pairing service holds them; with their goals (free
-#: text that may name the members) for a development plan.
+#: text that may name the members) for a development plan. The registry asks too: which
+#: confirmed pairs a curator sees, whose mentor from another organisation the pair lets them name.
 PAIRS = RpcRoute("pairing", f"{SUBJECT_ROOT}.rpc.pairing.pairs", "pairing-pairs",
-                 callers=("documents",), personal_data=True)
+                 callers=("documents", "registry"), personal_data=True)
 #: A unit's dashboard, for a report that prints its figures.
 DASHBOARD = RpcRoute("monitoring", f"{SUBJECT_ROOT}.rpc.monitoring.dashboard", "monitoring-dashboard",
                      callers=("documents",))

@@ -206,9 +206,14 @@ class MonitoringService:
         """Which questionnaires these respondents answered (never the scores). Read from the
         dashboards' fold state by exact key (respondent|pair|questionnaire for quality,
         respondent|questionnaire for growth); an answer recorded outside ``org`` (or the
-        caller's reach) is left out."""
-        scope = readable_scope(actor, org)
+        caller's reach) is left out. A participant asks only about themselves, and answers only
+        within their own organisation (``record_survey``)."""
         items = [respondent_item(text) for text in respondents]
+        if auth.answers_only_for_self(actor):
+            auth.require_own_respondents(actor, [str(r) for r, _ in items])
+            scope = actor.scope
+        else:
+            scope = readable_scope(actor, org)
         codes = {kind: [q.code for q in self.questionnaires.values() if q.stage == kind]
                  for kind in ("quality", "growth")}
         wanted = {"qual": {f"{r}|{p}|{code}" for r, p in items for code in codes["quality"]},

@@ -14,6 +14,7 @@ from services.pairing.commands import (
     ConfirmSuggestions,
     DissolvePair,
     FormPair,
+    GoalProgress,
     HoldMeeting,
     Objective,
     Scope,
@@ -126,6 +127,13 @@ def get_pair(pair_id: UUID, actor: CurrentActor, pairing: Pairing) -> dict[str, 
 @router.post("/pairs/{pair_id}/goals", status_code=201)
 def set_goal(pair_id: UUID, cmd: SetGoal, ctx: Context, pairing: Pairing) -> dict[str, str]:
     return {"goal_id": str(pairing.set_goal(ctx, pair_id, cmd))}
+
+
+@router.post("/pairs/{pair_id}/goals/{goal_id}/progress", status_code=204)
+def mark_goal(pair_id: UUID, goal_id: UUID, cmd: GoalProgress, ctx: Context,
+              pairing: Pairing) -> Response:
+    pairing.mark_goal(ctx, pair_id, goal_id, cmd)
+    return Response(status_code=204)
 
 
 @router.post("/pairs/{pair_id}/meetings", status_code=201)

@@ -22,6 +22,7 @@ from services.pairing.commands import (
     ConfirmSuggestions,
     DissolvePair,
     FormPair,
+    GoalProgress,
     GroupChoice,
     HoldMeeting,
     SetGoal,
@@ -41,6 +42,7 @@ from shared.auth import (
     pair_needs_agreement,
     participant_id,
     require_pair_ender,
+    require_pair_member_or_keeper,
     require_proposal_answerer,
     system_actor,
 )
@@ -281,6 +283,19 @@ class PairingService(PairingQueries, EventSourcedService):
                           seal=self._sealer(pair))
             self._save(pair)
             return goal_id
+
+    def mark_goal(self, ctx: CommandContext, pair_id: UUID, goal_id: UUID,
+                  cmd: GoalProgress) -> None:
+        """A goal's progress, marked by a member of the pair (a mentor from a partner
+        organisation too) or by the pair's curator."""
+        with self._lock:
+            row = self._pair_row(pair_id)
+            path = OrgPath.parse(row.path)
+            pair: Pair = self.events.repository.get(pair_id)
+            require_pair_member_or_keeper(ctx.actor, path, [pair.mentor_id, *pair.mentee_ids],
+                                          not_found("Пара", "PAIR_NOT_FOUND"))
+            pair.mark_goal(goal_id, cmd.status, meta=ctx.meta(path))
+            self._save(pair)
 
     def hold_meeting(self, ctx: CommandContext, pair_id: UUID, cmd: HoldMeeting) -> int:
         with self._lock:

@@ -77,6 +77,12 @@ class SetGoal(Command):
     status: GoalStatus = "planned"
 
 
+class GoalProgress(Command):
+    """A goal's progress as a member of the pair (or its curator) marks it."""
+
+    status: GoalStatus
+
+
 class HoldMeeting(Command):
     kind: MeetingKind
     date: WorkDate

@@ -221,6 +221,15 @@ class Pair(EventSourcedAggregate):
         self._goal_set(goal_id=goal_id, title=None, due=due.isoformat() if due else None,
                        status=status, meta=meta, sealed=seal({"title": title.strip()}))
 
+    def mark_goal(self, goal_id: UUID, status: GoalStatus, meta: dict[str, Any]) -> None:
+        """A goal's progress: its wording and due date stay as set (sealed as they were)."""
+        self._require_active()
+        goal = self.goals.get(str(goal_id))
+        if goal is None:
+            raise DomainError("GOAL_NOT_FOUND", "Цель плана развития не найдена", 404)
+        self._goal_set(goal_id=goal_id, title=goal["title"], due=goal["due"], status=status,
+                       meta=meta, sealed=goal["sealed"])
+
     @event("PlanGoalSet")
     def _goal_set(self, goal_id: UUID, title: str | None, due: str | None, status: str,
                   meta: dict[str, Any], sealed: str | None = None) -> None:

@@ -53,7 +53,7 @@ FIELD_TITLES = {
     # pairing, pairs, meetings, goals, the pairs order
     "programme": "Программа", "programme_id": "Программа", "order_ref": "Номер и дата приказа",
     "group": "Пары для утверждения", "mentor_id": "Наставник", "mentee_ids": "Наставляемые",
-    "pair_id": "Пара", "status": "Состояние", "school_year": "Учебный год",
+    "pair_id": "Пара", "goal_id": "Цель плана развития", "status": "Состояние", "school_year": "Учебный год",
     "signatory_position": "Должность подписывающего", "signatory_name": "ФИО подписывающего",
     "kind": "Вид встречи", "date": "Дата", "duration_minutes": "Продолжительность, мин.",
     "format": "Формат", "meeting_number": "Встреча", "respondent_id": "Кто отвечает",

@@ -4,13 +4,16 @@ school year."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
 from starlette.responses import RedirectResponse, Response
 
 from services.portal import navigation
+from services.portal.client import ApiError
 from services.portal.frame import Session
 from shared.auth import Actor, OrgPath
 from shared.errors import DomainError
@@ -65,6 +68,35 @@ async def names_of(s: Session, organisation_id: UUID | str) -> Names:
                    else p["full_name"] or "данные удалены" for p in people})
     names.hidden = any(p.get("names_hidden") for p in people)
     return names
+
+
+#: A pair in these states was confirmed: its mentor from another organisation may be named.
+CONFIRMED = ("active", "completed", "dissolved")
+
+
+async def name_paired_mentors(s: Session, pairs: Iterable[dict[str, Any]], names: Names) -> None:
+    """Adds to ``names`` each confirmed pair's mentor from another organisation, with that
+    organisation («Иванов Иван Иванович, ООО «Завод»»), as the registry lets this user see them
+    (the pair grants sight to its curators); a proposal not yet confirmed stays unnamed."""
+    wanted = [p["id"] for p in pairs if p.get("cross_organisation")
+              and p["status"] in CONFIRMED and p["mentor_id"] not in names]
+    if not wanted:
+        return
+    try:
+        found = await asyncio.gather(*(
+            s.api.get("/registry/paired-mentors", pair_id=wanted[i:i + PAIRED_CHUNK])
+            for i in range(0, len(wanted), PAIRED_CHUNK)))
+    except ApiError as exc:
+        if exc.status < 500:
+            raise
+        return  # the pairing service down: the page still opens, those mentors unnamed
+    for part in found:
+        for mentor in part["pairs"].values():
+            names[mentor["mentor_id"]] = f"{mentor['full_name']} ({mentor['organisation_name']})"
+
+
+#: Pairs asked about in one request (the registry takes up to 200).
+PAIRED_CHUNK = 100
 
 
 def parse_scope(org: str | None, actor: Actor) -> str:

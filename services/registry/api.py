@@ -80,6 +80,14 @@ def get_person(person_id: UUID, actor: CurrentActor, registry: Registry) -> dict
     return registry.get_person(actor, person_id)
 
 
+@router.get("/paired-mentors")
+async def paired_mentors(actor: CurrentActor, registry: Registry,
+                         pair_id: Annotated[list[UUID], Query(max_length=200)]) -> dict[str, Any]:
+    """The mentor from another organisation of each confirmed pair asked about, named as the
+    pair lets this user name them (a proposal not yet confirmed names nobody)."""
+    return await registry.paired_mentors(actor, pair_id)
+
+
 @router.post("/people/{person_id}/consent/withdraw", status_code=204)
 def withdraw_consent(person_id: UUID, cmd: WithdrawConsent, ctx: Context,
                      registry: Registry) -> Response:

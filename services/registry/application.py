@@ -34,6 +34,7 @@ from services.registry.importing import validate_import
 from services.registry.importing.commands import command_from_row, import_error, row_problem
 from services.registry.invitations import InvitationService
 from services.registry.names import DocumentNames
+from services.registry.paired import BusPairs, PairedMentors
 from services.registry.validation import is_minor
 from services.registry.vault import Vault, person_claims, person_keys
 from shared.auth import (
@@ -83,7 +84,7 @@ ACCESS_RECORD_MAX_PEOPLE = 1000
 MAX_ORPHANS_REMOVED = 1000
 
 
-class RegistryService(DocumentNames, EventSourcedService):
+class RegistryService(DocumentNames, PairedMentors, EventSourcedService):
     """Every command that changes the registry runs under ``exclusive()`` (one at a time across
     the replicas sharing the store, the view caught up first): claims made before a save can
     then be told from a crash's orphans at start-up, and no two replicas change one aggregate
@@ -106,6 +107,8 @@ class RegistryService(DocumentNames, EventSourcedService):
                                        secrets_dir=settings.secrets_dir)
         self.accounts.ensure_demo_accounts(settings.region)
         self.invitations = InvitationService(self.engine, self.accounts)
+        #: Which pairs grant a mentor's name (the runtime plugs in the NATS connection).
+        self.pairs_peer = BusPairs(None)
         self._recover()
 
     def _recover(self) -> None:

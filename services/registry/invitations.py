@@ -7,7 +7,10 @@ signing secret is stored (a copy of the database alone cannot test guesses), wit
 (``NASTAVNIK_INVITATION_DAYS``). A person has at most one live invitation: issuing again
 replaces the old one. Accepting the code, with a login and a password under the password
 policy, creates the participant account bound to the person and signs in; the code is spent in
-the same transaction. Wrong, spent and expired codes are failed sign-ins: the same per-address
+the same transaction. Issuing a code to someone who already has an account is their reset (a
+forgotten password, a code or a password in the wrong hands): the account is disabled and its
+sessions end at once, and accepting the new code gives it back with the login and password
+chosen then. Wrong, spent and expired codes are failed sign-ins: the same per-address
 budget and progressive delays, and a security event each.
 
 Like accounts, invitations live in the registry's database, never on the bus.
@@ -67,10 +70,12 @@ class Invitation:
     person_id: UUID
     holder: str
     expires_at: float
+    #: The person had an account: this code resets their sign-in.
+    reset: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {"code": self.code, "person_id": str(self.person_id), "holder": self.holder,
-                "expires_at": self.expires_at}
+                "expires_at": self.expires_at, "reset": self.reset}
 
 
 def new_code() -> str:
@@ -99,7 +104,9 @@ class InvitationService:
                         hashlib.sha256).hexdigest()
 
     def issue(self, actor: Actor, person_id: UUID) -> Invitation:
-        """A new code for the person (the old one, if any, ends); shown once, stored hashed."""
+        """A new code for the person (the old one, if any, ends); shown once, stored hashed.
+        For a person with an account, a reset: the account is disabled until the code is
+        accepted, and every session of it ends now."""
         with self.engine.connect() as conn:
             person = conn.execute(sa.select(views.people).where(
                 views.people.c.id == person_id)).first()
@@ -109,9 +116,10 @@ class InvitationService:
             if person.withdrawn or person.consent is None:
                 raise conflict("CONSENT_REQUIRED", "Без согласия на обработку персональных данных "
                                "участника пригласить нельзя")
-            if conn.execute(sa.select(accounts.c.login).where(
-                    accounts.c.person_id == person_id)).first():
-                raise conflict("ACCOUNT_EXISTS", "У участника уже есть учётная запись")
+            reset = conn.execute(sa.select(accounts.c.login).where(
+                accounts.c.person_id == person_id)).first() is not None
+        if reset:
+            self._end_sessions(person_id)
         code = new_code()
         now = self.accounts.clock()
         holder = "guardian" if person.consent == "guardian" else "person"
@@ -121,8 +129,9 @@ class InvitationService:
             conn.execute(invitations.insert().values(
                 person_id=person_id, code_hash=self._digest(code), scope=person.path, holder=holder,
                 issued_by=actor.user, issued_at=now, expires_at=expires, used_at=None))
-        log.info("invitations.issued", person_id=str(person_id), holder=holder, by=actor.user)
-        return Invitation(code, person_id, holder, expires)
+        log.info("invitations.issued", person_id=str(person_id), holder=holder, by=actor.user,
+                 reset=reset)
+        return Invitation(code, person_id, holder, expires, reset)
 
     def accept(self, code: str, login: str, password: str, address: str) -> Session:
         """The code, a login and a password: a participant account for the invited person, and
@@ -150,7 +159,10 @@ class InvitationService:
         duplicate = conflict("DUPLICATE_LOGIN", "Такой логин уже занят")
         try:
             with self.engine.begin() as conn:
-                if conn.execute(sa.select(accounts.c.login).where(accounts.c.login == login)).first():
+                if conn.execute(sa.select(accounts.c.login).where(
+                        accounts.c.login == login,
+                        sa.or_(accounts.c.person_id.is_(None),
+                               accounts.c.person_id != row.person_id))).first():
                     raise duplicate
                 # Spent in one conditional statement: of two acceptances at once, one wins.
                 spent = conn.execute(invitations.update().where(
@@ -158,6 +170,8 @@ class InvitationService:
                 ).values(used_at=service.clock())).rowcount
                 if spent != 1:
                     raise invalid_invitation()
+                # A reset: the person's former account gives way to the one made now.
+                conn.execute(accounts.delete().where(accounts.c.person_id == row.person_id))
                 conn.execute(accounts.insert().values(
                     login=login, password_hash=password_hash, role=Role.PARTICIPANT.value,
                     scope=row.scope, person_id=row.person_id, totp_enabled=False, disabled=False,
@@ -174,9 +188,15 @@ class InvitationService:
     def end_access(self, person_id: UUID) -> None:
         """Consent withdrawn: the person's invitation ends, their account is disabled and every
         session of it ends now (its access tokens on the deny-list, as a logout's)."""
-        now = self.accounts.clock()
         with self.engine.begin() as conn:
             conn.execute(invitations.delete().where(invitations.c.person_id == person_id))
+        self._end_sessions(person_id)
+
+    def _end_sessions(self, person_id: UUID) -> None:
+        """The person's account disabled and every session of it ended now (its access tokens
+        on the deny-list, as a logout's)."""
+        now = self.accounts.clock()
+        with self.engine.begin() as conn:
             logins = list(conn.execute(sa.select(accounts.c.login).where(
                 accounts.c.person_id == person_id)).scalars())
             if not logins:

@@ -21,7 +21,7 @@ from fastapi.responses import RedirectResponse
 
 from services.portal.client import ApiError
 from services.portal.frame import Session, Signed, page_router, render
-from services.portal.lookups import current_school_year, date_today, names_of
+from services.portal.lookups import current_school_year, date_today, name_paired_mentors, names_of
 from services.portal.survey_status import pair_surveys
 from services.portal.templating import templates
 from shared.auth import OrgPath
@@ -45,6 +45,8 @@ async def pair_side(s: Session, pair: dict[str, Any]) -> tuple[dict[str, Any], d
     org_id = pair["organisation_id"] if home else pair["mentor_organisation_id"]
     org, names = await asyncio.gather(s.api.get(f"/registry/organisations/{org_id}"),
                                       names_of(s, org_id))
+    if home:
+        await name_paired_mentors(s, [pair], names)
     return org, names, home
 
 

@@ -23,7 +23,7 @@ from fastapi.responses import RedirectResponse
 from services.portal.client import ApiError
 from services.portal.collation import ru_key
 from services.portal.frame import Signed, page_router, render, see_other
-from services.portal.lookups import current_school_year, date_today, names_of
+from services.portal.lookups import current_school_year, date_today, name_paired_mentors, names_of
 from services.portal.templating import templates
 from shared.auth import OrgPath
 from shared.errors import DomainError
@@ -128,6 +128,7 @@ async def pairs_page(request: Request, organisation_id: UUID, s: Signed,
     # confirmed cross-organisation pair is seen by both); proposals are listed apart below.
     pairs = list({p["id"]: p for p in [*filed, *with_our_mentors]
                   if p["status"] not in ("proposed", "declined") or p["status"] == status}.values())
+    await name_paired_mentors(s, filed, names)
     pairs = sorted(pairs, key=lambda p: ru_key(names.get(p["mentor_id"])))
     own = str(organisation_id)
     return render(request, "pairs.html", actor=s.actor, org=org, pairs=pairs, names=names,

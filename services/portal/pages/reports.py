@@ -64,10 +64,13 @@ class Reports:
     today: str | None
 
 
-async def load_reports(s: Session, scope: str) -> Reports:
+async def load_reports(s: Session, scope: str,
+                       organisations: list[dict[str, Any]] | None = None) -> Reports:
+    """``organisations``: the units the caller already has (the worklist: its own organisation,
+    which reports alone), instead of every organisation the user may read."""
     calendar, drafts, organisations = await asyncio.gather(
         s.api.get("/monitoring/calendar", org=scope), s.api.get("/documents/reports", under=scope),
-        s.api.get("/registry/organisations"))
+        known(organisations) if organisations is not None else s.api.get("/registry/organisations"))
     by_path = {o["path"]: o for o in organisations}
     current = by_path.get(scope)
     if current is None:
@@ -93,6 +96,10 @@ async def load_reports(s: Session, scope: str) -> Reports:
         late_further=[(by_path.get(path, {"name": path, "path": path}), n)
                       for path, n in sorted(further.items()) if path],
         configured=bool(calendar["configured"]), today=calendar.get("today"))
+
+
+async def known(organisations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return organisations
 
 
 def reports_view(request: Request, s: Session, data: Reports, **extra: Any) -> Response:

@@ -24,7 +24,7 @@ from fastapi.responses import RedirectResponse
 from services.portal.client import ApiError
 from services.portal.collation import ru_key
 from services.portal.frame import Session, Signed, page_router, render
-from services.portal.lookups import names_of, to_own_organisation
+from services.portal.lookups import name_paired_mentors, names_of, to_own_organisation
 from services.portal.survey_status import (
     RESPONDENT_TITLES,
     STAGE_TITLES,
@@ -59,6 +59,7 @@ async def surveys_page(request: Request, organisation_id: UUID, s: Signed,
     pairs, names, questionnaires = await asyncio.gather(
         s.api.get("/pairing/pairs", organisation_id=str(organisation_id)),
         names_of(s, organisation_id), s.api.get("/monitoring/questionnaires"))
+    await name_paired_mentors(s, pairs, names)
     pairs = sorted((p for p in pairs if p["status"] in SURVEYED),
                    key=lambda p: (p["status"] != "active", ru_key(names.get(p["mentor_id"])), p["id"]))
     by_pair = {p["id"]: expected_of_pair(p, questionnaires, names) for p in pairs}
@@ -90,6 +91,10 @@ class Target:
     expected: Expected
     pair: dict[str, Any] | None
     back: str
+    #: Where the form is sent, when not to the curator's address (a participant's own form).
+    action: str | None = None
+    #: A participant answering for themselves (the curator's right does not apply).
+    own: bool = False
 
 
 async def questionnaire(s: Session, code: str) -> dict[str, Any]:
@@ -104,6 +109,7 @@ async def pair_target(s: Session, pair_id: UUID, code: str, stage: str, responde
     org, names, wanted = await asyncio.gather(
         s.api.get(f"/registry/organisations/{pair['organisation_id']}"),
         names_of(s, pair["organisation_id"]), questionnaire(s, code))
+    await name_paired_mentors(s, [pair], names)
     match = next((e for e in expected_of_pair(pair, [wanted], names)
                   if e.respondent_id == str(respondent) and e.stage == stage), None)
     if match is None:
@@ -126,7 +132,7 @@ def survey_form(request: Request, s: Session, target: Target, status: int = 200,
     return render(request, "survey.html", status=status, actor=s.actor, t=target,
                   q=target.questionnaire, e=target.expected, values=values or {},
                   errors=errors or {}, message=message,
-                  can_write=s.actor.can_write(OrgPath.parse(target.org["path"])))
+                  can_write=target.own or s.actor.can_write(OrgPath.parse(target.org["path"])))
 
 
 async def submit(request: Request, s: Session, target: Target) -> Response:

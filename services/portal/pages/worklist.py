@@ -26,7 +26,13 @@ from fastapi.responses import RedirectResponse
 from services.portal.client import ApiError
 from services.portal.collation import ru_key
 from services.portal.frame import Session, Signed, page_router, render
-from services.portal.lookups import current_school_year, date_today, names_of
+from services.portal.lookups import (
+    Names,
+    current_school_year,
+    date_today,
+    name_paired_mentors,
+    names_of,
+)
 from services.portal.pages.reports import LEVEL_TITLES, TERRITORIES, load_reports
 from services.portal.pages.roadmaps import roadmap_view
 from services.portal.survey_status import SURVEYED, curator_expected, expected_of_pair, load_answered
@@ -104,7 +110,8 @@ async def guarded(section: Section, work: Awaitable[T]) -> T | None:
 async def reports_section(s: Session, org: dict[str, Any]) -> Section:
     section = Section("reports", "Отчёты к сдаче", "Отчётов к сдаче нет.",
                       more_href=f"/organisations/{org['id']}/reports")
-    data = await guarded(section, load_reports(s, org["path"]))
+    # An organisation reports for itself alone: no need for the list of every unit.
+    data = await guarded(section, load_reports(s, org["path"], [org]))
     for r in data.to_submit if data else []:
         late = r["status"] == "overdue"
         href = f"/reports/{r['draft']['id']}/submit" if r.get("draft") else \
@@ -149,14 +156,17 @@ async def roadmap_section(s: Session, org: dict[str, Any], today: datetime.date)
     return section
 
 
-async def pairs_sections(s: Session, org: dict[str, Any],
-                         names: dict[str, str]) -> tuple[Section, Section]:
+async def pairs_sections(s: Session, org: dict[str, Any], names: dict[str, str],
+                         listed: Awaitable[list[dict[str, Any]] | None]) -> tuple[Section, Section]:
     pairs = f"/organisations/{org['id']}/pairs?status=active"
     inactive = Section("inactive", "Пары без встреч", "У всех действующих пар были недавние встречи.",
                        more_href=pairs)
     feedback = Section("feedback", "Встречи без обратной связи",
                        "Обратная связь получена по всем встречам.", more_href=pairs)
-    reminders = await guarded(inactive, s.api.get("/pairing/reminders"))
+    reminders, pairs_listed = await asyncio.gather(
+        guarded(inactive, s.api.get("/pairing/reminders")), listed)
+    if pairs_listed is None:
+        feedback.failed = True
     for r in reminders or []:
         if r["organisation_id"] != org["id"]:
             continue
@@ -165,10 +175,10 @@ async def pairs_sections(s: Session, org: dict[str, Any],
                                    late=True))
 
     async def load() -> list[dict[str, Any]]:
-        active = await s.api.get("/pairing/pairs", organisation_id=org["id"], status="active")
         # the list carries counts only: who answered is on each pair's own page
         return list(await asyncio.gather(*(s.api.get(f"/pairing/pairs/{p['id']}")
-                                           for p in active if p["meetings"])))
+                                           for p in pairs_listed or []
+                                           if p["status"] == "active" and p["meetings"])))
 
     for pair in sorted(await guarded(feedback, load()) or [],
                        key=lambda p: ru_key(names.get(p["mentor_id"]))):
@@ -180,13 +190,15 @@ async def pairs_sections(s: Session, org: dict[str, Any],
     return inactive, feedback
 
 
-async def surveys_section(s: Session, org: dict[str, Any], names: dict[str, str]) -> Section:
+async def surveys_section(s: Session, org: dict[str, Any], names: dict[str, str],
+                          listed: Awaitable[list[dict[str, Any]] | None]) -> Section:
     section = Section("surveys", "Анкеты без ответа", "Все нужные сейчас анкеты заполнены.",
                       more_href=f"/organisations/{org['id']}/surveys?show=missing")
 
     async def load() -> list[Any]:
-        pairs, questionnaires = await asyncio.gather(
-            s.api.get("/pairing/pairs", organisation_id=org["id"]), s.api.get("/monitoring/questionnaires"))
+        pairs, questionnaires = await asyncio.gather(listed, s.api.get("/monitoring/questionnaires"))
+        if pairs is None:
+            raise ApiError(503, "PAIRING_UNAVAILABLE", "Сервис пар недоступен")
         expected = [e for p in pairs if p["status"] in SURVEYED
                     for e in expected_of_pair(p, questionnaires, names)]
         own = curator_expected(questionnaires, org["id"])
@@ -227,16 +239,38 @@ async def programme_section(s: Session, org: dict[str, Any], today: datetime.dat
     return section
 
 
+async def organisation_pairs(s: Session, org: dict[str, Any],
+                             names: Names) -> list[dict[str, Any]] | None:
+    """Every pair filed at the organisation, or None while the pairing service does not answer."""
+    try:
+        pairs: list[dict[str, Any]] = await s.api.get("/pairing/pairs", organisation_id=org["id"])
+        await name_paired_mentors(s, pairs, names)
+    except ApiError as exc:
+        if exc.status == 401:
+            raise
+        return None
+    return pairs
+
+
+async def awaited(task: asyncio.Future[T]) -> T:
+    """One result awaited by several sections (a future may be awaited more than once)."""
+    return await task
+
+
 @router.get("/organisations/{organisation_id}/worklist")
 async def worklist_page(request: Request, organisation_id: UUID, s: Signed) -> Response:
-    org = await s.api.get(f"/registry/organisations/{organisation_id}")
+    org, names = await asyncio.gather(s.api.get(f"/registry/organisations/{organisation_id}"),
+                                      names_of(s, organisation_id))
     if org["kind"] in TERRITORIES:
         return RedirectResponse(f"/reports?org={org['path']}", status_code=303)
     today = datetime.date.fromisoformat(date_today())
-    names = await names_of(s, organisation_id)
+    # One list of the organisation's pairs for every section (and the names of the mentors
+    # from other organisations its confirmed pairs grant), asked for once.
+    listed = asyncio.ensure_future(organisation_pairs(s, org, names))
     programme, reports, roadmap, (inactive, feedback), surveys, pool = await asyncio.gather(
         programme_section(s, org, today), reports_section(s, org), roadmap_section(s, org, today),
-        pairs_sections(s, org, names), surveys_section(s, org, names), pool_section(s, org, names))
+        pairs_sections(s, org, names, awaited(listed)), surveys_section(s, org, names, awaited(listed)),
+        pool_section(s, org, names))
     sections = [reports, roadmap, inactive, feedback, surveys, pool, programme]
     return render(request, "worklist.html", actor=s.actor, org=org, sections=sections, shown=SHOWN,
                   today=today, plural=plural,

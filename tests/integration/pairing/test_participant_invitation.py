@@ -69,7 +69,6 @@ def test_an_invitation_is_issued_once_used_once_and_only_by_the_own_curator(syst
     reused = refusals("INVITATION_USED")
     assert error(accept(system, second, "smirnov-2")) == (401, "INVALID_INVITATION")
     assert refusals("INVITATION_USED") == reused + 1
-    assert error(invite(system, mentor_id)) == (409, "ACCOUNT_EXISTS")
     # The password chosen signs in as usual.
     again = system.client.post("/auth/login", json={"login": "smirnov", "password": PASSWORD})
     assert again.status_code == 200 and again.json()["role"] == "participant"
@@ -82,6 +81,28 @@ def test_an_invitation_is_issued_once_used_once_and_only_by_the_own_curator(syst
         "refresh_token": again.json()["refresh_token"]}).status_code == 401
     refused = system.client.post("/auth/login", json={"login": "smirnov", "password": PASSWORD})
     assert refused.status_code == 401
+
+
+def test_a_new_code_is_the_participants_reset(system: System) -> None:
+    """A participant who forgot the password (or whose code went astray): the curator issues a
+    new code; the old password and every session end at once, the new code gives the account
+    back with a password chosen now."""
+    mentor_id = system.mentor()
+    session = accept(system, invite(system, mentor_id).json()["code"], "lebedev").json()
+    assert system.get("/auth/me", headers=bearer(session)).status_code == 200
+
+    reset = invite(system, mentor_id)
+    assert reset.status_code == 201 and reset.json()["reset"] is True, reset.text
+    assert system.get("/auth/me", headers=bearer(session)).status_code == 401
+    assert system.client.post("/auth/refresh", json={
+        "refresh_token": session["refresh_token"]}).status_code == 401
+    assert system.client.post("/auth/login", json={
+        "login": "lebedev", "password": PASSWORD}).status_code == 401
+
+    fresh = accept(system, reset.json()["code"], "lebedev", "другой-пароль-лебедева-9")
+    assert fresh.status_code == 201, fresh.text
+    assert system.get("/auth/me", headers=bearer(fresh.json())).json()["user"] == mentor_id
+    assert error(accept(system, reset.json()["code"], "lebedev-2")) == (401, "INVALID_INVITATION")
 
 
 def test_an_expired_code_is_refused_and_wrong_codes_are_delayed(system: System) -> None:

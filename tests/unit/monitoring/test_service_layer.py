@@ -261,3 +261,16 @@ def test_answered_surveys_leave_out_answers_outside_the_scope(world: World) -> N
                       "pair_id": str(pair)}]
     assert code_of(lambda: world.service.answered_surveys(curator, ["not-an-id"], None)) == \
         "INVALID_RESPONDENT"
+
+
+def test_a_participant_asks_only_whether_they_themselves_answered(world: World) -> None:
+    """«Мои пары» shows which of one's own questionnaires are answered; another person's
+    answers are not the participant's to ask about, whatever organisation they name."""
+    me, other, pair = uuid4(), uuid4(), uuid4()
+    world.views.state["qual", f"{me}|{pair}|quality-mentee"] = [["demo", "m1", "s1"], "mentee", 9]
+    participant = actor(Role.PARTICIPANT, SCHOOL, user=str(me))
+    assert world.service.answered_surveys(participant, [f"{me}:{pair}"], "demo") == [
+        {"respondent_id": str(me), "survey": "quality-mentee", "stage": "quality",
+         "pair_id": str(pair)}]
+    assert code_of(lambda: world.service.answered_surveys(
+        participant, [f"{me}:{pair}", f"{other}:{pair}"], None)) == "FORBIDDEN"

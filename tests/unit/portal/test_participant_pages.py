@@ -62,7 +62,9 @@ def test_a_participant_sees_their_pairs_and_gives_feedback_per_meeting(
     client.cookies.set(COOKIE, issue_token(Actor(user=MENTEE, role=Role.PARTICIPANT,
                                                  scope=OrgPath.parse(SCHOOL["path"])), SECRET))
     assert client.get("/").headers["location"] == "/my"
+    portal.api.on("GET", "/monitoring/questionnaires", [])
     pair = {"id": PAIR, "mentor_id": MENTOR, "mentee_ids": [MENTEE], "status": "active",
+            "form": "teacher-student",
             "organisation_name": SCHOOL["name"], "formed_on": "2026-10-01", "goals": [],
             "meetings": [{"number": 1, "kind": "intro", "date": "2026-10-05", "duration_minutes": 45,
                           "format": "in_person"},

@@ -181,3 +181,38 @@ def test_the_pairs_order_is_proposed_for_the_current_school_year(portal: PortalU
     order = text[text.index('action="/organisations/' + SCHOOL["id"] + '/pairs-order"'):]
     year = current_school_year(datetime.date.fromisoformat(date_today()))
     assert f'name="school_year" required pattern="\\d{{4}}-\\d{{4}}" value="{year}"' in order
+
+
+ELSEWHERE_MENTOR = "00000000-0000-0000-0000-0000000001ee"
+
+
+def our_pair_with_their_mentor(portal: PortalUnderTest, status: str) -> None:
+    school_api(portal)
+    portal.api.on("GET", f"/pairing/pairs/{PAIR}", {
+        **proposal(organisation_id=SCHOOL["id"], path=SCHOOL["path"], status=status,
+                   mentor_id=ELSEWHERE_MENTOR, mentor_organisation_id=OTHER_SCHOOL["id"],
+                   organisation_name=SCHOOL["name"], mentor_organisation_name=OTHER_SCHOOL["name"]),
+        "goals": [], "meetings": [], "close_reason": None, "decline_reason": None,
+        "returned_mentee_ids": []})
+    portal.api.on("GET", "/monitoring/questionnaires", [])
+    portal.api.on("GET", "/monitoring/surveys/answered", [])
+    portal.api.on("GET", "/registry/paired-mentors", {"pairs": {PAIR: {
+        "mentor_id": ELSEWHERE_MENTOR, "full_name": "Петров Пётр Петрович",
+        "organisation_name": OTHER_SCHOOL["name"]}}})
+
+
+def test_a_confirmed_pair_names_the_other_schools_mentor_to_our_curator(
+        portal: PortalUnderTest) -> None:
+    our_pair_with_their_mentor(portal, "active")
+    text = portal.client().get(f"/pairs/{PAIR}").text
+    assert "Наставник Петров Пётр Петрович (МБОУ «Школа № 2»)" in text
+    assert "участник другой организации" not in text
+    [asked] = [c for c in portal.api.calls if c.url.path == "/registry/paired-mentors"]
+    assert asked.url.params.get_list("pair_id") == [PAIR]
+
+
+def test_a_proposal_keeps_the_other_schools_mentor_unnamed(portal: PortalUnderTest) -> None:
+    our_pair_with_their_mentor(portal, "proposed")
+    text = portal.client().get(f"/pairs/{PAIR}").text
+    assert "Наставник участник другой организации" in text and "Петров" not in text
+    assert not [c for c in portal.api.calls if c.url.path == "/registry/paired-mentors"]

@@ -48,3 +48,42 @@ def test_only_the_own_curator_invites(registry: RegistryService, region: Region)
         == "PERSON_NOT_FOUND"
     municipal = acting(Role.MUNICIPAL, MUNICIPALITY).actor
     assert code_of(lambda: registry.invitations.issue(municipal, adult)) == "FORBIDDEN"
+
+
+def test_a_new_code_resets_a_participants_sign_in(registry: RegistryService, region: Region) -> None:
+    """The participant's reset: the curator issues a new code to someone who already signed in;
+    the old password and the old sessions stop at once, the new code gives the account back
+    (the same login may be chosen again) and the first code stays spent."""
+    [adult] = registry.register_people(curator(SCHOOL_A), [mentor(region.ids[SCHOOL_A])])
+    first = registry.invitations.issue(curator(SCHOOL_A).actor, adult)
+    session = registry.invitations.accept(first.code, "pavel", PASSWORD, "a")
+
+    reset = registry.invitations.issue(curator(SCHOOL_A).actor, adult)
+    assert reset.reset and not first.reset
+    assert code_of(lambda: registry.accounts.login("pavel", PASSWORD, None, "a")) \
+        == "INVALID_CREDENTIALS"
+    assert code_of(lambda: registry.accounts.refresh(session.refresh_token)) \
+        == "INVALID_REFRESH_TOKEN"
+    assert code_of(lambda: registry.invitations.accept(first.code, "pavel", PASSWORD, "b")) \
+        == "INVALID_INVITATION"
+
+    again = registry.invitations.accept(reset.code, "pavel", "новый-пароль-для-павла-7", "a")
+    assert (again.account.login, again.account.person_id) == ("pavel", adult)
+    assert registry.accounts.login("pavel", "новый-пароль-для-павла-7", None, "a").account.person_id \
+        == adult
+    assert code_of(lambda: registry.accounts.login("pavel", PASSWORD, None, "a")) \
+        == "INVALID_CREDENTIALS"
+
+
+def test_a_reset_code_takes_no_one_elses_login(registry: RegistryService, region: Region) -> None:
+    adult, other = registry.register_people(curator(SCHOOL_A), [mentor(region.ids[SCHOOL_A]),
+                                                                mentee(region.ids[SCHOOL_A])])
+    registry.invitations.accept(registry.invitations.issue(curator(SCHOOL_A).actor, other).code,
+                                "taken", PASSWORD, "a")
+    registry.invitations.accept(registry.invitations.issue(curator(SCHOOL_A).actor, adult).code,
+                                "mine", PASSWORD, "a")
+    reset = registry.invitations.issue(curator(SCHOOL_A).actor, adult)
+    assert code_of(lambda: registry.invitations.accept(reset.code, "taken", PASSWORD, "a")) \
+        == "DUPLICATE_LOGIN"
+    assert registry.accounts.login("taken", PASSWORD, None, "a").account.person_id == other
+    assert registry.invitations.accept(reset.code, "mine2", PASSWORD, "a").account.login == "mine2"
