@@ -22,6 +22,7 @@ from services.registry.commands import (
     RegisterOrganisation,
     WithdrawConsent,
 )
+from services.registry.contacts import Contacts
 from services.registry.domain import (
     Organisation,
     Person,
@@ -106,6 +107,7 @@ class RegistryService(DocumentNames, EventSourcedService):
                                        secrets_dir=settings.secrets_dir)
         self.accounts.ensure_demo_accounts(settings.region)
         self.invitations = InvitationService(self.engine, self.accounts)
+        self.contacts = Contacts(self.engine, self.vault, settings.secrets_dir)
         self._recover()
 
     def _recover(self) -> None:

@@ -13,7 +13,7 @@ from nats.js import JetStreamContext
 from services.registry import auth_api
 from services.registry.api import router as registry_router
 from services.registry.application import RegistryService
-from services.registry.rpc import serve_names
+from services.registry.rpc import serve_contacts, serve_names
 from shared.loops import supervise
 from shared.relay import OutboxRelay
 from shared.revocations import RevocationFeed
@@ -46,6 +46,7 @@ class RegistryRuntime:
         # Other services ask for names over NATS, for a user their signed claims name; the answer
         # is limited to what that user may read, and sealed to the asking service.
         await serve_names(nc, self.service)
+        await serve_contacts(nc, self.service)
         accounts = self.service.accounts
         feed = self.revocations
         accounts.on_revoked = feed.announce

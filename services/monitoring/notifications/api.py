@@ -1,0 +1,43 @@
+"""HTTP routes of the bell: one's own notifications, the unread count, marking them read."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict
+
+from services.monitoring.notifications import Notifications
+from shared.web import CurrentActor
+
+router = APIRouter(prefix="/notifications", tags=["notifications"])
+
+
+def notifications_service(request: Request) -> Notifications:
+    return request.app.state.monitoring.notifications
+
+
+Service = Annotated[Notifications, Depends(notifications_service)]
+
+
+class ReadMarks(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    #: None: every notification of the reader.
+    ids: list[UUID] | None = None
+
+
+@router.get("")
+def my_notifications(actor: CurrentActor, service: Service) -> dict[str, Any]:
+    """The reader's latest notifications (newest first) and how many are unread."""
+    return service.mine(actor)
+
+
+@router.get("/unread")
+def unread(actor: CurrentActor, service: Service) -> dict[str, int]:
+    return {"unread": service.unread(actor)}
+
+
+@router.post("/read")
+def mark_read(body: ReadMarks, actor: CurrentActor, service: Service) -> dict[str, int]:
+    return {"marked": service.mark_read(actor, body.ids)}
