@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from services.monitoring.notifications import Notifications
 from shared.web import CurrentActor
 
-router = APIRouter(prefix="/notifications", tags=["notifications"])
+router = APIRouter(prefix="/monitoring/notifications", tags=["notifications"])
 
 
 def notifications_service(request: Request) -> Notifications:

@@ -136,7 +136,7 @@ def test_a_report_due_mails_each_recipient_once_across_a_restart(
         assert {m["Subject"] for m in first} == {"Срок сдачи отчёта — 20.12.2025"}
         assert ("Отчёт за 1-е полугодие 2025/26 учебного года нужно сдать до 20.12.2025: "
                 "до срока осталось 14 дней.") in text(first[0])
-        bell = system.client.get("/notifications", headers=system.as_(
+        bell = system.client.get("/monitoring/notifications", headers=system.as_(
             "curator-a3", Role.CURATOR, SCHOOL)).json()
         assert bell["unread"] == 1 and bell["items"][0]["title"] == "Срок сдачи отчёта — 20.12.2025"
         # A crash before the position was recorded: the restarted consumer reads it all again.
