@@ -34,8 +34,8 @@ from services.monitoring.audit.witness import embedded_witness_dir
 from services.monitoring.calendar import CalendarConfig
 from services.monitoring.consumers import DashboardTail, projections
 from services.monitoring.dashboards import DashboardProjector, FoldSettings
-from services.monitoring.notifications import Notifications
 from services.monitoring.notifications.api import router as notifications_router
+from services.monitoring.notifications.application import Notifications
 from services.monitoring.reporting import ReportingCalendarService
 from services.monitoring.rpc import serve_dashboards
 from services.monitoring.surveys import load_questionnaires
@@ -84,6 +84,7 @@ class MonitoringRuntime:
                                          self.questionnaires, self.clock)
         self.audit_service = AuditService(settings, self.audit, self.head_loop, self.fold_settings)
         self.notifications = Notifications(self.engine, settings, self.clock)
+        self.notifications.calendar = self.calendar
         self.mail_wake = asyncio.Event()
         self.projections: list[Projection] = [*projections(self.audit.store),
                                               self.notifications.inbox]

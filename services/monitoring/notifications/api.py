@@ -6,9 +6,9 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from services.monitoring.notifications import Notifications
+from services.monitoring.notifications.application import Notifications
 from shared.web import CurrentActor
 
 router = APIRouter(prefix="/monitoring/notifications", tags=["notifications"])
@@ -36,6 +36,17 @@ def my_notifications(actor: CurrentActor, service: Service) -> dict[str, Any]:
 @router.get("/unread")
 def unread(actor: CurrentActor, service: Service) -> dict[str, int]:
     return {"unread": service.unread(actor)}
+
+
+class Reminder(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    report_id: str = Field(max_length=300)
+
+
+@router.post("/remind")
+def remind(body: Reminder, actor: CurrentActor, service: Service) -> dict[str, bool]:
+    """«Напомнить»: a late report's receiver reminds the ones who owe it (once a day)."""
+    return {"reminded": service.remind(actor, body.report_id)}
 
 
 @router.post("/read")

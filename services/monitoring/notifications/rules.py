@@ -126,6 +126,17 @@ def report_due(envelope: Envelope, due: ReportDue) -> list[Notification]:
     return found
 
 
+def reminder(report_id: str, level: str, path: str, period: str, deadline: date,
+             on: date, by: Role) -> list[Notification]:
+    """The level above asks the late one to submit (once a day per report)."""
+    key = f"remind:{report_id}:{on.isoformat()}"
+    who = "Муниципалитет" if by is Role.MUNICIPAL else "Регион"
+    return _make(key, uuid5(NOTIFICATION_NAMESPACE, key), [role_audience(LEVEL_ROLE[level], path)],
+                 "report_reminder", f"Напоминание: отчёт за {periods.label(period)}",
+                 f"{who} напоминает: отчёт за {periods.label(period)} не сдан, срок истёк "
+                 f"{ru_date(deadline)}. Сдайте его в разделе «Отчёты».", path)
+
+
 def pair_members(formed: PairFormed) -> list[str]:
     return [person_audience(formed.mentor_id), *(person_audience(m) for m in formed.mentee_ids)]
 

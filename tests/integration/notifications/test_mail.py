@@ -164,6 +164,21 @@ def test_a_report_due_mails_each_recipient_once_across_a_restart(
         assert ("Организация school-a не сдала отчёт за 1-е полугодие 2025/26 учебного года: "
                 "срок истёк 20.12.2025.") in text(above)
 
+        # «Напомнить»: the municipality reminds the late school, once a day; the school cannot.
+        remind = {"report_id": "org:demo/m1/school-a:2025-12-20"}
+        municipal = system.as_("municipal-m1", Role.MUNICIPAL, "demo/m1")
+        own = system.client.post("/monitoring/notifications/remind", json=remind,
+                                 headers=system.as_("curator-a1", Role.CURATOR, SCHOOL))
+        assert own.status_code == 403
+        assert system.post("/monitoring/notifications/remind", remind, municipal) == {"reminded": True}
+        assert system.post("/monitoring/notifications/remind", remind, municipal) == {"reminded": False}
+        wait_until(lambda: len(catcher.messages()) >= 8 and system.mail_settled(),
+                   message="the reminder mailed")
+        reminded = [m for m in catcher.messages() if str(m["Subject"]).startswith("Напоминание")]
+        assert to(reminded) == ["a1@school-a.ru", "a2@school-a.ru"]
+        assert "Муниципалитет напоминает: отчёт за 1-е полугодие 2025/26 учебного года не сдан" \
+            in text(reminded[0])
+
 
 def test_a_meeting_reaches_the_pair_as_a_calendar_entry_in_local_time(
         mail_settings: Settings, catcher: MailCatcher) -> None:

@@ -4,6 +4,7 @@ each asked of the services with the signed-in user's token."""
 
 from __future__ import annotations
 
+from shared.auth import Role
 from tests.unit.portal.conftest import PortalUnderTest
 
 API = "/monitoring/notifications"
@@ -54,3 +55,13 @@ def test_mail_is_switched_off_on_the_account_page(portal: PortalUnderTest) -> No
     assert done.status_code == 303 and done.headers["location"] == "/account?saved=mail"
     assert portal.api.sent("PUT", "/auth/notifications") == [
         {"email": "kurator@school-1.ru", "email_enabled": False}]
+
+
+def test_a_late_report_is_reminded_from_the_reports_page(portal: PortalUnderTest) -> None:
+    portal.api.on("POST", f"{API}/remind", {"reminded": True})
+    done = portal.client(Role.MUNICIPAL, "demo/m1").post("/reports/remind", data={
+        "report_id": "org:demo/m1/school-1:2025-12-20", "org": "demo/m1"})
+    assert done.status_code == 303
+    assert done.headers["location"] == "/reports?org=demo/m1&reminded=sent"
+    assert portal.api.sent("POST", f"{API}/remind") == [
+        {"report_id": "org:demo/m1/school-1:2025-12-20"}]
