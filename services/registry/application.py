@@ -107,7 +107,7 @@ class RegistryService(DocumentNames, EventSourcedService):
                                        secrets_dir=settings.secrets_dir)
         self.accounts.ensure_demo_accounts(settings.region)
         self.invitations = InvitationService(self.engine, self.accounts)
-        self.contacts = Contacts(self.engine, self.vault, settings.secrets_dir)
+        self.contacts = Contacts(self.engine, self.vault, self.accounts, settings.secrets_dir)
         self._recover()
 
     def _recover(self) -> None:

@@ -16,10 +16,11 @@ from uuid import UUID
 import sqlalchemy as sa
 
 from services.registry import views
+from services.registry.accounts import AccountService
 from services.registry.credentials import TotpSealer, accounts
 from services.registry.vault import Vault
 from shared.auth import Actor, Role
-from shared.errors import forbidden
+from shared.errors import DomainError, forbidden
 
 metadata = sa.MetaData()
 contacts = sa.Table(
@@ -31,23 +32,20 @@ contacts = sa.Table(
 
 
 class Contacts:
-    def __init__(self, engine: sa.Engine, vault: Vault, secrets_dir: Path) -> None:
+    def __init__(self, engine: sa.Engine, vault: Vault, accounts: AccountService,
+                 secrets_dir: Path) -> None:
         self.engine = engine
+        self.accounts = accounts
         self.vault = vault
         self.sealer = TotpSealer(secrets_dir, purpose="email")
         metadata.create_all(engine)
 
     def _login_of(self, actor: Actor) -> str:
-        with self.engine.connect() as conn:
-            if actor.role is Role.PARTICIPANT:
-                login = conn.execute(sa.select(accounts.c.login).where(
-                    accounts.c.person_id == UUID(actor.user))).scalar()
-            else:
-                login = conn.execute(sa.select(accounts.c.login).where(
-                    accounts.c.login == actor.user)).scalar()
-        if login is None:
-            raise forbidden("Настройки уведомлений есть только у учётных записей")
-        return str(login)
+        try:
+            return self.accounts.own_login(actor)
+        except DomainError as exc:
+            raise DomainError(exc.code, "Вход выполнен через единый вход региона: адрес для "
+                              "уведомлений здесь не хранится", exc.status) from None
 
     def _row(self, conn: sa.Connection, login: str) -> tuple[str | None, bool]:
         row = conn.execute(sa.select(contacts).where(contacts.c.login == login)).first()

@@ -13,7 +13,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from nats.aio.client import Client
 
-from services.monitoring.calendar import parse_report_id
+from services.monitoring.calendar import Report, parse_report_id
 from services.monitoring.notifications import rules, store
 from services.monitoring.notifications.mailer import Mailer
 from services.monitoring.reporting import ReportingCalendarService
@@ -65,17 +65,17 @@ class Notifications:
     def remind(self, actor: Actor, report_id: str) -> bool:
         """«Напомнить»: the level a late report goes to reminds the one that owes it. False when
         it was reminded today already."""
-        level, path, _ = parse_report_id(report_id)
+        level, path, deadline = parse_report_id(report_id)
+        receiver = Report(report_id, level, path, deadline, "").reported_to
+        # Only the level the report goes to (and above it) reminds, never the late one itself.
+        if receiver is None or actor.scope == OrgPath.parse(path):
+            raise forbidden("Напомнить может уровень, которому сдаётся отчёт")
+        actor.require_write(OrgPath.parse(receiver))
         ticker = self.calendar.current() if self.calendar is not None else None
         late = {o.report.report_id: o.report for o in ticker.overdue()} if ticker else {}
         report = late.get(report_id)
         if report is None:
             raise DomainError("REPORT_NOT_OVERDUE", "Отчёт не просрочен или уже сдан", 409)
-        receiver = report.reported_to
-        # Only the level the report goes to (and above it) reminds, never the late one itself.
-        if receiver is None or actor.scope == OrgPath.parse(path):
-            raise forbidden("Напомнить может уровень, которому сдаётся отчёт")
-        actor.require_write(OrgPath.parse(receiver))
         found = rules.reminder(report_id, level, path, report.period, report.deadline,
                                local_today(self.settings.zone, self.clock), actor.role)
         with self.engine.begin() as conn:

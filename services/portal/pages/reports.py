@@ -7,7 +7,7 @@ the documents service has taken counts as submitted at once, even before the cal
 heard of it over the bus.
 
 URLs: ``/reports`` (``?org=`` a territory), ``/organisations/{id}/reports``,
-``/reports/{draft_id}/submit``.
+``/reports/{draft_id}/submit``, ``/reports/remind`` (the level above reminds a late one).
 """
 
 from __future__ import annotations
