@@ -12,6 +12,7 @@ counts, never an address.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import smtplib
 from collections.abc import Awaitable, Callable
@@ -107,14 +108,14 @@ class Mailer:
             return set(conn.execute(sa.select(deliveries.c.login).where(
                 deliveries.c.notification_id == notification_id)).scalars())
 
-    def _send(self, message: EmailMessage) -> None:
+    def _connect(self) -> smtplib.SMTP:
         s = self.settings
-        with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=30) as smtp:
-            if s.smtp_starttls:
-                smtp.starttls()
-            if s.smtp_user:
-                smtp.login(s.smtp_user, s.smtp_password)
-            smtp.send_message(message)
+        smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=30)
+        if s.smtp_starttls:
+            smtp.starttls()
+        if s.smtp_user:
+            smtp.login(s.smtp_user, s.smtp_password)
+        return smtp
 
     def _record(self, notification_id: UUID, login: str) -> None:
         with self.engine.begin() as conn:
@@ -131,20 +132,32 @@ class Mailer:
         if not rows:
             return 0
         recipients = await self.resolve(sorted({r.audience for r in rows}))
-        sent = 0
-        for row in rows:
-            done = await asyncio.to_thread(self._delivered, row.id)
-            for account in recipients.get(row.audience, []):
-                if account["login"] in done:
-                    continue
-                message = compose(row, account["login"], account["email"],
-                                  self.settings.smtp_sender, self.settings.zone)
-                await asyncio.to_thread(self._send, message)
-                await asyncio.to_thread(self._record, row.id, account["login"])
-                sent += 1
-            await asyncio.to_thread(self._done, row.id)
+        sent = await asyncio.to_thread(self._deliver, rows, recipients)
         self.sent_total += sent
         log.info("notifications.mailed", notifications=len(rows), messages=sent)
+        return sent
+
+    def _deliver(self, rows: list[sa.Row[Any]],
+                 recipients: dict[str, list[dict[str, str]]]) -> int:
+        """One SMTP session for the batch; each message recorded as soon as the server took it."""
+        smtp: smtplib.SMTP | None = None
+        sent = 0
+        try:
+            for row in rows:
+                done = self._delivered(row.id)
+                for account in recipients.get(row.audience, []):
+                    if account["login"] in done:
+                        continue
+                    smtp = smtp or self._connect()
+                    smtp.send_message(compose(row, account["login"], account["email"],
+                                              self.settings.smtp_sender, self.settings.zone))
+                    self._record(row.id, account["login"])
+                    sent += 1
+                self._done(row.id)
+        finally:
+            if smtp is not None:
+                with contextlib.suppress(smtplib.SMTPException, OSError):
+                    smtp.quit()
         return sent
 
 
