@@ -133,6 +133,7 @@ def run_embedded(settings: Settings, after_start: Callable[[str, str], None]) ->
         settings.api_port = free_port()
     with contextlib.ExitStack() as stack:
         nats = stack.enter_context(EmbeddedNats(data_dir / "nats", secrets_dir=settings.secrets_dir))
+        catcher: MailCatcher | None = None
         if not settings.smtp_host:  # the region's mail, caught into <data_dir>/mail
             catcher = stack.enter_context(MailCatcher(data_dir / "mail"))
             settings.smtp_host, settings.smtp_port = "127.0.0.1", catcher.port
@@ -142,7 +143,10 @@ def run_embedded(settings: Settings, after_start: Callable[[str, str], None]) ->
         def announce() -> None:
             # Written aside and renamed, so a reader never sees a half-written file.
             pending = data_dir / "run.json.tmp"
-            pending.write_text(json.dumps({"api": api, "nats": nats.url}))
+            where = {"api": api, "nats": nats.url}
+            if catcher is not None:  # where the region's mail is caught, for the README's tour
+                where["smtp"] = f"smtp://127.0.0.1:{catcher.port}"
+            pending.write_text(json.dumps(where))
             pending.replace(data_dir / "run.json")
             after_start(api, nats.url)
 
