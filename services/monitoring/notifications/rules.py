@@ -70,16 +70,26 @@ class Notification:
     event_id: UUID
     #: For a meeting: what its calendar entry needs (ids and figures, never names).
     meeting: dict[str, Any] | None = field(default=None)
+    #: The portal page where it is dealt with.
+    link: str = ""
 
 
 def notification_id(key: str, audience: str) -> UUID:
     return uuid5(NOTIFICATION_NAMESPACE, f"{key}|{audience}")
 
 
+#: Where each kind is dealt with in the portal (``{pair}``: the pair's id).
+LINKS = {"report_due": "/reports", "report_overdue": "/reports", "report_overdue_below": "/reports",
+         "report_reminder": "/reports", "pair_formed": "/my", "meeting": "/my/pairs/{pair}/feedback",
+         "pair_inactive": "/pairs/{pair}", "feedback_missing": "/pairs/{pair}"}
+
+
 def _make(key: UUID | str, event_id: UUID, audiences: list[str], kind: str, title: str,
-          body: str, path: str, meeting: dict[str, Any] | None = None) -> list[Notification]:
+          body: str, path: str, meeting: dict[str, Any] | None = None,
+          pair: UUID | None = None) -> list[Notification]:
+    link = LINKS[kind].format(pair=pair)
     return [Notification(notification_id(str(key), a), a, kind, title, body, path, event_id,
-                         meeting) for a in dict.fromkeys(audiences)]
+                         meeting, link) for a in dict.fromkeys(audiences)]
 
 
 def ru_date(value: date | str) -> str:
@@ -160,7 +170,7 @@ def meeting_held(envelope: Envelope, held: MeetingHeld, members: list[str]) -> l
                "date": held.date, "duration_minutes": held.duration_minutes,
                "format": held.format, "recorded_at": envelope.occurred_at.isoformat()}
     return _make(envelope.event_id, envelope.event_id, members, "meeting", title, body,
-                 str(envelope.org), meeting)
+                 str(envelope.org), meeting, envelope.aggregate_id)
 
 
 def pair_inactive(pair_id: UUID, path: str, last: date | None, days: int) -> list[Notification]:
@@ -169,7 +179,7 @@ def pair_inactive(pair_id: UUID, path: str, last: date | None, days: int) -> lis
     return _make(key, uuid5(NOTIFICATION_NAMESPACE, key), [role_audience(Role.CURATOR, path)],
                  "pair_inactive", "Пара без встреч",
                  f"В паре {str(pair_id)[:8]} нет встреч {since} — больше {_days(days)}. "
-                 f"Проверьте, продолжается ли работа пары.", path)
+                 f"Проверьте, продолжается ли работа пары.", path, pair=pair_id)
 
 
 def feedback_missing(pair_id: UUID, path: str, number: int, held_on: str,
@@ -179,7 +189,7 @@ def feedback_missing(pair_id: UUID, path: str, number: int, held_on: str,
     return _make(key, uuid5(NOTIFICATION_NAMESPACE, key), [role_audience(Role.CURATOR, path)],
                  "feedback_missing", "Нет отзыва о встрече",
                  f"О встрече № {number} пары {str(pair_id)[:8]} ({ru_date(held_on)}) нет отзыва "
-                 f"{who}.", path)
+                 f"{who}.", path, pair=pair_id)
 
 
 def from_event(envelope: Envelope, members: list[str]) -> list[Notification]:

@@ -31,6 +31,7 @@ notifications = sa.Table(
     sa.Column("path", sa.String(200), nullable=False),
     sa.Column("event_id", sa.Uuid, nullable=False),
     sa.Column("meeting", sa.JSON, nullable=True),
+    sa.Column("link", sa.String(200), nullable=False, default=""),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
 reads = sa.Table(
@@ -81,7 +82,7 @@ def insert_new(conn: sa.Connection, found: Sequence[rules.Notification], mail: b
     for n in fresh:
         conn.execute(notifications.insert().values(
             id=n.id, audience=n.audience, kind=n.kind, title=n.title, body=n.body, path=n.path,
-            event_id=n.event_id, meeting=n.meeting, created_at=now))
+            event_id=n.event_id, meeting=n.meeting, link=n.link, created_at=now))
         if mail:
             conn.execute(outbox.insert().values(notification_id=n.id, attempts=0))
     return len(fresh)
@@ -166,7 +167,7 @@ def for_reader(engine: sa.Engine, audiences: list[str], user: str,
              .order_by(notifications.c.created_at.desc()).limit(limit))
     with engine.connect() as conn:
         return [{"id": str(r.id), "kind": r.kind, "title": r.title, "body": r.body,
-                 "path": r.path, "created_at": r.created_at.isoformat(), "read": bool(r.read)}
+                 "path": r.path, "link": r.link, "created_at": r.created_at.isoformat(), "read": bool(r.read)}
                 for r in conn.execute(query)]
 
 

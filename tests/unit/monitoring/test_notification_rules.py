@@ -73,6 +73,7 @@ def test_pairs_and_meetings_go_to_their_members_and_nobody_else_gets_them() -> N
     meeting = rules.from_event(held, [n.audience for n in invited])
     assert meeting[0].title == "Встреча № 1 (знакомство) 05.12.2025"
     assert meeting[0].meeting is not None and meeting[0].meeting["duration_minutes"] == 45
+    assert meeting[0].link == f"/my/pairs/{held.aggregate_id}/feedback"  # where feedback is given
     assert rules.from_event(held, []) == []  # a pair never seen: nobody to tell
 
 
@@ -103,6 +104,7 @@ def test_inactive_pairs_and_missing_feedback_go_to_the_curator(tmp_path: Path) -
     items = for_reader(engine, curator, "kurator")
     assert sorted(i["title"] for i in items) == ["Нет отзыва о встрече", "Пара без встреч"]
     assert any(i["body"].endswith("нет отзыва наставляемого.") for i in items)
+    assert {i["link"] for i in items} == {f"/pairs/{pair}"}
     assert mark_read(engine, curator, "kurator", None) == 2
     assert unread_count(engine, curator, "kurator") == 0
     assert unread_count(engine, mine, mentor.user) == 2  # another reader's marks are their own

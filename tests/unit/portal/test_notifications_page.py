@@ -11,7 +11,7 @@ API = "/monitoring/notifications"
 ITEM = {"id": "00000000-0000-0000-0000-000000000301", "kind": "report_overdue",
         "title": "Отчёт просрочен — срок был 20.12.2025",
         "body": "Отчёт за 1-е полугодие 2025/26 учебного года не сдан: срок истёк 20.12.2025.",
-        "path": "demo/m1/school-1", "created_at": "2025-12-21T06:00:00+00:00", "read": False}
+        "path": "demo/m1/school-1", "link": "/reports", "created_at": "2025-12-21T06:00:00+00:00", "read": False}
 
 
 def test_the_header_loads_the_bell_with_the_unread_count(portal: PortalUnderTest) -> None:
@@ -33,6 +33,7 @@ def test_the_page_lists_notifications_and_marks_them_read(portal: PortalUnderTes
     assert page.status_code == 200 and "Непрочитанных: 1." in page.text
     assert "Отчёт просрочен — срок был 20.12.2025" in page.text and "срок истёк 20.12.2025" in page.text
     assert "21.12.2025" in page.text  # when, in the region's date
+    assert '<a href="/reports">Отчёт просрочен' in page.text  # leads where it is dealt with
     assert page.text.count("новое") == 1
 
     portal.api.on("POST", f"{API}/read", {"marked": 1})
