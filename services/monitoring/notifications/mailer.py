@@ -26,7 +26,6 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from icalendar import Calendar, Event
 
-from services.monitoring.notifications import rules
 from services.monitoring.notifications.store import deliveries, notifications, outbox
 from shared.localtime import to_local
 from shared.logging import get_logger
@@ -160,14 +159,3 @@ class Mailer:
                     smtp.quit()
         return sent
 
-
-def audiences_by_kind(audiences: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
-    """(role, path) pairs and person ids of a list of audiences."""
-    roles, people = [], []
-    for audience in audiences:
-        kind, who, path = rules.parse_audience(audience)
-        if kind == "person":
-            people.append(who)
-        else:
-            roles.append((who, path))
-    return roles, people

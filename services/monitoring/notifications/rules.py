@@ -15,7 +15,7 @@ the event and the audience, so a redelivered event yields the same ids and chang
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -151,6 +151,13 @@ def pair_members(formed: PairFormed) -> list[str]:
     return [person_audience(formed.mentor_id), *(person_audience(m) for m in formed.mentee_ids)]
 
 
+def members_of(envelope: Envelope) -> list[str]:
+    """The audiences of a pair that ``PairFormed`` (or a confirmed proposal) formed."""
+    formed = read_payload(envelope)
+    assert isinstance(formed, PairFormed)
+    return pair_members(formed)
+
+
 def pair_formed(envelope: Envelope, formed: PairFormed) -> list[Notification]:
     return _make(envelope.event_id, envelope.event_id, pair_members(formed), "pair_formed",
                  "Вы приглашены в наставническую пару",
@@ -216,6 +223,3 @@ def feedback_side(envelope: Envelope) -> tuple[int, str] | None:
     assert isinstance(answer, FeedbackSubmitted)
     return answer.meeting_number, answer.side
 
-
-def moment(text: str) -> datetime:
-    return datetime.fromisoformat(text)

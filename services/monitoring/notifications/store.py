@@ -112,7 +112,7 @@ class NotificationInbox:
         """Keep the pair's members and its last meeting; the members of its pair."""
         pair_id = envelope.aggregate_id
         if envelope.type in rules.PAIR_FORMED:
-            members = rules.pair_members(rules.read_payload(envelope))  # type: ignore[arg-type]
+            members = rules.members_of(envelope)
             conn.execute(pairs.delete().where(pairs.c.pair_id == pair_id))
             conn.execute(pairs.insert().values(
                 pair_id=pair_id, path=str(envelope.org), members=members, active=True,

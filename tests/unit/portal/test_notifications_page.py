@@ -11,7 +11,8 @@ API = "/monitoring/notifications"
 ITEM = {"id": "00000000-0000-0000-0000-000000000301", "kind": "report_overdue",
         "title": "Отчёт просрочен — срок был 20.12.2025",
         "body": "Отчёт за 1-е полугодие 2025/26 учебного года не сдан: срок истёк 20.12.2025.",
-        "path": "demo/m1/school-1", "link": "/reports", "created_at": "2025-12-21T06:00:00+00:00", "read": False}
+        "path": "demo/m1/school-1", "link": "/reports", "created_at": "2025-12-21T06:00:00+00:00",
+        "read": False}
 
 
 def test_the_header_loads_the_bell_with_the_unread_count(portal: PortalUnderTest) -> None:
