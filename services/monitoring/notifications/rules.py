@@ -124,9 +124,11 @@ def report_due(envelope: Envelope, due: ReportDue) -> list[Notification]:
     found = _make(envelope.event_id, envelope.event_id, [own], "report_overdue", title, body,
                   str(path))
     above = LEVEL_ABOVE.get(level)
+    if level == "organisation" and path.municipality is None:
+        above = Role.REGIONAL  # a regional organisation reports to the region itself
     if above is not None:
         upper = (OrgPath(region=path.region, municipality=path.municipality)
-                 if level == "organisation" else OrgPath(region=path.region))
+                 if above is Role.MUNICIPAL else OrgPath(region=path.region))
         who = f"Организация {path.organisation}" if level == "organisation" else (
             f"Муниципалитет {path.municipality}")
         found += _make(envelope.event_id, envelope.event_id, [role_audience(above, upper)],

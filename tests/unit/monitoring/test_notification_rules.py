@@ -56,6 +56,9 @@ def test_an_overdue_report_goes_also_to_the_level_above() -> None:
     assert school[1].title == "Организация s1: отчёт просрочен"
     municipality = rules.from_event(due(-3, "municipality", "demo/m1"), [])
     assert [n.audience for n in municipality] == ["role:municipal:demo/m1", "role:regional:demo"]
+    regional_school = rules.from_event(due(-2, path="demo/_/college-1"), [])
+    assert [n.audience for n in regional_school] == ["role:curator:demo/_/college-1",
+                                                     "role:regional:demo"]
 
 
 def test_the_same_event_gives_the_same_ids() -> None:
