@@ -148,10 +148,15 @@ class Mailer:
                     if account["login"] in done:
                         continue
                     smtp = smtp or self._connect()
-                    smtp.send_message(compose(row, account["login"], account["email"],
-                                              self.settings.smtp_sender, self.settings.zone))
+                    try:
+                        smtp.send_message(compose(row, account["login"], account["email"],
+                                                  self.settings.smtp_sender, self.settings.zone))
+                        sent += 1
+                    except smtplib.SMTPRecipientsRefused:
+                        # The server will never take this address: said (without it) and
+                        # passed, so one bad address does not hold up everybody's mail.
+                        log.warning("notifications.recipient_refused", notification=str(row.id))
                     self._record(row.id, account["login"])
-                    sent += 1
                 self._done(row.id)
         finally:
             if smtp is not None:
