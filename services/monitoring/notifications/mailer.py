@@ -116,14 +116,20 @@ class Mailer:
             smtp.login(s.smtp_user, s.smtp_password)
         return smtp
 
-    def _record(self, notification_id: UUID, login: str) -> None:
+    def _record(self, notification_id: UUID, login: str, last: bool) -> None:
+        """The message is out; with the notification's last one, its outbox row goes too (one
+        commit, not two)."""
         with self.engine.begin() as conn:
             conn.execute(deliveries.insert().values(notification_id=notification_id, login=login,
                                                     sent_at=datetime.now(UTC)))
+            if last:
+                conn.execute(outbox.delete().where(outbox.c.notification_id == notification_id))
 
-    def _done(self, notification_id: UUID) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(outbox.delete().where(outbox.c.notification_id == notification_id))
+    def _done(self, notification_ids: list[UUID]) -> None:
+        """Notifications nobody is to be mailed about (no address, mail off) leave together."""
+        if notification_ids:
+            with self.engine.begin() as conn:
+                conn.execute(outbox.delete().where(outbox.c.notification_id.in_(notification_ids)))
 
     async def send_pending(self) -> int:
         """Mail what the outbox holds; returns how many messages went out."""
@@ -141,12 +147,14 @@ class Mailer:
         """One SMTP session for the batch; each message recorded as soon as the server took it."""
         smtp: smtplib.SMTP | None = None
         sent = 0
+        nobody: list[UUID] = []
         try:
             for row in rows:
                 done = self._delivered(row.id)
-                for account in recipients.get(row.audience, []):
-                    if account["login"] in done:
-                        continue
+                pending = [a for a in recipients.get(row.audience, []) if a["login"] not in done]
+                if not pending:
+                    nobody.append(row.id)
+                for index, account in enumerate(pending):
                     smtp = smtp or self._connect()
                     try:
                         smtp.send_message(compose(row, account["login"], account["email"],
@@ -156,8 +164,8 @@ class Mailer:
                         # The server will never take this address: said (without it) and
                         # passed, so one bad address does not hold up everybody's mail.
                         log.warning("notifications.recipient_refused", notification=str(row.id))
-                    self._record(row.id, account["login"])
-                self._done(row.id)
+                    self._record(row.id, account["login"], last=index == len(pending) - 1)
+            self._done(nobody)
         finally:
             if smtp is not None:
                 with contextlib.suppress(smtplib.SMTPException, OSError):
