@@ -14,6 +14,7 @@ the event and the audience, so a redelivered event yields the same ids and chang
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -104,7 +105,9 @@ def _days(n: int) -> str:
     return f"{n} " + {1: "день", 2: "дня", 3: "дня", 4: "дня"}.get(n % 10, "дней")
 
 
-def report_due(envelope: Envelope, due: ReportDue) -> list[Notification]:
+def report_due(envelope: Envelope, due: ReportDue,
+               name_of: Callable[[str], str | None] = lambda _: None) -> list[Notification]:
+    """``name_of``: an organisation's name by its path (organisations are no personal data)."""
     path = envelope.org
     level = due.level
     period = periods.label(due.period)
@@ -129,11 +132,10 @@ def report_due(envelope: Envelope, due: ReportDue) -> list[Notification]:
     if above is not None:
         upper = (OrgPath(region=path.region, municipality=path.municipality)
                  if above is Role.MUNICIPAL else OrgPath(region=path.region))
-        who = f"Организация {path.organisation}" if level == "organisation" else (
-            f"Муниципалитет {path.municipality}")
+        who = name_of(str(path)) or str(path.organisation or path.municipality)
         found += _make(envelope.event_id, envelope.event_id, [role_audience(above, upper)],
-                       "report_overdue_below", f"{who}: отчёт просрочен",
-                       f"{who} не сдала отчёт за {period}: срок истёк {deadline}. "
+                       "report_overdue_below", f"Просрочен отчёт: {who}",
+                       f"Отчёт за {period} от «{who}» не сдан: срок истёк {deadline}. "
                        f"Напомнить можно со страницы «Отчёты».", str(path))
     return found
 
@@ -201,12 +203,13 @@ def feedback_missing(pair_id: UUID, path: str, number: int, held_on: str,
                  f"{who}.", path, pair=pair_id)
 
 
-def from_event(envelope: Envelope, members: list[str]) -> list[Notification]:
+def from_event(envelope: Envelope, members: list[str],
+               name_of: Callable[[str], str | None] = lambda _: None) -> list[Notification]:
     """The notifications an event gives; ``members``: the audiences of its pair, if any."""
     if envelope.type == "ReportDue":
         due = read_payload(envelope)
         assert isinstance(due, ReportDue)
-        return report_due(envelope, due)
+        return report_due(envelope, due, name_of)
     if envelope.type in PAIR_FORMED:
         formed = read_payload(envelope)
         assert isinstance(formed, PairFormed)

@@ -9,13 +9,14 @@ notification also gets an outbox row in that transaction; ``mailer.Mailer`` empt
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
 
+from services.monitoring.dashboards.projector import organisations_in
 from services.monitoring.notifications import rules
 from shared.contracts import Envelope
 
@@ -100,9 +101,18 @@ class NotificationInbox:
 
     def apply(self, conn: sa.Connection, envelopes: Sequence[Envelope]) -> None:
         added = 0
+        known: Mapping[str, Mapping[str, Any]] | None = None
+
+        def name_of(path: str) -> str | None:
+            nonlocal known
+            # What the dashboards know of organisations (their names), read once per batch.
+            known = organisations_in(conn) if known is None else known
+            name = (known.get(path) or {}).get("name")
+            return str(name) if name else None
+
         for envelope in envelopes:
             members = self._track(conn, envelope)
-            added += insert_new(conn, rules.from_event(envelope, members), self.mail,
+            added += insert_new(conn, rules.from_event(envelope, members, name_of), self.mail,
                                 envelope.occurred_at)
         if added:
             self.on_applied()

@@ -157,11 +157,10 @@ def test_a_report_due_mails_each_recipient_once_across_a_restart(
             ("a2@school-a.ru", "Срок сдачи отчёта — 20.12.2025"): 1,
             ("a1@school-a.ru", "Отчёт просрочен — срок был 20.12.2025"): 1,
             ("a2@school-a.ru", "Отчёт просрочен — срок был 20.12.2025"): 1,
-            ("otdel@m1.ru", "Организация school-a: отчёт просрочен"): 1,
+            ("otdel@m1.ru", "Просрочен отчёт: Школа А"): 1,
             ("otdel@m1.ru", "Срок сдачи отчёта — 25.12.2025"): 1}
-        above = next(m for m in catcher.messages()
-                     if m["Subject"] == "Организация school-a: отчёт просрочен")
-        assert ("Организация school-a не сдала отчёт за 1-е полугодие 2025/26 учебного года: "
+        above = next(m for m in catcher.messages() if m["Subject"] == "Просрочен отчёт: Школа А")
+        assert ("Отчёт за 1-е полугодие 2025/26 учебного года от «Школа А» не сдан: "
                 "срок истёк 20.12.2025.") in text(above)
 
         # «Напомнить»: the municipality reminds the late school, once a day; the school cannot.

@@ -53,7 +53,10 @@ def test_an_overdue_report_goes_also_to_the_level_above() -> None:
     school = rules.from_event(due(-1), [])
     assert [n.audience for n in school] == ["role:curator:demo/m1/s1", "role:municipal:demo/m1"]
     assert "просрочка 1 день" in school[0].body
-    assert school[1].title == "Организация s1: отчёт просрочен"
+    assert school[1].title == "Просрочен отчёт: s1"  # by its code when its name is unknown
+    named = rules.from_event(due(-1), [], {SCHOOL: "МБОУ СОШ № 1"}.get)
+    assert named[1].title == "Просрочен отчёт: МБОУ СОШ № 1"
+    assert "Отчёт за 1-е полугодие 2025/26 учебного года от «МБОУ СОШ № 1» не сдан" in named[1].body
     municipality = rules.from_event(due(-3, "municipality", "demo/m1"), [])
     assert [n.audience for n in municipality] == ["role:municipal:demo/m1", "role:regional:demo"]
     regional_school = rules.from_event(due(-2, path="demo/_/college-1"), [])
