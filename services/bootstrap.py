@@ -26,6 +26,7 @@ from services.pairing.runtime import PairingRuntime
 from services.portal.runtime import PortalRuntime
 from services.registry.runtime import RegistryRuntime
 from shared.host import ServiceRuntime, create_app
+from shared.mailcatcher import MailCatcher
 from shared.nats_server import EmbeddedNats, free_port
 from shared.resilience import DATABASE_UNAVAILABLE, STORE_TRANSIENT, retry_sync
 from shared.settings import Settings
@@ -130,14 +131,22 @@ def run_embedded(settings: Settings, after_start: Callable[[str, str], None]) ->
     init_embedded_witness(settings)  # and one witness beside the log, in a folder of its own
     if settings.api_port == 0 or not port_free(settings.api_port):
         settings.api_port = free_port()
-    with EmbeddedNats(data_dir / "nats", secrets_dir=settings.secrets_dir) as nats:
+    with contextlib.ExitStack() as stack:
+        nats = stack.enter_context(EmbeddedNats(data_dir / "nats", secrets_dir=settings.secrets_dir))
+        catcher: MailCatcher | None = None
+        if not settings.smtp_host:  # the region's mail, caught into <data_dir>/mail
+            catcher = stack.enter_context(MailCatcher(data_dir / "mail"))
+            settings.smtp_host, settings.smtp_port = "127.0.0.1", catcher.port
         settings.nats_url = nats.url
         api = f"http://127.0.0.1:{settings.api_port}"
 
         def announce() -> None:
             # Written aside and renamed, so a reader never sees a half-written file.
             pending = data_dir / "run.json.tmp"
-            pending.write_text(json.dumps({"api": api, "nats": nats.url}))
+            where = {"api": api, "nats": nats.url}
+            if catcher is not None:  # where the region's mail is caught, for the README's tour
+                where["smtp"] = f"smtp://127.0.0.1:{catcher.port}"
+            pending.write_text(json.dumps(where))
             pending.replace(data_dir / "run.json")
             after_start(api, nats.url)
 

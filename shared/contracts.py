@@ -114,8 +114,12 @@ PAIRS = RpcRoute("pairing", f"{SUBJECT_ROOT}.rpc.pairing.pairs", "pairing-pairs"
 #: A unit's dashboard, for a report that prints its figures.
 DASHBOARD = RpcRoute("monitoring", f"{SUBJECT_ROOT}.rpc.monitoring.dashboard", "monitoring-dashboard",
                      callers=("documents",))
+#: Whom of an audience (officials of a role at a path, a participant) to mail, at which address:
+#: asked by the notifications' mailer at send time, so addresses never leave the registry's store.
+CONTACTS = RpcRoute("registry", f"{SUBJECT_ROOT}.rpc.registry.contacts", "registry-contacts",
+                    callers=("monitoring",), personal_data=True)
 #: Every route, by subject: who answers it and who may ask.
-RPC_ROUTES: dict[str, RpcRoute] = {r.subject: r for r in (NAMES, PAIRS, DASHBOARD)}
+RPC_ROUTES: dict[str, RpcRoute] = {r.subject: r for r in (NAMES, PAIRS, DASHBOARD, CONTACTS)}
 
 
 # --- request/reply: what is asked and answered on each route (the wire format, typed) --------

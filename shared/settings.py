@@ -42,6 +42,21 @@ class Settings(BaseSettings):
     audit_head_interval: float = 10.0
     #: Seconds between two looks of the reporting calendar for notices due.
     calendar_interval: float = 30.0
+    # --- notifications by e-mail (services/monitoring/notifications) ---
+    #: The region's SMTP server; empty: notifications stay in the portal's bell (``nastavnik up``
+    #: starts a local catcher into ``<data_dir>/mail`` and points this at it).
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    smtp_sender: str = "Наставник <nastavnik@localhost>"
+    #: Seconds between two looks at the mail outbox (new notifications also wake it at once).
+    mail_interval: float = 10.0
+    #: A curator hears of a pair without meetings for this many days, and of a meeting whose
+    #: feedback is still missing after ``feedback_reminder_days``.
+    inactive_pair_days: int = 30
+    feedback_reminder_days: int = 3
     # --- distributed mode (deploy/README.md) ---
     #: A ``.creds`` file (JWT + nkey seed), as issued by the region's NATS operator.
     nats_credentials: str = ""
@@ -171,6 +186,10 @@ class Settings(BaseSettings):
     @property
     def instance(self) -> str:
         return self.instance_id or f"{socket.gethostname()}-{os.getpid()}"
+
+    @property
+    def mails(self) -> bool:
+        return bool(self.smtp_host)
 
     @property
     def uses_postgres(self) -> bool:

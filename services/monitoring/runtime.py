@@ -34,6 +34,8 @@ from services.monitoring.audit.witness import embedded_witness_dir
 from services.monitoring.calendar import CalendarConfig
 from services.monitoring.consumers import DashboardTail, projections
 from services.monitoring.dashboards import DashboardProjector, FoldSettings
+from services.monitoring.notifications.api import router as notifications_router
+from services.monitoring.notifications.application import Notifications
 from services.monitoring.reporting import ReportingCalendarService
 from services.monitoring.rpc import serve_dashboards
 from services.monitoring.surveys import load_questionnaires
@@ -81,14 +83,23 @@ class MonitoringRuntime:
                                          self.audit, self.calendar, self.fold_settings,
                                          self.questionnaires, self.clock)
         self.audit_service = AuditService(settings, self.audit, self.head_loop, self.fold_settings)
-        self.projections: list[Projection] = projections(self.audit.store)
+        self.notifications = Notifications(self.engine, settings, self.clock)
+        self.notifications.calendar = self.calendar
+        self.mail_wake = asyncio.Event()
+        self.projections: list[Projection] = [*projections(self.audit.store),
+                                              self.notifications.inbox]
         tail = DashboardTail(self.dashboards)
         self.loops: list[Loop] = [
             lambda nc, _js, stop: self.head_loop.run(nc, stop),
             lambda _nc, _js, stop: supervise("monitoring-dashboards", tail.run, stop),
             lambda _nc, _js, stop: periodic("monitoring-calendar", self.calendar.tick,
                                             self.calendar_interval, stop),
+            lambda _nc, _js, stop: periodic("monitoring-notifications-sweep",
+                                            self.notifications.sweep, self.calendar_interval, stop),
         ]
+        if settings.mails:
+            self.loops.append(lambda _nc, _js, stop: self.notifications.mail_loop(stop,
+                                                                                 self.mail_wake))
         witness_dir = embedded_witness_dir(settings.data_dir)
         if (witness_dir / WITNESS_CONFIG).exists():  # embedded mode: a witness beside the log
             witness = EmbeddedWitness(self.audit, witness_dir)
@@ -102,12 +113,16 @@ class MonitoringRuntime:
         self.router = APIRouter()
         self.router.include_router(audit_router)
         self.router.include_router(dashboards_router)
+        self.router.include_router(notifications_router)
 
     async def start(self, app: FastAPI, nc: Client, js: JetStreamContext,
                     stop: asyncio.Event) -> list[asyncio.Task[Any]]:
         app.state.monitoring = self
         await serve_dashboards(nc, self.service)
         loop = asyncio.get_running_loop()
+        self.notifications.nc = nc
+        wake = self.mail_wake
+        self.notifications.inbox.on_applied = lambda: loop.call_soon_threadsafe(wake.set)
         self.relay = OutboxRelay(self.store, js, self.settings.relay_batch,
                                  self.settings.relay_idle_seconds)
         relay = self.relay

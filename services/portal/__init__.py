@@ -23,6 +23,7 @@ The pages: one module per page group in ``pages/``; find a page by its URL here
     ``/``, ``/login`` (and its second factor: ``/login/code``, ``/login/enrol``), ``/logout``,
     ``/static/…``                                                   ``pages/home.py``
     ``/account`` (one's own password and recovery codes)          ``pages/account.py``
+    ``/notifications…`` (the bell)                                 ``pages/notifications.py``
     ``/organisations/{id}/worklist`` (a curator's start page)     ``pages/worklist.py``
     ``/bases``, ``/organisations/{id}`` (the bases), ``…/import``, ``…/template``,
     ``/people/{id}``, ``/people/{id}/withdraw``                     ``pages/people.py``

@@ -46,6 +46,8 @@ FIELD_TITLES = {
     "enrolment": "Подключение второго фактора",
     "current_password": "Текущий пароль", "new_password": "Новый пароль",
     "repeat_password": "Новый пароль ещё раз", "saved": "Сохранено",
+    "email_enabled": "Получать уведомления по почте",
+    "notification_id": "Уведомление", "report_id": "Отчёт", "reminded": "Напоминание",
     "secret": "Секретный ключ", "uri": "Ссылка для приложения",
     # the bases and imports
     "role": "Роль", "q": "Поиск по ФИО", "consent": "Согласие", "file": "Файл",

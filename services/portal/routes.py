@@ -12,6 +12,7 @@ from services.portal.pages import (
     documents,
     errors,
     home,
+    notifications,
     pair,
     pairing,
     participant,
@@ -28,9 +29,9 @@ from services.portal.pages import (
 
 #: The page groups, in the order their routes are listed; ``errors`` (the page for an address
 #: that leads nowhere) last.
-PAGE_GROUPS = (home, account, participant, worklist, people, person_form, programmes, documents,
-               pairing, pair, dashboards, auditor, roadmaps, surveys, reports, practices, awards,
-               report_upward, errors)
+PAGE_GROUPS = (home, account, notifications, participant, worklist, people, person_form,
+               programmes, documents, pairing, pair, dashboards, auditor, roadmaps, surveys,
+               reports, practices, awards, report_upward, errors)
 
 router = APIRouter(include_in_schema=False)
 # The routes themselves, in order (not nested routers): each keeps its PortalRoute class, and

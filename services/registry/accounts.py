@@ -459,6 +459,9 @@ class AccountService(TotpCodes):
             raise invalid_code(422)
         return self.replace_recovery_codes(row.login)
 
+    def own_login(self, actor: Actor) -> str:
+        return str(self._own_row(actor).login)
+
     def _own_row(self, actor: Actor | str) -> Any:
         """The caller's account: a signed-in actor's, or the login of an enrolment token."""
         with self.engine.connect() as conn:

@@ -22,6 +22,7 @@ from services.registry.commands import (
     RegisterOrganisation,
     WithdrawConsent,
 )
+from services.registry.contacts import Contacts
 from services.registry.domain import (
     Organisation,
     Person,
@@ -109,6 +110,7 @@ class RegistryService(DocumentNames, PairedMentors, EventSourcedService):
         self.invitations = InvitationService(self.engine, self.accounts)
         #: Which pairs grant a mentor's name (the runtime plugs in the NATS connection).
         self.pairs_peer = BusPairs(None)
+        self.contacts = Contacts(self.engine, self.vault, self.accounts, settings.secrets_dir)
         self._recover()
 
     def _recover(self) -> None:

@@ -8,11 +8,12 @@ from uuid import UUID
 import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Header, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.registry.accounts import AccountService
 from services.registry.passwords import hashing_slots
 from services.registry.second_factor import enrolment_login
+from services.registry.validation.fields import validate_email
 from shared.auth import Actor, Role
 from shared.middlewares import client_address
 from shared.settings import Settings
@@ -191,6 +192,28 @@ def logout(accounts: Accounts, body: LogoutRequest | None = None,
 @router.get("/me")
 def me(actor: CurrentActor) -> dict[str, Any]:
     return {"user": actor.user, "role": actor.role.value, "scope": str(actor.scope)}
+
+
+class MailSettings(Body):
+    email: str | None = Field(default=None, max_length=254)
+    email_enabled: bool = True
+
+    @field_validator("email")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        return validate_email(value)
+
+
+@router.get("/notifications")
+def mail_settings(actor: CurrentActor, request: Request) -> MailSettings:
+    """One's own e-mail for notifications and whether to get them by mail."""
+    return MailSettings(**registry_service(request).contacts.settings_of(actor))
+
+
+@router.put("/notifications")
+def change_mail_settings(body: MailSettings, actor: CurrentActor, request: Request) -> MailSettings:
+    return MailSettings(**registry_service(request).contacts.update(actor, body.email,
+                                                                     body.email_enabled))
 
 
 @router.post("/accounts", status_code=201)

@@ -174,9 +174,10 @@ class TotpSealer:
     ``seal_plain_rows`` replaces those at start-up.
     """
 
-    def __init__(self, secrets_dir: Path) -> None:
-        material = read_or_create_secret(secrets_dir / "registry-totp.key")
-        self._aead = AESGCM(hashlib.sha256(b"totp" + material.encode()).digest())
+    def __init__(self, secrets_dir: Path, purpose: str = "totp") -> None:
+        # One key per purpose: the officials' e-mail addresses are sealed the same way.
+        material = read_or_create_secret(secrets_dir / f"registry-{purpose}.key")
+        self._aead = AESGCM(hashlib.sha256(purpose.encode() + material.encode()).digest())
 
     def seal(self, login: str, secret: str) -> str:
         nonce = os.urandom(12)

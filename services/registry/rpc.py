@@ -23,8 +23,8 @@ from nats.aio.subscription import Subscription
 
 from services.registry.domain import SHARED_FIELDS
 from shared.auth import Actor
-from shared.contracts import NAMES
-from shared.rpc import Handler, serve
+from shared.contracts import CONTACTS, NAMES
+from shared.rpc import Handler, for_caller, serve
 
 if TYPE_CHECKING:
     from services.registry.application import RegistryService
@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 NAMES_SUBJECT = NAMES.subject
 NAMES_QUEUE = NAMES.queue
 
-__all__ = ["NAMES_QUEUE", "NAMES_SUBJECT", "SHARED_FIELDS", "names_handler", "serve_names"]
+__all__ = ["NAMES_QUEUE", "NAMES_SUBJECT", "SHARED_FIELDS", "names_handler", "serve_contacts",
+           "serve_names"]
 
 
 def names_handler(service: RegistryService) -> Handler:
@@ -49,3 +50,9 @@ def names_handler(service: RegistryService) -> Handler:
 async def serve_names(nc: Client, service: RegistryService) -> Subscription:
     """Start answering on ``NAMES``; the subscription ends when the connection drains."""
     return await serve(nc, NAMES, names_handler(service))
+
+
+async def serve_contacts(nc: Client, service: RegistryService) -> Subscription:
+    """Start answering on ``CONTACTS`` (``services.registry.contacts``)."""
+    return await serve(nc, CONTACTS, for_caller("audiences", lambda actor, audiences:
+                                                service.contacts.recipients(actor, list(audiences or []))))

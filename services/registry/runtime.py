@@ -14,7 +14,7 @@ from services.registry import auth_api
 from services.registry.api import router as registry_router
 from services.registry.application import RegistryService
 from services.registry.paired import BusPairs
-from services.registry.rpc import serve_names
+from services.registry.rpc import serve_contacts, serve_names
 from shared.loops import supervise
 from shared.relay import OutboxRelay
 from shared.revocations import RevocationFeed
@@ -48,6 +48,7 @@ class RegistryRuntime:
         # is limited to what that user may read, and sealed to the asking service.
         await serve_names(nc, self.service)
         self.service.pairs_peer = BusPairs(nc)
+        await serve_contacts(nc, self.service)
         accounts = self.service.accounts
         feed = self.revocations
         accounts.on_revoked = feed.announce

@@ -332,6 +332,9 @@ ROUTES: dict[str, Case] = {
     # Tokens of the matrix name no account (NO_ACCOUNT): allowed, with nothing to change.
     "POST /auth/password": Case(allowed_if(any_user), send("/auth/password", lambda w: {
         "current_password": "не-тот-пароль", "new_password": "окно-лимон-трамвай-сорок"})),
+    "GET /auth/notifications": Case(allowed_if(any_user), get("/auth/notifications")),
+    "PUT /auth/notifications": Case(allowed_if(any_user), send("/auth/notifications", lambda w: {
+        "email": None, "email_enabled": False})),
     "POST /auth/totp/recovery-codes": Case(allowed_if(any_user), send(
         "/auth/totp/recovery-codes", lambda w: {"otp": "000000"})),
     # pairing
@@ -399,6 +402,13 @@ ROUTES: dict[str, Case] = {
     "GET /monitoring/calendar": Case(read_org, get("/monitoring/calendar", org=SCHOOL)),
     "PUT /monitoring/calendar": Case(allowed_if(calendar_policy), send("/monitoring/calendar",
                                                                      lambda w: CALENDAR)),
+    # The bell: everyone reads and marks their own; a late report is reminded from above.
+    "GET /monitoring/notifications": Case(any_user, get("/monitoring/notifications")),
+    "GET /monitoring/notifications/unread": Case(any_user, get("/monitoring/notifications/unread")),
+    "POST /monitoring/notifications/read": Case(any_user, send("/monitoring/notifications/read",
+                                                               lambda w: {"ids": None})),
+    "POST /monitoring/notifications/remind": Case(allowed_if(write_above_school), send(
+        "/monitoring/notifications/remind", lambda w: {"report_id": f"org:{SCHOOL}:2025-12-20"})),
     "GET /monitoring/reports/overdue": Case(read_org, get("/monitoring/reports/overdue", org=SCHOOL)),
     # documents
     "POST /documents/pairs-order": Case(write_org, send("/documents/pairs-order", lambda w: {

@@ -207,6 +207,13 @@ def replay_as_of(store: AuditStore, moment: datetime, settings: FoldSettings | N
 
 
 
+
+def organisations_in(conn: sa.Connection) -> dict[str, dict[str, Any]]:
+    """Every organisation the dashboards know (path → kind, name, code…), on ``conn``: a reader
+    already inside a transaction of this database need not take another connection."""
+    return {r[0]: orjson.loads(r[1]) for r in conn.execute(
+        sa.select(state_table.c.key, state_table.c.value).where(state_table.c.kind == "org"))}
+
 class DashboardProjector:
     """Tails the audit log into the dashboard tables; the position commits with the counts.
 
@@ -248,8 +255,7 @@ class DashboardProjector:
 
     def organisations(self) -> dict[str, dict[str, Any]]:
         with self.engine.connect() as conn:
-            return {r[0]: orjson.loads(r[1]) for r in conn.execute(
-                sa.select(state_table.c.key, state_table.c.value).where(state_table.c.kind == "org"))}
+            return organisations_in(conn)
 
     def catch_up(self, page: int = 5000, max_events: int | None = None,
                  commit_every: int = 5000, rebuilding: bool = False,

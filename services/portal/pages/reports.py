@@ -7,7 +7,7 @@ the documents service has taken counts as submitted at once, even before the cal
 heard of it over the bus.
 
 URLs: ``/reports`` (``?org=`` a territory), ``/organisations/{id}/reports``,
-``/reports/{draft_id}/submit``.
+``/reports/{draft_id}/submit``, ``/reports/remind`` (the level above reminds a late one).
 """
 
 from __future__ import annotations
@@ -105,7 +105,8 @@ async def known(organisations: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def reports_view(request: Request, s: Session, data: Reports, **extra: Any) -> Response:
     return render(request, "reports.html", actor=s.actor, r=data, org=data.current,
                   can_write=s.actor.can_write(OrgPath.parse(data.scope)),
-                  submitted=request.query_params.get("submitted"), **extra)
+                  submitted=request.query_params.get("submitted"),
+                  reminded=request.query_params.get("reminded"), **extra)
 
 
 @router.get("/reports")
@@ -200,3 +201,12 @@ async def submit_report(request: Request, draft_id: UUID, s: Signed,
     back = back_to(unit)
     number = (result.get("document") or {}).get("number") or "—"
     return see_other(request, f"{back}{'&' if '?' in back else '?'}submitted={quote(str(number))}")
+
+
+@router.post("/reports/remind")
+async def remind(request: Request, s: Signed, report_id: Annotated[str, Form(max_length=300)],
+                 org: Annotated[str, Form(max_length=200)]) -> Response:
+    """«Напомнить»: the late one's curators (or officials) get a notification, and mail."""
+    answer = await s.api.post("/monitoring/notifications/remind", json={"report_id": report_id})
+    outcome = "sent" if answer["reminded"] else "today"
+    return see_other(request, f"/reports?org={quote(org)}&reminded={outcome}")

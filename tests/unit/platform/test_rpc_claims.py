@@ -13,7 +13,7 @@ import structlog
 
 from shared import claims, rpc, sealed, signing
 from shared.auth import Actor, OrgPath, Role
-from shared.contracts import DASHBOARD, NAMES, PAIRS, RPC_ROUTES
+from shared.contracts import CONTACTS, DASHBOARD, NAMES, PAIRS, RPC_ROUTES
 from shared.errors import DomainError
 
 KEYS = signing.Keyring.generate()
@@ -103,9 +103,11 @@ def test_every_reply_is_sealed_to_the_caller_and_a_refusal_before_is_plain() -> 
 
 
 def test_every_route_names_its_callers_and_the_names_route_carries_personal_data() -> None:
-    assert set(RPC_ROUTES) == {NAMES.subject, PAIRS.subject, DASHBOARD.subject}
+    assert set(RPC_ROUTES) == {NAMES.subject, PAIRS.subject, DASHBOARD.subject, CONTACTS.subject}
     assert all(route.callers for route in RPC_ROUTES.values())
     assert NAMES.personal_data
+    # Addresses go only to the notifications' mailer.
+    assert CONTACTS.personal_data and CONTACTS.callers == ("monitoring",)
 
 
 def test_exchange_keys_are_kept_beside_the_signing_keys(tmp_path: Path) -> None:
