@@ -439,3 +439,24 @@ def can_review_practice(actor: Actor, path: OrgPath) -> bool:
 def require_practice_reviewer(actor: Actor, path: OrgPath) -> None:
     if not can_review_practice(actor, path):
         raise forbidden("Практику рассматривает вышестоящий уровень: муниципалитет или регион")
+
+
+def require_nominator(actor: Actor, path: OrgPath) -> None:
+    """«Наставник года»: an organisation nominates its own mentors, through its curator."""
+    if actor.role is not Role.CURATOR:
+        raise forbidden("Наставника на конкурс выдвигает куратор его организации")
+    actor.require_write(path)
+
+
+def can_judge_nomination(actor: Actor, path: OrgPath, stage: str) -> bool:
+    """The municipal stage is judged by the municipality above the school (or the region for
+    it), the regional stage by the region only."""
+    role = Role.MUNICIPAL if stage == "municipality" else Role.REGIONAL
+    if actor.role not in (role, Role.REGIONAL) or not actor.can_write(path):
+        return False
+    return actor.scope != path and (stage == "municipality" or actor.scope.municipality is None)
+
+
+def require_nomination_judge(actor: Actor, path: OrgPath, stage: str) -> None:
+    if not can_judge_nomination(actor, path, stage):
+        raise forbidden("Муниципальный этап судит муниципалитет, региональный — региональный оператор")

@@ -286,6 +286,24 @@ class PracticeRejected(Payload):
     tags: list[str] = []
 
 
+class NominationSubmitted(Payload):
+    """A school nominated its mentor for «Наставник года»; the justification stays in the service."""
+
+    nomination_id: UUID
+    mentor_id: UUID
+    school_year: str
+
+
+class NominationDecided(Payload):
+    """A stage's judge (the municipality, then the region) shortlisted a nomination, named it a
+    winner or declined it; the comment stays in the service."""
+
+    nomination_id: UUID
+    school_year: str
+    stage: Literal["municipality", "region"]
+    decision: Literal["shortlisted", "winner", "declined"]
+
+
 class EventSpec(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
@@ -329,6 +347,7 @@ CATALOGUE: dict[str, EventSpec] = {
         SurveyRecorded, ReportDue, ReportingCalendarOpened,
         DocumentIssued, ReportDrafted, ReportSubmitted, RoadmapImported, RoadmapItemUpdated,
         RoadmapItemDue, PracticeSubmitted, PracticePublished, PracticeRejected,
+        NominationSubmitted, NominationDecided,
     )
 }
 
@@ -348,7 +367,7 @@ PUBLISHED_BY: dict[str, str] = {
     **dict.fromkeys((
         "DocumentIssued", "ReportDrafted", "ReportSubmitted", "RoadmapImported",
         "RoadmapItemUpdated", "RoadmapItemDue", "PracticeSubmitted", "PracticePublished",
-        "PracticeRejected",
+        "PracticeRejected", "NominationSubmitted", "NominationDecided",
     ), "documents"),
 }
 

@@ -296,3 +296,51 @@ def report_document_id(report: UUID) -> UUID:
     holds one ``DocumentIssued`` per id, so a second submission cannot register a second report."""
     return uuid5(REPORT_DOCUMENT_NAMESPACE, str(report))
 
+
+
+#: The stages of «Наставник года»: the municipality judges its schools' nominations first, and
+#: the region judges the municipalities' winners.
+NominationStage = Literal["municipality", "region"]
+NominationDecision = Literal["shortlisted", "winner", "declined"]
+
+
+class Nomination(EventSourcedAggregate):
+    """A school's nomination of its mentor for «Наставник года», judged stage by stage: at each
+    stage the judge may shortlist it, then name it a winner or decline it; a municipal winner
+    goes on to the region. A decision once final (winner, declined) at a stage stays."""
+
+    @staticmethod
+    def create_id(nomination_id: UUID) -> UUID:
+        return nomination_id
+
+    @event("NominationSubmitted")
+    def __init__(self, nomination_id: UUID, mentor_id: UUID, school_year: str,
+                 justification: str, meta: dict[str, Any]) -> None:
+        self.mentor_id = mentor_id
+        self.school_year = school_year
+        self.justification = justification
+        self.decisions: dict[str, str] = {}
+
+    def stage(self) -> NominationStage | None:
+        """The stage that judges it now, or None once it is decided for good."""
+        municipal = self.decisions.get("municipality")
+        if municipal in (None, "shortlisted"):
+            return "municipality"
+        if municipal == "winner" and self.decisions.get("region") in (None, "shortlisted"):
+            return "region"
+        return None
+
+    def decide(self, stage: NominationStage, decision: NominationDecision, comment: str,
+               meta: dict[str, Any]) -> None:
+        if self.stage() != stage:
+            raise DomainError("NOMINATION_NOT_AT_STAGE",
+                              "Выдвижение сейчас не на этом этапе: решение уже принято", 409)
+        if decision == "shortlisted" and self.decisions.get(stage) == "shortlisted":
+            raise DomainError("NOMINATION_ALREADY_SHORTLISTED", "Выдвижение уже в коротком списке", 409)
+        self._decided(nomination_id=self.id, school_year=self.school_year, stage=stage,
+                      decision=decision, comment=comment, meta=meta)
+
+    @event("NominationDecided")
+    def _decided(self, nomination_id: UUID, school_year: str, stage: NominationStage,
+                 decision: NominationDecision, comment: str, meta: dict[str, Any]) -> None:
+        self.decisions[stage] = decision

@@ -107,6 +107,18 @@ practices = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("comment", sa.Text, nullable=True),
 )
+#: «Наставник года»: each nomination with the decision of each stage (None: not yet judged there).
+nominations = sa.Table(
+    "documents_nominations", metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("path", sa.String(200), nullable=False, index=True),
+    sa.Column("mentor_id", sa.Uuid, nullable=False),
+    sa.Column("school_year", sa.String(9), nullable=False, index=True),
+    sa.Column("justification", sa.Text, nullable=False),
+    sa.Column("municipality", sa.String(16), nullable=True),
+    sa.Column("region", sa.String(16), nullable=True),
+    sa.Column("comment", sa.Text, nullable=True),
+)
 reports = sa.Table(
     "documents_reports", metadata,
     sa.Column("id", sa.Uuid, primary_key=True),
@@ -219,6 +231,17 @@ def _practice_rejected(conn: sa.Connection, e: Any) -> None:
                  .values(status="rejected", comment=e.comment))
 
 
+def _nomination_submitted(conn: sa.Connection, e: Any) -> None:
+    conn.execute(nominations.insert().values(
+        id=e.originator_id, path=path_text(e.meta["org"]), mentor_id=e.mentor_id,
+        school_year=e.school_year, justification=e.justification))
+
+
+def _nomination_decided(conn: sa.Connection, e: Any) -> None:
+    conn.execute(nominations.update().where(nominations.c.id == e.originator_id)
+                 .values({e.stage: e.decision, "comment": e.comment or None}))
+
+
 def _report_drafted(conn: sa.Connection, e: Any) -> None:
     conn.execute(reports.insert().values(
         id=e.originator_id, report_id=e.report_id, path=e.path, level=e.level, period=e.period,
@@ -236,6 +259,8 @@ HANDLERS = {
     "PracticeSubmitted": _practice_submitted,
     "PracticePublished": _practice_published,
     "PracticeRejected": _practice_rejected,
+    "NominationSubmitted": _nomination_submitted,
+    "NominationDecided": _nomination_decided,
     "ReportDrafted": _report_drafted,
     "ReportSubmitted": _report_submitted,
 }
@@ -281,6 +306,21 @@ def practice_json(row: sa.Row[Any]) -> dict[str, Any]:
     return {"id": str(row.id), "path": row.path, "title": row.title,
             "description": row.description, "form": row.form, "tags": list(row.tags),
             "status": row.status, "comment": row.comment}
+
+
+def nomination_json(row: sa.Row[Any]) -> dict[str, Any]:
+    return {"id": str(row.id), "path": row.path, "mentor_id": str(row.mentor_id),
+            "school_year": row.school_year, "justification": row.justification,
+            "decisions": {"municipality": row.municipality, "region": row.region},
+            "status": nomination_status(row), "comment": row.comment}
+
+
+def nomination_status(row: sa.Row[Any]) -> str:
+    """One word for where it stands: ``nominated``, ``shortlisted``, ``municipal_winner``,
+    ``region_shortlisted``, ``winner`` (of the region) or ``declined`` (at either stage)."""
+    if row.region is not None:
+        return {"shortlisted": "region_shortlisted"}.get(row.region, row.region)
+    return {None: "nominated", "winner": "municipal_winner"}.get(row.municipality, row.municipality)
 
 
 def report_json(row: sa.Row[Any]) -> dict[str, Any]:

@@ -37,6 +37,8 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem("/territory/documents", "Документы", frozenset({Role.MUNICIPAL, Role.REGIONAL, Role.AUDITOR})),
     MenuItem("/practices", "Лучшие практики",
              frozenset({Role.CURATOR, Role.MUNICIPAL, Role.REGIONAL, Role.AUDITOR})),
+    MenuItem("/nominations", "Наставник года",
+             frozenset({Role.CURATOR, Role.MUNICIPAL, Role.REGIONAL, Role.AUDITOR})),
 )
 
 
@@ -81,3 +83,13 @@ def submits_practices(actor: Actor) -> bool:
 def issues_awards(actor: Actor) -> bool:
     """Award orders and thanks letters are issued by an organisation, a municipality or the region."""
     return actor.role in (Role.CURATOR, Role.MUNICIPAL, Role.REGIONAL)
+
+
+def nominates_mentors(actor: Actor) -> bool:
+    """«Наставник года»: a school's (college's) curator nominates its mentors."""
+    return actor.role is Role.CURATOR
+
+
+def judges_stage(actor: Actor) -> str | None:
+    """The stage of «Наставник года» the user judges: the municipality's or the region's."""
+    return {Role.MUNICIPAL: "municipality", Role.REGIONAL: "region"}.get(actor.role)

@@ -12,6 +12,7 @@ from services.portal.pages import (
     documents,
     errors,
     home,
+    nominations,
     pair,
     pairing,
     participant,
@@ -30,6 +31,7 @@ from services.portal.pages import (
 #: that leads nowhere) last.
 PAGE_GROUPS = (home, account, participant, worklist, people, person_form, programmes, documents,
                pairing, pair, dashboards, auditor, roadmaps, surveys, reports, practices, awards,
+               nominations,
                report_upward, errors)
 
 router = APIRouter(include_in_schema=False)

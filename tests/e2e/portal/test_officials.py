@@ -1,5 +1,7 @@
 """The officials' and the auditor's jobs in a real browser (issue 21): a school puts a best
-practice forward and the municipality publishes it; the municipality keeps its roadmap with an
+practice forward and the municipality publishes it; the school nominates a mentor for «Наставник
+года», the municipality decides and downloads the award order, and the winner shows in the
+bank; the municipality keeps its roadmap with an
 evidence document, awards a mentor and reads its territory's documents; the auditor follows a
 pair's trail in Russian; and every page of the journey fits a 375 px phone screen."""
 
@@ -61,6 +63,17 @@ def test_officials_and_the_auditor_do_their_jobs_in_russian_at_any_width(page: P
     expect(page.locator(".success")).to_contain_text("направлена на рассмотрение")
     expect(page.locator(".card")).to_contain_text("на рассмотрении")
     shot(page, "40-school-submits-practice")
+
+    # --- and nominates its mentor for «Наставник года» --------------------------------------------
+    page.get_by_role("navigation", name="Основное меню").get_by_role("link", name="Наставник года").click()
+    nominee = page.locator("#mentor_id option").nth(1).inner_text()
+    page.get_by_label("Наставник", exact=True).select_option(label=nominee)
+    page.get_by_label("Обоснование: чего добился наставник и его наставляемые").fill(
+        "Создала клуб «Старший друг»: сорок пятиклассников прошли адаптацию без пропусков.")
+    page.get_by_role("button", name="Выдвинуть на конкурс").click()
+    expect(page.locator(".success")).to_contain_text("Наставник выдвинут на конкурс")
+    expect(page.locator("article.nomination", has_text=nominee)).to_contain_text("выдвинут")
+    shot(page, "40a-school-nominates-mentor")
     page.get_by_role("button", name="Выйти").click()
 
     # --- the municipality publishes it and finds it in the bank ----------------------------------
@@ -77,6 +90,31 @@ def test_officials_and_the_auditor_do_their_jobs_in_russian_at_any_width(page: P
     page.get_by_role("button", name="Найти").click()
     expect(page.locator("#bank-h ~ article.practice", has_text=PRACTICE)).to_be_visible()
     shot(page, "42-practice-bank-search")
+
+    # --- «Наставник года»: the municipality shortlists, decides and issues the award order --------
+    menu.get_by_role("link", name="Наставник года").click()
+    nomination = page.locator("article.nomination", has_text=nominee)
+    expect(nomination).to_contain_text("Средняя общеобразовательная школа № 1")
+    expect(nomination).to_contain_text("сорок пятиклассников")
+    nomination.get_by_role("button", name=re.compile("^В короткий список")).click()
+    expect(page.locator(".success")).to_contain_text("включено в короткий список")
+    expect(nomination).to_contain_text("в коротком списке муниципалитета")
+    nomination.get_by_label("Комментарий к решению").fill("Лучший результат округа")
+    nomination.get_by_role("button", name=re.compile("^Признать победителем")).click()
+    expect(nomination).to_contain_text("победитель муниципального этапа")
+    page.locator("#nomination-position").fill("Начальник управления образования")
+    page.locator("#nomination-name").fill("Орлова Анна Петровна")
+    shot(page, "42a-municipal-decides-nomination")
+    page.get_by_role("button", name="Сформировать приказ о награждении").click()
+    expect(page.locator(".success")).to_contain_text("Приказ о поощрении сформирован")
+    with page.expect_download() as download:
+        page.locator("table.documents tbody tr").first.get_by_role("link", name=re.compile("DOCX")).click()
+    order = docx_text(download.value.path())
+    assert nominee in order and "победитель муниципального этапа конкурса «Наставник года»" in order
+    menu.get_by_role("link", name="Лучшие практики").click()
+    winner = page.locator("article.winner", has_text=nominee)
+    expect(winner).to_contain_text("победитель муниципального этапа")
+    shot(page, "42b-winner-in-practice-bank")
 
     # --- an award order for a school's mentor, downloaded -------------------------------------------
     school = system.organisation(SCHOOL_1)
@@ -164,9 +202,10 @@ def test_officials_and_the_auditor_do_their_jobs_in_russian_at_any_width(page: P
     # --- every page of the journey fits a phone ---------------------------------------------------
     phone_pages = {
         "auditor": ["/auditor", f"/auditor/trail?record={pair}", "/dashboard",
-                    f"/dashboard?org={MUNICIPALITY}", "/practices", "/territory/documents"],
+                    f"/dashboard?org={MUNICIPALITY}", "/practices", "/territory/documents", "/nominations"],
         "municipal-berezovsky": ["/dashboard", "/practices", "/territory/documents", "/awards",
-                                 f"/awards?org={SCHOOL_1}", "/roadmap", "/reports", "/reports/upward"]}
+                                 f"/awards?org={SCHOOL_1}", "/roadmap", "/reports", "/reports/upward",
+                                 "/nominations"]}
     for login, urls in phone_pages.items():
         page.set_viewport_size({"width": 1280, "height": 900})
         sign_in(page, system, login)
