@@ -457,6 +457,29 @@ def can_judge_nomination(actor: Actor, path: OrgPath, stage: str) -> bool:
     return actor.scope != path and (stage == "municipality" or actor.scope.municipality is None)
 
 
+def require_training_publisher(actor: Actor, path: OrgPath) -> None:
+    """«Школа наставников»: materials are published by a municipality or the region, for its
+    own territory."""
+    if actor.role not in (Role.MUNICIPAL, Role.REGIONAL) or path.organisation is not None:
+        raise forbidden("Материалы школы наставников публикует муниципалитет или регион")
+    actor.require_write(path)
+
+
+def training_mentor(actor: Actor) -> UUID:
+    """A material is marked completed by the mentor themself, signed in as a participant."""
+    mentor = participant_id(actor)
+    if mentor is None:
+        raise forbidden("Отметить прохождение обучения может только сам наставник")
+    return mentor
+
+
+def require_training_confirmer(actor: Actor, path: OrgPath) -> None:
+    """A mentor's completion is confirmed by the curator of the mentor's organisation."""
+    if actor.role is not Role.CURATOR:
+        raise forbidden("Прохождение обучения подтверждает куратор организации наставника")
+    actor.require_write(path)
+
+
 def require_nomination_judge(actor: Actor, path: OrgPath, stage: str) -> None:
     if not can_judge_nomination(actor, path, stage):
         raise forbidden("Муниципальный этап судит муниципалитет, региональный — региональный оператор")

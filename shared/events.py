@@ -304,6 +304,29 @@ class NominationDecided(Payload):
     decision: Literal["shortlisted", "winner", "declined"]
 
 
+class TrainingMaterialPublished(Payload):
+    """«Школа наставников»: a municipality or the region published a material for mentors of one
+    form of mentorship; its title and text stay in the service."""
+
+    material_id: UUID
+    form: str
+
+
+class TrainingCompleted(Payload):
+    """A mentor marked a training material as completed."""
+
+    material_id: UUID
+    mentor_id: UUID
+
+
+class TrainingConfirmed(Payload):
+    """The curator of the mentor's organisation confirmed the completion: the mentor counts as
+    trained (the indicator ``mentors_trained``)."""
+
+    material_id: UUID
+    mentor_id: UUID
+
+
 class EventSpec(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
@@ -347,7 +370,8 @@ CATALOGUE: dict[str, EventSpec] = {
         SurveyRecorded, ReportDue, ReportingCalendarOpened,
         DocumentIssued, ReportDrafted, ReportSubmitted, RoadmapImported, RoadmapItemUpdated,
         RoadmapItemDue, PracticeSubmitted, PracticePublished, PracticeRejected,
-        NominationSubmitted, NominationDecided,
+        NominationSubmitted, NominationDecided, TrainingMaterialPublished, TrainingCompleted,
+        TrainingConfirmed,
     )
 }
 
@@ -368,6 +392,7 @@ PUBLISHED_BY: dict[str, str] = {
         "DocumentIssued", "ReportDrafted", "ReportSubmitted", "RoadmapImported",
         "RoadmapItemUpdated", "RoadmapItemDue", "PracticeSubmitted", "PracticePublished",
         "PracticeRejected", "NominationSubmitted", "NominationDecided",
+        "TrainingMaterialPublished", "TrainingCompleted", "TrainingConfirmed",
     ), "documents"),
 }
 

@@ -32,6 +32,7 @@ from services.documents.commands import (
     ReportTextIn,
     ReviewIn,
     ThanksLetterIn,
+    TrainingMaterialIn,
     parse_path,
 )
 from shared.uploads import MAX_UPLOAD_BYTES
@@ -222,6 +223,33 @@ def get_nomination(nomination_id: UUID, actor: CurrentActor, documents: Document
 def decide_nomination(nomination_id: UUID, body: NominationDecisionIn, ctx: Context,
                       documents: Documents) -> dict[str, Any]:
     return documents.decide_nomination(ctx, nomination_id, body)
+
+
+# --- «Школа наставников» ---------------------------------------------------------------------------
+
+@router.post("/training/materials", status_code=201)
+def publish_material(body: TrainingMaterialIn, ctx: Context, documents: Documents) -> dict[str, Any]:
+    return documents.publish_material(ctx, body)
+
+
+@router.get("/training/materials")
+def training_materials(actor: CurrentActor, documents: Documents) -> list[dict[str, Any]]:
+    return documents.materials(actor)
+
+
+@router.post("/training/materials/{material_id}/completed")
+def complete_training(material_id: UUID, ctx: Context, documents: Documents) -> dict[str, Any]:
+    return documents.complete_training(ctx, material_id)
+
+
+@router.get("/training/completions")
+def training_completions(actor: CurrentActor, documents: Documents) -> list[dict[str, Any]]:
+    return documents.completions(actor)
+
+
+@router.post("/training/completions/{completion_id}/confirm")
+async def confirm_training(completion_id: UUID, ctx: Context, documents: Documents) -> dict[str, Any]:
+    return await documents.confirm_training(ctx, completion_id)
 
 
 # --- reports ---------------------------------------------------------------------------------------

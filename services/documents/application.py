@@ -1,6 +1,7 @@
 """The documents service layer: issuing documents, tracking roadmaps, the bank of practices and
 reports. Every command and query of the service is a method here (the bank of practices and
-«Наставник года» in ``bank.BankDesk``, which it is built on): rights are checked once,
+«Наставник года» in ``bank.BankDesk``, «Школа наставников» in ``training.TrainingDesk``, which
+it is built on): rights are checked once,
 through the policy of ``shared.auth``; then the rules, the events stored, the local view caught
 up and the relay woken.
 
@@ -48,6 +49,7 @@ from services.documents.peers import BusPeers, Peers
 from services.documents.register import Register, format_iso_date
 from services.documents.roadmap import Roadmap
 from services.documents.templates import KIND_TITLES
+from services.documents.training import TrainingDesk
 from shared.auth import (
     Actor,
     OrgPath,
@@ -71,7 +73,7 @@ class DocumentsStore(ServiceApplication):
     source = "documents"
 
 
-class DocumentsService(BankDesk):
+class DocumentsService(BankDesk, TrainingDesk):
     def __init__(self, settings: Settings, today: Callable[[], date] | None = None,
                  peers: Peers | None = None, *, events: ServiceApplication | None = None,
                  engine: sa.Engine | None = None) -> None:

@@ -240,3 +240,13 @@ class NominationAwardsIn(IssueIn):
     """The award order (or the thanks letters) of a stage's winners, issued by its judge."""
 
     school_year: str = Field(pattern=r"^\d{4}-\d{4}$")
+
+
+# --- «Школа наставников» -------------------------------------------------------------------------
+
+class TrainingMaterialIn(Body):
+    org: str = Field(description="Территория, для наставников которой публикуется материал")
+    form: str = Field(min_length=2, max_length=100)
+    title: str = Field(min_length=3, max_length=300)
+    description: str = Field(min_length=10, max_length=20000)
+    link: str | None = Field(default=None, max_length=500, pattern=r"^https?://\S+$")

@@ -344,3 +344,51 @@ class Nomination(EventSourcedAggregate):
     def _decided(self, nomination_id: UUID, school_year: str, stage: NominationStage,
                  decision: NominationDecision, comment: str, meta: dict[str, Any]) -> None:
         self.decisions[stage] = decision
+
+
+TRAINING_NAMESPACE = uuid5(NAMESPACE_URL, "nastavnik:documents:training")
+
+
+class TrainingMaterial(EventSourcedAggregate):
+    """«Школа наставников»: a material for mentors of one form of mentorship, published by a
+    municipality or the region for the mentors of its territory."""
+
+    @staticmethod
+    def create_id(material_id: UUID) -> UUID:
+        return material_id
+
+    @event("TrainingMaterialPublished")
+    def __init__(self, material_id: UUID, form: str, title: str, description: str, link: str | None,
+                 meta: dict[str, Any]) -> None:
+        self.form = form
+        self.title = title
+        self.description = description
+        self.link = link
+
+
+class TrainingCompletion(EventSourcedAggregate):
+    """A mentor's completion of one material: marked by the mentor, confirmed by the curator of
+    the mentor's organisation. One per mentor and material, however often it is marked."""
+
+    @staticmethod
+    def create_id(material_id: UUID, mentor_id: UUID) -> UUID:
+        return training_completion_id(material_id, mentor_id)
+
+    @event("TrainingCompleted")
+    def __init__(self, material_id: UUID, mentor_id: UUID, meta: dict[str, Any]) -> None:
+        self.material_id = material_id
+        self.mentor_id = mentor_id
+        self.confirmed = False
+
+    def confirm(self, meta: dict[str, Any]) -> None:
+        if self.confirmed:
+            raise DomainError("TRAINING_ALREADY_CONFIRMED", "Прохождение уже подтверждено", 409)
+        self._confirmed(material_id=self.material_id, mentor_id=self.mentor_id, meta=meta)
+
+    @event("TrainingConfirmed")
+    def _confirmed(self, material_id: UUID, mentor_id: UUID, meta: dict[str, Any]) -> None:
+        self.confirmed = True
+
+
+def training_completion_id(material_id: UUID, mentor_id: UUID) -> UUID:
+    return uuid5(TRAINING_NAMESPACE, f"{material_id}|{mentor_id}")

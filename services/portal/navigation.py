@@ -39,6 +39,8 @@ MENU: tuple[MenuItem, ...] = (
              frozenset({Role.CURATOR, Role.MUNICIPAL, Role.REGIONAL, Role.AUDITOR})),
     MenuItem("/nominations", "Наставник года",
              frozenset({Role.CURATOR, Role.MUNICIPAL, Role.REGIONAL, Role.AUDITOR})),
+    MenuItem("/training", "Школа наставников",
+             frozenset({Role.PARTICIPANT, Role.CURATOR, Role.MUNICIPAL, Role.REGIONAL})),
 )
 
 
@@ -93,3 +95,18 @@ def nominates_mentors(actor: Actor) -> bool:
 def judges_stage(actor: Actor) -> str | None:
     """The stage of «Наставник года» the user judges: the municipality's or the region's."""
     return {Role.MUNICIPAL: "municipality", Role.REGIONAL: "region"}.get(actor.role)
+
+
+def publishes_training(actor: Actor) -> bool:
+    """«Школа наставников»: a municipality or the region publishes the materials."""
+    return actor.role in (Role.MUNICIPAL, Role.REGIONAL)
+
+
+def completes_training(actor: Actor) -> bool:
+    """A mentor, signed in as a participant, marks a material completed."""
+    return actor.role is Role.PARTICIPANT
+
+
+def confirms_training(actor: Actor) -> bool:
+    """The curator of the mentor's organisation confirms the completion."""
+    return actor.role is Role.CURATOR

@@ -24,6 +24,7 @@ from services.portal.pages import (
     reports,
     roadmaps,
     surveys,
+    training,
     worklist,
 )
 
@@ -31,7 +32,7 @@ from services.portal.pages import (
 #: that leads nowhere) last.
 PAGE_GROUPS = (home, account, participant, worklist, people, person_form, programmes, documents,
                pairing, pair, dashboards, auditor, roadmaps, surveys, reports, practices, awards,
-               nominations,
+               nominations, training,
                report_upward, errors)
 
 router = APIRouter(include_in_schema=False)

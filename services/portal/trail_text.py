@@ -50,6 +50,9 @@ EVENT_TITLES = {
     "PracticeRejected": "Практика отклонена",
     "NominationSubmitted": "Наставник выдвинут на конкурс «Наставник года»",
     "NominationDecided": "Решение по выдвижению на конкурс «Наставник года»",
+    "TrainingMaterialPublished": "Материал школы наставников опубликован",
+    "TrainingCompleted": "Наставник отметил прохождение обучения",
+    "TrainingConfirmed": "Куратор подтвердил прохождение обучения",
 }
 #: The forms of mentorship by the codes events carry (the pairing service's catalogue).
 FORM_TITLES = {"student-student": "Ученик – ученик", "teacher-teacher": "Учитель – учитель",
@@ -180,6 +183,8 @@ def describe(event_type: str, p: Mapping[str, Any]) -> str:
         case "NominationDecided":
             return (f"{w(NOMINATION_STAGES, 'stage')} {g('school_year', '')} учебного года: "
                     f"{w(NOMINATION_DECISIONS, 'decision')}.")
+        case "TrainingMaterialPublished":
+            return f"Форма «{g('form', '')}»."
         case "PracticeSubmitted" | "PracticePublished" | "PracticeRejected":
             tags = ", ".join(g("tags") or [])
             return f"Форма «{w(FORM_TITLES, 'form')}»" + (f", темы: {tags}." if tags else ".")

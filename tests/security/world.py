@@ -159,6 +159,13 @@ class World:
             "org": SCHOOL, "mentor_id": ids["mentor"], "school_year": "2025-2026",
             "justification": "Создала клуб наставников для пятиклассников школы"},
             Role.CURATOR, SCHOOL)["id"]
+        ids["material"] = self.post("/documents/training/materials", {
+            "org": MUNICIPALITY, "form": "учитель – ученик", "title": "Первая встреча",
+            "description": "Памятка наставнику о первой встрече"}, Role.MUNICIPAL, MUNICIPALITY)["id"]
+        marked = self.client.post(f"/documents/training/materials/{ids['material']}/completed",
+                                  headers=self.headers(Role.PARTICIPANT, SCHOOL, ids["mentor"]))
+        assert marked.status_code == 200, marked.text
+        ids["completion"] = marked.json()["id"]
         response = self.client.post(
             "/documents/roadmaps", data={"org": SCHOOL}, headers=self.headers(Role.CURATOR, SCHOOL),
             files={"file": ("roadmap.txt", ROADMAP_TEXT.encode(), "text/plain")})

@@ -1,7 +1,8 @@
 """The officials' and the auditor's jobs in a real browser (issue 21): a school puts a best
 practice forward and the municipality publishes it; the school nominates a mentor for «Наставник
 года», the municipality decides and downloads the award order, and the winner shows in the
-bank; the municipality keeps its roadmap with an
+bank; the municipality publishes a «Школа наставников» material, the mentor marks it and the
+curator confirms it; the municipality keeps its roadmap with an
 evidence document, awards a mentor and reads its territory's documents; the auditor follows a
 pair's trail in Russian; and every page of the journey fits a 375 px phone screen."""
 
@@ -12,6 +13,7 @@ import re
 from datetime import date, timedelta
 from pathlib import Path
 
+import httpx
 from docx import Document
 from playwright.sync_api import Page, expect
 
@@ -22,6 +24,7 @@ from tests.e2e.portal.test_portal import form_pairs
 MUNICIPALITY = "demo/m-berezovsky"
 SCHOOL_1 = "demo/m-berezovsky/school-1"
 PRACTICE = "Клуб «Старший друг» для пятиклассников"
+MATERIAL = "Первая встреча с наставляемым"
 
 
 def municipal_roadmap(soon: date, later: date) -> bytes:
@@ -67,6 +70,7 @@ def test_officials_and_the_auditor_do_their_jobs_in_russian_at_any_width(page: P
     # --- and nominates its mentor for «Наставник года» --------------------------------------------
     page.get_by_role("navigation", name="Основное меню").get_by_role("link", name="Наставник года").click()
     nominee = page.locator("#mentor_id option").nth(1).inner_text()
+    nominee_id = page.locator("#mentor_id option").nth(1).get_attribute("value")
     page.get_by_label("Наставник", exact=True).select_option(label=nominee)
     page.get_by_label("Обоснование: чего добился наставник и его наставляемые").fill(
         "Создала клуб «Старший друг»: сорок пятиклассников прошли адаптацию без пропусков.")
@@ -90,6 +94,25 @@ def test_officials_and_the_auditor_do_their_jobs_in_russian_at_any_width(page: P
     page.get_by_role("button", name="Найти").click()
     expect(page.locator("#bank-h ~ article.practice", has_text=PRACTICE)).to_be_visible()
     shot(page, "42-practice-bank-search")
+
+    # --- «Школа наставников»: the municipality publishes a material for its mentors ---------------
+    menu.get_by_role("link", name="Школа наставников").click()
+    page.get_by_text("Опубликовать материал").click()
+    page.get_by_label("Форма наставничества").select_option("Ученик – ученик")
+    page.get_by_label("Название материала").fill(MATERIAL)
+    page.get_by_label("Содержание: что изучить и что сделать").fill(
+        "Видеолекция о знакомстве с наставляемым и памятка с вопросами для первой встречи.")
+    page.get_by_role("button", name="Опубликовать", exact=True).click()
+    expect(page.locator(".success")).to_contain_text("Материал опубликован")
+    expect(page.locator("article.material", has_text=MATERIAL)).to_be_visible()
+    shot(page, "42c-municipal-publishes-training")
+    # The mentor marks it completed from their own account (participants' pages are another journey).
+    mentor_token = system.token(Role.PARTICIPANT, SCHOOL_1, user=str(nominee_id))
+    with httpx.Client(base_url=system.url, timeout=60,
+                      headers={"Authorization": f"Bearer {mentor_token}"}) as api:
+        material = next(m for m in api.get("/documents/training/materials").json()
+                        if m["title"] == MATERIAL)
+        api.post(f"/documents/training/materials/{material['id']}/completed").raise_for_status()
 
     # --- «Наставник года»: the municipality shortlists, decides and issues the award order --------
     menu.get_by_role("link", name="Наставник года").click()
@@ -179,6 +202,19 @@ def test_officials_and_the_auditor_do_their_jobs_in_russian_at_any_width(page: P
     shot(page, "45-municipal-roadmap")
     page.get_by_role("button", name="Выйти").click()
 
+    # --- the school's curator confirms the mentor's training: a figure of the catalogue ----------
+    sign_in(page, system, "curator-school-1")
+    page.get_by_role("navigation", name="Основное меню").get_by_role("link", name="Школа наставников").click()
+    waiting = page.locator("form.completion", has_text=nominee)
+    expect(waiting).to_contain_text(MATERIAL)
+    waiting.get_by_role("button", name=re.compile("^Подтвердить")).click()
+    expect(page.locator(".success")).to_contain_text("Прохождение обучения подтверждено")
+    expect(page.locator("form.completion", has_text=nominee)).to_have_count(0)
+    shot(page, "45a-curator-confirms-training")
+    page.get_by_role("navigation", name="Основное меню").get_by_role("link", name="Мониторинг").click()
+    expect(page.locator("main")).to_contain_text("Наставники, прошедшие обучение")
+    page.get_by_role("button", name="Выйти").click()
+
     # --- the auditor follows a pair's trail in Russian ------------------------------------------
     with system.api(Role.CURATOR, SCHOOL_1) as api:
         pair = form_pairs(api, school, 1)[0]
@@ -205,7 +241,7 @@ def test_officials_and_the_auditor_do_their_jobs_in_russian_at_any_width(page: P
                     f"/dashboard?org={MUNICIPALITY}", "/practices", "/territory/documents", "/nominations"],
         "municipal-berezovsky": ["/dashboard", "/practices", "/territory/documents", "/awards",
                                  f"/awards?org={SCHOOL_1}", "/roadmap", "/reports", "/reports/upward",
-                                 "/nominations"]}
+                                 "/nominations", "/training"]}
     for login, urls in phone_pages.items():
         page.set_viewport_size({"width": 1280, "height": 900})
         sign_in(page, system, login)

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from services.portal.pages import roadmaps
-from services.portal.pages.roadmaps import days_phrase, item_view, roadmap_view
+from services.portal.pages.roadmaps import days_phrase, deadline_counts, item_view, roadmap_view
 from shared.auth import Role
 from tests.unit.portal.conftest import PortalUnderTest
 
@@ -70,6 +70,9 @@ def test_items_read_late_or_due_soon_from_their_dates() -> None:
         {"due_date": "2025-09-30", "status": "planned", "evidence_document_id": None},
         {"due_date": "2026-05-31", "status": "done", "evidence_document_id": DOC["id"]}]), TODAY)
     assert missed["late"] and missed["late_since"] == date(2025, 9, 30) and missed["next_due"] is None
+    # «Выполнено» counts each year of a recurring item: one year done of two shows, the item stays open.
+    assert deadline_counts([annual, item_view(item("12", "Приказ", [], "done"), TODAY)]) == {
+        "deadlines": 3, "deadlines_done": 2}
 
 
 @pytest.fixture
