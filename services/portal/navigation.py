@@ -110,3 +110,8 @@ def completes_training(actor: Actor) -> bool:
 def confirms_training(actor: Actor) -> bool:
     """The curator of the mentor's organisation confirms the completion."""
     return actor.role is Role.CURATOR
+
+
+def configures_calendar(actor: Actor) -> bool:
+    """The reporting calendar is configured by the region's operator."""
+    return actor.role is Role.REGIONAL and actor.scope.municipality is None

@@ -8,6 +8,7 @@ from services.portal.pages import (
     account,
     auditor,
     awards,
+    calendar,
     dashboards,
     documents,
     errors,
@@ -32,7 +33,7 @@ from services.portal.pages import (
 #: that leads nowhere) last.
 PAGE_GROUPS = (home, account, participant, worklist, people, person_form, programmes, documents,
                pairing, pair, dashboards, auditor, roadmaps, surveys, reports, practices, awards,
-               nominations, training,
+               nominations, training, calendar,
                report_upward, errors)
 
 router = APIRouter(include_in_schema=False)
