@@ -187,3 +187,18 @@ def test_a_roadmap_of_another_organisation_is_not_changed_from_this_page(school:
     assert school.api.sent("PUT", f"/documents/roadmaps/{RID}/items/2") == []
     bad = school.client().post(f"{PAGE}/{RID}/items/2", data={"status": "overdue"})
     assert bad.status_code == 422 and "Состояние" in bad.text
+
+
+def test_each_deadline_of_a_recurring_item_shows_its_own_mark(school: PortalUnderTest) -> None:
+    state = roadmap()
+    state["items"][2]["due_statuses"] = [
+        {"due_date": "2025-09-30", "status": "done", "evidence_document_id": DOC["id"]},
+        {"due_date": "2026-05-31", "status": "planned", "evidence_document_id": None}]
+    school.api.on("GET", f"/documents/roadmaps/{RID}", state)
+    html = school.client().get(PAGE).text
+    annual = row(html, "3")
+    assert "30.09.2025</time> — выполнено" in annual and "подтверждение № 12" in annual
+    assert "31.05.2026</time> — запланировано" in annual
+    # one of its two deadlines done: the count of deadlines says so, the item stays open
+    assert '<dd data-count="done">1 из 5</dd>' in html
+    assert '<dd data-count="deadlines-done">2 из 6</dd>' in html
