@@ -212,7 +212,7 @@ def test_officials_and_the_auditor_do_their_jobs_in_russian_at_any_width(page: P
     expect(page.locator("form.completion", has_text=nominee)).to_have_count(0)
     shot(page, "45a-curator-confirms-training")
     page.get_by_role("navigation", name="Основное меню").get_by_role("link", name="Мониторинг").click()
-    expect(page.locator("main")).to_contain_text("Наставники, прошедшие обучение")
+    expect(page.locator("main")).to_contain_text("Доля наставников, прошедших обучение в «Школе наставников»")
     page.get_by_role("button", name="Выйти").click()
 
     # --- the auditor follows a pair's trail in Russian ------------------------------------------
