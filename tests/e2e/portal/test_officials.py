@@ -2,9 +2,10 @@
 practice forward and the municipality publishes it; the school nominates a mentor for «Наставник
 года», the municipality decides and downloads the award order, and the winner shows in the
 bank; the municipality publishes a «Школа наставников» material, the mentor marks it and the
-curator confirms it; the municipality keeps its roadmap with an
-evidence document, awards a mentor and reads its territory's documents; the auditor follows a
-pair's trail in Russian; and every page of the journey fits a 375 px phone screen."""
+curator confirms it; the municipality keeps its roadmap with an evidence document, awards a
+mentor and reads its territory's documents; the auditor follows a pair's trail in Russian; the
+region decides the regional stage and keeps its reporting calendar; and every page of the
+journey fits a 375 px phone screen."""
 
 from __future__ import annotations
 
@@ -234,6 +235,25 @@ def test_officials_and_the_auditor_do_their_jobs_in_russian_at_any_width(page: P
     assert re.fullmatch(r"\d\d\.\d\d\.\d{4} \d\d:\d\d", when), when
     expect(page.locator(".record-id code")).to_have_text(pair)
     shot(page, "46-auditor-trail-russian")
+    page.context.clear_cookies()
+
+    # --- the region decides the regional stage and keeps its reporting calendar ------------------
+    sign_in(page, system, "regional")
+    menu = page.get_by_role("navigation", name="Основное меню")
+    menu.get_by_role("link", name="Наставник года").click()
+    finalist = page.locator("article.nomination", has_text=nominee)
+    expect(finalist).to_contain_text("победитель муниципального этапа")
+    finalist.get_by_role("button", name=re.compile("^Признать победителем")).click()
+    expect(page.locator("article.nomination", has_text=nominee)).to_contain_text(
+        "победитель регионального этапа")
+    menu.get_by_role("link", name="Отчётность").click()
+    page.get_by_role("link", name=re.compile("^Календарь отчётности")).click()
+    deadlines = page.get_by_label("Сроки отчётов (ДД.ММ через запятую)").first
+    expect(deadlines).to_have_value(re.compile(r"^\d\d\.\d\d(, \d\d\.\d\d)*$"))
+    page.get_by_role("button", name="Сохранить календарь").click()
+    expect(page.locator(".success")).to_contain_text("Календарь отчётности сохранён")
+    shot(page, "46a-regional-calendar")
+    page.context.clear_cookies()
 
     # --- every page of the journey fits a phone ---------------------------------------------------
     phone_pages = {
@@ -241,7 +261,8 @@ def test_officials_and_the_auditor_do_their_jobs_in_russian_at_any_width(page: P
                     f"/dashboard?org={MUNICIPALITY}", "/practices", "/territory/documents", "/nominations"],
         "municipal-berezovsky": ["/dashboard", "/practices", "/territory/documents", "/awards",
                                  f"/awards?org={SCHOOL_1}", "/roadmap", "/reports", "/reports/upward",
-                                 "/nominations", "/training"]}
+                                 "/nominations", "/training"],
+        "regional": ["/nominations", "/calendar", "/training"]}
     for login, urls in phone_pages.items():
         page.set_viewport_size({"width": 1280, "height": 900})
         sign_in(page, system, login)
