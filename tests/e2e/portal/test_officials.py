@@ -164,6 +164,7 @@ def test_officials_and_the_auditor_do_their_jobs_in_russian_at_any_width(page: P
     expect(page.locator(".success")).to_contain_text("Приказ о поощрении сформирован")
     rows = page.locator("table.documents tbody tr")
     expect(rows.first).to_contain_text("Берёзовский")  # the organisation column names the issuer
+    expect(rows.first.locator("code.copyable")).to_have_text(re.compile(r"^[0-9a-f-]{36}$"))  # for the trail
     with page.expect_download() as download:
         rows.first.get_by_role("link", name=re.compile("DOCX")).click()
     assert mentor_name.split()[0] in docx_text(download.value.path())
