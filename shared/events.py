@@ -286,6 +286,47 @@ class PracticeRejected(Payload):
     tags: list[str] = []
 
 
+class NominationSubmitted(Payload):
+    """A school nominated its mentor for «Наставник года»; the justification stays in the service."""
+
+    nomination_id: UUID
+    mentor_id: UUID
+    school_year: str
+
+
+class NominationDecided(Payload):
+    """A stage's judge (the municipality, then the region) shortlisted a nomination, named it a
+    winner or declined it; the comment stays in the service."""
+
+    nomination_id: UUID
+    school_year: str
+    stage: Literal["municipality", "region"]
+    decision: Literal["shortlisted", "winner", "declined"]
+
+
+class TrainingMaterialPublished(Payload):
+    """«Школа наставников»: a municipality or the region published a material for mentors of one
+    form of mentorship; its title and text stay in the service."""
+
+    material_id: UUID
+    form: str
+
+
+class TrainingCompleted(Payload):
+    """A mentor marked a training material as completed."""
+
+    material_id: UUID
+    mentor_id: UUID
+
+
+class TrainingConfirmed(Payload):
+    """The curator of the mentor's organisation confirmed the completion: the mentor counts as
+    trained (the indicator ``mentors_trained``)."""
+
+    material_id: UUID
+    mentor_id: UUID
+
+
 class EventSpec(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
@@ -329,6 +370,8 @@ CATALOGUE: dict[str, EventSpec] = {
         SurveyRecorded, ReportDue, ReportingCalendarOpened,
         DocumentIssued, ReportDrafted, ReportSubmitted, RoadmapImported, RoadmapItemUpdated,
         RoadmapItemDue, PracticeSubmitted, PracticePublished, PracticeRejected,
+        NominationSubmitted, NominationDecided, TrainingMaterialPublished, TrainingCompleted,
+        TrainingConfirmed,
     )
 }
 
@@ -348,7 +391,8 @@ PUBLISHED_BY: dict[str, str] = {
     **dict.fromkeys((
         "DocumentIssued", "ReportDrafted", "ReportSubmitted", "RoadmapImported",
         "RoadmapItemUpdated", "RoadmapItemDue", "PracticeSubmitted", "PracticePublished",
-        "PracticeRejected",
+        "PracticeRejected", "NominationSubmitted", "NominationDecided",
+        "TrainingMaterialPublished", "TrainingCompleted", "TrainingConfirmed",
     ), "documents"),
 }
 

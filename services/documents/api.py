@@ -23,12 +23,16 @@ from services.documents.commands import (
     DevelopmentPlanIn,
     ImportRoadmap,
     ItemUpdateIn,
+    NominationAwardsIn,
+    NominationDecisionIn,
+    NominationIn,
     PairsOrderIn,
     PracticeIn,
     ReportIn,
     ReportTextIn,
     ReviewIn,
     ThanksLetterIn,
+    TrainingMaterialIn,
     parse_path,
 )
 from shared.uploads import MAX_UPLOAD_BYTES
@@ -174,6 +178,78 @@ def search_practices(actor: CurrentActor, documents: Documents,
 @router.get("/practices/{practice_id}")
 def get_practice(practice_id: UUID, actor: CurrentActor, documents: Documents) -> dict[str, Any]:
     return documents.get_practice(actor, practice_id)
+
+
+# --- «Наставник года» -----------------------------------------------------------------------------
+
+@router.post("/nominations", status_code=201)
+async def nominate(body: NominationIn, ctx: Context, documents: Documents) -> dict[str, Any]:
+    return await documents.nominate(ctx, body)
+
+
+@router.get("/nominations")
+def list_nominations(actor: CurrentActor, documents: Documents, under: str | None = None,
+                     school_year: Annotated[str | None, Query(pattern=r"^\d{4}-\d{4}$")] = None,
+                     ) -> list[dict[str, Any]]:
+    return documents.list_nominations(actor, parse_path(under) if under else None, school_year)
+
+
+@router.get("/nominations/winners")
+def nomination_winners(actor: CurrentActor, documents: Documents,
+                       school_year: Annotated[str | None, Query(pattern=r"^\d{4}-\d{4}$")] = None,
+                       ) -> list[dict[str, Any]]:
+    """Every stage's winners: open to every signed-in user, like the bank of practices."""
+    return documents.winners(school_year)
+
+
+@router.post("/nominations/award-order", status_code=201)
+async def nomination_award_order(body: NominationAwardsIn, ctx: Context,
+                                 documents: Documents) -> dict[str, Any]:
+    return await documents.issue_nomination_order(ctx, body)
+
+
+@router.post("/nominations/thanks-letters", status_code=201)
+async def nomination_thanks_letters(body: NominationAwardsIn, ctx: Context,
+                                    documents: Documents) -> list[dict[str, Any]]:
+    return await documents.issue_nomination_letters(ctx, body)
+
+
+@router.get("/nominations/{nomination_id}")
+def get_nomination(nomination_id: UUID, actor: CurrentActor, documents: Documents) -> dict[str, Any]:
+    return documents.get_nomination(actor, nomination_id)
+
+
+@router.post("/nominations/{nomination_id}/decision")
+def decide_nomination(nomination_id: UUID, body: NominationDecisionIn, ctx: Context,
+                      documents: Documents) -> dict[str, Any]:
+    return documents.decide_nomination(ctx, nomination_id, body)
+
+
+# --- «Школа наставников» ---------------------------------------------------------------------------
+
+@router.post("/training/materials", status_code=201)
+def publish_material(body: TrainingMaterialIn, ctx: Context, documents: Documents) -> dict[str, Any]:
+    return documents.publish_material(ctx, body)
+
+
+@router.get("/training/materials")
+def training_materials(actor: CurrentActor, documents: Documents) -> list[dict[str, Any]]:
+    return documents.materials(actor)
+
+
+@router.post("/training/materials/{material_id}/completed")
+def complete_training(material_id: UUID, ctx: Context, documents: Documents) -> dict[str, Any]:
+    return documents.complete_training(ctx, material_id)
+
+
+@router.get("/training/completions")
+def training_completions(actor: CurrentActor, documents: Documents) -> list[dict[str, Any]]:
+    return documents.completions(actor)
+
+
+@router.post("/training/completions/{completion_id}/confirm")
+async def confirm_training(completion_id: UUID, ctx: Context, documents: Documents) -> dict[str, Any]:
+    return await documents.confirm_training(ctx, completion_id)
 
 
 # --- reports ---------------------------------------------------------------------------------------

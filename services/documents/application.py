@@ -1,5 +1,7 @@
 """The documents service layer: issuing documents, tracking roadmaps, the bank of practices and
-reports. Every command and query of the service is a method here: rights are checked once,
+reports. Every command and query of the service is a method here (the bank of practices and
+«Наставник года» in ``bank.BankDesk``, «Школа наставников» in ``training.TrainingDesk``, which
+it is built on): rights are checked once,
 through the policy of ``shared.auth``; then the rules, the events stored, the local view caught
 up and the relay woken.
 
@@ -24,21 +26,19 @@ import sqlalchemy as sa
 from eventsourcing.application import AggregateNotFoundError
 
 from services.documents import recipes, review, templates, views
+from services.documents.bank import BankDesk
 from services.documents.commands import (
     ConfirmRoadmap,
     ImportRoadmap,
     IssueIn,
     ItemUpdateIn,
     PairsOrderIn,
-    PracticeIn,
     ReportIn,
     ReportTextIn,
-    ReviewIn,
     parse_path,
 )
 from services.documents.domain import (
     IssuedDocument,
-    Practice,
     Report,
     TrackedRoadmap,
     report_document_id,
@@ -49,21 +49,20 @@ from services.documents.peers import BusPeers, Peers
 from services.documents.register import Register, format_iso_date
 from services.documents.roadmap import Roadmap
 from services.documents.templates import KIND_TITLES
+from services.documents.training import TrainingDesk
 from shared.auth import (
     Actor,
     OrgPath,
     require_issuer,
-    require_practice_author,
-    require_practice_reviewer,
     system_actor,
 )
 from shared.contracts import Envelope
-from shared.errors import DomainError, not_found
+from shared.errors import DomainError
 from shared.events import ReportDue, read_payload
 from shared.localtime import today_in
 from shared.logging import get_logger
 from shared.settings import Settings
-from shared.store import CommandContext, EventSourcedService, ServiceApplication, view_engine
+from shared.store import CommandContext, ServiceApplication, view_engine
 
 log = get_logger(__name__)
 Figures = tuple[dict[str, Any], dict[str, dict[str, Any]]]
@@ -74,7 +73,7 @@ class DocumentsStore(ServiceApplication):
     source = "documents"
 
 
-class DocumentsService(EventSourcedService):
+class DocumentsService(BankDesk, TrainingDesk):
     def __init__(self, settings: Settings, today: Callable[[], date] | None = None,
                  peers: Peers | None = None, *, events: ServiceApplication | None = None,
                  engine: sa.Engine | None = None) -> None:
@@ -165,15 +164,6 @@ class DocumentsService(EventSourcedService):
     def _document_row(self, actor: Actor, document_id: UUID) -> sa.Row[Any]:
         return self._readable_row(actor, views.documents, document_id, "Документ",
                                   "DOCUMENT_NOT_FOUND")
-
-    def _readable_row(self, actor: Actor, table: sa.Table, row_id: UUID, what: str,
-                      code: str) -> sa.Row[Any]:
-        """The row, if it exists and the actor may read its place; one refusal for both cases,
-        so that an address out of reach does not tell whether it exists."""
-        row = views.find(self.engine, table, row_id)
-        if row is None or not actor.can_read(OrgPath.parse(row.path)):
-            raise not_found(what, code)
-        return row
 
     def get_document(self, actor: Actor, document_id: UUID) -> dict[str, Any]:
         return views.document_json(self._document_row(actor, document_id))
@@ -328,56 +318,6 @@ class DocumentsService(EventSourcedService):
         actor.require_read(scope)
         return views.overdue_items(self.engine, scope)
 
-    # --- the bank of best practices ----------------------------------------------------------
-
-    def submit_practice(self, ctx: CommandContext, offer: PracticeIn) -> dict[str, Any]:
-        path = parse_path(offer.org)
-        require_practice_author(ctx.actor, path)
-        practice = Practice(practice_id=uuid4(), form=offer.form, tags=normalise_tags(offer.tags),
-                            title=offer.title, description=offer.description,
-                            submitted_by=ctx.actor.user, meta=ctx.meta(path))
-        with self._lock:
-            self._save(practice)
-        return self.get_practice(ctx.actor, practice.id)
-
-    def review_practice(self, ctx: CommandContext, practice_id: UUID,
-                        review: ReviewIn) -> dict[str, Any]:
-        row = self._practice_row(practice_id)
-        path = OrgPath.parse(row.path)
-        require_practice_reviewer(ctx.actor, path)
-        with self._lock:
-            practice: Practice = self.events.repository.get(practice_id)
-            practice.review(review.decision == "publish", review.comment, ctx.meta(path))
-            self._save(practice)
-        return self.get_practice(ctx.actor, practice_id)
-
-    def _practice_row(self, practice_id: UUID) -> sa.Row[Any]:
-        row = views.find(self.engine, views.practices, practice_id)
-        if row is None:
-            raise not_found("Практика", "PRACTICE_NOT_FOUND")
-        return row
-
-    def get_practice(self, actor: Actor, practice_id: UUID) -> dict[str, Any]:
-        row = self._practice_row(practice_id)
-        if row.status != "published" and not actor.can_read(OrgPath.parse(row.path)):
-            raise not_found("Практика", "PRACTICE_NOT_FOUND")
-        return views.practice_json(row)
-
-    def search_practices(self, actor: Actor, form: str | None = None, tag: str | None = None,
-                         text: str | None = None, status: str = "published") -> list[dict[str, Any]]:
-        """Published practices are open to everyone; others only inside the actor's scope."""
-        query = sa.select(views.practices).where(views.practices.c.status == status)
-        if form:
-            query = query.where(views.practices.c.form == form)
-        with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(views.practices.c.title)).all()
-        wanted_tag = tag.strip().lower() if tag else None
-        needle = text.strip().lower() if text else None
-        return [views.practice_json(r) for r in rows
-                if (status == "published" or actor.can_read(OrgPath.parse(r.path)))
-                and (wanted_tag is None or wanted_tag in r.tags)
-                and (needle is None or needle in f"{r.title} {r.description}".lower())]
-
     # --- reports ----------------------------------------------------------------------------------
 
     async def issue_report(self, ctx: CommandContext, order: ReportIn) -> dict[str, Any]:
@@ -496,5 +436,3 @@ def issuer_path(actor: Actor, org: str) -> OrgPath:
     return path
 
 
-def normalise_tags(tags: Sequence[str]) -> list[str]:
-    return list(dict.fromkeys(t.strip().lower() for t in tags if t.strip()))

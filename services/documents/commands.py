@@ -16,7 +16,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.documents.domain import ItemStatus
+from services.documents.domain import ItemStatus, NominationDecision, NominationStage
 from services.documents.render import Requisites, Signatory
 from services.documents.review import RoadmapReviewIn
 from services.documents.roadmap import Roadmap, RoadmapParseError, parse_roadmap_upload
@@ -217,3 +217,36 @@ class PracticeIn(Body):
 class ReviewIn(Body):
     decision: Literal["publish", "reject"]
     comment: str = Field(default="", max_length=2000)
+
+
+# --- «Наставник года» ----------------------------------------------------------------------------
+
+class NominationIn(Body):
+    """A school nominates one of its mentors; the justification (free text) stays in the service."""
+
+    org: str
+    mentor_id: UUID
+    school_year: str = Field(pattern=r"^\d{4}-\d{4}$")
+    justification: str = Field(min_length=20, max_length=1000)
+
+
+class NominationDecisionIn(Body):
+    stage: NominationStage
+    decision: NominationDecision
+    comment: str = Field(default="", max_length=2000)
+
+
+class NominationAwardsIn(IssueIn):
+    """The award order (or the thanks letters) of a stage's winners, issued by its judge."""
+
+    school_year: str = Field(pattern=r"^\d{4}-\d{4}$")
+
+
+# --- «Школа наставников» -------------------------------------------------------------------------
+
+class TrainingMaterialIn(Body):
+    org: str = Field(description="Территория, для наставников которой публикуется материал")
+    form: str = Field(min_length=2, max_length=100)
+    title: str = Field(min_length=3, max_length=300)
+    description: str = Field(min_length=10, max_length=20000)
+    link: str | None = Field(default=None, max_length=500, pattern=r"^https?://\S+$")

@@ -296,3 +296,99 @@ def report_document_id(report: UUID) -> UUID:
     holds one ``DocumentIssued`` per id, so a second submission cannot register a second report."""
     return uuid5(REPORT_DOCUMENT_NAMESPACE, str(report))
 
+
+
+#: The stages of «Наставник года»: the municipality judges its schools' nominations first, and
+#: the region judges the municipalities' winners.
+NominationStage = Literal["municipality", "region"]
+NominationDecision = Literal["shortlisted", "winner", "declined"]
+
+
+class Nomination(EventSourcedAggregate):
+    """A school's nomination of its mentor for «Наставник года», judged stage by stage: at each
+    stage the judge may shortlist it, then name it a winner or decline it; a municipal winner
+    goes on to the region. A decision once final (winner, declined) at a stage stays."""
+
+    @staticmethod
+    def create_id(nomination_id: UUID) -> UUID:
+        return nomination_id
+
+    @event("NominationSubmitted")
+    def __init__(self, nomination_id: UUID, mentor_id: UUID, school_year: str,
+                 justification: str, meta: dict[str, Any]) -> None:
+        self.mentor_id = mentor_id
+        self.school_year = school_year
+        self.justification = justification
+        self.decisions: dict[str, str] = {}
+
+    def stage(self) -> NominationStage | None:
+        """The stage that judges it now, or None once it is decided for good."""
+        municipal = self.decisions.get("municipality")
+        if municipal in (None, "shortlisted"):
+            return "municipality"
+        if municipal == "winner" and self.decisions.get("region") in (None, "shortlisted"):
+            return "region"
+        return None
+
+    def decide(self, stage: NominationStage, decision: NominationDecision, comment: str,
+               meta: dict[str, Any]) -> None:
+        if self.stage() != stage:
+            raise DomainError("NOMINATION_NOT_AT_STAGE",
+                              "Выдвижение сейчас не на этом этапе: решение уже принято", 409)
+        if decision == "shortlisted" and self.decisions.get(stage) == "shortlisted":
+            raise DomainError("NOMINATION_ALREADY_SHORTLISTED", "Выдвижение уже в коротком списке", 409)
+        self._decided(nomination_id=self.id, school_year=self.school_year, stage=stage,
+                      decision=decision, comment=comment, meta=meta)
+
+    @event("NominationDecided")
+    def _decided(self, nomination_id: UUID, school_year: str, stage: NominationStage,
+                 decision: NominationDecision, comment: str, meta: dict[str, Any]) -> None:
+        self.decisions[stage] = decision
+
+
+TRAINING_NAMESPACE = uuid5(NAMESPACE_URL, "nastavnik:documents:training")
+
+
+class TrainingMaterial(EventSourcedAggregate):
+    """«Школа наставников»: a material for mentors of one form of mentorship, published by a
+    municipality or the region for the mentors of its territory."""
+
+    @staticmethod
+    def create_id(material_id: UUID) -> UUID:
+        return material_id
+
+    @event("TrainingMaterialPublished")
+    def __init__(self, material_id: UUID, form: str, title: str, description: str, link: str | None,
+                 meta: dict[str, Any]) -> None:
+        self.form = form
+        self.title = title
+        self.description = description
+        self.link = link
+
+
+class TrainingCompletion(EventSourcedAggregate):
+    """A mentor's completion of one material: marked by the mentor, confirmed by the curator of
+    the mentor's organisation. One per mentor and material, however often it is marked."""
+
+    @staticmethod
+    def create_id(material_id: UUID, mentor_id: UUID) -> UUID:
+        return training_completion_id(material_id, mentor_id)
+
+    @event("TrainingCompleted")
+    def __init__(self, material_id: UUID, mentor_id: UUID, meta: dict[str, Any]) -> None:
+        self.material_id = material_id
+        self.mentor_id = mentor_id
+        self.confirmed = False
+
+    def confirm(self, meta: dict[str, Any]) -> None:
+        if self.confirmed:
+            raise DomainError("TRAINING_ALREADY_CONFIRMED", "Прохождение уже подтверждено", 409)
+        self._confirmed(material_id=self.material_id, mentor_id=self.mentor_id, meta=meta)
+
+    @event("TrainingConfirmed")
+    def _confirmed(self, material_id: UUID, mentor_id: UUID, meta: dict[str, Any]) -> None:
+        self.confirmed = True
+
+
+def training_completion_id(material_id: UUID, mentor_id: UUID) -> UUID:
+    return uuid5(TRAINING_NAMESPACE, f"{material_id}|{mentor_id}")

@@ -107,6 +107,37 @@ practices = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("comment", sa.Text, nullable=True),
 )
+#: «Наставник года»: each nomination with the decision of each stage (None: not yet judged there).
+nominations = sa.Table(
+    "documents_nominations", metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("path", sa.String(200), nullable=False, index=True),
+    sa.Column("mentor_id", sa.Uuid, nullable=False),
+    sa.Column("school_year", sa.String(9), nullable=False, index=True),
+    sa.Column("justification", sa.Text, nullable=False),
+    sa.Column("municipality", sa.String(16), nullable=True),
+    sa.Column("region", sa.String(16), nullable=True),
+    sa.Column("comment", sa.Text, nullable=True),
+)
+#: «Школа наставников»: the materials, and each mentor's completion of one (``confirmed`` by the
+#: curator). ``path`` is the publisher's, and the mentor's organisation's.
+training_materials = sa.Table(
+    "documents_training_materials", metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("path", sa.String(200), nullable=False, index=True),
+    sa.Column("form", sa.String(100), nullable=False),
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("link", sa.String(500), nullable=True),
+)
+training_completions = sa.Table(
+    "documents_training_completions", metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("path", sa.String(200), nullable=False, index=True),
+    sa.Column("material_id", sa.Uuid, nullable=False, index=True),
+    sa.Column("mentor_id", sa.Uuid, nullable=False, index=True),
+    sa.Column("confirmed", sa.Boolean, nullable=False),
+)
 reports = sa.Table(
     "documents_reports", metadata,
     sa.Column("id", sa.Uuid, primary_key=True),
@@ -219,6 +250,34 @@ def _practice_rejected(conn: sa.Connection, e: Any) -> None:
                  .values(status="rejected", comment=e.comment))
 
 
+def _nomination_submitted(conn: sa.Connection, e: Any) -> None:
+    conn.execute(nominations.insert().values(
+        id=e.originator_id, path=path_text(e.meta["org"]), mentor_id=e.mentor_id,
+        school_year=e.school_year, justification=e.justification))
+
+
+def _nomination_decided(conn: sa.Connection, e: Any) -> None:
+    conn.execute(nominations.update().where(nominations.c.id == e.originator_id)
+                 .values({e.stage: e.decision, "comment": e.comment or None}))
+
+
+def _training_material(conn: sa.Connection, e: Any) -> None:
+    conn.execute(training_materials.insert().values(
+        id=e.originator_id, path=path_text(e.meta["org"]), form=e.form, title=e.title,
+        description=e.description, link=e.link))
+
+
+def _training_completed(conn: sa.Connection, e: Any) -> None:
+    conn.execute(training_completions.insert().values(
+        id=e.originator_id, path=path_text(e.meta["org"]), material_id=e.material_id,
+        mentor_id=e.mentor_id, confirmed=False))
+
+
+def _training_confirmed(conn: sa.Connection, e: Any) -> None:
+    conn.execute(training_completions.update().where(training_completions.c.id == e.originator_id)
+                 .values(confirmed=True))
+
+
 def _report_drafted(conn: sa.Connection, e: Any) -> None:
     conn.execute(reports.insert().values(
         id=e.originator_id, report_id=e.report_id, path=e.path, level=e.level, period=e.period,
@@ -236,6 +295,11 @@ HANDLERS = {
     "PracticeSubmitted": _practice_submitted,
     "PracticePublished": _practice_published,
     "PracticeRejected": _practice_rejected,
+    "NominationSubmitted": _nomination_submitted,
+    "NominationDecided": _nomination_decided,
+    "TrainingMaterialPublished": _training_material,
+    "TrainingCompleted": _training_completed,
+    "TrainingConfirmed": _training_confirmed,
     "ReportDrafted": _report_drafted,
     "ReportSubmitted": _report_submitted,
 }
@@ -281,6 +345,31 @@ def practice_json(row: sa.Row[Any]) -> dict[str, Any]:
     return {"id": str(row.id), "path": row.path, "title": row.title,
             "description": row.description, "form": row.form, "tags": list(row.tags),
             "status": row.status, "comment": row.comment}
+
+
+def nomination_json(row: sa.Row[Any]) -> dict[str, Any]:
+    return {"id": str(row.id), "path": row.path, "mentor_id": str(row.mentor_id),
+            "school_year": row.school_year, "justification": row.justification,
+            "decisions": {"municipality": row.municipality, "region": row.region},
+            "status": nomination_status(row), "comment": row.comment}
+
+
+def nomination_status(row: sa.Row[Any]) -> str:
+    """One word for where it stands: ``nominated``, ``shortlisted``, ``municipal_winner``,
+    ``region_shortlisted``, ``winner`` (of the region) or ``declined`` (at either stage)."""
+    if row.region is not None:
+        return {"shortlisted": "region_shortlisted"}.get(row.region, row.region)
+    return {None: "nominated", "winner": "municipal_winner"}.get(row.municipality, row.municipality)
+
+
+def material_json(row: sa.Row[Any]) -> dict[str, Any]:
+    return {"id": str(row.id), "path": row.path, "form": row.form, "title": row.title,
+            "description": row.description, "link": row.link}
+
+
+def completion_json(row: sa.Row[Any]) -> dict[str, Any]:
+    return {"id": str(row.id), "path": row.path, "material_id": str(row.material_id),
+            "mentor_id": str(row.mentor_id), "confirmed": row.confirmed}
 
 
 def report_json(row: sa.Row[Any]) -> dict[str, Any]:

@@ -42,9 +42,13 @@ SURVEY_RESPONDENTS = "survey.respondents"
 SURVEY_SATISFIED = "survey.satisfied"
 #: Distinct participants behind those answers (one answers once per pair).
 SURVEY_PEOPLE = "survey.people"
+#: «Школа наставников»: distinct mentors with a confirmed training, and all registered mentors.
+MENTORS_TRAINED = "mentors.trained"
+MENTORS = "mentors"
 FIGURE_NAMES: frozenset[str] = frozenset({
     MENTEES_STUDENTS_10_19, MENTORS_STUDENTS_15_19, MENTEES_YOUNG_TEACHERS,
     ENTERPRISES_PROVIDING_MENTORS, SURVEY_RESPONDENTS, SURVEY_SATISFIED, SURVEY_PEOPLE,
+    MENTORS_TRAINED, MENTORS,
 })
 
 #: Categories whose people are counted in the contingent of students (обучающиеся) of a school

@@ -41,6 +41,9 @@ The pages: one module per page group in ``pages/``; find a page by its URL here
     ``/roadmap`` (the menu's: the user's own)                        ``pages/roadmaps.py``
     ``/practices…`` (the bank of best practices)                     ``pages/practices.py``
     ``/territory/documents``, ``/awards…``                           ``pages/awards.py``
+    ``/nominations…`` («Наставник года»: nominations, decisions, awards) ``pages/nominations.py``
+    ``/training…`` («Школа наставников»: materials, completions)      ``pages/training.py``
+    ``/calendar`` (the reporting calendar the region configures)     ``pages/calendar.py``
     ``/reports/upward`` (a territory's report on demand)            ``pages/report_upward.py``
     ``/people/{id}/invitation`` (a participant's code), ``/login/invitation``, ``/my`` (a
     participant's pairs), ``/my/pairs/{id}/feedback``               ``pages/participant.py``

@@ -91,6 +91,14 @@ FIELD_TITLES = {
     "other_form": "Другая форма", "tags": "Темы", "decision": "Решение", "comment": "Комментарий",
     "merit": "За что", "award": "Вид поощрения", "text": "Текст письма", "addressee": "Адресат",
     "practice_id": "Практика", "tag": "Тема", "period": "Отчётный период",
+    # «Наставник года», «Школа наставников», the reporting calendar
+    "nomination_id": "Выдвижение", "justification": "Обоснование", "year": "Учебный год",
+    "what": "Что сформировать", "material_id": "Материал", "material_title": "Название материала",
+    "link": "Ссылка на материал", "completion_id": "Отметка о прохождении",
+    "organisation_deadlines": "Сроки отчётов организаций",
+    "organisation_reminders": "Напоминания организациям",
+    "municipality_deadlines": "Сроки отчётов муниципалитетов",
+    "municipality_reminders": "Напоминания муниципалитетам",
 }
 
 #: A service's «… не найден(а)» said as Russian says it, by the refusal's code.
@@ -99,7 +107,8 @@ NOT_FOUND_MESSAGES = {
     "ORGANISATION_NOT_FOUND": "Организация не найдена", "DOCUMENT_NOT_FOUND": "Документ не найден",
     "ROADMAP_NOT_FOUND": "Дорожная карта не найдена", "PROGRAMME_NOT_FOUND": "Программа не найдена",
     "REPORT_NOT_FOUND": "Отчёт не найден", "MEETING_NOT_FOUND": "Встреча не найдена",
-    "NOT_FOUND": "Страница не найдена",
+    "NOT_FOUND": "Страница не найдена", "NOMINATION_NOT_FOUND": "Выдвижение не найдено",
+    "MATERIAL_NOT_FOUND": "Материал не найден", "COMPLETION_NOT_FOUND": "Отметка о прохождении не найдена",
 }
 
 

@@ -37,6 +37,10 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem("/territory/documents", "Документы", frozenset({Role.MUNICIPAL, Role.REGIONAL, Role.AUDITOR})),
     MenuItem("/practices", "Лучшие практики",
              frozenset({Role.CURATOR, Role.MUNICIPAL, Role.REGIONAL, Role.AUDITOR})),
+    MenuItem("/nominations", "Наставник года",
+             frozenset({Role.CURATOR, Role.MUNICIPAL, Role.REGIONAL, Role.AUDITOR})),
+    MenuItem("/training", "Школа наставников",
+             frozenset({Role.PARTICIPANT, Role.CURATOR, Role.MUNICIPAL, Role.REGIONAL})),
 )
 
 
@@ -81,3 +85,33 @@ def submits_practices(actor: Actor) -> bool:
 def issues_awards(actor: Actor) -> bool:
     """Award orders and thanks letters are issued by an organisation, a municipality or the region."""
     return actor.role in (Role.CURATOR, Role.MUNICIPAL, Role.REGIONAL)
+
+
+def nominates_mentors(actor: Actor) -> bool:
+    """«Наставник года»: a school's (college's) curator nominates its mentors."""
+    return actor.role is Role.CURATOR
+
+
+def judges_stage(actor: Actor) -> str | None:
+    """The stage of «Наставник года» the user judges: the municipality's or the region's."""
+    return {Role.MUNICIPAL: "municipality", Role.REGIONAL: "region"}.get(actor.role)
+
+
+def publishes_training(actor: Actor) -> bool:
+    """«Школа наставников»: a municipality or the region publishes the materials."""
+    return actor.role in (Role.MUNICIPAL, Role.REGIONAL)
+
+
+def completes_training(actor: Actor) -> bool:
+    """A mentor, signed in as a participant, marks a material completed."""
+    return actor.role is Role.PARTICIPANT
+
+
+def confirms_training(actor: Actor) -> bool:
+    """The curator of the mentor's organisation confirms the completion."""
+    return actor.role is Role.CURATOR
+
+
+def configures_calendar(actor: Actor) -> bool:
+    """The reporting calendar is configured by the region's operator."""
+    return actor.role is Role.REGIONAL and actor.scope.municipality is None

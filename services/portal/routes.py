@@ -8,10 +8,12 @@ from services.portal.pages import (
     account,
     auditor,
     awards,
+    calendar,
     dashboards,
     documents,
     errors,
     home,
+    nominations,
     notifications,
     pair,
     pairing,
@@ -24,6 +26,7 @@ from services.portal.pages import (
     reports,
     roadmaps,
     surveys,
+    training,
     worklist,
 )
 
@@ -31,7 +34,7 @@ from services.portal.pages import (
 #: that leads nowhere) last.
 PAGE_GROUPS = (home, account, notifications, participant, worklist, people, person_form,
                programmes, documents, pairing, pair, dashboards, auditor, roadmaps, surveys,
-               reports, practices, awards, report_upward, errors)
+               reports, practices, awards, nominations, training, calendar, report_upward, errors)
 
 router = APIRouter(include_in_schema=False)
 # The routes themselves, in order (not nested routers): each keeps its PortalRoute class, and

@@ -48,6 +48,11 @@ EVENT_TITLES = {
     "PracticeSubmitted": "Практика предложена в банк лучших практик",
     "PracticePublished": "Практика опубликована в банке лучших практик",
     "PracticeRejected": "Практика отклонена",
+    "NominationSubmitted": "Наставник выдвинут на конкурс «Наставник года»",
+    "NominationDecided": "Решение по выдвижению на конкурс «Наставник года»",
+    "TrainingMaterialPublished": "Материал школы наставников опубликован",
+    "TrainingCompleted": "Наставник отметил прохождение обучения",
+    "TrainingConfirmed": "Куратор подтвердил прохождение обучения",
 }
 #: The forms of mentorship by the codes events carry (the pairing service's catalogue).
 FORM_TITLES = {"student-student": "Ученик – ученик", "teacher-teacher": "Учитель – учитель",
@@ -63,6 +68,9 @@ MEETING_FORMATS = {"in_person": "очно", "online": "дистанционно"
 SIDES = {"mentor": "наставник", "mentee": "наставляемый", "curator": "куратор"}
 STAGES = {"quality": "оценка качества программы", "growth_entry": "входная оценка роста",
           "growth_exit": "итоговая оценка роста"}
+NOMINATION_STAGES = {"municipality": "Муниципальный этап", "region": "Региональный этап"}
+NOMINATION_DECISIONS = {"shortlisted": "включён в короткий список", "winner": "победитель",
+                        "declined": "не прошёл отбор"}
 LEVELS = {"organisation": "организации", "municipality": "муниципалитета", "region": "региона"}
 ITEM_STATUSES = {"planned": "запланировано", "in_progress": "выполняется", "done": "выполнено",
                  "overdue": "просрочено"}
@@ -170,6 +178,13 @@ def describe(event_type: str, p: Mapping[str, Any]) -> str:
                     f"{w(ITEM_STATUSES, 'status')}{evidence}.")
         case "RoadmapItemDue":
             return f"Мероприятие № {g('item_id', '')}: срок {ru_date(g('due_date'))}."
+        case "NominationSubmitted":
+            return f"{g('school_year', '')} учебный год."
+        case "NominationDecided":
+            return (f"{w(NOMINATION_STAGES, 'stage')} {g('school_year', '')} учебного года: "
+                    f"{w(NOMINATION_DECISIONS, 'decision')}.")
+        case "TrainingMaterialPublished":
+            return f"Форма «{g('form', '')}»."
         case "PracticeSubmitted" | "PracticePublished" | "PracticeRejected":
             tags = ", ".join(g("tags") or [])
             return f"Форма «{w(FORM_TITLES, 'form')}»" + (f", темы: {tags}." if tags else ".")

@@ -155,6 +155,28 @@ def published_or_own(role: str, own: bool) -> str:
     return read_record(role, own)
 
 
+def judge_nomination(role: str, own: bool) -> str:
+    """A school's nomination is judged by the level above it; its school and auditors see it."""
+    if own and role in {"municipal", "regional"}:
+        return OK
+    return FORBID if own and role in {"curator", "auditor"} else HIDDEN
+
+
+def own_mentor_marks(role: str, own: bool) -> str:
+    """A training material is marked completed by the mentor themself (refused to anyone else
+    before any lookup); another territory's mentor does not see the material."""
+    if role == "participant":
+        return OK if own else HIDDEN
+    return FORBID
+
+
+def confirm_training(role: str, own: bool) -> str:
+    """The curator of the mentor's school confirms; officials and auditors above see it (403)."""
+    if own and role == "curator":
+        return OK
+    return FORBID if own and role in {"municipal", "regional", "auditor"} else HIDDEN
+
+
 def read_region(role: str, own: bool) -> str:
     return OK if own and role in {"regional", "auditor"} else FORBID
 
@@ -448,6 +470,36 @@ ROUTES: dict[str, Case] = {
         "/documents/practices/{practice}/review", lambda w: {"decision": "reject"})),
     "GET /documents/practices/{practice_id}": Case(allowed_if(published_or_own),
                                                    get("/documents/practices/{practice}")),
+    "POST /documents/nominations": Case(curator_only, send("/documents/nominations", lambda w: {
+        "org": SCHOOL, "mentor_id": w.new_mentor(), "school_year": "2025-2026",
+        "justification": "Ведёт клуб наставников для пятиклассников"})),
+    "GET /documents/nominations": Case(list_in_scope, get("/documents/nominations")),
+    "GET /documents/nominations/winners": Case(any_user, get("/documents/nominations/winners")),
+    "GET /documents/nominations/{nomination_id}": Case(read_record, get(
+        "/documents/nominations/{nomination}")),
+    # Shortlisting twice is refused (409): allowed, whatever the order of the roles.
+    "POST /documents/nominations/{nomination_id}/decision": Case(allowed_if(judge_nomination), send(
+        "/documents/nominations/{nomination}/decision", lambda w: {
+            "stage": "municipality", "decision": "shortlisted"})),
+    # No winners yet: the judge is told so (422), anyone else is refused.
+    "POST /documents/nominations/award-order": Case(allowed_if(write_above_school), send(
+        "/documents/nominations/award-order", lambda w: {
+            **ISSUER, "org": MUNICIPALITY, "school_year": "2025-2026"})),
+    "POST /documents/nominations/thanks-letters": Case(allowed_if(write_above_school), send(
+        "/documents/nominations/thanks-letters", lambda w: {
+            **ISSUER, "org": MUNICIPALITY, "school_year": "2025-2026"})),
+    "POST /documents/training/materials": Case(write_above_school, send(
+        "/documents/training/materials", lambda w: {
+            "org": MUNICIPALITY, "form": "учитель – ученик", "title": "Ещё материал",
+            "description": "Памятка наставнику о планировании"})),
+    "GET /documents/training/materials": Case(any_user, get("/documents/training/materials")),
+    "POST /documents/training/materials/{material_id}/completed": Case(own_mentor_marks, send(
+        "/documents/training/materials/{material}/completed", lambda w: None)),
+    "GET /documents/training/completions": Case(list_own, get("/documents/training/completions")),
+    # Confirmed once (409 after): allowed, whatever the order of the roles.
+    "POST /documents/training/completions/{completion_id}/confirm": Case(
+        allowed_if(confirm_training), send("/documents/training/completions/{completion}/confirm",
+                                           lambda w: None)),
     "GET /documents/reports": Case(list_in_scope, get("/documents/reports")),
     "POST /documents/reports/{report_id}/submit": Case(missing_report, lambda w: {
         "url": f"/documents/reports/{w.ids['document']}/submit", "json": {

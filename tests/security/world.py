@@ -155,6 +155,17 @@ class World:
         ids["practice"] = self.post("/documents/practices", {
             "org": SCHOOL, "title": "Практика школы", "description": "Описание практики школы А",
             "form": "учитель – ученик"}, Role.CURATOR, SCHOOL)["id"]
+        ids["nomination"] = self.post("/documents/nominations", {
+            "org": SCHOOL, "mentor_id": ids["mentor"], "school_year": "2025-2026",
+            "justification": "Создала клуб наставников для пятиклассников школы"},
+            Role.CURATOR, SCHOOL)["id"]
+        ids["material"] = self.post("/documents/training/materials", {
+            "org": MUNICIPALITY, "form": "учитель – ученик", "title": "Первая встреча",
+            "description": "Памятка наставнику о первой встрече"}, Role.MUNICIPAL, MUNICIPALITY)["id"]
+        marked = self.client.post(f"/documents/training/materials/{ids['material']}/completed",
+                                  headers=self.headers(Role.PARTICIPANT, SCHOOL, ids["mentor"]))
+        assert marked.status_code == 200, marked.text
+        ids["completion"] = marked.json()["id"]
         response = self.client.post(
             "/documents/roadmaps", data={"org": SCHOOL}, headers=self.headers(Role.CURATOR, SCHOOL),
             files={"file": ("roadmap.txt", ROADMAP_TEXT.encode(), "text/plain")})

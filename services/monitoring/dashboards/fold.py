@@ -97,6 +97,7 @@ class DashboardFold:
             "FeedbackSubmitted": self._feedback,
             "SurveyRecorded": self._survey,
             "ReportSubmitted": self._report_submitted,
+            "TrainingConfirmed": self._training_confirmed,
         }
         self.handled: frozenset[str] = frozenset(self._handlers)
         self._versions = {kind: spec.version for kind, spec in CATALOGUE.items()}
@@ -382,6 +383,10 @@ class DashboardFold:
         entry, exit_ = (p["scores"], old[2]) if p["stage"] == "growth_entry" else (old[1], p["scores"])
         self._growth_contribution(org, p["survey"], entry, exit_, 1)
         self._put("grow", key, [list(org), entry, exit_])
+
+    def _training_confirmed(self, org: OrgKey, _e: dict[str, Any], p: dict[str, Any]) -> None:
+        """A mentor counts as trained once, whatever number of materials they complete."""
+        self._once("trn", p["mentor_id"], org, kpi.MENTORS_TRAINED)
 
     def _report_submitted(self, _org: OrgKey, _envelope: dict[str, Any], p: dict[str, Any]) -> None:
         self._put("rep", p["report_id"], 1)

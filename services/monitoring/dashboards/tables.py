@@ -117,9 +117,10 @@ def school_year_of(occurred_at: str) -> str:
 #: who: a registered person's role, category and birth year; act: the (period, scope, metric)
 #: counts a person is in; wd: the day a person withdrew consent (see ``activity``).
 STATE_KINDS = ("org", "cont", "pair", "part", "qual", "grow", "rep", "fbp", "srp", "who", "act",
-               "wd")
-#: State kinds whose value is always 1: the key is the fact (fbp, srp: people who answered).
-FLAG_KINDS = frozenset({"part", "rep", "fbp", "srp"})
+               "wd", "trn")
+#: State kinds whose value is always 1: the key is the fact (fbp, srp: people who answered;
+#: trn: mentors with a confirmed training).
+FLAG_KINDS = frozenset({"part", "rep", "fbp", "srp", "trn"})
 
 
 

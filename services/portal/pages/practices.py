@@ -1,6 +1,7 @@
 """The bank of best practices (банк лучших практик): a school's curator puts a practice forward,
 the level above (municipality or region) publishes or rejects it with a comment, and everyone
-searches what is published. The documents service keeps the bank and decides who may do what
+searches what is published and sees the winners of «Наставник года» (``nominations``).
+The documents service keeps the bank and decides who may do what
 (``/documents/practices…``); this page only offers each role its part.
 
 URLs: ``/practices`` (search, the queue to review, the form to submit), ``/practices/{id}``,
@@ -18,6 +19,7 @@ from fastapi import Form, Query, Request, Response
 
 from services.portal import navigation
 from services.portal.frame import Session, Signed, page_router, render, see_other
+from services.portal.pages.nominations import winners
 from services.portal.templating import templates
 
 router = page_router()
@@ -58,12 +60,13 @@ async def practices_page(request: Request, s: Signed,
                          tag: Annotated[str | None, Query(max_length=100)] = None) -> Response:
     search = {k: v for k, v in (("q", q), ("form", form), ("tag", tag)) if v}
     own = navigation.reviews_practices(s.actor) or navigation.submits_practices(s.actor)
-    published, submitted, rejected, names = await asyncio.gather(
+    published, submitted, rejected, names, best = await asyncio.gather(
         s.api.get("/documents/practices", **search),
         s.api.get("/documents/practices", status="submitted") if own else none(),
         s.api.get("/documents/practices", status="rejected") if own else none(),
-        org_names(s))
+        org_names(s), winners(s))
     return render(request, "practices.html", actor=s.actor, published=with_names(published, names),
+                  winners=best,
                   submitted=with_names(submitted, names), rejected=with_names(rejected, names),
                   search=search, done=request.query_params.get("done"))
 

@@ -95,7 +95,15 @@ def roadmap_view(roadmap: dict[str, Any], today: datetime.date) -> dict[str, Any
             "has_results": any(i.get("result") for i in items),
             "next_items": [i for i in items if i["next_due"] == next_due] if next_due else [],
             "late": sum(i["late"] for i in items), "soon": sum(i["soon"] for i in items),
-            "done": sum(i["status"] == "done" for i in items)}
+            "done": sum(i["status"] == "done" for i in items),
+            **deadline_counts(items)}
+
+
+def deadline_counts(items: list[dict[str, Any]]) -> dict[str, int]:
+    """Deadlines done of all deadlines: a recurring item counts each of its dates (a year done
+    shows as done though its item stays open); an item without dates counts once."""
+    marks = [s["status"] for i in items for s in i.get("due_statuses") or [{"status": i["status"]}]]
+    return {"deadlines": len(marks), "deadlines_done": marks.count("done")}
 
 
 async def load_roadmap(s: Session, roadmap_id: UUID | str, org: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,11 @@
 """The officials' and the auditor's jobs in a real browser (issue 21): a school puts a best
-practice forward and the municipality publishes it; the municipality keeps its roadmap with an
-evidence document, awards a mentor and reads its territory's documents; the auditor follows a
-pair's trail in Russian; and every page of the journey fits a 375 px phone screen."""
+practice forward and the municipality publishes it; the school nominates a mentor for «Наставник
+года», the municipality decides and downloads the award order, and the winner shows in the
+bank; the municipality publishes a «Школа наставников» material, the mentor marks it and the
+curator confirms it; the municipality keeps its roadmap with an evidence document, awards a
+mentor and reads its territory's documents; the auditor follows a pair's trail in Russian; the
+region decides the regional stage and keeps its reporting calendar; and every page of the
+journey fits a 375 px phone screen."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import io
 import re
 from datetime import date, timedelta
 
+import httpx
 from docx import Document
 from playwright.sync_api import Page, expect
 
@@ -19,6 +24,7 @@ from tests.e2e.portal.test_portal import form_pairs
 MUNICIPALITY = "demo/m-berezovsky"
 SCHOOL_1 = "demo/m-berezovsky/school-1"
 PRACTICE = "Клуб «Старший друг» для пятиклассников"
+MATERIAL = "Первая встреча с наставляемым"
 
 
 def municipal_roadmap(soon: date, later: date) -> bytes:
@@ -54,6 +60,18 @@ def test_officials_and_the_auditor_do_their_jobs_in_russian_at_any_width(page: P
     expect(page.locator(".success")).to_contain_text("направлена на рассмотрение")
     expect(page.locator(".card")).to_contain_text("на рассмотрении")
     shot(page, "40-school-submits-practice")
+
+    # --- and nominates its mentor for «Наставник года» --------------------------------------------
+    page.get_by_role("navigation", name="Основное меню").get_by_role("link", name="Наставник года").click()
+    nominee = page.locator("#mentor_id option").nth(1).inner_text()
+    nominee_id = page.locator("#mentor_id option").nth(1).get_attribute("value")
+    page.get_by_label("Наставник", exact=True).select_option(label=nominee)
+    page.get_by_label("Обоснование: чего добился наставник и его наставляемые").fill(
+        "Создала клуб «Старший друг»: сорок пятиклассников прошли адаптацию без пропусков.")
+    page.get_by_role("button", name="Выдвинуть на конкурс").click()
+    expect(page.locator(".success")).to_contain_text("Наставник выдвинут на конкурс")
+    expect(page.locator("article.nomination", has_text=nominee)).to_contain_text("выдвинут")
+    shot(page, "40a-school-nominates-mentor")
     page.get_by_role("button", name="Выйти").click()
 
     # --- the municipality publishes it and finds it in the bank ----------------------------------
@@ -70,6 +88,50 @@ def test_officials_and_the_auditor_do_their_jobs_in_russian_at_any_width(page: P
     page.get_by_role("button", name="Найти").click()
     expect(page.locator("#bank-h ~ article.practice", has_text=PRACTICE)).to_be_visible()
     shot(page, "42-practice-bank-search")
+
+    # --- «Школа наставников»: the municipality publishes a material for its mentors ---------------
+    menu.get_by_role("link", name="Школа наставников").click()
+    page.get_by_text("Опубликовать материал").click()
+    page.get_by_label("Форма наставничества").select_option("Ученик – ученик")
+    page.get_by_label("Название материала").fill(MATERIAL)
+    page.get_by_label("Содержание: что изучить и что сделать").fill(
+        "Видеолекция о знакомстве с наставляемым и памятка с вопросами для первой встречи.")
+    page.get_by_role("button", name="Опубликовать", exact=True).click()
+    expect(page.locator(".success")).to_contain_text("Материал опубликован")
+    expect(page.locator("article.material", has_text=MATERIAL)).to_be_visible()
+    shot(page, "42c-municipal-publishes-training")
+    # The mentor marks it completed from their own account (participants' pages are another journey).
+    mentor_token = system.token(Role.PARTICIPANT, SCHOOL_1, user=str(nominee_id))
+    with httpx.Client(base_url=system.url, timeout=60,
+                      headers={"Authorization": f"Bearer {mentor_token}"}) as api:
+        material = next(m for m in api.get("/documents/training/materials").json()
+                        if m["title"] == MATERIAL)
+        api.post(f"/documents/training/materials/{material['id']}/completed").raise_for_status()
+
+    # --- «Наставник года»: the municipality shortlists, decides and issues the award order --------
+    menu.get_by_role("link", name="Наставник года").click()
+    nomination = page.locator("article.nomination", has_text=nominee)
+    expect(nomination).to_contain_text("Средняя общеобразовательная школа № 1")
+    expect(nomination).to_contain_text("сорок пятиклассников")
+    nomination.get_by_role("button", name=re.compile("^В короткий список")).click()
+    expect(page.locator(".success")).to_contain_text("включено в короткий список")
+    expect(nomination).to_contain_text("в коротком списке муниципалитета")
+    nomination.get_by_label("Комментарий к решению").fill("Лучший результат округа")
+    nomination.get_by_role("button", name=re.compile("^Признать победителем")).click()
+    expect(nomination).to_contain_text("победитель муниципального этапа")
+    page.locator("#nomination-position").fill("Начальник управления образования")
+    page.locator("#nomination-name").fill("Орлова Анна Петровна")
+    shot(page, "42a-municipal-decides-nomination")
+    page.get_by_role("button", name="Сформировать приказ о награждении").click()
+    expect(page.locator(".success")).to_contain_text("Приказ о поощрении сформирован")
+    with page.expect_download() as download:
+        page.locator("table.documents tbody tr").first.get_by_role("link", name=re.compile("DOCX")).click()
+    order = docx_text(download.value.path())
+    assert nominee in order and "победитель муниципального этапа конкурса «Наставник года»" in order
+    menu.get_by_role("link", name="Лучшие практики").click()
+    winner = page.locator("article.winner", has_text=nominee)
+    expect(winner).to_contain_text("победитель муниципального этапа")
+    shot(page, "42b-winner-in-practice-bank")
 
     # --- an award order for a school's mentor, downloaded -------------------------------------------
     school = system.organisation(SCHOOL_1)
@@ -95,6 +157,7 @@ def test_officials_and_the_auditor_do_their_jobs_in_russian_at_any_width(page: P
     expect(page.locator(".success")).to_contain_text("Приказ о поощрении сформирован")
     rows = page.locator("table.documents tbody tr")
     expect(rows.first).to_contain_text("Берёзовский")  # the organisation column names the issuer
+    expect(rows.first.locator("code.copyable")).to_have_text(re.compile(r"^[0-9a-f-]{36}$"))  # for the trail
     with page.expect_download() as download:
         rows.first.get_by_role("link", name=re.compile("DOCX")).click()
     assert mentor_name.split()[0] in docx_text(download.value.path())
@@ -134,6 +197,19 @@ def test_officials_and_the_auditor_do_their_jobs_in_russian_at_any_width(page: P
     shot(page, "45-municipal-roadmap")
     page.get_by_role("button", name="Выйти").click()
 
+    # --- the school's curator confirms the mentor's training: a figure of the catalogue ----------
+    sign_in(page, system, "curator-school-1")
+    page.get_by_role("navigation", name="Основное меню").get_by_role("link", name="Школа наставников").click()
+    waiting = page.locator("form.completion", has_text=nominee)
+    expect(waiting).to_contain_text(MATERIAL)
+    waiting.get_by_role("button", name=re.compile("^Подтвердить")).click()
+    expect(page.locator(".success")).to_contain_text("Прохождение обучения подтверждено")
+    expect(page.locator("form.completion", has_text=nominee)).to_have_count(0)
+    shot(page, "45a-curator-confirms-training")
+    page.get_by_role("navigation", name="Основное меню").get_by_role("link", name="Мониторинг").click()
+    expect(page.locator("main")).to_contain_text("Доля наставников, прошедших обучение в «Школе наставников»")
+    page.get_by_role("button", name="Выйти").click()
+
     # --- the auditor follows a pair's trail in Russian ------------------------------------------
     with system.api(Role.CURATOR, SCHOOL_1) as api:
         pair = form_pairs(api, school, 1)[0]
@@ -153,13 +229,34 @@ def test_officials_and_the_auditor_do_their_jobs_in_russian_at_any_width(page: P
     assert re.fullmatch(r"\d\d\.\d\d\.\d{4} \d\d:\d\d", when), when
     expect(page.locator(".record-id code")).to_have_text(pair)
     shot(page, "46-auditor-trail-russian")
+    page.context.clear_cookies()
+
+    # --- the region decides the regional stage and keeps its reporting calendar ------------------
+    sign_in(page, system, "regional")
+    menu = page.get_by_role("navigation", name="Основное меню")
+    menu.get_by_role("link", name="Наставник года").click()
+    finalist = page.locator("article.nomination", has_text=nominee)
+    expect(finalist).to_contain_text("победитель муниципального этапа")
+    finalist.get_by_role("button", name=re.compile("^Признать победителем")).click()
+    expect(page.locator("article.nomination", has_text=nominee)).to_contain_text(
+        "победитель регионального этапа")
+    menu.get_by_role("link", name="Отчётность").click()
+    page.get_by_role("link", name=re.compile("^Календарь отчётности")).click()
+    deadlines = page.get_by_label("Сроки отчётов (ДД.ММ через запятую)").first
+    expect(deadlines).to_have_value(re.compile(r"^\d\d\.\d\d(, \d\d\.\d\d)*$"))
+    page.get_by_role("button", name="Сохранить календарь").click()
+    expect(page.locator(".success")).to_contain_text("Календарь отчётности сохранён")
+    shot(page, "46a-regional-calendar")
+    page.context.clear_cookies()
 
     # --- every page of the journey fits a phone ---------------------------------------------------
     phone_pages = {
         "auditor": ["/auditor", f"/auditor/trail?record={pair}", "/dashboard",
-                    f"/dashboard?org={MUNICIPALITY}", "/practices", "/territory/documents"],
+                    f"/dashboard?org={MUNICIPALITY}", "/practices", "/territory/documents", "/nominations"],
         "municipal-berezovsky": ["/dashboard", "/practices", "/territory/documents", "/awards",
-                                 f"/awards?org={SCHOOL_1}", "/roadmap", "/reports", "/reports/upward"]}
+                                 f"/awards?org={SCHOOL_1}", "/roadmap", "/reports", "/reports/upward",
+                                 "/nominations", "/training"],
+        "regional": ["/nominations", "/calendar", "/training"]}
     for login, urls in phone_pages.items():
         page.set_viewport_size({"width": 1280, "height": 900})
         sign_in(page, system, login)

@@ -375,7 +375,9 @@ def test_a_school_year_at_three_levels(year: Year) -> None:  # noqa: PLR0915 - o
                               # A's 0/5 would give B's 0/2 (complementary suppression).
                               "young_teachers_mentees": (HIDDEN, HIDDEN, None, None),
                               "enterprises_mentors": (0, 0, None, None),
-                              "participants_satisfied": (5, 6, 0.8333, True)}
+                              "participants_satisfied": (5, 6, 0.8333, True),
+                              # no training confirmed, and fewer than 5 mentors: hidden
+                              "mentors_trained": (HIDDEN, HIDDEN, None, None)}
     young_a = next(k for k in school_a["kpis"] if k["code"] == "young_teachers_mentees")
     assert young_a["suppressed"] and young_a["reason"] == "complementary"
 
@@ -405,7 +407,9 @@ def test_a_school_year_at_three_levels(year: Year) -> None:  # noqa: PLR0915 - o
                         "students_mentors": (1, 15, 0.0667, False),
                         "young_teachers_mentees": (0, 7, 0.0, False),
                         "enterprises_mentors": (1, 5, 0.2, True),
-                        "participants_satisfied": (5, 6, 0.8333, True)}
+                        "participants_satisfied": (5, 6, 0.8333, True),
+                        # five mentors, but hidden by the disclosure control with its units
+                        "mentors_trained": (HIDDEN, HIDDEN, None, None)}
     assert [u["scope"] for u in m1["units"]] == ["demo/m1/employer-1", A, B]
     assert next(u for u in m1["units"] if u["scope"] == A)["meetings.held"] == 8
 

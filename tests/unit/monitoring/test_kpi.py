@@ -78,10 +78,13 @@ def kpis_by_level(catalogue: kpi.Catalogue, level: str) -> dict[str, list[Share]
             for scope, figures in sorted(totals.items()) if levels[scope] == level}
 
 
-def test_default_catalogue_has_the_five_kpis_of_the_target_model(catalogue: kpi.Catalogue) -> None:
+def test_default_catalogue_has_the_five_kpis_of_the_target_model_and_the_trained_mentors(
+        catalogue: kpi.Catalogue) -> None:
     assert [i.code for i in catalogue.indicators] == [
         "students_mentees", "students_mentors", "young_teachers_mentees", "enterprises_mentors",
-        "participants_satisfied"]
+        "participants_satisfied", "mentors_trained"]
+    trained = catalogue.get("mentors_trained")
+    assert (trained.numerator, trained.denominator) == ("mentors.trained", "mentors")
     first = catalogue.get("students_mentees")
     assert (first.numerator, first.denominator, first.target) == (
         "mentees.students_10_19", "contingent.students_10_19", 0.70)
@@ -195,7 +198,7 @@ def test_region_adds_its_own_indicator_and_changes_settings(tmp_path: Path) -> N
         encoding="utf-8")
     catalogue = kpi.load_catalogue(overlay)
     assert [i.code for i in catalogue.indicators][-1] == "teachers_mentees"
-    assert len(catalogue.indicators) == 6
+    assert len(catalogue.indicators) == 7  # the default six and the region's own
     schools = kpis_by_level(catalogue, "organisation")
     # target lowered to 50 %: s2's 64 % now meets it
     assert by_code(schools["demo/m1/s2"])["students_mentees"].met is True

@@ -19,11 +19,15 @@ PORTAL = Path(services.portal.__file__).parent
 SCHOOL = {"id": "00000000-0000-0000-0000-00000000000a", "path": "demo/m1/school-1", "name": "Школа № 1",
           "kind": "school", "parent_id": "00000000-0000-0000-0000-00000000000b"}
 MENUS = {
-    Role.CURATOR: ["/", "/bases", "/surveys", "/dashboard", "/reports", "/practices"],
-    Role.MUNICIPAL: ["/dashboard", "/reports", "/roadmap", "/territory/documents", "/practices"],
-    Role.REGIONAL: ["/dashboard", "/reports", "/auditor", "/roadmap", "/territory/documents", "/practices"],
-    Role.AUDITOR: ["/dashboard", "/reports", "/auditor", "/territory/documents", "/practices"],
-    Role.PARTICIPANT: ["/my"],
+    Role.CURATOR: ["/", "/bases", "/surveys", "/dashboard", "/reports", "/practices", "/nominations",
+                   "/training"],
+    Role.MUNICIPAL: ["/dashboard", "/reports", "/roadmap", "/territory/documents", "/practices",
+                     "/nominations", "/training"],
+    Role.REGIONAL: ["/dashboard", "/reports", "/auditor", "/roadmap", "/territory/documents",
+                    "/practices", "/nominations", "/training"],
+    Role.AUDITOR: ["/dashboard", "/reports", "/auditor", "/territory/documents", "/practices",
+                   "/nominations"],
+    Role.PARTICIPANT: ["/my", "/training"],
 }
 SCOPES = {Role.CURATOR: SCHOOL["path"], Role.MUNICIPAL: "demo/m1"}
 

@@ -193,6 +193,7 @@ def test_a_school_submits_and_the_municipality_publishes(portal: PortalUnderTest
                 "tags": ["адаптация"], "status": "submitted", "comment": ""}
     portal.api.on("POST", "/documents/practices", practice, status=201)
     portal.api.on("GET", "/documents/practices", [practice])
+    portal.api.on("GET", "/documents/nominations/winners", [])
     portal.api.on("GET", "/registry/organisations", [MUNICIPALITY, SCHOOL_5])
     school = portal.client(Role.CURATOR, SCHOOL_5["path"])
     sent = school.post("/practices", data={"practice_title": "Клуб", "description": practice["description"],
@@ -216,6 +217,7 @@ def test_a_school_submits_and_the_municipality_publishes(portal: PortalUnderTest
 
 def test_the_bank_is_searched_with_the_users_words(portal: PortalUnderTest) -> None:
     portal.api.on("GET", "/documents/practices", [])
+    portal.api.on("GET", "/documents/nominations/winners", [])
     portal.api.on("GET", "/registry/organisations", [])
     page = portal.client(Role.AUDITOR, "demo").get("/practices", params={"q": "клуб", "tag": "адаптация"})
     assert page.status_code == 200 and "По запросу ничего не найдено" in page.text

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from services.portal.pages import roadmaps
-from services.portal.pages.roadmaps import days_phrase, item_view, roadmap_view
+from services.portal.pages.roadmaps import days_phrase, deadline_counts, item_view, roadmap_view
 from shared.auth import Role
 from tests.unit.portal.conftest import PortalUnderTest
 
@@ -70,6 +70,9 @@ def test_items_read_late_or_due_soon_from_their_dates() -> None:
         {"due_date": "2025-09-30", "status": "planned", "evidence_document_id": None},
         {"due_date": "2026-05-31", "status": "done", "evidence_document_id": DOC["id"]}]), TODAY)
     assert missed["late"] and missed["late_since"] == date(2025, 9, 30) and missed["next_due"] is None
+    # «Выполнено» counts each year of a recurring item: one year done of two shows, the item stays open.
+    assert deadline_counts([annual, item_view(item("12", "Приказ", [], "done"), TODAY)]) == {
+        "deadlines": 3, "deadlines_done": 2}
 
 
 @pytest.fixture
@@ -184,3 +187,18 @@ def test_a_roadmap_of_another_organisation_is_not_changed_from_this_page(school:
     assert school.api.sent("PUT", f"/documents/roadmaps/{RID}/items/2") == []
     bad = school.client().post(f"{PAGE}/{RID}/items/2", data={"status": "overdue"})
     assert bad.status_code == 422 and "Состояние" in bad.text
+
+
+def test_each_deadline_of_a_recurring_item_shows_its_own_mark(school: PortalUnderTest) -> None:
+    state = roadmap()
+    state["items"][2]["due_statuses"] = [
+        {"due_date": "2025-09-30", "status": "done", "evidence_document_id": DOC["id"]},
+        {"due_date": "2026-05-31", "status": "planned", "evidence_document_id": None}]
+    school.api.on("GET", f"/documents/roadmaps/{RID}", state)
+    html = school.client().get(PAGE).text
+    annual = row(html, "3")
+    assert "30.09.2025</time> — выполнено" in annual and "подтверждение № 12" in annual
+    assert "31.05.2026</time> — запланировано" in annual
+    # one of its two deadlines done: the count of deadlines says so, the item stays open
+    assert '<dd data-count="done">1 из 5</dd>' in html
+    assert '<dd data-count="deadlines-done">2 из 6</dd>' in html

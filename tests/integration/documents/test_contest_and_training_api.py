@@ -1,0 +1,56 @@
+"""«Наставник года» and «Школа наставников» through the HTTP API with the registry behind it:
+the award order of the municipal stage names the winner the registry knows; the events on the
+bus carry ids, never the justification; a confirmed training is the curator's to give."""
+
+from __future__ import annotations
+
+import io
+
+from docx import Document
+
+from shared.auth import Role
+from tests.integration.documents.conftest import ISSUER, SCHOOL_A, System, register
+
+WHY = "Создала клуб «Старший друг»: сорок пятиклассников прошли адаптацию"
+
+
+def test_a_nomination_decided_by_the_municipality_makes_its_award_order(system: System) -> None:
+    mentor = register(system, "mentor", "school-a", "Кузнецова", "Мария", "Андреевна", "1980-03-04")
+    nominated = system.post("/documents/nominations", {
+        "org": SCHOOL_A, "mentor_id": mentor, "school_year": "2023-2024", "justification": WHY})
+    assert nominated.status_code == 201, nominated.text
+    nomination = nominated.json()["id"]
+    decided = system.post(f"/documents/nominations/{nomination}/decision",
+                          {"stage": "municipality", "decision": "winner"}, Role.MUNICIPAL, "demo/m1")
+    assert decided.status_code == 200 and decided.json()["status"] == "municipal_winner"
+    order = system.post("/documents/nominations/award-order", {
+        **ISSUER, "org": "demo/m1", "school_year": "2023-2024"}, Role.MUNICIPAL, "demo/m1")
+    assert order.status_code == 201, order.text
+    docx = system.client.get(f"/documents/{order.json()['id']}/docx",
+                             headers=system.headers(Role.MUNICIPAL, "demo/m1"))
+    document = Document(io.BytesIO(docx.content))
+    text = " ".join(c.text for t in document.tables for r in t.rows for c in r.cells)
+    assert "Кузнецова Мария Андреевна" in text and "«Наставник года»" in text
+    winners = system.get("/documents/nominations/winners", Role.CURATOR, "demo/m2/school-c").json()
+    assert [w["mentor_id"] for w in winners] == [mentor]
+    on_bus = [e for e in system.published() if e.type.startswith("Nomination")]
+    assert [e.type for e in on_bus] == ["NominationSubmitted", "NominationDecided"]
+    assert all(WHY not in e.model_dump_json() for e in on_bus)
+
+
+def test_a_mentors_training_is_confirmed_by_the_curator_of_the_school(system: System) -> None:
+    mentor = register(system, "mentor", "school-a", "Орлова", "Анна", "Петровна", "1985-05-06")
+    material = system.post("/documents/training/materials", {
+        "org": "demo/m1", "form": "Учитель – ученик", "title": "Первая встреча",
+        "description": "Памятка наставнику о первой встрече"}, Role.MUNICIPAL, "demo/m1").json()
+    marked = system.client.post(f"/documents/training/materials/{material['id']}/completed",
+                                headers=system.headers(Role.PARTICIPANT, SCHOOL_A, mentor))
+    assert marked.status_code == 200 and marked.json()["confirmed"] is False
+    completion = marked.json()["id"]
+    refused = system.post(f"/documents/training/completions/{completion}/confirm", {},
+                          Role.MUNICIPAL, "demo/m1")
+    assert refused.status_code == 403
+    confirmed = system.post(f"/documents/training/completions/{completion}/confirm", {})
+    assert confirmed.status_code == 200 and confirmed.json()["confirmed"] is True
+    on_bus = [e.type for e in system.published() if e.type.startswith("Training")]
+    assert on_bus == ["TrainingMaterialPublished", "TrainingCompleted", "TrainingConfirmed"]
