@@ -82,7 +82,7 @@ class MonitoringRuntime:
                                          self.questionnaires, self.clock)
         self.audit_service = AuditService(settings, self.audit, self.head_loop, self.fold_settings)
         self.projections: list[Projection] = projections(self.audit.store)
-        tail = DashboardTail(self.dashboards)
+        self.tail = tail = DashboardTail(self.dashboards)
         self.loops: list[Loop] = [
             lambda nc, _js, stop: self.head_loop.run(nc, stop),
             lambda _nc, _js, stop: supervise("monitoring-dashboards", tail.run, stop),
@@ -123,7 +123,9 @@ class MonitoringRuntime:
         for projection in self.projections:
             # A pull waiting for messages returns when its batch is full or it expires (0.5 s):
             # a small batch keeps an event's way to the dashboards short at a steady rate.
-            runner = ConsumerRunner(self.engine, js, projection, batch=CONSUMER_BATCH)
+            # Whatever the feeder appended to the audit log, the dashboards fold at once.
+            runner = ConsumerRunner(self.engine, js, projection, batch=CONSUMER_BATCH,
+                                    on_commit=self.tail.wake)
             self.runners[projection.name] = runner
             tasks.append(asyncio.create_task(supervise(f"monitoring-{projection.name}", runner.run,
                                                        stop),
