@@ -125,7 +125,7 @@ class MonitoringRuntime:
             # a small batch keeps an event's way to the dashboards short at a steady rate.
             # Whatever the feeder appended to the audit log, the dashboards fold at once.
             runner = ConsumerRunner(self.engine, js, projection, batch=CONSUMER_BATCH,
-                                    on_commit=self.tail.wake)
+                                    on_commit=self._appended)
             self.runners[projection.name] = runner
             tasks.append(asyncio.create_task(supervise(f"monitoring-{projection.name}", runner.run,
                                                        stop),
@@ -137,6 +137,11 @@ class MonitoringRuntime:
         applied = {name: runner.applied_total for name, runner in self.runners.items()}
         applied["dashboards"] = self.dashboards.applied_total
         return applied
+
+    def _appended(self) -> None:
+        self.tail.wake()
+        if self.checkpoints is not None:
+            self.checkpoints.written()
 
     def health(self) -> dict[str, Any]:
         return {"log_size": self.audit.size(), "signed_size": self.head_loop.signed_size,
