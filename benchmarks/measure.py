@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 
-from benchmarks.bench_matching import run_benchmark
 from benchmarks.system import REGION, System
 from services.demo import plan_region, to_csv
 from services.demo_activity import Clients
@@ -256,6 +255,10 @@ def match_quality(mentees: int, mentors: int) -> dict[str, Any]:
     """The matching core against an exact solver on the synthetic municipality of
     ``benchmarks/bench_matching.py``: the pairing's pools cannot be read from outside, so
     where the API's answer is not proved exact this is the measure of its quality."""
+    # Imported here: ``nastavnik`` loads this module with its plugin commands, and numpy with
+    # it would sit in every ``nastavnik up`` process.
+    from benchmarks.bench_matching import run_benchmark
+
     figures = run_benchmark(mentees, mentors, seed=1)
     return {"match_core_score_vs_exact": figures["match_score_vs_exact"],
             "match_exact_scope": figures["exact_scope"],

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import socket
 import sys
@@ -42,6 +43,10 @@ RUNTIMES: dict[str, Callable[[Settings], ServiceRuntime]] = {
 }
 SERVICES = tuple(RUNTIMES)
 
+#: How often an embedded relay looks for events it was not woken for (none, in one process).
+EMBEDDED_RELAY_FALLBACK_SECONDS = 2.0
+
+
 def settings_for(data_dir: Path, **overrides: Any) -> Settings:
     return Settings(data_dir=data_dir, **overrides)
 
@@ -53,7 +58,13 @@ def embedded_settings(data_dir: Path, **overrides: Any) -> Settings:
     X-Forwarded-For, proving with ``shared.middlewares.FORWARDED_BY_HEADER`` that it is the
     portal. The loopback itself is not trusted as a proxy: any local process reaches it and
     could choose its throttle address. ``NASTAVNIK_TRUSTED_PROXIES`` names real proxies.
+
+    Every service stores its events in this process and wakes its relay when it does: the
+    relays' look at the store is only a fallback here, every ``EMBEDDED_RELAY_FALLBACK_SECONDS``
+    (five looks a second at each of four stores and streams were most of an idle system's CPU).
     """
+    if "relay_idle_seconds" not in overrides and "NASTAVNIK_RELAY_IDLE_SECONDS" not in os.environ:
+        overrides["relay_idle_seconds"] = EMBEDDED_RELAY_FALLBACK_SECONDS
     return settings_for(data_dir, **overrides)
 
 

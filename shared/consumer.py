@@ -24,7 +24,7 @@ import re
 import time
 import uuid
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -133,8 +133,12 @@ class ConsumerRunner:
     def __init__(self, engine: sa.Engine, js: JetStreamContext, projection: Projection,
                  batch: int = 500, filter_subject: str | None = None,
                  ack_wait: float = ACK_WAIT_SECONDS, gap_wait: float = GAP_WAIT_SECONDS,
-                 keyring: signing.Keyring | None = None) -> None:
+                 keyring: signing.Keyring | None = None,
+                 on_commit: Callable[[], None] | None = None) -> None:
         self.engine = engine
+        #: Called on the loop after a batch's commit applied events: a follower of the read
+        #: model (the dashboards follow the audit log) wakes then instead of polling.
+        self.on_commit = on_commit
         self.keyring = keyring or signing.current()
         self.progress_at = time.monotonic()
         self.failing: str | None = None
@@ -359,6 +363,8 @@ class ConsumerRunner:
                         continue
                     applied += result
                     self.applied_total += result
+                    if result and self.on_commit is not None:
+                        self.on_commit()
                     position = chain[-1][0]
                 # Everything at or below the position is in the read model: done with.
                 for _, message in (item for item in held if item[0] <= position):

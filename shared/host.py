@@ -110,7 +110,7 @@ def create_app(settings: Settings, runtimes: Sequence[ServiceRuntime]) -> FastAP
     app.state.settings = settings
     install_error_handlers(app)
     document_errors(app)
-    app.middleware("http")(metrics.observe_request)
+    app.add_middleware(metrics.RequestMetrics)
     # Added last = outermost: a 429 from the limiter still gets the security headers.
     app.add_middleware(InputGuardMiddleware)
     app.add_middleware(RateLimitMiddleware)

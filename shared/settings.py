@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     login_lockout_seconds: int = 15 * 60
     #: The first wait; it doubles with every further failure.
     login_delay_base_seconds: float = 2.0
-    #: Password hashes computed at once (argon2: 64 MiB, ~0.2 s of CPU); 0: one per CPU core.
+    #: Password hashes computed at once (argon2: 19 MiB, ~25 ms of CPU); 0: one fewer than the cores.
     login_hash_concurrency: int = 0
     #: Sign-in attempts one client address may make per window, whatever the login.
     login_address_attempts: int = 30

@@ -43,39 +43,49 @@ from shared.settings import Settings
 
 
 class _VerifiedTokens:
-    """Tokens of the regional SSO already verified by a route: (caller, expiry) by digest.
+    """Tokens already verified, with what they proved, by digest until they expire.
 
-    Verifying an SSO token may need the issuer's keys over the network, which the limiter must
-    not wait for on the event loop; a token the routes verified once is recognised here until it
-    expires. Bounded, least recently used first out.
+    For the regional SSO's tokens (the caller): verifying one may need the issuer's keys over
+    the network, which the limiter must not wait for on the event loop; a token the routes
+    verified once is recognised here until it expires. For our own (claims and actor): every
+    request of a session carries the same token, and the limiter and the route each checked its
+    signature, claims and scope anew. Bounded, least recently used first out.
     """
 
     def __init__(self, max_entries: int = 10_000) -> None:
         self.max_entries = max_entries
-        self._entries: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[Any, float]] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
     def _digest(token: str) -> str:
         return hashlib.sha256(token.encode()).hexdigest()
 
-    def remember(self, token: str, caller: str, expires_at: float) -> None:
+    def remember(self, token: str, proved: Any, expires_at: float) -> None:
         digest = self._digest(token)
         with self._lock:
-            self._entries[digest] = (caller, expires_at)
+            self._entries[digest] = (proved, expires_at)
             self._entries.move_to_end(digest)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
 
-    def caller(self, token: str) -> str | None:
+    def proved(self, token: str) -> Any | None:
+        """What the token proved, or None: never verified here, forgotten, or expired."""
         with self._lock:
             found = self._entries.get(self._digest(token))
         if found is None or found[1] <= time.time():
             return None
         return found[0]
 
+    def caller(self, token: str) -> str | None:
+        proved = self.proved(token)
+        return None if proved is None else str(proved)
+
 
 _sso_tokens = _VerifiedTokens()
+#: Keyed by the secret with the token: a token verified under one secret proves nothing under
+#: another (a test's, or one rotated).
+_own_tokens = _VerifiedTokens()
 
 
 class RevokedTokens:
@@ -107,16 +117,33 @@ class RevokedTokens:
 REVOKED = RevokedTokens()
 
 
+def _own_token(token: str, secret: str) -> tuple[dict[str, Any], Actor] | None:
+    """Claims and actor of one of our tokens verified before and not expired, else None. Its
+    revocation is checked on every use all the same: a logout takes effect at once."""
+    found = _own_tokens.proved(f"{secret}\x00{token}")
+    if found is not None and found[0]["jti"] in REVOKED:
+        raise DomainError("TOKEN_REVOKED", "Сеанс завершён, войдите снова", 401)
+    return found
+
+
+def _verified_own(token: str, secret: str) -> tuple[dict[str, Any], Actor]:
+    found = _own_token(token, secret)
+    if found is None:
+        claims = read_claims(token, secret)
+        found = (claims, actor_of_claims(claims))
+        if claims["jti"] in REVOKED:
+            raise DomainError("TOKEN_REVOKED", "Сеанс завершён, войдите снова", 401)
+        _own_tokens.remember(f"{secret}\x00{token}", found, float(claims["exp"]))
+    return found
+
+
 def own_token_claims(token: str, secret: str) -> dict[str, Any]:
     """Verified claims of one of our tokens that nobody logged out (401 ``TOKEN_REVOKED``)."""
-    claims = read_claims(token, secret)
-    if claims["jti"] in REVOKED:
-        raise DomainError("TOKEN_REVOKED", "Сеанс завершён, войдите снова", 401)
-    return claims
+    return _verified_own(token, secret)[0]
 
 
 def read_own_token(token: str, secret: str) -> Actor:
-    return actor_of_claims(own_token_claims(token, secret))
+    return _verified_own(token, secret)[1]
 
 
 def _caller_of(actor: Actor) -> str:
@@ -125,6 +152,12 @@ def _caller_of(actor: Actor) -> str:
 
 def verified_caller(token: str, secret: str) -> str | None:
     """The caller a token proves, or None when it proves nothing (forged, expired, unknown SSO)."""
+    try:
+        known = _own_token(token, secret)
+    except DomainError:
+        return None
+    if known is not None:
+        return _caller_of(known[1])
     try:
         algorithm = jwt.get_unverified_header(token).get("alg")
     except jwt.InvalidTokenError:
@@ -135,7 +168,6 @@ def verified_caller(token: str, secret: str) -> str | None:
         return _caller_of(read_own_token(token, secret))
     except DomainError:
         return None
-
 
 
 class OidcVerifier:
@@ -196,6 +228,9 @@ def token_needs_network(token: str) -> bool:
 
 def actor_from_token(token: str, secret: str, settings: Settings | None = None) -> Actor:
     """Our own HS256 access tokens, or — when configured — the regional SSO's RS256 ones."""
+    known = _own_token(token, secret)
+    if known is not None:
+        return known[1]
     try:
         algorithm = jwt.get_unverified_header(token).get("alg")
     except jwt.InvalidTokenError as exc:

@@ -25,11 +25,10 @@ from shared.loops import periodic, supervise
 from shared.relay import OutboxRelay
 from shared.settings import Settings
 
-#: Drafts are also looked for on this clock, in case a wake-up came before the consumer's
-#: transaction committed.
-DRAFTS_SECONDS = 1.0
-#: Erasures are also looked for on this clock, for the same reason.
-ERASURE_SECONDS = 2.0
+#: Drafts and erasures are worked off when their consumer's commit wakes them; these clocks
+#: are only a fallback (looking every second or two was a good part of an idle system's CPU).
+DRAFTS_SECONDS = 30.0
+ERASURE_SECONDS = 30.0
 
 
 class DocumentsRuntime:
@@ -56,12 +55,12 @@ class DocumentsRuntime:
         self.service.on_stored = lambda: loop.call_soon_threadsafe(relay.notify)
         drafts_wake = asyncio.Event()
         inbox = ReportDueInbox(lambda: loop.call_soon_threadsafe(drafts_wake.set))
-        self.consumer = ConsumerRunner(self.service.engine, js, inbox)
+        self.consumer = ConsumerRunner(self.service.engine, js, inbox, on_commit=drafts_wake.set)
         erasure_wake = asyncio.Event()
         self.erasure_consumer = ConsumerRunner(
             self.service.engine, js,
             ConsentWithdrawnInbox(lambda: loop.call_soon_threadsafe(erasure_wake.set)),
-            filter_subject=CONSENT_WITHDRAWN_FILTER)
+            filter_subject=CONSENT_WITHDRAWN_FILTER, on_commit=erasure_wake.set)
         return [asyncio.create_task(relay.run(stop), name="documents-relay"),
                 asyncio.create_task(self.consumer.run(stop), name="documents-report-due"),
                 asyncio.create_task(periodic("documents-drafts", self.service.prepare_drafts,

@@ -9,7 +9,6 @@ A further read model joins ``projections`` (anything with ``name``, ``sources`` 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 
 from services.monitoring.audit.feeder import AuditFeeder
@@ -17,6 +16,7 @@ from services.monitoring.audit.store import AuditStore
 from services.monitoring.dashboards import DashboardProjector
 from shared.consumer import Projection
 from shared.logging import get_logger
+from shared.loops import wait_any
 from shared.memory import bulk_work
 
 log = get_logger(__name__)
@@ -28,11 +28,19 @@ def projections(audit: AuditStore) -> list[Projection]:
 
 
 class DashboardTail:
-    """The dashboards follow the audit log: whatever it appended is folded at once."""
+    """The dashboards follow the audit log: whatever it appended is folded at once.
 
-    def __init__(self, projector: DashboardProjector, idle: float = 0.02) -> None:
+    The feeder's runner calls ``wake`` after each commit; without one the log is looked at
+    every ``fallback`` seconds, for entries appended elsewhere (another replica's feeder)."""
+
+    def __init__(self, projector: DashboardProjector, fallback: float = 1.0) -> None:
         self.projector = projector
-        self.idle = idle
+        self.fallback = fallback
+        self._woken = asyncio.Event()
+
+    def wake(self) -> None:
+        """The log grew (called on the loop)."""
+        self._woken.set()
 
     def _fold(self) -> int:
         with bulk_work():
@@ -41,12 +49,15 @@ class DashboardTail:
     async def run(self, stop: asyncio.Event) -> None:
         frozen = False
         while not stop.is_set():
+            # Cleared before the fold: an append committed during it wakes the next one.
+            self._woken.clear()
             try:
                 folded = await asyncio.to_thread(self._fold)
             except Exception as exc:  # noqa: BLE001 - e.g. a locked database: retry from the position
                 log.warning("monitoring.dashboards_retry", error=repr(exc))
                 folded = 0
                 await asyncio.sleep(0.5)
+                self._woken.set()
             if not frozen and self.projector.position is not None:
                 # The fold's state is loaded (an object per pair: a million for a large region)
                 # and lives as long as the process, as do the libraries' objects: out of the
@@ -57,5 +68,4 @@ class DashboardTail:
                 gc.freeze()
                 frozen = True
             if not folded:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self.idle)
+                await wait_any(stop, self._woken, timeout=self.fallback)

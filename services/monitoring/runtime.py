@@ -88,7 +88,7 @@ class MonitoringRuntime:
         self.mail_wake = asyncio.Event()
         self.projections: list[Projection] = [*projections(self.audit.store),
                                               self.notifications.inbox]
-        tail = DashboardTail(self.dashboards)
+        self.tail = tail = DashboardTail(self.dashboards)
         self.loops: list[Loop] = [
             lambda nc, _js, stop: self.head_loop.run(nc, stop),
             lambda _nc, _js, stop: supervise("monitoring-dashboards", tail.run, stop),
@@ -138,7 +138,9 @@ class MonitoringRuntime:
         for projection in self.projections:
             # A pull waiting for messages returns when its batch is full or it expires (0.5 s):
             # a small batch keeps an event's way to the dashboards short at a steady rate.
-            runner = ConsumerRunner(self.engine, js, projection, batch=CONSUMER_BATCH)
+            # Whatever the feeder appended to the audit log, the dashboards fold at once.
+            runner = ConsumerRunner(self.engine, js, projection, batch=CONSUMER_BATCH,
+                                    on_commit=self._appended)
             self.runners[projection.name] = runner
             tasks.append(asyncio.create_task(supervise(f"monitoring-{projection.name}", runner.run,
                                                        stop),
@@ -150,6 +152,11 @@ class MonitoringRuntime:
         applied = {name: runner.applied_total for name, runner in self.runners.items()}
         applied["dashboards"] = self.dashboards.applied_total
         return applied
+
+    def _appended(self) -> None:
+        self.tail.wake()
+        if self.checkpoints is not None:
+            self.checkpoints.written()
 
     def health(self) -> dict[str, Any]:
         return {"log_size": self.audit.size(), "signed_size": self.head_loop.signed_size,

@@ -11,11 +11,11 @@ from uuid import UUID
 import sqlalchemy as sa
 from eventsourcing.application import Application
 
-from services.pairing import pools, views
+from services.pairing import matching, pools, views
 from services.pairing.commands import Objective, Scope
 from services.pairing.config import PairingConfig
 from services.pairing.domain import CONSENT_REASON, Pair
-from services.pairing.matching import Assignment, Score, Unmatched, stable_matching, suggest
+from services.pairing.matching import Assignment, Score, Unmatched
 from services.pairing.pool_reader import PoolReader, ResolvedScope
 from services.pairing.vault import PairingVault, PairText
 from shared.auth import (
@@ -75,7 +75,7 @@ class PairingQueries(PoolReader):
         resolved = self._scope_for_reading(actor, scope)
         mentees, mentors, unknown = self._candidates(resolved)
         chosen = objective or self.config.objective
-        result = suggest(mentees, mentors, resolved.form, self.config.weights, chosen)
+        result = matching.suggest(mentees, mentors, resolved.form, self.config.weights, chosen)
         return {"objective": chosen, "form": resolved.form.code, "form_title": resolved.form.title_ru,
                 "programme_id": str(resolved.programme_id) if resolved.programme_id else None,
                 "exact": result.exact, "total_score": result.total_score,
@@ -88,7 +88,7 @@ class PairingQueries(PoolReader):
         """Deferred acceptance on the preferences both sides named (scores break ties)."""
         resolved = self._scope_for_reading(actor, scope)
         mentees, mentors, unknown = self._candidates(resolved)
-        result = stable_matching(mentees, mentors, resolved.form, self.config.weights)
+        result = matching.stable_matching(mentees, mentors, resolved.form, self.config.weights)
         return {"method": "deferred_acceptance", "form": resolved.form.code,
                 "exact": result.exact, "total_score": result.total_score,
                 "paired": len(result.assignments), "mentees": len(mentees) + len(unknown),
@@ -99,7 +99,7 @@ class PairingQueries(PoolReader):
         """Every mentee of the scope still in the pool, with why no pair is suggested (or that one is)."""
         resolved = self._scope_for_reading(actor, scope)
         mentees, mentors, unknown = self._candidates(resolved)
-        result = suggest(mentees, mentors, resolved.form, self.config.weights, self.config.objective)
+        result = matching.suggest(mentees, mentors, resolved.form, self.config.weights, self.config.objective)
         pending = [Unmatched(a.mentee_id, SUGGESTION_PENDING,
                              "Есть предложение пары: ожидает подтверждения куратором")
                    for a in result.assignments]

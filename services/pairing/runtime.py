@@ -23,9 +23,9 @@ from shared.loops import periodic, supervise
 from shared.relay import OutboxRelay
 from shared.settings import Settings
 
-#: The consent inbox is worked off when the watcher wakes it, and this often in case a wake-up
-#: came before its commit.
-CONSENT_INTERVAL_SECONDS = 2.0
+#: The consent inbox is worked off when the watcher's commit wakes it; this clock is only a
+#: fallback (looking every two seconds was a good part of an idle system's CPU).
+CONSENT_INTERVAL_SECONDS = 30.0
 
 
 class PairingRuntime:
@@ -55,7 +55,7 @@ class PairingRuntime:
         self.pools = ConsumerRunner(self.service.engine, js, PoolsProjection())
         self.consent = ConsumerRunner(
             self.service.engine, js, ConsentWatch(lambda: loop.call_soon_threadsafe(wake.set)),
-            filter_subject=CONSENT_WITHDRAWN_FILTER)
+            filter_subject=CONSENT_WITHDRAWN_FILTER, on_commit=wake.set)
         # The documents service asks which pairs exist before it lists them in an order, for a
         # user its signed claims name; the answer is what that user may read of them, sealed.
         await serve_pairs(nc, self.service)

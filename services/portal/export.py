@@ -8,12 +8,13 @@ Excel or LibreOffice, not run in the official's spreadsheet (formula injection).
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
-from openpyxl.styles import Font
-from openpyxl.worksheet.worksheet import Worksheet
+if TYPE_CHECKING:
+    from openpyxl.worksheet.worksheet import Worksheet
+
+# openpyxl is imported where a sheet is made: it loads numpy, which an embedded system that
+# never exports would otherwise hold for good.
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -21,6 +22,8 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def literal(sheet: Worksheet, value: Any) -> Any:
     """A text as a cell of type string (openpyxl would store ``=...`` as a formula); control
     characters a spreadsheet cannot hold are dropped. Other values stay as they are."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+
     if not isinstance(value, str):
         return value
     cell = Cell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
@@ -34,6 +37,9 @@ def add_row(sheet: Worksheet, values: list[Any]) -> None:
 
 def dashboard_xlsx(current: dict[str, Any], figures: dict[str, Any], children: list[dict[str, Any]],
                    overdue: list[dict[str, Any]], kinds: dict[str, str]) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
     book = Workbook()
     sheet = book.active
     assert sheet is not None

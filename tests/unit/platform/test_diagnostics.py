@@ -61,8 +61,13 @@ def test_diagnostics_need_the_token_or_an_operator(client: TestClient, path: str
 
 
 def test_prometheus_scrapes_with_the_token(client: TestClient) -> None:
+    client.get("/live")
+    client.get("/no/such/page")
     scraped = client.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
     assert "nastavnik_request_seconds" in scraped.text
+    # Latency by route template and status; an unknown path is one label, not one per path.
+    assert 'method="GET",route="/live",status="200"' in scraped.text
+    assert 'route="unmatched",status="404"' in scraped.text
 
 
 def test_the_api_document_lists_every_error_status_with_one_schema(client: TestClient) -> None:

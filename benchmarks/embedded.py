@@ -1,0 +1,141 @@
+"""The embedded system (``nastavnik up``) as a process tree the workflow bench measures from
+outside: CPU summed over every process of the tree, resident memory summed at its peak.
+
+Read from ``/proc`` so that the bench needs no library of its own; Linux only, as the bench.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.system import SECRET, cpu_seconds
+from shared.nats_server import free_port
+
+
+def tree(pid: int) -> list[int]:
+    """``pid`` and every process below it (``nats-server`` is the embedded system's child)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    return found
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except FileNotFoundError:
+        pass
+    return 0.0
+
+
+@dataclass
+class Embedded:
+    """A running ``nastavnik up``: where its API answers, its CPU and its memory."""
+
+    process: subprocess.Popen[bytes]
+    api: str
+    data_dir: Path
+    peak_rss_mb: float = 0.0
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def cpu_seconds(self) -> float:
+        return sum(cpu_seconds(pid) for pid in tree(self.process.pid))
+
+    def rss_mb(self) -> float:
+        return sum(rss_mb(pid) for pid in tree(self.process.pid))
+
+    def watch_memory(self, every: float = 0.2) -> None:
+        """Samples the tree's total resident memory until stopped: the peak of the sum, which the
+        processes' own high-water marks (reached at different moments) would overstate."""
+        while not self._stop.wait(every):
+            self.peak_rss_mb = max(self.peak_rss_mb, self.rss_mb())
+
+    def health(self) -> dict[str, Any]:
+        return dict(httpx.get(f"{self.api}/health", timeout=30).raise_for_status().json()["services"])
+
+    def wait_quiet(self, timeout: float = 1800.0) -> int:
+        """Until every stored event is published and in the audit log and the dashboards.
+        Returns the events stored by every service."""
+        deadline = time.monotonic() + timeout
+        while True:
+            services = self.health()
+            stored = sum(int(s.get("stored", 0)) for s in services.values())
+            published = all(int(s.get("published", 0)) >= int(s.get("stored", 0))
+                            for s in services.values() if "published" in s)
+            monitoring = services["monitoring"]
+            logged = int(monitoring["log_size"])
+            if published and logged >= stored and int(monitoring["applied"]["dashboards"]) >= logged:
+                return stored
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the system did not settle: {services}")
+            time.sleep(0.05)
+
+    def idle_cpu_percent(self, seconds: float) -> float:
+        """Share of one core the quiet system uses over ``seconds``."""
+        before, started = self.cpu_seconds(), time.perf_counter()
+        time.sleep(seconds)
+        return 100 * (self.cpu_seconds() - before) / (time.perf_counter() - started)
+
+
+def bench_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    return {**os.environ, "NASTAVNIK_TOKEN_SECRET": SECRET, "NASTAVNIK_LOG_LEVEL": "WARNING",
+            # The load comes from a few bench clients at one address: the per-caller and
+            # per-address limits would measure themselves, not the system.
+            "NASTAVNIK_API_REQUESTS_PER_MINUTE": "0", "NASTAVNIK_LOGIN_ADDRESS_ATTEMPTS": "1000000",
+            **(extra or {})}
+
+
+@contextmanager
+def embedded(workdir: Path, demo: bool = False, timeout: float = 1800.0) -> Iterator[Embedded]:
+    """``nastavnik up`` (with the demo region if asked) until it answers; stopped on the way
+    out. Started as ``python -m services.cli`` so that the code under test is the one on
+    ``sys.path``."""
+    data_dir = workdir / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    args = [sys.executable, "-m", "services.cli", "up", "--data-dir", str(data_dir), "--port", str(port)]
+    log = (workdir / "up.log").open("ab")
+    process = subprocess.Popen([*args, *(["--demo"] if demo else [])], env=bench_env(),
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    system = Embedded(process, f"http://127.0.0.1:{port}", data_dir)
+    watcher = threading.Thread(target=system.watch_memory, daemon=True)
+    watcher.start()
+    try:
+        deadline = time.monotonic() + timeout
+        # With --demo the addresses are printed once the region is loaded.
+        while "API:" not in (workdir / "up.log").read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"nastavnik up did not start: {(workdir / 'up.log').read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield system
+    finally:
+        system._stop.set()
+        watcher.join()
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        log.close()
