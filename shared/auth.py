@@ -436,15 +436,18 @@ def require_head_signer(actor: Actor, region: str | None) -> None:
 # --- documents: who issues, who offers a practice to the bank and who reviews it ---------------
 
 def require_issuer(actor: Actor, path: OrgPath) -> None:
-    """Documents of ``path`` (orders, letters, reports, roadmaps and their marks) are issued by
-    whoever may write there: its curator, or the municipality or region above it."""
+    """Documents of ``path`` (orders, letters, reports, roadmaps, marks): whoever may write there."""
+    actor.require_write(path)
+
+
+def _require_curator_of(actor: Actor, path: OrgPath, refusal: str) -> None:
+    if actor.role is not Role.CURATOR:
+        raise forbidden(refusal)
     actor.require_write(path)
 
 
 def require_practice_author(actor: Actor, path: OrgPath) -> None:
-    if actor.role is not Role.CURATOR:
-        raise forbidden("Практику в банк предлагает куратор организации")
-    actor.require_write(path)
+    _require_curator_of(actor, path, "Практику в банк предлагает куратор организации")
 
 
 def can_review_practice(actor: Actor, path: OrgPath) -> bool:
@@ -461,14 +464,11 @@ def require_practice_reviewer(actor: Actor, path: OrgPath) -> None:
 
 def require_nominator(actor: Actor, path: OrgPath) -> None:
     """«Наставник года»: an organisation nominates its own mentors, through its curator."""
-    if actor.role is not Role.CURATOR:
-        raise forbidden("Наставника на конкурс выдвигает куратор его организации")
-    actor.require_write(path)
+    _require_curator_of(actor, path, "Наставника на конкурс выдвигает куратор его организации")
 
 
 def can_judge_nomination(actor: Actor, path: OrgPath, stage: str) -> bool:
-    """The municipal stage is judged by the municipality above the school (or the region for
-    it), the regional stage by the region only."""
+    """The municipal stage: the municipality above the school (or the region); the regional: the region."""
     role = Role.MUNICIPAL if stage == "municipality" else Role.REGIONAL
     if actor.role not in (role, Role.REGIONAL) or not actor.can_write(path):
         return False
@@ -476,8 +476,7 @@ def can_judge_nomination(actor: Actor, path: OrgPath, stage: str) -> bool:
 
 
 def require_training_publisher(actor: Actor, path: OrgPath) -> None:
-    """«Школа наставников»: materials are published by a municipality or the region, for its
-    own territory."""
+    """«Школа наставников»: a municipality or the region publishes for its own territory."""
     if actor.role not in (Role.MUNICIPAL, Role.REGIONAL) or path.organisation is not None:
         raise forbidden("Материалы школы наставников публикует муниципалитет или регион")
     actor.require_write(path)
@@ -493,9 +492,7 @@ def training_mentor(actor: Actor) -> UUID:
 
 def require_training_confirmer(actor: Actor, path: OrgPath) -> None:
     """A mentor's completion is confirmed by the curator of the mentor's organisation."""
-    if actor.role is not Role.CURATOR:
-        raise forbidden("Прохождение обучения подтверждает куратор организации наставника")
-    actor.require_write(path)
+    _require_curator_of(actor, path, "Прохождение обучения подтверждает куратор организации наставника")
 
 
 def require_nomination_judge(actor: Actor, path: OrgPath, stage: str) -> None:
