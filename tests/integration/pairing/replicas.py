@@ -38,8 +38,9 @@ def run_replica(settings: Settings, orders: Queue, start: Barrier, answers: Queu
                 clients: int = 4) -> None:
     """Start, take the attempts, wait for the other replicas, then send every attempt,
     ``clients`` at a time."""
-    app, services = replica_app(settings)
+    services: list[Any] = []
     try:
+        app, services = replica_app(settings)
         attempts: list[Attempt] = orders.get(timeout=240)
         start.wait(timeout=120)
 
