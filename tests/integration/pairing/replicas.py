@@ -17,6 +17,7 @@ from services.pairing.application import PairingService
 from services.registry.api import router as registry_router
 from services.registry.application import RegistryService
 from shared.settings import Settings
+from shared.store import schema_setup_lock
 from shared.web import install_error_handlers
 
 #: One attempt: (what, which, url, body, bearer token); its answer: (what, which, status, body).
@@ -26,7 +27,8 @@ Attempt = tuple[str, str, str, dict[str, Any], str]
 def replica_app(settings: Settings) -> tuple[FastAPI, list[Any]]:
     app = FastAPI()
     app.state.settings = settings
-    services: list[Any] = [RegistryService(settings), PairingService(settings)]
+    with schema_setup_lock(settings):  # as a host starts its services: one replica at a time
+        services: list[Any] = [RegistryService(settings), PairingService(settings)]
     app.state.registry, app.state.pairing = services
     install_error_handlers(app)
     app.include_router(registry_router)
