@@ -33,8 +33,11 @@ class EngineLocks(Protocol):
     def lock_view(self, conn: sa.Connection, key: str) -> None:
         """Until the transaction of ``conn`` ends, no other process catches the same view up."""
 
-    def hold(self, engine: sa.Engine, key: str) -> contextlib.AbstractContextManager[None]:
-        """One holder at a time across every process sharing ``engine``'s database."""
+    def hold(self, engine: sa.Engine, *keys: str,
+             shared: bool = False) -> contextlib.AbstractContextManager[None]:
+        """One holder of each key at a time across every process sharing ``engine``'s database,
+        the keys taken in the order given; ``shared``: any number of shared holders at once, but
+        none while one holds it alone."""
 
 
 #: The files SQLite keeps beside a database in WAL mode.
@@ -99,13 +102,17 @@ class Sqlite:
 
     @staticmethod
     @contextlib.contextmanager
-    def hold(engine: sa.Engine, key: str) -> Iterator[None]:
+    def hold(engine: sa.Engine, *keys: str, shared: bool = False) -> Iterator[None]:
         database = engine.url.database
         if not database or database == ":memory:":
             yield
             return
-        with open(f"{database}.commands.lock", "w") as lock_file:
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
+        folder = Path(database).parent / "locks"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        with contextlib.ExitStack() as files:
+            for key in keys:
+                lock_file = files.enter_context(open(folder / f"{key.strip('.')}.lock", "w"))
+                fcntl.flock(lock_file, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
             yield
 
 
@@ -168,15 +175,22 @@ class Postgres:
 
     @staticmethod
     @contextlib.contextmanager
-    def hold(engine: sa.Engine, key: str) -> Iterator[None]:
+    def hold(engine: sa.Engine, *keys: str, shared: bool = False) -> Iterator[None]:
+        kind = "_shared" if shared else ""
         with engine.connect() as conn:
-            conn.execute(sa.text("SELECT pg_advisory_lock(hashtext(current_schema() || :key))"),
-                         {"key": key})
+            taken = []
             try:
+                for key in keys:  # one statement each: the order is the caller's
+                    conn.execute(sa.text(
+                        f"SELECT pg_advisory_lock{kind}(hashtext(current_schema() || :key))"),
+                        {"key": key})
+                    taken.append(key)
                 yield
             finally:
-                conn.execute(sa.text("SELECT pg_advisory_unlock(hashtext(current_schema() || :key))"),
-                             {"key": key})
+                for key in reversed(taken):
+                    conn.execute(sa.text(
+                        f"SELECT pg_advisory_unlock{kind}(hashtext(current_schema() || :key))"),
+                        {"key": key})
                 conn.commit()
 
 

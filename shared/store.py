@@ -7,7 +7,10 @@ says so (each service's tables in the schema of the URL, or in its own tables' p
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import random
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
@@ -16,12 +19,12 @@ from uuid import UUID, uuid4, uuid5
 import sqlalchemy as sa
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, CanMutateAggregate
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import IntegrityError, Notification
 
 from shared.auth import Actor, OrgPath
 from shared.contracts import Envelope
 from shared.databases import database, engine_locks
-from shared.errors import DomainError
+from shared.errors import DomainError, conflict
 from shared.events import public_payload, schema_version
 from shared.logging import get_logger
 from shared.metrics import error
@@ -113,6 +116,7 @@ class LocalView(Protocol):
 
 
 Target = TypeVar("Target")
+T = TypeVar("T")
 
 
 def dispatch(handlers: Mapping[str, Callable[[Target, Any], None]], target: Target,
@@ -129,14 +133,36 @@ def dispatch(handlers: Mapping[str, Callable[[Target, Any], None]], target: Targ
             handler(target, event)
 
 
+#: Attempts of a command that lost a race for an aggregate's version before it is refused.
+COMMAND_ATTEMPTS = 12
+
+
+#: Scopes share this many locks: a bounded set of lock files, whatever the number of people;
+#: two scopes in one bucket only wait for each other a little more often.
+SCOPE_BUCKETS = 4096
+
+
+def scope_bucket(scope: str) -> int:
+    return int.from_bytes(hashlib.sha256(scope.encode()).digest()[:4], "big") % SCOPE_BUCKETS
+
+
+def concurrent_change() -> DomainError:
+    return conflict("CONCURRENT_CHANGE", "Эти данные одновременно изменяет другой запрос: "
+                    "повторите действие через несколько секунд")
+
+
 class EventSourcedService:
     """The plumbing every service layer shares: save events, catch the local view up, wake the relay.
 
     The view follows the service's own notification log (position and rows in one transaction),
     so after a command returns its effect is visible, and a crash between the two only delays it.
-    Commands run one at a time per process: the rules they check read the view (uniqueness,
-    capacity, numbering), and two commands interleaving could both pass them. Where replicas
-    share the store, ``exclusive`` extends that to every replica.
+
+    Commands of all replicas run at once. Each reads the aggregates it changes from the store
+    and saves them against the versions it read: of two commands racing for one aggregate the
+    second is refused by the store and runs again (``retrying``) on what the first stored. A
+    rule across aggregates is a claim the database enforces (a unique key), or is checked under
+    a lock scoped to the units that hold it (``exclusive``: a mentee, a mentor, an
+    organisation's numbering), never the whole service, with the view caught up inside.
     """
 
     def __init__(self, events: ServiceApplication, engine: sa.Engine, view: LocalView) -> None:
@@ -145,7 +171,7 @@ class EventSourcedService:
         self.view = view
         self.on_stored: Callable[[], None] = lambda: None
         self._lock = threading.RLock()
-        self._exclusive_depth = 0
+        self._held = threading.local()
 
     def close(self) -> None:
         self.events.close()
@@ -187,33 +213,69 @@ class EventSourcedService:
         finally:
             self.on_stored()
 
-    @contextlib.contextmanager
-    def exclusive(self) -> Iterator[None]:
-        """One command at a time across every process sharing this service's store, with the
-        view caught up on what the others stored first: a rule checked against the view (a
-        mentee not yet paired, a mentor's free places) then holds until the save.
+    def fresh(self, read: Callable[[], T]) -> T:
+        """``read`` from the view, caught up first if it found nothing: a row another replica
+        stored a moment ago (the client's previous command) is found, not refused."""
+        try:
+            return read()
+        except DomainError as exc:
+            if exc.status != 404:
+                raise
+        self.catch_up()
+        return read()
 
-        PostgreSQL: a session advisory lock per schema and service; SQLite: a lock file next to
-        the view (replicas on one machine). Re-entrant within the holding thread.
+    def retrying(self, command: Callable[[], T]) -> T:
+        """Run ``command`` again, on what is stored now, while another command (a replica, a
+        thread) saved one of its aggregates first; refused with a 409 after ``COMMAND_ATTEMPTS``.
+
+        ``command`` must read what it changes afresh on each run and store nothing before its
+        one ``save``.
         """
-        with self._lock:
-            if self._exclusive_depth:
-                self._exclusive_depth += 1
-                try:
-                    yield
-                finally:
-                    self._exclusive_depth -= 1
-                return
-            with self._across_processes():
-                self._exclusive_depth = 1
-                try:
-                    self.catch_up()
-                    yield
-                finally:
-                    self._exclusive_depth = 0
+        for attempt in range(COMMAND_ATTEMPTS):
+            try:
+                return command()
+            except IntegrityError:
+                # Jittered and growing: racers that met once should not meet again at once.
+                time.sleep(random.uniform(0, min(0.002 * 2 ** attempt, 0.1)))  # noqa: S311
+        log.warning("store.command_contended", source=self.events.source)
+        raise concurrent_change()
 
-    def _across_processes(self) -> contextlib.AbstractContextManager[None]:
-        return engine_locks(self.engine).hold(self.engine, f".{self.events.source}.commands")
+    @contextlib.contextmanager
+    def exclusive(self, *scopes: str) -> Iterator[None]:
+        """One command at a time per scope (a mentee, a mentor, an organisation) across every
+        process sharing this service's store, with the view caught up on what the others stored
+        first: a rule that only the view can check (a mentee in no other pair, a mentor's free
+        places, a document's number free in its organisation) then holds until the save.
+        Commands on other scopes run meanwhile.
+
+        PostgreSQL: session advisory locks keyed by each scope's hash, on one connection;
+        SQLite: a lock file per scope next to the view. Taken in one order everywhere, so two
+        commands wanting the same scopes never wait for each other crosswise. Re-entrant
+        within the holding thread.
+        """
+        held: set[str] = self._held.__dict__.setdefault("scopes", set())
+        wanted = sorted(set(scopes) - held)
+        if not wanted:
+            yield
+            return
+        keys = {f".{self.events.source}.commands.{scope_bucket(s)}" for s in wanted}
+        with engine_locks(self.engine).hold(self.engine, *sorted(keys)):
+            held.update(wanted)
+            try:
+                self.catch_up()
+                yield
+            finally:
+                held.difference_update(wanted)
+
+    def sharing_start_up(self) -> contextlib.AbstractContextManager[None]:
+        """Held (shared: commands do not wait for each other) by a command that reserves
+        something before its save, and held alone by ``start_up_alone``: the start-up clean-up
+        then never takes a running command's reservation for a crash's leftover."""
+        return engine_locks(self.engine).hold(self.engine, f".{self.events.source}.start",
+                                              shared=True)
+
+    def start_up_alone(self) -> contextlib.AbstractContextManager[None]:
+        return engine_locks(self.engine).hold(self.engine, f".{self.events.source}.start")
 
 
 #: Largest envelope a service may store: half of NATS's default ``max_payload`` (1 MiB), so

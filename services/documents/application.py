@@ -131,7 +131,7 @@ class DocumentsService(BankDesk, TrainingDesk):
         (names); a given ``document_id`` (a report's) is the caller's to keep unique."""
         day = day or self.today()
         document_id = document_id or uuid4()
-        with self.exclusive():  # a number checked free stays free until the document is saved
+        with self.exclusive(str(path)):  # a number checked free in the organisation stays free
             number = (self.register.given_number(str(path), number) if number else
                       self.register.next_number(str(path), kind, day.year, document_id))
             try:
@@ -398,7 +398,7 @@ class DocumentsService(BankDesk, TrainingDesk):
         before ``ReportSubmitted`` (a crash) is finished by the next one with that document.
         """
         document_id = report_document_id(report_id)
-        with self.exclusive():  # catches the view up on what other replicas stored
+        with self.exclusive(str(path)):  # catches the view up on what other replicas stored
             draft = self._draft(ctx.actor, report_id)  # still a draft, now that the lock is ours
             if not self._registered(document_id):
                 # What an attempt that died before registering its document left (its number

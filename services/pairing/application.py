@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -58,6 +59,12 @@ log = get_logger(__name__)
 class PairingStore(ServiceApplication):
     name = "Pairing"
     source = "pairing"
+
+
+def people_scopes(groups: Sequence[GroupChoice]) -> list[str]:
+    """The units the forming rules hold on: each mentee's one pair, each mentor's places."""
+    return [*(f"mentor:{g.mentor_id}" for g in groups),
+            *(f"mentee:{m}" for g in groups for m in g.mentee_ids)]
 
 
 def exclusion_error(exclusion: Exclusion) -> DomainError:
@@ -125,8 +132,10 @@ class PairingService(PairingQueries, EventSourcedService):
         if formed_on is not None and formed_on > self.today():
             raise DomainError("FORMED_IN_FUTURE", f"Пара не может быть сформирована заранее: "
                               f"{formed_on:%d.%m.%Y} ещё не наступило", 422)
-        # Across replicas: the mentee-not-paired and free-places rules read the view.
-        with self.exclusive():
+        # The mentee-not-paired and free-places rules read the view: caught up, under a lock
+        # of each mentee and mentor named, the rows they read stay theirs until the save.
+        # Commands on other people run meanwhile, on this replica and the others.
+        with self.exclusive(*people_scopes(groups)):
             groups = self._one_organisation_each(ctx.actor, groups, split=suggested)
             mentor_ids = list({g.mentor_id for g in groups})
             mentee_ids = [m for g in groups for m in g.mentee_ids]
@@ -261,6 +270,9 @@ class PairingService(PairingQueries, EventSourcedService):
             conn.execute(pools.profiles.insert().values(person_id=person_id, **values))
 
     # --- the life of a pair -----------------------------------------------------------------
+    def _pair_row(self, pair_id: UUID) -> sa.Row[Any]:
+        return self.fresh(partial(super()._pair_row, pair_id))
+
     def _pair_for_writing(self, ctx: CommandContext, pair_id: UUID) -> tuple[Pair, OrgPath]:
         path = OrgPath.parse(self._pair_row(pair_id).path)
         ctx.actor.require_record_write(path, not_found("Пара", "PAIR_NOT_FOUND"))
@@ -276,9 +288,12 @@ class PairingService(PairingQueries, EventSourcedService):
         return self.events.repository.get(pair_id), path
 
     def set_goal(self, ctx: CommandContext, pair_id: UUID, cmd: SetGoal) -> UUID:
+        goal_id = cmd.goal_id or uuid4()
+        return self.retrying(lambda: self._set_goal(ctx, pair_id, cmd, goal_id))
+
+    def _set_goal(self, ctx: CommandContext, pair_id: UUID, cmd: SetGoal, goal_id: UUID) -> UUID:
         with self._lock:
             pair, path = self._pair_for_writing(ctx, pair_id)
-            goal_id = cmd.goal_id or uuid4()
             pair.set_goal(goal_id, cmd.title, cmd.due, cmd.status, meta=ctx.meta(path),
                           seal=self._sealer(pair))
             self._save(pair)
@@ -288,6 +303,10 @@ class PairingService(PairingQueries, EventSourcedService):
                   cmd: GoalProgress) -> None:
         """A goal's progress, marked by a member of the pair (a mentor from a partner
         organisation too) or by the pair's curator."""
+        self.retrying(lambda: self._mark_goal(ctx, pair_id, goal_id, cmd))
+
+    def _mark_goal(self, ctx: CommandContext, pair_id: UUID, goal_id: UUID,
+                   cmd: GoalProgress) -> None:
         with self._lock:
             row = self._pair_row(pair_id)
             path = OrgPath.parse(row.path)
@@ -298,6 +317,9 @@ class PairingService(PairingQueries, EventSourcedService):
             self._save(pair)
 
     def hold_meeting(self, ctx: CommandContext, pair_id: UUID, cmd: HoldMeeting) -> int:
+        return self.retrying(lambda: self._hold_meeting(ctx, pair_id, cmd))
+
+    def _hold_meeting(self, ctx: CommandContext, pair_id: UUID, cmd: HoldMeeting) -> int:
         with self._lock:
             pair, path = self._pair_for_writing(ctx, pair_id)
             number = pair.hold_meeting(cmd.kind, cmd.date, cmd.duration_minutes, cmd.format,
@@ -308,6 +330,9 @@ class PairingService(PairingQueries, EventSourcedService):
             return number
 
     def submit_feedback(self, ctx: CommandContext, pair_id: UUID, cmd: SubmitFeedback) -> str:
+        return self.retrying(lambda: self._submit_feedback(ctx, pair_id, cmd))
+
+    def _submit_feedback(self, ctx: CommandContext, pair_id: UUID, cmd: SubmitFeedback) -> str:
         with self._lock:
             row = self._pair_row(pair_id)
             path = OrgPath.parse(row.path)
@@ -334,18 +359,23 @@ class PairingService(PairingQueries, EventSourcedService):
             return side
 
     def complete(self, ctx: CommandContext, pair_id: UUID) -> None:
-        with self._lock:
+        def attempt() -> None:
             pair, path = self._pair_for_writing(ctx, pair_id)
             pair.complete(meta=ctx.meta(path))
             self._save(pair)
+        self.retrying(attempt)
 
     def dissolve(self, ctx: CommandContext, pair_id: UUID, cmd: DissolvePair) -> list[UUID]:
-        """Either side of a cross-organisation pair may end it (``require_pair_ender``)."""
-        with self._lock:
+        """Either side of a cross-organisation pair may end it (``require_pair_ender``).
+
+        Ending a pair only frees places, so it takes no lock: a command that read the pair as
+        still active refuses at worst what it could have done a moment later."""
+        def attempt() -> list[UUID]:
             pair, path = self._pair_for_either_side(ctx, pair_id, require_pair_ender)
             returned = pair.dissolve(cmd.reason, meta=ctx.meta(path), seal=self._sealer(pair))
             self._save(pair)
             return returned
+        return self.retrying(attempt)
 
     def _sealer(self, pair: Pair) -> Callable[[dict[str, Any]], str]:
         """Seals free text about the pair with its members' keys (made on first use)."""
@@ -357,7 +387,8 @@ class PairingService(PairingQueries, EventSourcedService):
     def confirm_proposal(self, ctx: CommandContext, pair_id: UUID) -> None:
         """The mentor's organisation agrees: the mentor's free places and everyone's consent
         are checked now, when the places are taken, not when the pair was proposed."""
-        with self.exclusive():
+        mentor_id = self._pair_row(pair_id).mentor_id  # a pair's mentor never changes
+        with self.exclusive(f"mentor:{mentor_id}"):
             pair, path = self._pair_for_either_side(ctx, pair_id, require_proposal_answerer)
             if pair.proposed:
                 people = [pair.mentor_id, *pair.mentee_ids]
@@ -378,11 +409,12 @@ class PairingService(PairingQueries, EventSourcedService):
             log.info("pairing.proposal_confirmed", pair_id=str(pair_id), actor=ctx.actor.user)
 
     def decline_proposal(self, ctx: CommandContext, pair_id: UUID, cmd: AnswerProposal) -> None:
-        with self._lock:
+        def attempt() -> None:
             pair, path = self._pair_for_either_side(ctx, pair_id, require_proposal_answerer)
             pair.decline(cmd.reason or "", meta=ctx.meta(path), seal=self._sealer(pair))
             self._save(pair)
-            log.info("pairing.proposal_declined", pair_id=str(pair_id), actor=ctx.actor.user)
+        self.retrying(attempt)
+        log.info("pairing.proposal_declined", pair_id=str(pair_id), actor=ctx.actor.user)
 
     # --- consent withdrawn in the registry --------------------------------------------------
 
@@ -421,6 +453,8 @@ class PairingService(PairingQueries, EventSourcedService):
                         pair.decline(CONSENT_REASON, meta=ctx.meta(OrgPath.parse(row.path)))
                         pairs.append(pair)
                 if pairs:
+                    # Another replica's watcher may be ending the same pairs: its save wins,
+                    # this one's is refused by the store, and the next pass finds them ended.
                     self._save(*pairs)
                     dissolved += len(pairs)
                 self.vault.shred(notice.person_id)

@@ -86,10 +86,12 @@ MAX_ORPHANS_REMOVED = 1000
 
 
 class RegistryService(DocumentNames, PairedMentors, EventSourcedService):
-    """Every command that changes the registry runs under ``exclusive()`` (one at a time across
-    the replicas sharing the store, the view caught up first): claims made before a save can
-    then be told from a crash's orphans at start-up, and no two replicas change one aggregate
-    at once."""
+    """Commands of every replica run at once. One person per ФИО and birth date in an
+    organisation, and one organisation per path, are claims the database enforces (a unique
+    key), whatever another replica does meanwhile; a change to one aggregate is saved against
+    the version it read and run again if another replica saved first (``retrying``). A command
+    that claims before its save holds the start-up lock shared, so a replica starting meanwhile
+    never takes its claim for a crash's orphan."""
 
     def __init__(self, settings: Settings, today: Callable[[], date] | None = None, *,
                  events: ServiceApplication | None = None, engine: sa.Engine | None = None) -> None:
@@ -117,14 +119,19 @@ class RegistryService(DocumentNames, PairedMentors, EventSourcedService):
         """At start: the view caught up (which also destroys the key of any withdrawal a crash
         interrupted), organisations stored before path claims existed claimed, and the claims
         and keys a crash left between reserving and saving removed."""
-        with self.exclusive(), self.engine.begin() as conn:
+        with self.start_up_alone():
+            self.catch_up()
+            self._claim_and_clean()
+        self.vault.purge_deleted()
+
+    def _claim_and_clean(self) -> None:
+        with self.engine.begin() as conn:
             orgs = views.organisations
             conn.execute(claims.organisation_claims.insert().from_select(
                 ["path", "organisation_id"],
                 sa.select(orgs.c.path, orgs.c.id).where(~sa.exists().where(
                     claims.organisation_claims.c.path == orgs.c.path))))
             self._remove_orphans(conn)
-        self.vault.purge_deleted()
 
     def _remove_orphans(self, conn: sa.Connection) -> None:
         def unknown(column: sa.ColumnElement[Any], known: sa.ColumnElement[Any]) -> sa.Select[Any]:
@@ -190,7 +197,7 @@ class RegistryService(DocumentNames, PairedMentors, EventSourcedService):
             ctx.actor.require_write(parent_path)
         duplicate = conflict("DUPLICATE_ORGANISATION",
                              f"Организация с кодом «{cmd.code}» уже есть на этом уровне")
-        with self.exclusive():
+        with self.sharing_start_up():
             with self.engine.connect() as conn:
                 taken = conn.execute(sa.select(views.organisations.c.id)
                                      .where(views.organisations.c.path == str(path))).first()
@@ -212,21 +219,19 @@ class RegistryService(DocumentNames, PairedMentors, EventSourcedService):
             return organisation.id
 
     def _parent_row(self, organisation_id: UUID) -> sa.Row[Any]:
-        try:
-            return self.organisation_row(organisation_id)
-        except DomainError:
-            self.catch_up()  # registered a moment ago through another replica?
-            return self.organisation_row(organisation_id)
+        return self.fresh(lambda: self.organisation_row(organisation_id))
 
     def declare_contingent(self, ctx: CommandContext, organisation_id: UUID,
                            cmd: DeclareContingent) -> None:
-        with self.exclusive():
-            path = OrgPath.parse(self.organisation_row(organisation_id).path)
-            ctx.actor.require_write(path)
+        path = OrgPath.parse(self._parent_row(organisation_id).path)
+        ctx.actor.require_write(path)
+        figures = cmd.model_dump(exclude={"school_year"})
+
+        def attempt() -> None:
             organisation: Organisation = self.events.repository.get(organisation_id)
-            figures = cmd.model_dump(exclude={"school_year"})
             organisation.declare_contingent(cmd.school_year, figures, meta=ctx.meta(path))
             self._save(organisation)
+        self.retrying(attempt)
 
     def list_organisations(self, actor: Actor, under: OrgPath | None = None) -> list[dict[str, Any]]:
         scope = under or actor.scope
@@ -251,8 +256,8 @@ class RegistryService(DocumentNames, PairedMentors, EventSourcedService):
     def register_people(self, ctx: CommandContext,
                         commands: Sequence[RegisterMentor | RegisterMentee]) -> list[UUID]:
         """All or nothing: one event-store transaction for every person of the batch."""
-        with self.exclusive():
-            organisations = {o: self.organisation_row(o) for o in {c.organisation_id for c in commands}}
+        with self.sharing_start_up():
+            organisations = {o: self._parent_row(o) for o in {c.organisation_id for c in commands}}
             prepared = [self._prepare_person(ctx, cmd, organisations[cmd.organisation_id])
                         for cmd in commands]
             claims = [claim for _, claim in prepared]
@@ -356,30 +361,32 @@ class RegistryService(DocumentNames, PairedMentors, EventSourcedService):
         return build, claim
 
     def withdraw_consent(self, ctx: CommandContext, person_id: UUID, cmd: WithdrawConsent) -> None:
-        with self.exclusive():
-            row = self._person_row(person_id)
-            path = OrgPath.parse(row.path)
-            ctx.actor.require_record_write(path, not_found("Участник", "PERSON_NOT_FOUND"))
-            person: Person = self.events.repository.get(person_id)
-            with self.engine.connect() as conn:  # the reason is kept without the name
-                personal = self.vault.open(conn, person_id, row.sealed)
-            person.withdraw_consent(cmd.reason, meta=ctx.meta(path), personal=personal)
-            # The event first, then the key: a key destroyed for a withdrawal that was never
-            # stored would lose the person's data while the registry still counts their
-            # consent. Applying ConsentWithdrawn to the view destroys the key too, so a crash
-            # in between is finished by the next catch-up (at the latest, at start). Once the
-            # command returns, the key is gone.
-            self.events.save(person)
-            try:
-                with self.engine.begin() as conn:
-                    self.vault.shred(conn, person_id)
-            finally:
-                self._after_stored()
-            self.invitations.end_access(person_id)
-            if not self.vault.purge_deleted():
-                log.warning("registry.key_purge_deferred", person_id=str(person_id))
-            log.info("registry.consent_withdrawn", person_id=str(person_id),
-                     actor=ctx.actor.user, correlation_id=str(ctx.correlation_id))
+        self.retrying(lambda: self._withdraw_consent(ctx, person_id, cmd))
+
+    def _withdraw_consent(self, ctx: CommandContext, person_id: UUID, cmd: WithdrawConsent) -> None:
+        row = self.fresh(lambda: self._person_row(person_id))
+        path = OrgPath.parse(row.path)
+        ctx.actor.require_record_write(path, not_found("Участник", "PERSON_NOT_FOUND"))
+        person: Person = self.events.repository.get(person_id)
+        with self.engine.connect() as conn:  # the reason is kept without the name
+            personal = self.vault.open(conn, person_id, row.sealed)
+        person.withdraw_consent(cmd.reason, meta=ctx.meta(path), personal=personal)
+        # The event first, then the key: a key destroyed for a withdrawal that was never
+        # stored would lose the person's data while the registry still counts their
+        # consent. Applying ConsentWithdrawn to the view destroys the key too, so a crash
+        # in between is finished by the next catch-up (at the latest, at start). Once the
+        # command returns, the key is gone.
+        self.events.save(person)
+        try:
+            with self.engine.begin() as conn:
+                self.vault.shred(conn, person_id)
+        finally:
+            self._after_stored()
+        self.invitations.end_access(person_id)
+        if not self.vault.purge_deleted():
+            log.warning("registry.key_purge_deferred", person_id=str(person_id))
+        log.info("registry.consent_withdrawn", person_id=str(person_id),
+                 actor=ctx.actor.user, correlation_id=str(ctx.correlation_id))
 
     def _person_row(self, person_id: UUID) -> sa.Row[Any]:
         with self.engine.connect() as conn:
@@ -451,14 +458,13 @@ class RegistryService(DocumentNames, PairedMentors, EventSourcedService):
     # --- programmes -----------------------------------------------------------------------------
 
     def launch_programme(self, ctx: CommandContext, cmd: LaunchProgramme) -> UUID:
-        with self.exclusive():
-            path = OrgPath.parse(self.organisation_row(cmd.organisation_id).path)
-            ctx.actor.require_write(path)
-            programme = Programme(organisation_id=cmd.organisation_id, form=cmd.form,
-                                  school_year=cmd.school_year, curator=cmd.curator,
-                                  meta=ctx.meta(path))
-            self._save(programme)
-            return programme.id
+        path = OrgPath.parse(self._parent_row(cmd.organisation_id).path)
+        ctx.actor.require_write(path)
+        programme = Programme(organisation_id=cmd.organisation_id, form=cmd.form,
+                              school_year=cmd.school_year, curator=cmd.curator,
+                              meta=ctx.meta(path))
+        self._save(programme)
+        return programme.id
 
     def list_programmes(self, actor: Actor, organisation_id: UUID) -> list[dict[str, Any]]:
         path = OrgPath.parse(self.organisation_row(organisation_id).path)

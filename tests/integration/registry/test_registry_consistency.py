@@ -67,17 +67,13 @@ def count(service: RegistryService, table: sa.Table) -> int:
 
 # --- item: two replicas register one organisation path at once ---------------------------------
 
-@pytest.mark.parametrize("locking", ["both replicas lock", "one replica without the lock"])
 def test_two_replicas_racing_for_one_path_store_it_once(
-        replicas: list[RegistryService], monkeypatch: pytest.MonkeyPatch, locking: str) -> None:
+        replicas: list[RegistryService], monkeypatch: pytest.MonkeyPatch) -> None:
     first, second = replicas
     parent = region(first)
-    if locking != "both replicas lock":
-        # A replica of an older version, or any path around the lock: the claim still decides.
-        monkeypatch.setattr(second, "exclusive", contextlib.nullcontext)
-    # Both replicas pause once their check found the path free, just before storing; under the
-    # lock the second never gets there while the first waits, and the pause times out.
-    both_checked = threading.Barrier(2, timeout=1 if locking == "both replicas lock" else 10)
+    # Both replicas pause once their check of the view found the path free, just before
+    # storing: nothing makes them take turns, the claim alone decides.
+    both_checked = threading.Barrier(2, timeout=10)
     original = application.Organisation
 
     def checked_then_wait(*args: Any, **kwargs: Any) -> Any:
@@ -137,11 +133,10 @@ def test_organisations_stored_before_claims_existed_are_claimed_at_start(setting
 
 @contextlib.contextmanager
 def _without_lock_or_view_check(service: RegistryService) -> Iterator[None]:
-    """Only the claim stands between a command and a duplicate: no lock, and a view that has
-    not caught up (it shows no organisations at all)."""
+    """Only the claim stands between a command and a duplicate: a view that has not caught up
+    (it shows no organisations at all)."""
     lagging = sa.select(*views.organisations.c).where(sa.false()).subquery("lagging")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(service, "exclusive", contextlib.nullcontext)
         mp.setattr(views, "organisations", lagging)
         yield
 

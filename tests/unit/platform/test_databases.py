@@ -37,8 +37,13 @@ def test_postgresql_when_the_url_names_it(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_commands_of_sqlite_processes_take_turns_through_a_lock_file(tmp_path: Path) -> None:
+def test_sqlite_processes_take_turns_through_a_lock_file_per_scope(tmp_path: Path) -> None:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'views.sqlite'}")
-    with Sqlite.hold(engine, ".registry.commands"):
-        assert (tmp_path / "views.sqlite.commands.lock").exists()
+    with Sqlite.hold(engine, ".documents.commands.a"), Sqlite.hold(engine, ".documents.commands.b"):
+        # Two scopes held at once by one holder: neither waits for the other.
+        assert sorted(p.name for p in (tmp_path / "locks").iterdir()) == [
+            "documents.commands.a.lock", "documents.commands.b.lock"]
+    with Sqlite.hold(engine, ".registry.start", shared=True), \
+            Sqlite.hold(engine, ".registry.start", shared=True):
+        pass  # shared holders do not wait for each other either
     engine.dispose()
