@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from uuid import uuid4
 
 import pyotp
 import pytest
@@ -117,6 +118,20 @@ def pair_feedback(role: str, own: bool) -> str:
     any lookup); staff record it; an auditor never writes."""
     if role == "participant":
         return OK if own else FORBID
+    return write_record(role, own)
+
+
+def own_answers(role: str, own: bool) -> str:
+    """Which questionnaires are answered: a participant asks only about themself."""
+    if role == "participant":
+        return OK if own else FORBID
+    return read_org(role, own)
+
+
+def pair_member_or_keeper(role: str, own: bool) -> str:
+    """A pair's goal progress: its members, and staff of its organisation; to others no pair."""
+    if role == "participant":
+        return OK if own else HIDDEN
     return write_record(role, own)
 
 
@@ -316,6 +331,8 @@ ROUTES: dict[str, Case] = {
     "POST /registry/mentees": Case(write_org, send("/registry/mentees", mentee_body)),
     "GET /registry/organisations/{organisation_id}/people": Case(
         read_org, get("/registry/organisations/{school}/people")),
+    # Names only the other organisation's mentor of a confirmed pair the user reads; none here.
+    "GET /registry/paired-mentors": Case(list_own, get("/registry/paired-mentors", pair_id="{pair}")),
     "GET /registry/people/{person_id}": Case(read_record, get("/registry/people/{mentee}")),
     "POST /registry/people/{person_id}/consent/withdraw": Case(write_record, fresh("mentee", lambda w, p: {
         "url": f"/registry/people/{p}/consent/withdraw", "json": {"reason": "по заявлению"}})),
@@ -379,6 +396,9 @@ ROUTES: dict[str, Case] = {
     "GET /pairing/pairs/{pair_id}": Case(pair_read, get("/pairing/pairs/{pair}")),
     "POST /pairing/pairs/{pair_id}/goals": Case(write_record, send("/pairing/pairs/{pair}/goals",
                                                                    lambda w: {"title": "Цель"})),
+    # A goal that is not there: the rights are decided before the goal is looked for.
+    "POST /pairing/pairs/{pair_id}/goals/{goal_id}/progress": Case(allowed_if(pair_member_or_keeper), send(
+        f"/pairing/pairs/{{pair}}/goals/{uuid4()}/progress", lambda w: {"status": "done"})),
     "POST /pairing/pairs/{pair_id}/meetings": Case(allowed_if(write_record), send(
         "/pairing/pairs/{pair}/meetings", lambda w: {"kind": "trial", "date": date.today().isoformat(),
                                                      "duration_minutes": 45,
@@ -417,7 +437,7 @@ ROUTES: dict[str, Case] = {
         allowed_if(read_org), get("/monitoring/organisations/demo/m1/school-a/dashboard")),
     "GET /monitoring/kpis": Case(allowed_if(read_org), get("/monitoring/kpis", org=SCHOOL)),
     "GET /monitoring/questionnaires": Case(any_user, get("/monitoring/questionnaires")),
-    "GET /monitoring/surveys/answered": Case(read_org, get("/monitoring/surveys/answered", org=SCHOOL,
+    "GET /monitoring/surveys/answered": Case(own_answers, get("/monitoring/surveys/answered", org=SCHOOL,
                                                            respondent="{mentee}:{pair}")),
     "POST /monitoring/surveys": Case(allowed_if(participant_survey), send("/monitoring/surveys",
                                                                           survey_body)),
