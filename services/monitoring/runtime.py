@@ -123,7 +123,8 @@ class MonitoringRuntime:
         for projection in self.projections:
             # A pull waiting for messages returns when its batch is full or it expires (0.5 s):
             # a small batch keeps an event's way to the dashboards short at a steady rate.
-            runner = ConsumerRunner(self.engine, js, projection, batch=CONSUMER_BATCH)
+            runner = ConsumerRunner(self.engine, js, projection, batch=CONSUMER_BATCH,
+                                    service=SERVICE)
             self.runners[projection.name] = runner
             tasks.append(asyncio.create_task(supervise(f"monitoring-{projection.name}", runner.run,
                                                        stop),
