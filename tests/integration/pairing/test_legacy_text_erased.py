@@ -58,6 +58,11 @@ def stored(pairing: PairingService) -> bytes:
     return b"".join(n.state for n in pairing.events.notifications_after(0, 10_000))
 
 
+def envelopes(pairing: PairingService) -> list[bytes]:
+    return [pairing.events.to_envelope(n).model_dump_json().encode()
+            for n in pairing.events.notifications_after(0, 10_000)]
+
+
 def on_disk(settings: Settings) -> bytes:
     """The SQLite event store's files as they lie on disk (empty on PostgreSQL)."""
     folder = settings.data_dir / "pairing"
@@ -77,6 +82,7 @@ def test_withdrawal_erases_clear_text_of_every_pair_the_person_was_in(
                      feedback=("Отзыв другой пары", ""))
     # Before the withdrawal the old texts read as they were written.
     assert pairing.get_pair(curator(SCHOOL_A).actor, active)["goals"][0]["title"] == GOAL
+    published = envelopes(pairing)
 
     registry.withdraw(mentee, SCHOOL_A)
     assert pairing.process_consent_withdrawals() == 1
@@ -90,6 +96,9 @@ def test_withdrawal_erases_clear_text_of_every_pair_the_person_was_in(
         assert [(a["went_well"], a["to_change"], a["satisfaction"]) for a in answers] == [
             (TEXT_REMOVED, TEXT_REMOVED, 8)]
     assert pairing.get_pair(curator(SCHOOL_A).actor, ended)["close_reason"] == TEXT_REMOVED
+    # What was published of those events (and the audit log compares) is the same: the text
+    # never was part of the public payload, ids and positions stay.
+    assert envelopes(pairing)[:len(published)] == published
     # Nobody else's text is touched.
     assert pairing.get_pair(curator(SCHOOL_A).actor, other)["goals"][0]["title"] == OTHER_GOAL
 
