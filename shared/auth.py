@@ -18,9 +18,12 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from shared.errors import DomainError, forbidden
 from shared.metrics import security_event
 
-CODE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_CODE = r"[a-z0-9][a-z0-9-]{0,62}"
+CODE_PATTERN = re.compile(rf"^{_CODE}$")
 #: Stands for "no municipality" in path texts and subjects; no code can take it.
 NO_MUNICIPALITY = "_"
+#: ``OrgPath.parse``'s grammar, for the schemas of parameters that take a path.
+ORG_PATH_PATTERN = rf"^/?{_CODE}(/{_CODE}(/{_CODE})?|/_/{_CODE})?/?$"
 
 
 class Role(StrEnum):

@@ -125,15 +125,19 @@ async def connect(url: str, name: str, settings: Settings | None = None,
 
 async def ensure_streams(js: JetStreamContext, replicas: int = 1, deadline: float = 0.0,
                          owner: str | None = None) -> None:
-    """Idempotent: every process declares the streams it touches before using them.
+    """Idempotent: a service declares its own stream before publishing to it.
 
-    A stream declared with fewer replicas than configured is scaled up (JetStream does that
-    online) by its ``owner``: a service's NATS user may change its own stream only
-    (``deploy.tools.nats_auth.service_js_api``); without an owner (an operator's tool) any.
+    Only the ``owner`` creates its stream, or scales it up when declared with fewer replicas
+    than configured (JetStream does that online): a service's NATS user may create and change
+    its own stream only (``deploy.tools.nats_auth.service_js_api``), so that none can pre-create
+    another's with a configuration of its choosing. The streams a service reads it waits for
+    (``shared.consumer``). Without an owner (an operator's tool, a test) every stream.
     Right after a cluster starts there may be no meta leader yet, hence the optional retries.
     """
     async def declare() -> None:
         for source in SOURCES:
+            if owner is not None and source != owner:
+                continue
             config = stream_config(source, replicas)
             try:
                 info = await js.stream_info(config.name)

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
-import uuid
 import weakref
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -40,7 +38,7 @@ from shared.contracts import Envelope, publisher_of, stream_name, stream_subject
 from shared.logging import get_logger
 from shared.memory import bulk_work
 from shared.metrics import CONSUMER_LAG, EVENTS_CONSUMED, error
-from shared.pull import DurablePull, _nak, _wait
+from shared.pull import DurablePull, _nak, _wait, durable_for
 
 log = get_logger(__name__)
 
@@ -53,6 +51,8 @@ GAP_WAIT_SECONDS = 1.0
 #: The first look again is quick (a replica's commit takes milliseconds), later ones slower.
 GAP_POLL_SECONDS = (0.005, 0.05)
 FETCH_SECONDS = 0.5
+#: How often a consumer looks again for a stream its owner has not declared yet.
+STREAM_WAIT_SECONDS = 0.5
 TURNED_AWAY_SECONDS = 0.05
 #: An idle replica refreshes the lag from the durable at most this often (one API call each).
 LAG_REFRESH_SECONDS = 2.0
@@ -124,18 +124,15 @@ def write_position(conn: sa.Connection, consumer: str, stream: str, last_seq: in
             consumer=consumer, stream=stream, last_seq=last_seq))
 
 
-def _durable_prefix(name: str) -> str:
-    """Durable names may not hold dots, wildcards or spaces."""
-    return re.sub(r"[^A-Za-z0-9_-]", "_", name)[:60]
-
-
 class ConsumerRunner:
     def __init__(self, engine: sa.Engine, js: JetStreamContext, projection: Projection,
                  batch: int = 500, filter_subject: str | None = None,
                  ack_wait: float = ACK_WAIT_SECONDS, gap_wait: float = GAP_WAIT_SECONDS,
-                 keyring: signing.Keyring | None = None,
+                 keyring: signing.Keyring | None = None, service: str | None = None,
                  on_commit: Callable[[], None] | None = None) -> None:
         self.engine = engine
+        #: The service whose read model this is: its name leads the durable's (``durable_for``).
+        self.service = service
         #: Called on the loop after a batch's commit applied events: a follower of the read
         #: model (the dashboards follow the audit log) wakes then instead of polling.
         self.on_commit = on_commit
@@ -160,26 +157,33 @@ class ConsumerRunner:
             return read_position(conn, self.projection.name, stream_name(source))
 
     def durable_name(self, source: str) -> str:
-        """The durable of this read model's database for the stream, named on first use."""
+        """The durable of this read model on the stream: :func:`durable_for`, recorded with the
+        read model. A database from before durables were named by their service still records
+        a random name: the row takes the new one and the durable is created anew from the
+        database's position (the truth); the old durable, bound by nobody, is removed by the
+        server after ``DURABLE_INACTIVE_SECONDS`` (the service may no longer delete it)."""
         stream = stream_name(source)
         name = self.projection.name
+        wanted = durable_for(self.service, name)
+        where = (consumer_durables.c.consumer == name, consumer_durables.c.stream == stream)
         for attempt in range(3):
             try:
                 with self.engine.begin() as conn:
-                    durable = conn.execute(sa.select(consumer_durables.c.durable).where(
-                        consumer_durables.c.consumer == name, consumer_durables.c.stream == stream)
-                    ).scalar()
+                    durable = conn.execute(sa.select(consumer_durables.c.durable).where(*where)).scalar()
                     if durable is None:
-                        durable = f"{_durable_prefix(name)}-{uuid.uuid4().hex[:12]}"
                         conn.execute(consumer_durables.insert().values(
-                            consumer=name, stream=stream, durable=durable))
+                            consumer=name, stream=stream, durable=wanted))
+                    elif durable != wanted:
+                        conn.execute(consumer_durables.update().where(*where).values(durable=wanted))
+                        log.info("consumer.durable_renamed", consumer=name, stream=stream,
+                                 old=durable, new=wanted)
                     # A position row from the start: every commit then locks an existing row.
                     if conn.execute(sa.select(consumer_positions.c.last_seq).where(
                             consumer_positions.c.consumer == name,
                             consumer_positions.c.stream == stream)).first() is None:
                         conn.execute(consumer_positions.insert().values(
                             consumer=name, stream=stream, last_seq=0))
-                    return str(durable)
+                    return wanted
             except sa.exc.IntegrityError:
                 if attempt == 2:
                     raise
@@ -316,6 +320,27 @@ class ConsumerRunner:
             return await DurablePull(self.js, stream, durable).open(), durable
         raise AssertionError("unreachable")
 
+    async def _await_stream(self, stream: str, stop: asyncio.Event | None) -> bool:
+        """Wait for the stream to exist; False when stopped first. Only its owner declares it
+        (``shared.bus.ensure_streams``): a service started before the owner waits for it,
+        fetching nothing and failing nothing meanwhile (not a stall: nothing is there to read)."""
+        waited = False
+        while stop is None or not stop.is_set():
+            try:
+                await self.js.stream_info(stream)
+                if waited:
+                    log.info("consumer.stream_found", consumer=self.projection.name, stream=stream)
+                return True
+            except NotFoundError:
+                if not waited:
+                    log.warning("consumer.stream_missing", consumer=self.projection.name,
+                                stream=stream, reason="not declared by its owner yet")
+                waited = True
+                self.progress_at = time.monotonic()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(_wait(stop), timeout=STREAM_WAIT_SECONDS)
+        return False
+
     def _set_lag(self, stream: str, info: ConsumerInfo) -> None:
         # Not yet delivered plus delivered but not acknowledged: the whole service's backlog.
         CONSUMER_LAG.labels(self.projection.name, stream).set(
@@ -413,6 +438,8 @@ class ConsumerRunner:
         stream = stream_name(source)
         applied = 0
         while stop is None or not stop.is_set():
+            if not await self._await_stream(stream, stop):
+                return applied
             pull, durable = await self._bind(source)
             lag_at = time.monotonic()
             backoff = TURNED_AWAY_SECONDS

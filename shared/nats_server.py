@@ -24,12 +24,11 @@ from deploy.tools.nats_auth import (
     SERVICES,
     NatsAuthorization,
     NatsUser,
-    js_follow_stream,
-    js_read_stream,
     service_user,
     write_authorization,
     write_secret,
 )
+from deploy.tools.nats_js_api import js_follow_stream, js_read_stream
 from shared.bus import AUDIT_HEADS_SUBJECT, CLI_USER, EMBEDDED_USERS_FILE, inbox_prefix, nats_user_name
 from shared.contracts import SOURCES, SUBJECT_ROOT, stream_name
 from shared.logging import get_logger

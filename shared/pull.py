@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 from collections.abc import Sequence
 
@@ -124,3 +125,18 @@ class DurablePull:
             if Header.STATUS not in (message.headers or {}):
                 left.append(message)
         await _nak(left)
+
+
+def durable_for(service: str | None, projection: str) -> str:
+    """The durable a service's read model binds on every stream it reads: ``<service>_<model>``.
+
+    Fixed, so that the NATS permissions can name each service's durables and no other service
+    may delete or change them (``deploy.tools.nats_auth.js_own_durables``; a permission's
+    wildcard covers whole subject tokens only, so a prefix would not do). Replicas sharing the
+    read model's database share it; one deployment per JetStream domain, as every stream's name
+    is one per deployment already. Letters, digits and underscores only (no dots, wildcards).
+    """
+    if service and projection.startswith(f"{service}-"):
+        projection = projection[len(service) + 1:]
+    name = f"{service}_{projection}" if service else projection
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)[:60]

@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from pydantic import AfterValidator, StrictInt
+from pydantic import AfterValidator, BeforeValidator
+from pydantic_core import PydanticCustomError
 
 #: Dates of the programme's work (meetings held, pairs formed, goals and roadmap deadlines):
 #: nothing of it happened before the federal mentoring target model (2019) by much, and no plan
@@ -41,5 +42,13 @@ def check_work_date(value: date) -> date:
 #: A date of the programme's work, refused outside ``EARLIEST_WORK_DATE``…``LATEST_WORK_DATE``.
 WorkDate = Annotated[date, AfterValidator(check_work_date)]
 
-#: An integer that must arrive as one: JSON ``true`` or ``"3"`` is refused, not read as 1 or 3.
-Whole = StrictInt
+def _a_number(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("int_type", "нужно целое число")
+    return value
+
+
+#: An integer that must arrive as a JSON number: ``true`` or ``"3"`` is refused, not read as 1
+#: or 3; ``2.5`` is refused too. ``2.0`` is taken as 2: JSON Schema's ``integer`` (what the
+#: OpenAPI document says) is any number without a fractional part, and clients may send it so.
+Whole = Annotated[int, BeforeValidator(_a_number)]

@@ -8,8 +8,9 @@ its request the acting user's claims (signed by the calling service, ``shared.cl
 token). Services publish replies into each other's inboxes by name. Only the registry may write
 the bucket of revoked tokens (``shared.revocations``); the other services read it.
 Of JetStream's API a service gets what it uses (``service_js_api``), never ``$JS.API.>``: it
-declares and reads every event stream, changes only its own, deletes and purges none, and makes
-consumers only on the streams it reads (``READS``); deleting and purging are the operator's.
+reads every event stream, creates and changes only its own, deletes and purges none, and makes,
+reads and deletes only its own durables, named ``<service>_<model>``, on the streams it reads
+(``CONSUMERS``); deleting and purging streams are the operator's.
 A municipality's credentials may publish and read only ``nastavnik.*.<region>.<municipality>.>``,
 use JetStream only through one consumer of its own name whose filter the server pins to
 those subjects (the filter is part of the API subject the permission names), and receive replies
@@ -35,8 +36,11 @@ from typing import Annotated
 
 import typer
 
+from deploy.tools.nats_js_api import CHECKPOINT_STREAM as CHECKPOINT_STREAM
+from deploy.tools.nats_js_api import READS as READS
+from deploy.tools.nats_js_api import service_js_api
 from shared.auth import CODE_PATTERN
-from shared.bus import AUDIT_HEADS_SUBJECT, edge_stream_name, inbox_prefix
+from shared.bus import AUDIT_HEADS_SUBJECT, inbox_prefix
 from shared.contracts import REVOCATIONS_BUCKET, SOURCES, SUBJECT_ROOT, stream_name
 from shared.signing import KEYRING_FILE, Keyring
 
@@ -45,7 +49,6 @@ RPC_SUBJECTS = f"{SUBJECT_ROOT}.rpc.>"
 #: Subjects outside ``nastavnik.<service>.>`` a service publishes to by design.
 #: The audit log's checkpoints (``services.monitoring.audit.checkpoint_stream``) are monitoring's.
 CHECKPOINTS_SUBJECT = f"{SUBJECT_ROOT}.audit.checkpoints"
-CHECKPOINT_STREAM = "NASTAVNIK_AUDIT_CHECKPOINTS"
 EXTRA_PUBLISH: dict[str, tuple[str, ...]] = {"monitoring": (AUDIT_HEADS_SUBJECT, CHECKPOINTS_SUBJECT)}
 #: Clients connect as STANDARD; a leaf node's user is good for nothing but a leaf connection.
 CLIENT = ("STANDARD",)
@@ -125,81 +128,6 @@ def service_user_name(service: str) -> str:
 def service_inbox(service: str) -> str:
     """Where a service's replies come (the prefix :func:`shared.bus.connect` gives its user)."""
     return f"{inbox_prefix(service_user_name(service))}.>"
-
-
-#: The event streams each service reads (its consumers' sources, ``shared.consumer``): the only
-#: streams on which it may create, look up, pull from and delete consumers. Kept beside the
-#: services' projections by tests/security/test_nats_auth.py.
-READS: dict[str, tuple[str, ...]] = {
-    "registry": (),
-    "pairing": ("registry",),
-    "documents": ("registry", "monitoring"),
-    "monitoring": SOURCES,
-    "portal": (),
-}
-#: Streams of a service's own besides its event stream: the audit log's checkpoints.
-EXTRA_STREAMS: dict[str, tuple[str, ...]] = {"monitoring": (CHECKPOINT_STREAM,)}
-#: Key-value buckets every service uses: the relays' leases (``shared.relay``) and the revoked
-#: tokens (``shared.revocations``, written by the registry alone: ``REVOCATIONS_WRITES``).
-SHARED_BUCKETS = ("nastavnik_relay_leases", REVOCATIONS_BUCKET)
-
-
-def js_read_stream(stream: str) -> tuple[str, ...]:
-    """Reading a stream: its state, single messages (direct or through the leader)."""
-    return (f"$JS.API.STREAM.INFO.{stream}", f"$JS.API.STREAM.MSG.GET.{stream}",
-            f"$JS.API.DIRECT.GET.{stream}", f"$JS.API.DIRECT.GET.{stream}.>")
-
-
-def js_consume_stream(stream: str) -> tuple[str, ...]:
-    """Consumers on a stream: create (every form the client sends: ephemeral, named, named with
-    its filter, durable), look up, pull, acknowledge, delete. Durable names are random per
-    database (``shared.consumer``), one subject token each, so the right covers every consumer
-    of the stream: hence it is given only on the streams the service reads."""
-    return (f"$JS.API.CONSUMER.CREATE.{stream}", f"$JS.API.CONSUMER.CREATE.{stream}.>",
-            f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.*", f"$JS.API.CONSUMER.INFO.{stream}.*",
-            f"$JS.API.CONSUMER.NAMES.{stream}", f"$JS.API.CONSUMER.LIST.{stream}",
-            f"$JS.API.CONSUMER.MSG.NEXT.{stream}.*", f"$JS.API.CONSUMER.DELETE.{stream}.*",
-            f"$JS.ACK.{stream}.>")
-
-
-def js_follow_stream(stream: str) -> tuple[str, ...]:
-    """Following a stream with an ordered consumer (ephemeral, nameless: the server names it):
-    no durable, nobody else's consumer to change or delete."""
-    return (f"$JS.API.CONSUMER.CREATE.{stream}", f"$JS.API.CONSUMER.INFO.{stream}.*")
-
-
-def service_js_api(service: str, edges: Sequence[str] = ()) -> tuple[str, ...]:
-    """The JetStream API a service uses, and no more (no ``$JS.API.>``).
-
-    Every event stream it may declare (``shared.bus.ensure_streams``: a process declares the
-    streams it touches, whoever starts first; the configuration is the contract's) and read;
-    only its own may it change (``UPDATE``: replicas), and no service deletes or purges a
-    stream or deletes its messages: that is the operator's (``ops_user``). Consumers only on the
-    streams it reads (:data:`READS`); the shared buckets as a key-value client uses them.
-    """
-    own = (stream_name(service),) if service in SOURCES else ()
-    api = ["$JS.API.INFO", "$JS.API.STREAM.NAMES"]
-    for source in SOURCES:
-        api += [f"$JS.API.STREAM.CREATE.{stream_name(source)}", *js_read_stream(stream_name(source))]
-    for stream in (*own, *EXTRA_STREAMS.get(service, ())):
-        # Its own stream's consumers it may list and look at (who reads it, how far), not touch.
-        api += [f"$JS.API.STREAM.CREATE.{stream}", f"$JS.API.STREAM.UPDATE.{stream}",
-                *js_read_stream(stream), f"$JS.API.CONSUMER.NAMES.{stream}",
-                f"$JS.API.CONSUMER.LIST.{stream}", f"$JS.API.CONSUMER.INFO.{stream}.*"]
-    for source in READS.get(service, ()):
-        api += js_consume_stream(stream_name(source))
-    # The hub's copies of the municipal leaves' streams (``edges``: their domains), made by the
-    # operator: read like the streams they copy, consumed where those are.
-    for domain in edges:
-        for source in SOURCES:
-            api += js_read_stream(edge_stream_name(source, domain))
-        for source in READS.get(service, ()):
-            api += js_consume_stream(edge_stream_name(source, domain))
-    for bucket in SHARED_BUCKETS:
-        stream = f"KV_{bucket}"
-        # A watcher is an ordered consumer; the bucket's changes come by the KV subjects.
-        api += [f"$JS.API.STREAM.CREATE.{stream}", *js_read_stream(stream), *js_consume_stream(stream)]
-    return tuple(dict.fromkeys(api))
 
 
 def service_user(service: str, password: str, peers: Sequence[str] = SERVICES,

@@ -140,7 +140,7 @@ class MonitoringRuntime:
             # a small batch keeps an event's way to the dashboards short at a steady rate.
             # Whatever the feeder appended to the audit log, the dashboards fold at once.
             runner = ConsumerRunner(self.engine, js, projection, batch=CONSUMER_BATCH,
-                                    on_commit=self._appended)
+                                    service=SERVICE, on_commit=self._appended)
             self.runners[projection.name] = runner
             tasks.append(asyncio.create_task(supervise(f"monitoring-{projection.name}", runner.run,
                                                        stop),

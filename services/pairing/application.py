@@ -32,6 +32,7 @@ from services.pairing.commands import (
 )
 from services.pairing.config import PairingConfig, load_config
 from services.pairing.domain import CONSENT_REASON, Pair, check_new_pair
+from services.pairing.legacy_text import erase_legacy_text, erase_legacy_text_of_withdrawn
 from services.pairing.matching import Exclusion, Form, score_pair
 from services.pairing.matching.domain import CATEGORY_NOT_ALLOWED, NO_CAPACITY
 from services.pairing.pool_reader import ResolvedScope
@@ -92,6 +93,8 @@ class PairingService(PairingQueries, EventSourcedService):
         self.catch_up()
         with self.engine.begin() as conn:
             views.fill_mentor_organisations(conn)
+        # Whoever withdrew before clear texts were erased on withdrawal: caught up once here.
+        erase_legacy_text_of_withdrawn(self.events, self.engine)
 
     # --- forming pairs ----------------------------------------------------------------------
 
@@ -458,6 +461,8 @@ class PairingService(PairingQueries, EventSourcedService):
                     self._save(*pairs)
                     dissolved += len(pairs)
                 self.vault.shred(notice.person_id)
+                # Texts stored before sealing existed have no key to destroy: replaced instead.
+                erase_legacy_text(self.events, self.engine, [notice.person_id])
                 with self.engine.begin() as conn:
                     conn.execute(views.consent_inbox.update()
                                  .where(views.consent_inbox.c.event_id == notice.event_id)

@@ -16,7 +16,7 @@ from services.registry.commands import (
     RegisterOrganisation,
     WithdrawConsent,
 )
-from shared.auth import OrgPath
+from shared.auth import ORG_PATH_PATTERN, OrgPath
 from shared.errors import DomainError
 from shared.uploads import MAX_UPLOAD_BYTES
 from shared.web import Context, CurrentActor
@@ -37,7 +37,7 @@ def register_organisation(cmd: RegisterOrganisation, ctx: Context, registry: Reg
 
 @router.get("/organisations")
 def list_organisations(actor: CurrentActor, registry: Registry,
-                       under: Annotated[str | None, Query(max_length=200)] = None
+                       under: Annotated[str | None, Query(max_length=200, pattern=ORG_PATH_PATTERN)] = None
                        ) -> list[dict[str, Any]]:
     try:
         scope = OrgPath.parse(under) if under else None

@@ -27,14 +27,23 @@ from shared.values import Whole
 SCHOOL_YEAR = re.compile(r"^(\d{4})-(\d{4})$")
 
 
+#: The school years taken: two consecutive years, from 2000-2001 to 2098-2099.
+SCHOOL_YEARS = range(2000, 2099)
+#: The same for the OpenAPI document (JSON Schema has no arithmetic, so they are listed); the
+#: validator checks it itself, to answer with the hint rather than "недопустимые символы".
+SCHOOL_YEAR_PATTERN = "^(" + "|".join(f"{y}-{y + 1}" for y in SCHOOL_YEARS) + ")$"
+
+
 def check_school_year(value: str) -> str:
     match = SCHOOL_YEAR.match(value)
-    if not match or int(match[2]) != int(match[1]) + 1:
+    if not match or int(match[1]) not in SCHOOL_YEARS or int(match[2]) != int(match[1]) + 1:
         raise ValueError("учебный год в виде 2025-2026")
     return value
 
 
-SchoolYear = Annotated[str, Field(pattern=r"^\d{4}-\d{4}$"), AfterValidator(check_school_year)]
+SchoolYear = Annotated[str, Field(json_schema_extra={"pattern": SCHOOL_YEAR_PATTERN},
+                                  examples=["2025-2026"]),
+                       AfterValidator(check_school_year)]
 #: One request or competency: every free string a command carries is bounded, so no command
 #: can grow an event past what the bus carries.
 ListItem = Annotated[str, Field(min_length=1, max_length=MAX_LIST_ITEM_LENGTH)]
@@ -45,6 +54,15 @@ class Command(BaseModel):
 
 
 class RegisterOrganisation(Command):
+    """A region stands alone; every other organisation names the one above it (``child_path``)."""
+
+    model_config = ConfigDict(json_schema_extra={
+        "if": {"properties": {"kind": {"const": "region"}}, "required": ["kind"]},
+        "then": {"properties": {"parent_id": {"type": "null"}}},
+        "else": {"required": ["parent_id"],
+                 "properties": {"parent_id": {"type": "string", "format": "uuid"}}},
+    })
+
     code: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
                       description="Короткий латинский код (для путей и подписок)")
     name: str = Field(min_length=2, max_length=500)

@@ -46,13 +46,28 @@ NOT_APPLICABLE = {
     # job (tests/security/test_access_matrix.py, 253 attempts and more).
     "object_level_authorization",
 }
-#: Schema-valid data the API may still refuse: its domain rules reach past what JSON Schema
-#: says (a surname without digits, a school below a municipality, a school year of two
-#: consecutive years, a path that names an organisation): such a refusal is a documented 422
-#: with a code and a Russian message. Everything else positive_data_acceptance checks stays
-#: (a 400, a 413, a 5xx for valid data still fail).
+#: Schema-valid data is never refused as invalid (positive_data_acceptance: no 400 or 422; a
+#: 404 for an id that names nothing, a 409 conflict, a 403 outside the actor's scope remain
+#: answers to valid requests), except on these operations, where a rule reaches past what the
+#: OpenAPI document can say; their refusal is a documented 422 with a code and a Russian message.
+DOMAIN_RULES = {
+    # A person's name must be Russian words (no digits, no Latin look-alikes of Cyrillic
+    # letters), the birth date plausible for the role as of today, a SNILS's checksum right, a
+    # phone and an e-mail deliverable: JSON Schema has no "as of today" nor checksums, and a
+    # pattern for the names would be the validator (services/registry/validation) rewritten.
+    "POST /registry/mentors": "names, birth date as of today, SNILS checksum",
+    "POST /registry/mentees": "names, birth date as of today, SNILS checksum",
+    # The scope is a programme, or a municipality together with a form: a dependency between
+    # query parameters, which OpenAPI's parameter list cannot state (only a body schema can).
+    "GET /pairing/suggestions": "programme_id, or municipality_id with form",
+    "GET /pairing/suggestions/stable": "programme_id, or municipality_id with form",
+    "GET /pairing/unpaired": "programme_id, or municipality_id with form",
+}
+STRICT = ["2xx", "401", "403", "404", "409", "429"]
 CONFIG = SchemathesisConfig.from_dict({"checks": {"positive_data_acceptance": {
-    "expected-statuses": ["2xx", "401", "403", "404", "409", "422", "429"]}}})
+    "expected-statuses": STRICT}}})
+CONFIG_DOMAIN_RULES = SchemathesisConfig.from_dict({"checks": {"positive_data_acceptance": {
+    "expected-statuses": [*STRICT, "422"]}}})
 load_all_checks()  # the OpenAPI checks register themselves on import
 ALL_CHECKS = [check for check in CHECKS.get_all() if check.__name__ not in NOT_APPLICABLE]
 
@@ -118,10 +133,14 @@ def test_no_server_errors_and_responses_match_the_schema(api: tuple[str, dict[st
         "response_headers_conformance", "response_schema_conformance", "negative_data_rejection",
         "positive_data_acceptance", "missing_required_header", "unsupported_method", "ignored_auth"}
     # The document itself needs a bearer now (shared.diagnostics).
-    schema = schemathesis.openapi.from_url(f"{base}/openapi.json", headers=headers,
-                                           config=CONFIG).include(
-        path_regex=FUZZED)
-    operations = [result.ok() for result in schema.get_all_operations()]
+    strict, lenient = (schemathesis.openapi.from_url(f"{base}/openapi.json", headers=headers,
+                                                     config=config).include(path_regex=FUZZED)
+                       for config in (CONFIG, CONFIG_DOMAIN_RULES))
+    operations = [result.ok() for result in strict.get_all_operations()
+                  if result.ok().label not in DOMAIN_RULES]
+    operations += [result.ok() for result in lenient.get_all_operations()
+                   if result.ok().label in DOMAIN_RULES]
+    assert {o.label for o in operations} >= set(DOMAIN_RULES)  # each exception names a route
     assert len(operations) >= 20, [o.label for o in operations]
     failures: dict[str, str] = {}
     for operation, mode in [(o, m) for o in operations for m in GenerationMode]:

@@ -14,7 +14,8 @@ import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
-from nats.js.api import ConsumerConfig, KeyValueConfig, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, KeyValueConfig, StreamConfig
+from nats.js.errors import NotFoundError
 
 from deploy.tools.nats_auth import (
     READS,
@@ -26,12 +27,14 @@ from deploy.tools.nats_auth import (
     service_inbox,
     write_authorization,
 )
+from deploy.tools.nats_js_api import CONSUMERS, durables_on
 from services.registry.rpc import NAMES_SUBJECT
 from shared import bus, claims, rpc, sealed, signing
 from shared.auth import Actor, OrgPath, Role
 from shared.bus import stream_config
 from shared.contracts import NAMES, PAIRS, SOURCES, stream_name
 from shared.nats_server import EmbeddedNats
+from shared.pull import durable_for
 from shared.relay import LEASE_BUCKET
 from shared.settings import Settings
 from tests.conftest import publish_until_delivered
@@ -297,7 +300,6 @@ async def test_every_service_publishes_and_consumes_under_its_permissions(
     server, authorization = secured
     clients = {service: await connect_service(server, authorization, service) for service in SERVICES}
     try:
-        await bus.ensure_streams(clients["registry"].jetstream())
         for service, client in clients.items():
             js = client.jetstream()
             await bus.ensure_streams(js, owner=service)  # every process declares the streams it touches
@@ -309,7 +311,8 @@ async def test_every_service_publishes_and_consumes_under_its_permissions(
             # A pull consumer on each stream it reads (the way ConsumerRunner reads): JetStream
             # API replies and pulled messages both come to the service's own inbox prefix.
             for source in READS[service]:
-                sub = await js.pull_subscribe(f"nastavnik.{source}.>", durable=f"check_{service}",
+                sub = await js.pull_subscribe(f"nastavnik.{source}.>",
+                                              durable=durables_on(service, source)[0],
                                               stream=stream_name(source))
                 messages = await sub.fetch(1, timeout=5)
                 assert messages[0].data == source.encode()
@@ -361,7 +364,8 @@ async def test_embedded_service_cannot_publish_another_services_subject(
     monitoring._error_cb = on_error  # nats-py's own hook; bus.connect takes no callback
     try:
         js = registry.jetstream()
-        await bus.ensure_streams(js)
+        await bus.ensure_streams(js, owner="registry")
+        await bus.ensure_streams(monitoring.jetstream(), owner="monitoring")
         with pytest.raises(Exception):  # noqa: B017 - refused: no stream ever acknowledges it
             await monitoring.jetstream().publish("nastavnik.registry.demo.m1.MenteeRegistered",
                                                  b"forged", timeout=1)
@@ -503,26 +507,31 @@ async def test_a_service_reading_the_requests_it_serves_finds_no_token_in_them(
 # ---- JetStream's API: each service what it uses, nobody another's stream ----------------------
 
 def test_each_service_may_consume_the_streams_its_read_models_read() -> None:
-    """The consumer rights follow the services' read models (``READS``): a new source there
-    without a grant would leave its consumer refused by the server."""
+    """The consumer rights follow the services' read models (``CONSUMERS``): a read model or a
+    source missing there would leave its durable refused by the server."""
     from services.documents.consumers import ReportDueInbox
     from services.documents.erasure import ConsentWithdrawnInbox
+    from services.monitoring.audit.feeder import AuditFeeder
+    from services.monitoring.notifications.store import NotificationInbox
     from services.pairing.consumers import ConsentWatch, PoolsProjection
 
     read_models = {"pairing": (PoolsProjection, ConsentWatch),
-                   "documents": (ReportDueInbox, ConsentWithdrawnInbox)}
+                   "documents": (ReportDueInbox, ConsentWithdrawnInbox),
+                   "monitoring": (AuditFeeder, NotificationInbox)}
     for service, models in read_models.items():
-        for model in models:
-            assert set(model.sources) <= set(READS[service]), (service, model.__name__)
+        assert CONSUMERS[service] == {m.name: tuple(m.sources) for m in models}, service
     assert set(READS["monitoring"]) == set(SOURCES)  # the audit log reads every stream
     assert READS["registry"] == READS["portal"] == ()
+    # Every durable is named for its service, so no two services' permissions name the same one.
+    assert durables_on("pairing", "registry") == ("pairing_pools", "pairing_consent_watch")
 
 
 async def test_a_service_cannot_delete_or_purge_another_services_stream_or_consumers(
         embedded: tuple[EmbeddedNats, Settings]) -> None:
-    """With pairing's credentials: the registry's stream cannot be deleted, purged, changed or
-    have messages deleted; a consumer on a stream pairing does not read cannot be deleted; the
-    CLI's credentials delete nothing either. Everything keeps working afterwards."""
+    """With pairing's credentials: the registry's stream cannot be created before the registry
+    does, nor deleted, purged, changed or have messages deleted; monitoring's durables cannot be
+    deleted or changed, neither on a stream pairing does not read nor on the registry's, which
+    both read; the CLI's credentials delete nothing either. Everything keeps working afterwards."""
     server, settings = embedded
     clients = {name: await bus.connect(server.url, name, settings, service=name)
                for name in ("registry", "pairing", "monitoring", "cli")}
@@ -541,23 +550,53 @@ async def test_a_service_cannot_delete_or_purge_another_services_stream_or_consu
         registry, monitoring = clients["registry"].jetstream(), clients["monitoring"].jetstream()
         # A refused request has no answer: a short wait for it.
         pairing = clients["pairing"].jetstream(timeout=1)
-        for name in ("registry", "pairing", "monitoring"):
-            await bus.ensure_streams(clients[name].jetstream(), owner=name)
         registry_stream, pairing_stream = stream_name("registry"), stream_name("pairing")
+        # The registry's stream is not there yet: pairing may not declare it in its stead (with
+        # subjects or limits of its choosing), only wait for it (shared.consumer).
+        with pytest.raises(NatsError):
+            await pairing.add_stream(StreamConfig(name=registry_stream, subjects=[
+                "nastavnik.registry.>", "nastavnik.pairing.>"], max_msgs=1))
+        await wait_for(lambda: refused("pairing", f"$JS.API.STREAM.CREATE.{registry_stream}"))
+        # Its own reader's view through the runtime's path: ensure_streams declares pairing's only.
+        await bus.ensure_streams(clients["pairing"].jetstream(), owner="pairing")
+        await pairing.stream_info(pairing_stream)
+        with pytest.raises(NotFoundError):
+            await pairing.stream_info(registry_stream)
+        for name in ("registry", "monitoring"):
+            await bus.ensure_streams(clients[name].jetstream(), owner=name)
         await registry.publish("nastavnik.registry.demo.m1.MenteeRegistered", b"one")
         await clients["pairing"].jetstream().publish("nastavnik.pairing.demo.m1.PairFormed", b"pair")
-        # Monitoring's durable on pairing's stream (the audit log reads every stream).
-        audit = await monitoring.pull_subscribe("nastavnik.pairing.>", durable="audit_pairing",
+        # Monitoring's durables (the audit log reads every stream), on pairing's stream and on
+        # the registry's, which pairing reads too.
+        audit_durable = durable_for("monitoring", "audit-log")
+        audit = await monitoring.pull_subscribe("nastavnik.pairing.>", durable=audit_durable,
                                                 stream=pairing_stream)
+        audit_registry = await monitoring.pull_subscribe("nastavnik.registry.>", durable=audit_durable,
+                                                         stream=registry_stream)
+        changed = ConsumerConfig(durable_name=audit_durable, filter_subject="nastavnik.registry.x.>",
+                                 ack_policy=AckPolicy.EXPLICIT)
 
         attacks = {
+            f"$JS.API.STREAM.CREATE.{registry_stream}": pairing.add_stream(StreamConfig(
+                name=registry_stream, subjects=["nastavnik.registry.>"])),
+            f"$JS.API.CONSUMER.DELETE.{registry_stream}.{audit_durable}":
+                pairing.delete_consumer(registry_stream, audit_durable),
+            f"$JS.API.CONSUMER.DURABLE.CREATE.{registry_stream}.{audit_durable}":
+                pairing.add_consumer(registry_stream, changed),
+            f"$JS.API.CONSUMER.CREATE.{registry_stream}.{audit_durable}":
+                pairing.add_consumer(registry_stream, name=audit_durable,
+                                     filter_subject="nastavnik.registry.x.>"),
+            # A nameless (ephemeral) consumer: none on another's stream (the quote ends the
+            # subject in the server's message, apart from the named forms above).
+            f'$JS.API.CONSUMER.CREATE.{registry_stream}"':
+                pairing.add_consumer(registry_stream, ConsumerConfig(filter_subject="nastavnik.registry.>")),
             f"$JS.API.STREAM.DELETE.{registry_stream}": pairing.delete_stream(registry_stream),
             f"$JS.API.STREAM.PURGE.{registry_stream}": pairing.purge_stream(registry_stream),
             f"$JS.API.STREAM.UPDATE.{registry_stream}": pairing.update_stream(StreamConfig(
                 name=registry_stream, subjects=["nastavnik.registry.>", "nastavnik.pairing.>"])),
             f"$JS.API.STREAM.MSG.DELETE.{registry_stream}": pairing.delete_msg(registry_stream, 1),
-            f"$JS.API.CONSUMER.DELETE.{pairing_stream}.audit_pairing":
-                pairing.delete_consumer(pairing_stream, "audit_pairing"),
+            f"$JS.API.CONSUMER.DELETE.{pairing_stream}.{audit_durable}":
+                pairing.delete_consumer(pairing_stream, audit_durable),
             # Even its own stream: deleting or purging is the operator's, not a service's.
             f"$JS.API.STREAM.PURGE.{pairing_stream}": pairing.purge_stream(pairing_stream),
         }
@@ -568,8 +607,8 @@ async def test_a_service_cannot_delete_or_purge_another_services_stream_or_consu
         cli = clients["cli"].jetstream(timeout=1)
         for subject, attempt in {
                 f"$JS.API.STREAM.DELETE.{registry_stream}": cli.delete_stream(registry_stream),
-                f"$JS.API.CONSUMER.DELETE.{pairing_stream}.audit_pairing":
-                    cli.delete_consumer(pairing_stream, "audit_pairing")}.items():
+                f"$JS.API.CONSUMER.DELETE.{registry_stream}.{audit_durable}":
+                    cli.delete_consumer(registry_stream, audit_durable)}.items():
             with pytest.raises(NatsError):
                 await attempt
             await wait_for(lambda subject=subject: refused("cli", subject))
@@ -582,11 +621,18 @@ async def test_a_service_cannot_delete_or_purge_another_services_stream_or_consu
         messages = await audit.fetch(1, timeout=5)
         assert messages[0].data == b"pair"
         await messages[0].ack_sync()
+        # Monitoring's durable on the registry's stream kept its filter and still delivers.
+        kept = await monitoring.consumer_info(registry_stream, audit_durable)
+        assert kept.config.filter_subject == "nastavnik.registry.>"
+        messages = await audit_registry.fetch(1, timeout=5)
+        assert messages[0].data == b"one"
+        await messages[0].ack_sync()
         # And pairing still does its own work: reads the registry's stream through its durable.
-        own = await pairing.pull_subscribe("nastavnik.registry.>", durable="pairing_pools",
+        own_durable = durable_for("pairing", "pairing-pools")
+        own = await pairing.pull_subscribe("nastavnik.registry.>", durable=own_durable,
                                            stream=registry_stream)
         assert (await own.fetch(1, timeout=5))[0].data == b"one"
-        await pairing.delete_consumer(registry_stream, "pairing_pools")  # its own, on a stream it reads
+        await pairing.delete_consumer(registry_stream, own_durable)  # its own, on a stream it reads
         # The CLI still follows the streams (``nastavnik events``).
         follow = await cli.subscribe("nastavnik.registry.>", ordered_consumer=True)
         assert (await follow.next_msg(timeout=5)).data == b"one"

@@ -121,7 +121,10 @@ async def test_the_secured_region_serves_its_services_and_sources_the_municipal_
                               region.settings(region.secrets.leaf("m1") / "services" / "registry.env"))
     try:
         js = registry.jetstream()
-        await ensure_streams(js, replicas=NODES, deadline=30)
+        # Each service declares its own stream only (the operator's tools may declare them all).
+        for service, client in (("registry", registry), ("monitoring", monitoring)):
+            await ensure_streams(client.jetstream(), replicas=NODES, deadline=30, owner=service)
+        await ensure_streams(ops.jetstream(), replicas=NODES, deadline=30)
         for source in SOURCES:
             info = await js.stream_info(stream_name(source))
             assert info.config.num_replicas == NODES
@@ -139,7 +142,7 @@ async def test_the_secured_region_serves_its_services_and_sources_the_municipal_
 
         # The municipality's own services write to its leaf (its own JetStream domain)...
         leaf_js = municipal.jetstream()
-        await ensure_streams(leaf_js, replicas=1, deadline=30)
+        await ensure_streams(leaf_js, replicas=1, deadline=30, owner="registry")
         await leaf_js.publish("nastavnik.registry.demo.m1.MenteeRegistered", b"from the edge")
         # ...and the operator's hub copy sources it across the link, within the leaf user's rights.
         edge = edge_stream_config("registry", "m1", replicas=NODES)

@@ -34,6 +34,7 @@ from services.pairing.runtime import PairingRuntime
 from services.registry.runtime import RegistryRuntime
 from shared import periods
 from shared.auth import Actor, OrgPath, Role, issue_token
+from shared.bus import ensure_streams
 from shared.contracts import Envelope, stream_name
 from shared.events import ReportSubmitted
 from shared.host import create_app
@@ -166,6 +167,8 @@ class Year:
 async def publish(url: str, envelope: Envelope) -> None:
     nc = await nats.connect(url)
     try:
+        # The stream is declared by its owner only, and the documents service is not running.
+        await ensure_streams(nc.jetstream(), owner=envelope.source)
         await nc.jetstream().publish(envelope.subject, envelope.to_bytes(), headers=signed_headers(envelope))
     finally:
         await nc.close()

@@ -15,7 +15,7 @@ from nats.js import JetStreamContext
 
 from services.registry.application import RegistryStore
 from shared.bus import ensure_streams
-from shared.consumer import ConsumerRunner, consumer_positions
+from shared.consumer import ConsumerRunner, consumer_durables, consumer_positions
 from shared.contracts import Envelope, stream_name
 from shared.nats_server import EmbeddedNats
 from shared.relay import OutboxRelay
@@ -238,4 +238,29 @@ async def test_a_rebuilt_read_model_consumes_the_stream_again_from_the_start(
     assert await rebuilt.consume("registry", until_caught_up=True) == 300
     assert positions(engine) == list(range(1, 301))
     assert rebuilt.durable_name("registry") == durable  # the same durable, recreated from position 0
+    await nc.close()
+
+
+async def test_a_durable_named_before_services_named_theirs_is_replaced_from_the_stored_position(
+        settings: Settings, engine: sa.Engine, fresh_nats: EmbeddedNats) -> None:
+    """Upgrade: a read model whose database recorded a random durable (before durables were named
+    ``<service>_<model>``, which the NATS permissions name) carries on under the new name from
+    its own position: nothing applied twice, nothing skipped."""
+    await publish(settings, fresh_nats.url, 300)
+    nc = await nats.connect(fresh_nats.url)
+    js = nc.jetstream()
+    old = ConsumerRunner(engine, js, Recorder(), batch=100)
+    assert await old.consume("registry", until_caught_up=True) == 300
+    old_durable = "test-recorder-0123456789ab"  # what the earlier release had named it
+    with engine.begin() as conn:
+        conn.execute(consumer_durables.update().values(durable=old_durable))
+    await publish(settings, fresh_nats.url, 50)
+
+    upgraded = ConsumerRunner(engine, js, Recorder(), batch=100, service="pairing")
+    assert upgraded.durable_name("registry") == "pairing_test_recorder"
+    assert await upgraded.consume("registry", until_caught_up=True) == 50
+    assert positions(engine) == list(range(1, 351))
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(consumer_durables.c.durable)).scalars().all() == [
+            "pairing_test_recorder"]
     await nc.close()
