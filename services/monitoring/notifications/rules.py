@@ -24,10 +24,9 @@ from shared import periods
 from shared.auth import OrgPath, Role
 from shared.contracts import Envelope
 from shared.events import FeedbackSubmitted, MeetingHeld, PairFormed, ReportDue, read_payload
+from shared.titles import MEETING_KINDS, form_title
 
 NOTIFICATION_NAMESPACE = UUID("3b0e8a64-2f51-5d0c-9e7a-6c1d4f8b2a90")
-MEETING_KINDS = {"intro": "знакомство", "trial": "пробная", "planning": "планирование",
-                 "regular": "регулярная", "final": "итоговая"}
 FORMATS = {"in_person": "очно", "online": "онлайн"}
 LEVEL_ABOVE = {"organisation": Role.MUNICIPAL, "municipality": Role.REGIONAL}
 LEVEL_ROLE = {"organisation": Role.CURATOR, "municipality": Role.MUNICIPAL, "region": Role.REGIONAL}
@@ -165,7 +164,7 @@ def members_of(envelope: Envelope) -> list[str]:
 def pair_formed(envelope: Envelope, formed: PairFormed) -> list[Notification]:
     return _make(envelope.event_id, envelope.event_id, pair_members(formed), "pair_formed",
                  "Вы приглашены в наставническую пару",
-                 f"Куратор сформировал наставническую пару ({formed.form}). "
+                 f"Куратор сформировал наставническую пару (форма «{form_title(formed.form)}»). "
                  f"Войдите в портал по приглашению куратора: там встречи, цели и отзывы.",
                  str(envelope.org))
 

@@ -70,10 +70,12 @@ def test_the_same_event_gives_the_same_ids() -> None:
 
 
 def test_pairs_and_meetings_go_to_their_members_and_nobody_else_gets_them() -> None:
-    formed = envelope("PairFormed", {"organisation_id": str(uuid4()), "form": "учитель – ученик",
+    formed = envelope("PairFormed", {"organisation_id": str(uuid4()), "form": "student-student",
                                      "mentor_id": str(MENTOR), "mentee_ids": [str(MENTEE)]})
     invited = rules.from_event(formed, [])
     assert [n.audience for n in invited] == [f"person:{MENTOR}", f"person:{MENTEE}"]
+    # The form in words, as on every page, not the code the event carries.
+    assert "пару (форма «Ученик – ученик»)" in invited[0].body and "student" not in invited[0].body
     held = envelope("MeetingHeld", {"kind": "intro", "date": "2025-12-05", "duration_minutes": 45,
                                     "format": "online", "number": 1})
     meeting = rules.from_event(held, [n.audience for n in invited])
