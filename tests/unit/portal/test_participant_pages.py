@@ -134,3 +134,12 @@ def test_a_mentor_sees_their_mentees_by_role_and_organisation(portal: PortalUnde
     assert "Я наставник — МБОУ «Школа № 1»" in page
     assert "Ваши наставляемые (2) — из организации МБОУ «Школа № 1»" in page
     assert "законный представитель" not in page
+
+
+def test_a_minor_mentors_guardian_is_told_they_act_for_the_mentor(portal: PortalUnderTest) -> None:
+    page = my_pair_page(portal, MENTOR, "guardian", {
+        "mentor_id": MENTOR, "mentee_ids": [MENTEE], "organisation_name": SCHOOL["name"],
+        "cross_organisation": False, "mentor_organisation_name": None})
+    assert "Вы вошли как законный представитель наставника" in page
+    assert "Пара наставника — МБОУ «Школа № 1»" in page and "Я наставник" not in page
+    assert "Ваш наставляемый — из организации МБОУ «Школа № 1»" in page
