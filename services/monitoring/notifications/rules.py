@@ -117,12 +117,12 @@ def report_due(envelope: Envelope, due: ReportDue,
                 else f"до срока осталось {_days(due.days_left)}")
         title = f"Срок сдачи отчёта — {deadline}"
         body = (f"Отчёт за {period} нужно сдать до {deadline}: {when}. "
-                f"Отчёт готовится в разделе «Отчёты» портала.")
+                f"Отчёт готовится в разделе «Отчётность» портала.")
         return _make(envelope.event_id, envelope.event_id, [own], "report_due", title, body,
                      str(path))
     title = f"Отчёт просрочен — срок был {deadline}"
     body = (f"Отчёт за {period} не сдан: срок истёк {deadline} "
-            f"(просрочка {_days(-due.days_left)}). Сдайте его в разделе «Отчёты».")
+            f"(просрочка {_days(-due.days_left)}). Сдайте его в разделе «Отчётность».")
     found = _make(envelope.event_id, envelope.event_id, [own], "report_overdue", title, body,
                   str(path))
     above = LEVEL_ABOVE.get(level)
@@ -135,7 +135,7 @@ def report_due(envelope: Envelope, due: ReportDue,
         found += _make(envelope.event_id, envelope.event_id, [role_audience(above, upper)],
                        "report_overdue_below", f"Просрочен отчёт: {who}",
                        f"Отчёт за {period} от «{who}» не сдан: срок истёк {deadline}. "
-                       f"Напомнить можно со страницы «Отчёты».", str(path))
+                       f"Напомнить можно со страницы «Отчётность».", str(path))
     return found
 
 
@@ -147,7 +147,7 @@ def reminder(report_id: str, level: str, path: str, period: str, deadline: date,
     return _make(key, uuid5(NOTIFICATION_NAMESPACE, key), [role_audience(LEVEL_ROLE[level], path)],
                  "report_reminder", f"Напоминание: отчёт за {periods.label(period)}",
                  f"{who} напоминает: отчёт за {periods.label(period)} не сдан, срок истёк "
-                 f"{ru_date(deadline)}. Сдайте его в разделе «Отчёты».", path)
+                 f"{ru_date(deadline)}. Сдайте его в разделе «Отчётность».", path)
 
 
 def pair_members(formed: PairFormed) -> list[str]:

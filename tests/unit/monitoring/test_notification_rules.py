@@ -46,6 +46,7 @@ def test_a_report_coming_due_goes_to_the_curators_of_the_school_only() -> None:
     assert [(n.audience, n.title) for n in found] == [
         ("role:curator:demo/m1/s1", "Срок сдачи отчёта — 20.12.2025")]
     assert "нужно сдать до 20.12.2025: до срока осталось 14 дней" in found[0].body
+    assert "в разделе «Отчётность»" in found[0].body  # the menu's name for it
     assert "сегодня последний день срока" in rules.from_event(due(0), [])[0].body
 
 
