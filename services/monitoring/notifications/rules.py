@@ -174,8 +174,7 @@ def meeting_held(envelope: Envelope, held: MeetingHeld, members: list[str]) -> l
     title = f"Встреча № {held.number} ({kind}) {ru_date(held.date)}"
     body = (f"Встреча № {held.number} ({kind}) проведена {ru_date(held.date)}, "
             f"{FORMATS.get(held.format, held.format)}, {held.duration_minutes} мин. "
-            f"Оставьте, пожалуйста, отзыв о встрече в портале. Встреча во вложении — "
-            f"для вашего календаря.")
+            f"Оставьте, пожалуйста, отзыв о встрече в портале.")
     meeting = {"pair_id": str(envelope.aggregate_id), "number": held.number, "kind": held.kind,
                "date": held.date, "duration_minutes": held.duration_minutes,
                "format": held.format, "recorded_at": envelope.occurred_at.isoformat()}

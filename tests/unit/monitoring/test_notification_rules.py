@@ -81,6 +81,8 @@ def test_pairs_and_meetings_go_to_their_members_and_nobody_else_gets_them() -> N
                                     "format": "online", "number": 1})
     meeting = rules.from_event(held, [n.audience for n in invited])
     assert meeting[0].title == "Встреча № 1 (знакомство) 05.12.2025"
+    # The portal shows this text too, with no attachment: only the letter mentions one.
+    assert "вложени" not in meeting[0].body
     assert meeting[0].meeting is not None and meeting[0].meeting["duration_minutes"] == 45
     assert meeting[0].link == f"/my/pairs/{held.aggregate_id}/feedback"  # where feedback is given
     assert rules.from_event(held, []) == []  # a pair never seen: nobody to tell
