@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from services.portal import auth, navigation
 from services.portal.charts import number
 from shared.localtime import format_date
+from shared.titles import form_title
 
 TEMPLATES = Path(__file__).parent / "templates"
 templates = Jinja2Templates(directory=TEMPLATES)
@@ -53,21 +54,5 @@ def ru_date(value: str | None) -> str:
 
 
 templates.env.filters["ru_date"] = ru_date
-
-#: The forms of mentorship of the federal recommendations, by the code the services keep
-#: (``student-student``): what a page shows. A region's own form is shown as it was typed.
-FORM_TITLES = {
-    "student-student": "Ученик – ученик", "teacher-teacher": "Учитель – учитель",
-    "experienced-young-teacher": "Опытный педагог – молодой специалист",
-    "teacher-peer": "Педагог – педагог (равный – равному)", "college-student": "Студент – ученик",
-    "employer-student": "Работодатель – ученик", "teacher-student": "Учитель – ученик",
-    "student-teacher": "Ученик – учитель (обратное наставничество)",
-    "college-college": "Студент – студент", "employer-college": "Работодатель – студент",
-}
-
-
-def form_title(value: str | None) -> str:
-    return FORM_TITLES.get(value or "", value or "—")
-
 
 templates.env.filters["form_title"] = form_title

@@ -16,6 +16,7 @@ from services.portal.auth import ROLE_TITLES
 from services.portal.templating import KIND_TITLES, plural, ru_date
 from shared import periods
 from shared.localtime import to_local
+from shared.titles import FORM_TITLES, MEETING_KINDS
 
 #: Every event of the catalogue (``shared/events.py``) as a Russian heading (test_trail_text checks).
 EVENT_TITLES = {
@@ -54,16 +55,6 @@ EVENT_TITLES = {
     "TrainingCompleted": "Наставник отметил прохождение обучения",
     "TrainingConfirmed": "Куратор подтвердил прохождение обучения",
 }
-#: The forms of mentorship by the codes events carry (the pairing service's catalogue).
-FORM_TITLES = {"student-student": "Ученик – ученик", "teacher-teacher": "Учитель – учитель",
-               "experienced-young-teacher": "Опытный педагог – молодой специалист",
-               "teacher-peer": "Педагог – педагог (равный – равному)",
-               "college-student": "Студент – ученик", "employer-student": "Работодатель – ученик",
-               "teacher-student": "Учитель – ученик",
-               "student-teacher": "Ученик – учитель (обратное наставничество)",
-               "college-college": "Студент – студент", "employer-college": "Работодатель – студент"}
-MEETING_KINDS = {"intro": "знакомство", "trial": "пробная", "planning": "планирование",
-                 "regular": "регулярная", "final": "итоговая"}
 MEETING_FORMATS = {"in_person": "очно", "online": "дистанционно"}
 SIDES = {"mentor": "наставник", "mentee": "наставляемый", "curator": "куратор"}
 STAGES = {"quality": "оценка качества программы", "growth_entry": "входная оценка роста",

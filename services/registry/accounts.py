@@ -481,6 +481,17 @@ class AccountService(TotpCodes):
                               "(единый вход региона): второй фактор настраивается там", 409)
         return row
 
+    def holder_of(self, actor: Actor) -> str | None:
+        """Who holds a participant's account: ``guardian`` when a minor's legal representative
+        accepted the code for the child, ``person`` otherwise; None for an official."""
+        if actor.role is not Role.PARTICIPANT:
+            return None
+        try:
+            row = self._own_row(actor)
+        except DomainError:
+            return None
+        return "guardian" if row.created_by == "invitation:guardian" else "person"
+
     @staticmethod
     def _account(row: Any) -> Account:
         return Account(row.login, Role(row.role), OrgPath.parse(row.scope), row.person_id,

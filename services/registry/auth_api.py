@@ -190,8 +190,11 @@ def logout(accounts: Accounts, body: LogoutRequest | None = None,
 
 
 @router.get("/me")
-def me(actor: CurrentActor) -> dict[str, Any]:
-    return {"user": actor.user, "role": actor.role.value, "scope": str(actor.scope)}
+def me(actor: CurrentActor, accounts: Accounts) -> dict[str, Any]:
+    """``holder``: for a participant, whether they or a minor's guardian signed in (the portal
+    tells the guardian they act for the child)."""
+    return {"user": actor.user, "role": actor.role.value, "scope": str(actor.scope),
+            "holder": accounts.holder_of(actor)}
 
 
 class MailSettings(Body):

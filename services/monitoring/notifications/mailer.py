@@ -37,6 +37,8 @@ log = get_logger(__name__)
 Resolve = Callable[[list[str]], Awaitable[dict[str, list[dict[str, str]]]]]
 FOOTER = ("\n\n—\nЭто письмо отправила система «Наставник». Письма можно отключить на странице "
           "«Учётная запись» портала.")
+#: Said in the letter only: the portal shows the same notification with no attachment.
+ATTACHED = " Встреча во вложении — для вашего календаря."
 BATCH = 50
 
 
@@ -79,7 +81,7 @@ def compose(row: sa.Row[Any], login: str, address: str, sender: str, zone: ZoneI
     message["To"] = address
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = message_id(row.id, login)
-    message.set_content(row.body + FOOTER)
+    message.set_content(row.body + (ATTACHED if row.meeting else "") + FOOTER)
     if row.meeting:
         message.add_attachment(meeting_calendar(row.meeting, row.title, row.body, zone),
                                maintype="text", subtype="calendar", filename="meeting.ics",

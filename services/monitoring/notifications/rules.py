@@ -24,10 +24,9 @@ from shared import periods
 from shared.auth import OrgPath, Role
 from shared.contracts import Envelope
 from shared.events import FeedbackSubmitted, MeetingHeld, PairFormed, ReportDue, read_payload
+from shared.titles import MEETING_KINDS, form_title
 
 NOTIFICATION_NAMESPACE = UUID("3b0e8a64-2f51-5d0c-9e7a-6c1d4f8b2a90")
-MEETING_KINDS = {"intro": "знакомство", "trial": "пробная", "planning": "планирование",
-                 "regular": "регулярная", "final": "итоговая"}
 FORMATS = {"in_person": "очно", "online": "онлайн"}
 LEVEL_ABOVE = {"organisation": Role.MUNICIPAL, "municipality": Role.REGIONAL}
 LEVEL_ROLE = {"organisation": Role.CURATOR, "municipality": Role.MUNICIPAL, "region": Role.REGIONAL}
@@ -118,12 +117,12 @@ def report_due(envelope: Envelope, due: ReportDue,
                 else f"до срока осталось {_days(due.days_left)}")
         title = f"Срок сдачи отчёта — {deadline}"
         body = (f"Отчёт за {period} нужно сдать до {deadline}: {when}. "
-                f"Отчёт готовится в разделе «Отчёты» портала.")
+                f"Отчёт готовится в разделе «Отчётность» портала.")
         return _make(envelope.event_id, envelope.event_id, [own], "report_due", title, body,
                      str(path))
     title = f"Отчёт просрочен — срок был {deadline}"
     body = (f"Отчёт за {period} не сдан: срок истёк {deadline} "
-            f"(просрочка {_days(-due.days_left)}). Сдайте его в разделе «Отчёты».")
+            f"(просрочка {_days(-due.days_left)}). Сдайте его в разделе «Отчётность».")
     found = _make(envelope.event_id, envelope.event_id, [own], "report_overdue", title, body,
                   str(path))
     above = LEVEL_ABOVE.get(level)
@@ -136,7 +135,7 @@ def report_due(envelope: Envelope, due: ReportDue,
         found += _make(envelope.event_id, envelope.event_id, [role_audience(above, upper)],
                        "report_overdue_below", f"Просрочен отчёт: {who}",
                        f"Отчёт за {period} от «{who}» не сдан: срок истёк {deadline}. "
-                       f"Напомнить можно со страницы «Отчёты».", str(path))
+                       f"Напомнить можно со страницы «Отчётность».", str(path))
     return found
 
 
@@ -148,7 +147,7 @@ def reminder(report_id: str, level: str, path: str, period: str, deadline: date,
     return _make(key, uuid5(NOTIFICATION_NAMESPACE, key), [role_audience(LEVEL_ROLE[level], path)],
                  "report_reminder", f"Напоминание: отчёт за {periods.label(period)}",
                  f"{who} напоминает: отчёт за {periods.label(period)} не сдан, срок истёк "
-                 f"{ru_date(deadline)}. Сдайте его в разделе «Отчёты».", path)
+                 f"{ru_date(deadline)}. Сдайте его в разделе «Отчётность».", path)
 
 
 def pair_members(formed: PairFormed) -> list[str]:
@@ -165,7 +164,7 @@ def members_of(envelope: Envelope) -> list[str]:
 def pair_formed(envelope: Envelope, formed: PairFormed) -> list[Notification]:
     return _make(envelope.event_id, envelope.event_id, pair_members(formed), "pair_formed",
                  "Вы приглашены в наставническую пару",
-                 f"Куратор сформировал наставническую пару ({formed.form}). "
+                 f"Куратор сформировал наставническую пару (форма «{form_title(formed.form)}»). "
                  f"Войдите в портал по приглашению куратора: там встречи, цели и отзывы.",
                  str(envelope.org))
 
@@ -175,8 +174,7 @@ def meeting_held(envelope: Envelope, held: MeetingHeld, members: list[str]) -> l
     title = f"Встреча № {held.number} ({kind}) {ru_date(held.date)}"
     body = (f"Встреча № {held.number} ({kind}) проведена {ru_date(held.date)}, "
             f"{FORMATS.get(held.format, held.format)}, {held.duration_minutes} мин. "
-            f"Оставьте, пожалуйста, отзыв о встрече в портале. Встреча во вложении — "
-            f"для вашего календаря.")
+            f"Оставьте, пожалуйста, отзыв о встрече в портале.")
     meeting = {"pair_id": str(envelope.aggregate_id), "number": held.number, "kind": held.kind,
                "date": held.date, "duration_minutes": held.duration_minutes,
                "format": held.format, "recorded_at": envelope.occurred_at.isoformat()}

@@ -24,8 +24,8 @@ from services.portal.client import ApiError
 from services.portal.collation import ru_sorted
 from services.portal.frame import Signed, page_router, render, see_other
 from services.portal.lookups import current_school_year, date_today
-from services.portal.templating import form_title
 from shared.auth import OrgPath
+from shared.titles import form_title
 
 router = page_router()
 Position = Annotated[str, Form(min_length=2, max_length=200)]

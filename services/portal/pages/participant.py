@@ -107,7 +107,7 @@ async def own_surveys(s: Session, pairs: list[dict[str, Any]]) -> dict[str, list
 
 @router.get("/my")
 async def my_pairs(request: Request, s: Signed) -> Response:
-    pairs = await s.api.get("/pairing/pairs")
+    pairs, account = await asyncio.gather(s.api.get("/pairing/pairs"), s.api.get("/auth/me"))
     details = await asyncio.gather(*(s.api.get(f"/pairing/pairs/{p['id']}") for p in pairs))
     me = s.actor.user
     surveys = await own_surveys(s, [p for p in details if p["status"] in SURVEYED])
@@ -122,6 +122,7 @@ async def my_pairs(request: Request, s: Signed) -> Response:
              "url": my_survey_url(e)} for e in (surveys or {}).get(pair["id"], [])]})
     recorded = request.query_params.get("recorded")
     return render(request, "my_pairs.html", actor=s.actor, pairs=shown, me=me,
+                  guardian=account.get("holder") == "guardian",
                   surveys_failed=surveys is None,
                   error=request.query_params.get("error"),
                   saved="Анкета сохранена." if recorded else

@@ -22,8 +22,8 @@ from services.portal.client import ApiError
 from services.portal.collation import ru_sorted
 from services.portal.frame import Session, Signed, field_errors, page_router, render
 from services.portal.lookups import current_school_year, date_today
-from services.portal.templating import FORM_TITLES, form_title
 from shared.auth import OrgPath
+from shared.titles import FORM_TITLES, form_title
 
 router = page_router()
 FIELDS = ("form", "school_year", "curator")

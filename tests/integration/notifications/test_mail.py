@@ -217,6 +217,7 @@ def test_a_meeting_reaches_the_pair_as_a_calendar_entry_in_local_time(
         assert to(meetings) == ["petrov@mail.ru", "smirnova@mail.ru"]
         invited = [m for m in catcher.messages() if m["Subject"].startswith("Вы приглашены")]
         assert to(invited) == ["petrov@mail.ru", "smirnova@mail.ru"]
+        assert "Встреча во вложении — для вашего календаря." in text(meetings[0])
         ics = next(p for p in meetings[0].walk() if p.get_content_type() == "text/calendar")
         event = Calendar.from_ical(ics.get_payload(decode=True)).walk("VEVENT")[0]
         start = event.decoded("dtstart")

@@ -64,7 +64,8 @@ def test_an_invitation_is_issued_once_used_once_and_only_by_the_own_curator(syst
     assert signed.status_code == 201, signed.text
     session = signed.json()
     assert (session["role"], session["login"]) == ("participant", "smirnov")
-    assert system.get("/auth/me", headers=bearer(session)).json()["user"] == mentor_id
+    me = system.get("/auth/me", headers=bearer(session)).json()
+    assert (me["user"], me["holder"]) == (mentor_id, "person")
     # Single use, and a reuse is a security event; the person now has an account.
     reused = refusals("INVITATION_USED")
     assert error(accept(system, second, "smirnov-2")) == (401, "INVALID_INVITATION")
@@ -141,6 +142,7 @@ def test_a_minors_guardian_signs_in_gives_feedback_and_sees_no_other_pair(system
     signed = accept(system, issued["code"], "orlova-guardian")
     assert signed.status_code == 201, signed.text
     guardian = bearer(signed.json())
+    assert system.get("/auth/me", headers=guardian).json()["holder"] == "guardian"
 
     listed = system.get("/pairing/pairs", headers=guardian).json()
     assert [p["id"] for p in listed] == [mine]

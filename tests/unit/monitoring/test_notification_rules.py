@@ -46,6 +46,7 @@ def test_a_report_coming_due_goes_to_the_curators_of_the_school_only() -> None:
     assert [(n.audience, n.title) for n in found] == [
         ("role:curator:demo/m1/s1", "Срок сдачи отчёта — 20.12.2025")]
     assert "нужно сдать до 20.12.2025: до срока осталось 14 дней" in found[0].body
+    assert "в разделе «Отчётность»" in found[0].body  # the menu's name for it
     assert "сегодня последний день срока" in rules.from_event(due(0), [])[0].body
 
 
@@ -70,14 +71,18 @@ def test_the_same_event_gives_the_same_ids() -> None:
 
 
 def test_pairs_and_meetings_go_to_their_members_and_nobody_else_gets_them() -> None:
-    formed = envelope("PairFormed", {"organisation_id": str(uuid4()), "form": "учитель – ученик",
+    formed = envelope("PairFormed", {"organisation_id": str(uuid4()), "form": "student-student",
                                      "mentor_id": str(MENTOR), "mentee_ids": [str(MENTEE)]})
     invited = rules.from_event(formed, [])
     assert [n.audience for n in invited] == [f"person:{MENTOR}", f"person:{MENTEE}"]
+    # The form in words, as on every page, not the code the event carries.
+    assert "пару (форма «Ученик – ученик»)" in invited[0].body and "student" not in invited[0].body
     held = envelope("MeetingHeld", {"kind": "intro", "date": "2025-12-05", "duration_minutes": 45,
                                     "format": "online", "number": 1})
     meeting = rules.from_event(held, [n.audience for n in invited])
     assert meeting[0].title == "Встреча № 1 (знакомство) 05.12.2025"
+    # The portal shows this text too, with no attachment: only the letter mentions one.
+    assert "вложени" not in meeting[0].body
     assert meeting[0].meeting is not None and meeting[0].meeting["duration_minutes"] == 45
     assert meeting[0].link == f"/my/pairs/{held.aggregate_id}/feedback"  # where feedback is given
     assert rules.from_event(held, []) == []  # a pair never seen: nobody to tell

@@ -71,6 +71,8 @@ def test_a_participant_sees_their_pairs_and_gives_feedback_per_meeting(
                          {"number": 2, "kind": "trial", "date": "2026-10-12", "duration_minutes": 45,
                           "format": "in_person"}]}
     portal.api.on("GET", "/pairing/pairs", [{"id": PAIR}])
+    portal.api.on("GET", "/auth/me", {"user": MENTEE, "role": "participant",
+                                      "scope": SCHOOL["path"], "holder": "person"})
     portal.api.on("GET", f"/pairing/pairs/{PAIR}", pair)
     portal.api.on("GET", f"/pairing/pairs/{PAIR}/meetings/1/feedback", [
         {"respondent_id": MENTEE, "side": "mentee", "satisfaction": 8, "went_well": "Познакомились",
@@ -79,6 +81,7 @@ def test_a_participant_sees_their_pairs_and_gives_feedback_per_meeting(
     page = client.get("/my")
     assert page.status_code == 200, page.text
     assert "Я наставляемый" in page.text and "Познакомились" in page.text
+    assert "Ваш наставник — из организации МБОУ «Школа № 1»" in page.text
     # A form only for the meeting not yet answered.
     assert "Отправить отзыв о встрече № 2" in page.text
     assert "Отправить отзыв о встрече № 1" not in page.text
@@ -89,3 +92,54 @@ def test_a_participant_sees_their_pairs_and_gives_feedback_per_meeting(
     # The respondent is the signed-in participant: the service takes it from the token.
     assert portal.api.sent("POST", f"/pairing/pairs/{PAIR}/feedback")[-1] == {
         "meeting_number": 2, "satisfaction": 9, "went_well": "Решили задачу", "to_change": ""}
+
+
+PARTNER_SCHOOL = "МБОУ «Гимназия № 2»"
+
+
+def my_pair_page(portal: PortalUnderTest, user: str, holder: str, pair: dict[str, object]) -> str:
+    client = portal.client(None)
+    client.cookies.set(COOKIE, issue_token(Actor(user=user, role=Role.PARTICIPANT,
+                                                 scope=OrgPath.parse(SCHOOL["path"])), SECRET))
+    portal.api.on("GET", "/monitoring/questionnaires", [])
+    portal.api.on("GET", "/auth/me", {"user": user, "role": "participant",
+                                      "scope": SCHOOL["path"], "holder": holder})
+    portal.api.on("GET", "/pairing/pairs", [{"id": PAIR}])
+    portal.api.on("GET", f"/pairing/pairs/{PAIR}", {
+        "id": PAIR, "status": "active", "form": "teacher-student", "formed_on": "2026-10-01",
+        "goals": [], "meetings": [], **pair})
+    page = client.get("/my")
+    assert page.status_code == 200, page.text
+    # A participant is given no one's name (shared.auth.personal_data_view): none is asked for.
+    assert not [c for c in portal.api.calls if c.url.path.startswith("/registry/people")]
+    return page.text
+
+
+def test_a_guardian_is_told_they_act_for_the_mentee_and_sees_the_mentors_organisation(
+        portal: PortalUnderTest) -> None:
+    page = my_pair_page(portal, MENTEE, "guardian", {
+        "mentor_id": MENTOR, "mentee_ids": [MENTEE], "organisation_name": SCHOOL["name"],
+        "cross_organisation": True, "mentor_organisation_name": PARTNER_SCHOOL})
+    assert "Вы вошли как законный представитель наставляемого" in page
+    assert "Я наставляемый" not in page and "Пара наставляемого — МБОУ «Школа № 1»" in page
+    assert f"Наставник — из организации {PARTNER_SCHOOL}" in page
+    assert "Форма наставничества: Учитель – ученик" in page
+
+
+def test_a_mentor_sees_their_mentees_by_role_and_organisation(portal: PortalUnderTest) -> None:
+    other = "00000000-0000-0000-0000-000000000102"
+    page = my_pair_page(portal, MENTOR, "person", {
+        "mentor_id": MENTOR, "mentee_ids": [MENTEE, other], "organisation_name": SCHOOL["name"],
+        "cross_organisation": False, "mentor_organisation_name": None})
+    assert "Я наставник — МБОУ «Школа № 1»" in page
+    assert "Ваши наставляемые (2) — из организации МБОУ «Школа № 1»" in page
+    assert "законный представитель" not in page
+
+
+def test_a_minor_mentors_guardian_is_told_they_act_for_the_mentor(portal: PortalUnderTest) -> None:
+    page = my_pair_page(portal, MENTOR, "guardian", {
+        "mentor_id": MENTOR, "mentee_ids": [MENTEE], "organisation_name": SCHOOL["name"],
+        "cross_organisation": False, "mentor_organisation_name": None})
+    assert "Вы вошли как законный представитель наставника" in page
+    assert "Пара наставника — МБОУ «Школа № 1»" in page and "Я наставник" not in page
+    assert "Ваш наставляемый — из организации МБОУ «Школа № 1»" in page

@@ -35,6 +35,8 @@ def my_api(portal: PortalUnderTest, answered: list[dict[str, Any]] | None = None
             "goals": [{"goal_id": GOAL, "title": "Подготовиться к олимпиаде", "due": None,
                        "status": "planned"}]}
     portal.api.on("GET", "/pairing/pairs", [{"id": PAIR}])
+    portal.api.on("GET", "/auth/me", {"user": MENTEE, "role": "participant",
+                                      "scope": SCHOOL["path"], "holder": "person"})
     portal.api.on("GET", f"/pairing/pairs/{PAIR}", pair)
     portal.api.on("GET", "/monitoring/questionnaires", QUESTIONNAIRES)
     portal.api.on("GET", "/monitoring/surveys/answered", answered or [])
