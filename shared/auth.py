@@ -309,8 +309,7 @@ def participant_id(actor: Actor) -> UUID | None:
 
 
 def can_read_pair(actor: Actor, path: OrgPath, members: Collection[UUID]) -> bool:
-    """A participant reads the pairs they are a member of, wherever those are filed; anyone
-    else the pairs of their scope."""
+    """A participant reads the pairs they are a member of, wherever filed; others their scope's."""
     if actor.role is Role.PARTICIPANT:
         try:
             return UUID(actor.user) in members
@@ -321,14 +320,12 @@ def can_read_pair(actor: Actor, path: OrgPath, members: Collection[UUID]) -> boo
 
 def require_pair_member_or_keeper(actor: Actor, path: OrgPath, members: Collection[UUID],
                                   missing: DomainError) -> None:
-    """A pair's own matters (a goal's progress) are kept by its members, wherever their
-    organisation is, and by whoever writes at the pair's organisation; to anyone else the pair
-    answers as if it did not exist."""
-    if actor.role is Role.PARTICIPANT:
-        if not can_read_pair(actor, path, members):
-            raise missing
-        return
-    actor.require_record_write(path, missing)
+    """A pair's own matters (a goal's progress): its members, wherever their organisation is, and
+    whoever writes at the pair's organisation; to anyone else the pair does not exist."""
+    if actor.role is not Role.PARTICIPANT:
+        actor.require_record_write(path, missing)
+    elif not can_read_pair(actor, path, members):
+        raise missing
 
 
 def require_inviter(actor: Actor, path: OrgPath, missing: DomainError) -> None:
