@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from services.portal import auth, navigation
 from services.portal.charts import number
 from shared.localtime import format_date
+from shared.mentorship_forms import METHODOLOGY_FORMS
 
 TEMPLATES = Path(__file__).parent / "templates"
 templates = Jinja2Templates(directory=TEMPLATES)
@@ -56,14 +57,7 @@ templates.env.filters["ru_date"] = ru_date
 
 #: The forms of mentorship of the federal recommendations, by the code the services keep
 #: (``student-student``): what a page shows. A region's own form is shown as it was typed.
-FORM_TITLES = {
-    "student-student": "Ученик – ученик", "teacher-teacher": "Учитель – учитель",
-    "experienced-young-teacher": "Опытный педагог – молодой специалист",
-    "teacher-peer": "Педагог – педагог (равный – равному)", "college-student": "Студент – ученик",
-    "employer-student": "Работодатель – ученик", "teacher-student": "Учитель – ученик",
-    "student-teacher": "Ученик – учитель (обратное наставничество)",
-    "college-college": "Студент – студент", "employer-college": "Работодатель – студент",
-}
+FORM_TITLES = METHODOLOGY_FORMS
 
 
 def form_title(value: str | None) -> str:

@@ -16,6 +16,7 @@ from services.portal.auth import ROLE_TITLES
 from services.portal.templating import KIND_TITLES, plural, ru_date
 from shared import periods
 from shared.localtime import to_local
+from shared.mentorship_forms import METHODOLOGY_FORMS
 
 #: Every event of the catalogue (``shared/events.py``) as a Russian heading (test_trail_text checks).
 EVENT_TITLES = {
@@ -26,6 +27,7 @@ EVENT_TITLES = {
     "ConsentRecorded": "Согласие на обработку персональных данных получено",
     "ConsentWithdrawn": "Согласие на обработку персональных данных отозвано",
     "ProgrammeLaunched": "Программа наставничества запущена",
+    "FormsCatalogueConfigured": "Каталог форм наставничества региона изменён",
     "PersonalDataAccessed": "Просмотр персональных данных",
     "PairFormed": "Пара сформирована",
     "PlanGoalSet": "Цель плана развития задана",
@@ -54,14 +56,8 @@ EVENT_TITLES = {
     "TrainingCompleted": "Наставник отметил прохождение обучения",
     "TrainingConfirmed": "Куратор подтвердил прохождение обучения",
 }
-#: The forms of mentorship by the codes events carry (the pairing service's catalogue).
-FORM_TITLES = {"student-student": "Ученик – ученик", "teacher-teacher": "Учитель – учитель",
-               "experienced-young-teacher": "Опытный педагог – молодой специалист",
-               "teacher-peer": "Педагог – педагог (равный – равному)",
-               "college-student": "Студент – ученик", "employer-student": "Работодатель – ученик",
-               "teacher-student": "Учитель – ученик",
-               "student-teacher": "Ученик – учитель (обратное наставничество)",
-               "college-college": "Студент – студент", "employer-college": "Работодатель – студент"}
+#: The forms of mentorship by the codes events carry.
+FORM_TITLES = METHODOLOGY_FORMS
 MEETING_KINDS = {"intro": "знакомство", "trial": "пробная", "planning": "планирование",
                  "regular": "регулярная", "final": "итоговая"}
 MEETING_FORMATS = {"in_person": "очно", "online": "дистанционно"}
