@@ -74,6 +74,13 @@ class ConsentWithdrawn(Payload):
     """v2: the reason (free text, may name people) stays in the registry."""
 
 
+class FormsCatalogueConfigured(Payload):
+    """The region's catalogue of forms of mentorship: the codes offered and their descriptions."""
+
+    enabled: list[str]
+    descriptions: dict[str, str]
+
+
 class ProgrammeLaunched(Payload):
     """v2: the curator's name stays in the registry."""
 
@@ -365,7 +372,8 @@ CATALOGUE: dict[str, EventSpec] = {
     for model in (
         OrganisationRegistered, ContingentDeclared, MentorRegistered, MenteeRegistered,
         ConsentRecorded, ConsentWithdrawn, ProgrammeLaunched, PersonalDataAccessed,
-        PairFormed, PlanGoalSet, MeetingHeld, FeedbackSubmitted, PairCompleted, PairDissolved,
+        FormsCatalogueConfigured, PairFormed, PlanGoalSet, MeetingHeld, FeedbackSubmitted, PairCompleted,
+        PairDissolved,
         PairProposed, PairProposalConfirmed, PairProposalDeclined,
         SurveyRecorded, ReportDue, ReportingCalendarOpened,
         DocumentIssued, ReportDrafted, ReportSubmitted, RoadmapImported, RoadmapItemUpdated,
@@ -382,6 +390,7 @@ PUBLISHED_BY: dict[str, str] = {
     **dict.fromkeys((
         "OrganisationRegistered", "ContingentDeclared", "MentorRegistered", "MenteeRegistered",
         "ConsentRecorded", "ConsentWithdrawn", "ProgrammeLaunched", "PersonalDataAccessed",
+        "FormsCatalogueConfigured",
     ), "registry"),
     **dict.fromkeys((
         "PairFormed", "PlanGoalSet", "MeetingHeld", "FeedbackSubmitted", "PairCompleted",

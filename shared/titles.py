@@ -3,16 +3,11 @@
 
 from __future__ import annotations
 
-#: The forms of mentorship of the federal recommendations (the pairing service's catalogue);
-#: a region's own form is shown as it was typed.
-FORM_TITLES = {
-    "student-student": "Ученик – ученик", "teacher-teacher": "Учитель – учитель",
-    "experienced-young-teacher": "Опытный педагог – молодой специалист",
-    "teacher-peer": "Педагог – педагог (равный – равному)", "college-student": "Студент – ученик",
-    "employer-student": "Работодатель – ученик", "teacher-student": "Учитель – ученик",
-    "student-teacher": "Ученик – учитель (обратное наставничество)",
-    "college-college": "Студент – студент", "employer-college": "Работодатель – студент",
-}
+from shared.mentorship_forms import METHODOLOGY_FORMS
+
+#: The forms of mentorship of the federal recommendations (``shared.mentorship_forms``); a
+#: region's own form is shown as it was typed.
+FORM_TITLES = METHODOLOGY_FORMS
 MEETING_KINDS = {"intro": "знакомство", "trial": "пробная", "planning": "планирование",
                  "regular": "регулярная", "final": "итоговая"}
 

@@ -35,6 +35,8 @@ from shared.auth import (
     Actor,
     OrgPath,
     require_issuer,
+)
+from shared.auth_recognition import (
     require_nomination_judge,
     require_nominator,
     require_practice_author,

@@ -20,6 +20,8 @@ from shared.auth import (
     Actor,
     OrgPath,
     participant_id,
+)
+from shared.auth_recognition import (
     require_training_confirmer,
     require_training_publisher,
     training_mentor,

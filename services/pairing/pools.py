@@ -13,7 +13,6 @@ registry's young teachers too (``pairing_forms``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -22,6 +21,7 @@ import sqlalchemy as sa
 
 from services.pairing.matching import CATEGORIES, DEFAULT_FORMS, Form
 from services.pairing.matching.domain import TEACHER, YOUNG_TEACHER
+from shared.mentorship_forms import normalised
 
 metadata = sa.MetaData()
 
@@ -108,20 +108,16 @@ PAIRING_FORMS: Mapping[str, Form] = MappingProxyType(
     {code: _with_young_teachers(form) for code, form in DEFAULT_FORMS.items()})
 
 
-def _normalise(text: str) -> str:
-    return re.sub(r"\s*[-–—]\s*", "-", text.strip().lower()).replace("ё", "е")
-
-
 def resolve_form(text: str, forms: Mapping[str, Form] = PAIRING_FORMS) -> Form | None:
     """A form by its code or its Russian title («Ученик – ученик»), dashes and case aside."""
-    wanted = _normalise(text)
+    wanted = normalised(text)
     for form in forms.values():
-        if wanted in (_normalise(form.code), _normalise(form.title_ru)):
+        if wanted in (normalised(form.code), normalised(form.title_ru)):
             return form
     # The brief's short titles: «учитель – учитель» is the first form whose title starts so.
     for form in forms.values():
-        if _normalise(form.title_ru).startswith(wanted + " ") or \
-                _normalise(form.title_ru).startswith(wanted + "("):
+        if normalised(form.title_ru).startswith(wanted + " ") or \
+                normalised(form.title_ru).startswith(wanted + "("):
             return form
     return None
 

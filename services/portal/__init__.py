@@ -44,6 +44,7 @@ The pages: one module per page group in ``pages/``; find a page by its URL here
     ``/nominations…`` («Наставник года»: nominations, decisions, awards) ``pages/nominations.py``
     ``/training…`` («Школа наставников»: materials, completions)      ``pages/training.py``
     ``/calendar`` (the reporting calendar the region configures)     ``pages/calendar.py``
+    ``/forms`` (the region's catalogue of forms of mentorship)      ``pages/forms.py``
     ``/reports/upward`` (a territory's report on demand)            ``pages/report_upward.py``
     ``/people/{id}/invitation`` (a participant's code), ``/login/invitation``, ``/my`` (a
     participant's pairs), ``/my/pairs/{id}/feedback``               ``pages/participant.py``

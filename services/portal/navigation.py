@@ -41,6 +41,7 @@ MENU: tuple[MenuItem, ...] = (
              frozenset({Role.CURATOR, Role.MUNICIPAL, Role.REGIONAL, Role.AUDITOR})),
     MenuItem("/training", "Школа наставников",
              frozenset({Role.PARTICIPANT, Role.CURATOR, Role.MUNICIPAL, Role.REGIONAL})),
+    MenuItem("/forms", "Формы наставничества", frozenset({Role.REGIONAL})),
 )
 
 

@@ -12,6 +12,7 @@ from services.portal.pages import (
     dashboards,
     documents,
     errors,
+    forms,
     home,
     nominations,
     notifications,
@@ -34,7 +35,8 @@ from services.portal.pages import (
 #: that leads nowhere) last.
 PAGE_GROUPS = (home, account, notifications, participant, worklist, people, person_form,
                programmes, documents, pairing, pair, dashboards, auditor, roadmaps, surveys,
-               reports, practices, awards, nominations, training, calendar, report_upward, errors)
+               reports, practices, awards, nominations, training, calendar, forms,
+               report_upward, errors)
 
 router = APIRouter(include_in_schema=False)
 # The routes themselves, in order (not nested routers): each keeps its PortalRoute class, and

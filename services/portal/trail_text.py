@@ -27,6 +27,7 @@ EVENT_TITLES = {
     "ConsentRecorded": "Согласие на обработку персональных данных получено",
     "ConsentWithdrawn": "Согласие на обработку персональных данных отозвано",
     "ProgrammeLaunched": "Программа наставничества запущена",
+    "FormsCatalogueConfigured": "Каталог форм наставничества региона изменён",
     "PersonalDataAccessed": "Просмотр персональных данных",
     "PairFormed": "Пара сформирована",
     "PlanGoalSet": "Цель плана развития задана",

@@ -7,8 +7,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 
+from services.registry import forms
 from services.registry.application import RegistryService
 from services.registry.commands import (
+    ConfigureForms,
     DeclareContingent,
     LaunchProgramme,
     RegisterMentee,
@@ -135,3 +137,14 @@ def launch_programme(cmd: LaunchProgramme, ctx: Context, registry: Registry) -> 
 def list_programmes(organisation_id: UUID, actor: CurrentActor,
                     registry: Registry) -> list[dict[str, Any]]:
     return registry.list_programmes(actor, organisation_id)
+
+
+@router.get("/forms")
+def forms_catalogue(actor: CurrentActor, registry: Registry) -> dict[str, Any]:
+    """The actor's region's catalogue of forms of mentorship (every form with its state)."""
+    return forms.catalogue(registry, actor)
+
+
+@router.put("/forms")
+def configure_forms(cmd: ConfigureForms, ctx: Context, registry: Registry) -> dict[str, Any]:
+    return forms.configure(registry, ctx, cmd)

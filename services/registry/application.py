@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 import sqlalchemy as sa
 from eventsourcing.domain import event
 
-from services.registry import claims, disclosure, views
+from services.registry import claims, disclosure, forms, views
 from services.registry.accounts import AccountService
 from services.registry.commands import (
     DeclareContingent,
@@ -460,6 +460,7 @@ class RegistryService(DocumentNames, PairedMentors, EventSourcedService):
     def launch_programme(self, ctx: CommandContext, cmd: LaunchProgramme) -> UUID:
         path = OrgPath.parse(self._parent_row(cmd.organisation_id).path)
         ctx.actor.require_write(path)
+        forms.check_programme_form(self, path.region, cmd.form)
         programme = Programme(organisation_id=cmd.organisation_id, form=cmd.form,
                               school_year=cmd.school_year, curator=cmd.curator,
                               meta=ctx.meta(path))

@@ -140,3 +140,10 @@ class LaunchProgramme(Command):
     form: str = Field(min_length=2, max_length=64)
     school_year: SchoolYear
     curator: str = Field(min_length=1, max_length=200)
+
+
+class ConfigureForms(Command):
+    """The region's catalogue: the methodology's forms it offers, and its own words for them."""
+
+    enabled: list[str] = Field(max_length=50)
+    descriptions: dict[str, str] = Field(default_factory=dict, max_length=50)

@@ -19,6 +19,7 @@ from services.registry.validation import is_minor
 from shared.auth import OrgPath
 from shared.errors import DomainError
 from shared.events import OrganisationKind
+from shared.mentorship_forms import check_catalogue
 from shared.store import EventSourcedAggregate
 
 PersonRole = Literal["mentor", "mentee"]
@@ -66,6 +67,7 @@ class Organisation(EventSourcedAggregate):
         self.parent_id = parent_id
         self.path = path
         self.contingents: dict[str, dict[str, int]] = {}
+        self.forms: dict[str, Any] | None = None  # a region's catalogue; None: every form offered
 
     @property
     def org_path(self) -> OrgPath:
@@ -85,6 +87,19 @@ class Organisation(EventSourcedAggregate):
             "students_15_19": students_15_19, "teachers_total": teachers_total,
             "young_teachers": young_teachers, "enterprises": enterprises,
         }
+
+
+    def configure_forms(self, enabled: list[str], descriptions: dict[str, str],
+                        meta: dict[str, Any]) -> None:
+        if self.kind != "region":
+            raise DomainError("NOT_A_REGION", "Формы наставничества настраивает регион", 422)
+        check_catalogue(enabled, descriptions)
+        self._forms_configured(enabled=sorted(set(enabled)), descriptions=descriptions, meta=meta)
+
+    @event("FormsCatalogueConfigured")
+    def _forms_configured(self, enabled: list[str], descriptions: dict[str, str],
+                          meta: dict[str, Any]) -> None:
+        self.forms = {"enabled": enabled, "descriptions": descriptions}
 
 
 def check_contingent(figures: dict[str, int]) -> None:

@@ -21,6 +21,7 @@ from fastapi.routing import APIRoute
 
 from services.registry.accounts import DEMO_PASSWORD
 from shared.auth import Role
+from shared.mentorship_forms import METHODOLOGY_FORMS
 from tests.security.world import ISSUER, MUNICIPALITY, REGION, SCHOOL, SURNAMES, World
 
 ROLES = ("curator", "municipal", "regional", "auditor", "participant", "anonymous")
@@ -144,6 +145,18 @@ def calendar_policy(role: str, own: bool) -> str:
     """Only the served region's operator; another region's is told this instance is not theirs."""
     if role == "regional":
         return OK if own else "422"
+    return FORBID
+
+
+def read_own_region(role: str, own: bool) -> str:
+    """Everyone reads their region's catalogue of forms; a region not served here is not found."""
+    return HIDDEN if not own and role in ("regional", "auditor") else OK
+
+
+def forms_policy(role: str, own: bool) -> str:
+    """The region's operator configures its catalogue; another region's is not served here."""
+    if role == "regional":
+        return OK if own else HIDDEN
     return FORBID
 
 
@@ -343,6 +356,10 @@ ROUTES: dict[str, Case] = {
     "POST /registry/programmes": Case(write_org, send("/registry/programmes", lambda w: {
         "organisation_id": w.ids["school"], "form": "ученик – ученик", "school_year": "2025-2026",
         "curator": "Куратор"})),
+    "GET /registry/forms": Case(read_own_region, get("/registry/forms")),
+    # Every form stays enabled, so the world's programmes keep their forms.
+    "PUT /registry/forms": Case(forms_policy, send("/registry/forms", lambda w: {
+        "enabled": list(METHODOLOGY_FORMS)})),
     "GET /registry/organisations/{organisation_id}/programmes": Case(
         read_org, get("/registry/organisations/{school}/programmes")),
     # sign-in: open by design (they are how one gets a token); their logic has its own tests

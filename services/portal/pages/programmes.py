@@ -2,9 +2,8 @@
 under a named curator; the curator launches the year's programme here
 (``POST /registry/programmes``).
 
-The registry takes any form's title; no API lists the region's catalogue of forms yet, so the
-form field offers the forms of the target model (ЦМН and the 2021 recommendations for
-teachers) and those the organisation already runs, and accepts a form the region has added.
+The form field offers the forms the region's catalogue enables (``GET /registry/forms``); the
+registry refuses any other (422 ``FORM_DISABLED``), and the page shows its words.
 
 URLs: ``/organisations/{id}/programmes`` (the list and the launch).
 """
@@ -19,17 +18,13 @@ from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 
 from services.portal.client import ApiError
-from services.portal.collation import ru_sorted
 from services.portal.frame import Session, Signed, field_errors, page_router, render
 from services.portal.lookups import current_school_year, date_today
 from shared.auth import OrgPath
-from shared.titles import FORM_TITLES, form_title
 
 router = page_router()
 FIELDS = ("form", "school_year", "curator")
-#: The forms of mentorship the federal recommendations name (the pairing service knows them by
-#: these titles too); a region's own forms are typed in.
-TARGET_MODEL_FORMS = tuple(FORM_TITLES.values())
+FORM_REFUSALS = {"FORM_DISABLED": "form", "FORM_UNKNOWN": "form"}
 
 
 def school_years(today: datetime.date) -> list[str]:
@@ -40,12 +35,12 @@ def school_years(today: datetime.date) -> list[str]:
 
 
 def page(request: Request, s: Session, org: dict[str, Any], programmes: list[dict[str, Any]],
-         status: int = 200, values: dict[str, str] | None = None,
+         catalogue: dict[str, Any], status: int = 200, values: dict[str, str] | None = None,
          errors: dict[str, str] | None = None, general: list[str] | None = None) -> Response:
     today = datetime.date.fromisoformat(date_today())
     years = school_years(today)
-    forms = list(dict.fromkeys([*TARGET_MODEL_FORMS,
-                                *ru_sorted({form_title(p["form"]) for p in programmes})]))
+    # Sent by title, as programmes always were: the pairing service and the trail read either.
+    forms = [f["title"] for f in catalogue["forms"] if f["enabled"]]
     listed = sorted(programmes, key=lambda p: (p["school_year"], p["form"]), reverse=True)
     return render(request, "programmes.html", status=status, actor=s.actor, org=org,
                   programmes=listed, years=years, forms=forms, current=years[0],
@@ -58,7 +53,7 @@ def page(request: Request, s: Session, org: dict[str, Any], programmes: list[dic
 async def programmes_page(request: Request, organisation_id: UUID, s: Signed) -> Response:
     org = await s.api.get(f"/registry/organisations/{organisation_id}")
     programmes = await s.api.get(f"/registry/organisations/{organisation_id}/programmes")
-    return page(request, s, org, programmes)
+    return page(request, s, org, programmes, await s.api.get("/registry/forms"))
 
 
 @router.post("/organisations/{organisation_id}/programmes")
@@ -71,7 +66,8 @@ async def launch_programme(request: Request, organisation_id: UUID, s: Signed) -
     except ApiError as exc:
         if exc.status in (401, 403, 404):
             raise
-        errors, general = field_errors(exc, FIELDS)
+        errors, general = field_errors(exc, FIELDS, FORM_REFUSALS)
         programmes = await s.api.get(f"/registry/organisations/{organisation_id}/programmes")
-        return page(request, s, org, programmes, exc.status, values, errors, general)
+        return page(request, s, org, programmes, await s.api.get("/registry/forms"), exc.status,
+                    values, errors, general)
     return RedirectResponse(f"/organisations/{organisation_id}/programmes?saved=1", status_code=303)

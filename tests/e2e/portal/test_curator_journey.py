@@ -170,7 +170,7 @@ def programme_and_pairs(page: Page, system: System) -> None:
         "Запустить программу")).click()
     year = page.get_by_label("Учебный год").input_value()
     assert re.fullmatch(r"\d{4}-\d{4}", year) and int(year[:4]) in (date.today().year - 1, date.today().year)
-    page.get_by_label("Форма наставничества").fill("Учитель – ученик")
+    page.get_by_label("Форма наставничества").select_option("Учитель – ученик")
     page.get_by_label("Куратор программы").fill("Волкова Елена Викторовна")
     page.get_by_role("button", name="Запустить программу").click()
     expect(page.locator(".success")).to_contain_text("Программа запущена")

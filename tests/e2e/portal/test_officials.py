@@ -247,6 +247,12 @@ def test_officials_and_the_auditor_do_their_jobs_in_russian_at_any_width(page: P
     page.get_by_role("button", name="Сохранить календарь").click()
     expect(page.locator(".success")).to_contain_text("Календарь отчётности сохранён")
     shot(page, "46a-regional-calendar")
+    menu.get_by_role("link", name="Формы наставничества").click()
+    page.get_by_label("Описание для региона").first.fill("Старшеклассники помогают младшим")
+    page.get_by_role("button", name="Сохранить каталог").click()
+    expect(page.locator(".success")).to_contain_text("Каталог форм сохранён")
+    expect(page.get_by_label("Описание для региона").first).to_have_value("Старшеклассники помогают младшим")
+    shot(page, "46b-regional-forms")
     page.context.clear_cookies()
 
     # --- every page of the journey fits a phone ---------------------------------------------------
@@ -256,7 +262,7 @@ def test_officials_and_the_auditor_do_their_jobs_in_russian_at_any_width(page: P
         "municipal-berezovsky": ["/dashboard", "/practices", "/territory/documents", "/awards",
                                  f"/awards?org={SCHOOL_1}", "/roadmap", "/reports", "/reports/upward",
                                  "/nominations", "/training"],
-        "regional": ["/nominations", "/calendar", "/training"]}
+        "regional": ["/nominations", "/calendar", "/training", "/forms"]}
     for login, urls in phone_pages.items():
         page.set_viewport_size({"width": 1280, "height": 900})
         sign_in(page, system, login)

@@ -236,10 +236,23 @@ def test_a_withdrawal_names_the_person_and_needs_a_reason(portal: PortalUnderTes
 
 def test_a_programme_is_launched_with_a_form_a_year_and_a_curator(portal: PortalUnderTest) -> None:
     school_api(portal)
+    portal.api.on("GET", "/registry/forms", {"region": "demo", "configured": True, "forms": [
+        {"code": "student-student", "title": "Ученик – ученик", "enabled": True, "description": ""},
+        {"code": "employer-college", "title": "Работодатель – студент", "enabled": True, "description": ""},
+        {"code": "teacher-peer", "title": "Педагог – педагог (равный – равному)", "enabled": False,
+         "description": ""}]})
     portal.api.on("GET", f"/registry/organisations/{SCHOOL['id']}/programmes",
                   [{"id": "p", "form": "student-student", "school_year": "2025-2026", "curator": "Волкова"}])
     page = portal.client().get(f"/organisations/{SCHOOL['id']}/programmes").text
-    assert "<td>Ученик – ученик</td>" in page and '<option value="Работодатель – студент">' in page
+    assert "<td>Ученик – ученик</td>" in page and '<option value="Работодатель – студент" >' in page
+    assert "Педагог – педагог" not in page  # the region does not offer it
+    portal.api.on("POST", "/registry/programmes", {
+        "code": "FORM_DISABLED", "message": "Форма «Педагог – педагог» не предлагается в регионе"},
+        status=422)
+    disabled = portal.client().post(f"/organisations/{SCHOOL['id']}/programmes", data={
+        "form": "Педагог – педагог (равный – равному)", "school_year": "2026-2027", "curator": "Волкова"})
+    assert disabled.status_code == 422
+    assert 'id="p-form-error">Форма «Педагог – педагог» не предлагается в регионе' in disabled.text
     portal.api.on("POST", "/registry/programmes", {
         "code": "VALIDATION_ERROR", "message": "x", "details": [
             {"field": "curator", "code": "string_too_short", "message": "слишком короткое значение"}]},
@@ -354,6 +367,7 @@ def test_a_bug_behind_a_page_gets_a_russian_500_page(portal: PortalUnderTest) ->
     portal.api.on("GET", "/registry/organisations", [SCHOOL])
     portal.api.on("GET", f"/registry/organisations/{SCHOOL['id']}", {"unexpected": "shape"})
     portal.api.on("GET", f"/registry/organisations/{SCHOOL['id']}/programmes", [])
+    portal.api.on("GET", "/registry/forms", {"region": "demo", "configured": False, "forms": []})
     page = TestClient(portal.app, base_url="http://portal.test", raise_server_exceptions=False,
                       cookies=portal.client().cookies).get(f"/organisations/{SCHOOL['id']}/programmes")
     assert page.status_code == 500 and "Ошибка на стороне сервера" in page.text

@@ -24,7 +24,7 @@ MENUS = {
     Role.MUNICIPAL: ["/dashboard", "/reports", "/roadmap", "/territory/documents", "/practices",
                      "/nominations", "/training"],
     Role.REGIONAL: ["/dashboard", "/reports", "/auditor", "/roadmap", "/territory/documents",
-                    "/practices", "/nominations", "/training"],
+                    "/practices", "/nominations", "/training", "/forms"],
     Role.AUDITOR: ["/dashboard", "/reports", "/auditor", "/territory/documents", "/practices",
                    "/nominations"],
     Role.PARTICIPANT: ["/my", "/training"],
