@@ -452,7 +452,9 @@ def test_a_guardian_and_a_mentor_sign_in_with_codes_and_answer_for_themselves(
 
     with phone(browser) as guardian:
         accept(guardian, system, guardian_code, "belova-guardian")
-        expect(guardian.locator("section.card")).to_contain_text("Я наставляемый")
+        # the guardian is told they act for the child, and whose pair it is
+        expect(guardian.get_by_text("законный представитель наставляемого")).to_be_visible()
+        expect(guardian.locator("section.card")).to_contain_text("Пара наставляемого")
         expect(guardian.locator("section.card")).to_contain_text(school["name"])
         step(guardian, "p02-guardian-my-pair")
         give_feedback(guardian, "9", "Разобрали задачи олимпиады")
