@@ -22,6 +22,7 @@ from services.registry.validation import (
 )
 from shared.events import OrganisationKind
 from shared.localtime import local_today
+from shared.mentorship_forms import MAX_DESCRIPTION, METHODOLOGY_FORMS
 from shared.values import Whole
 
 SCHOOL_YEAR = re.compile(r"^(\d{4})-(\d{4})$")
@@ -145,5 +146,11 @@ class LaunchProgramme(Command):
 class ConfigureForms(Command):
     """The region's catalogue: the methodology's forms it offers, and its own words for them."""
 
-    enabled: list[str] = Field(max_length=50)
-    descriptions: dict[str, str] = Field(default_factory=dict, max_length=50)
+    # The schema states the catalogue's rules (``check_catalogue``); the domain refuses with its
+    # own codes (FORMS_NONE_ENABLED, FORM_UNKNOWN) what a client sends against them.
+    enabled: list[str] = Field(max_length=50, json_schema_extra={
+        "minItems": 1, "items": {"type": "string", "enum": list(METHODOLOGY_FORMS)}})
+    descriptions: dict[str, str] = Field(default_factory=dict, max_length=50, json_schema_extra={
+        "propertyNames": {"enum": list(METHODOLOGY_FORMS)},
+        "additionalProperties": {"type": "string", "maxLength": MAX_DESCRIPTION,
+                                 "pattern": "^[^\\u0000]*$"}})  # a NUL is refused everywhere

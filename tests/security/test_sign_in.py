@@ -326,7 +326,8 @@ def test_demo_accounts_sign_in_over_http(api: TestClient) -> None:
     tokens = response.json()
     assert tokens["role"] == "municipal" and tokens["scope"] == "demo/m-berezovsky"
     me = api.get("/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
-    assert me.json() == {"user": "municipal-berezovsky", "role": "municipal", "scope": "demo/m-berezovsky"}
+    assert me.json() == {"user": "municipal-berezovsky", "role": "municipal", "scope": "demo/m-berezovsky",
+                         "holder": None}
     refreshed = api.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert refreshed.status_code == 200
     assert api.post("/auth/logout", json={"refresh_token": refreshed.json()["refresh_token"]}
@@ -484,7 +485,8 @@ def test_oidc_tokens_of_the_regional_sso(api: TestClient, sso: dict[str, Any]) -
     def me(token: str) -> Any:
         return api.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
 
-    assert me(sso_token(sso)).json() == {"user": "ivanova", "role": "municipal", "scope": "demo/m1"}
+    assert me(sso_token(sso)).json() == {"user": "ivanova", "role": "municipal", "scope": "demo/m1",
+                                         "holder": None}
     refused = {
         "wrong audience": sso_token(sso, aud="other-app"),
         "wrong issuer": sso_token(sso, iss="https://evil.example"),
