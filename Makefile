@@ -24,8 +24,14 @@ lint: install
 system-deps:
 	@bash .ci/system-deps
 
+#: Test processes; the tests marked `solo` measure latency under load, so they run afterwards,
+#: with the machine to themselves. TEST_WORKERS=0 runs the first part in this one process too.
+TEST_WORKERS ?= 2
+
 test: install lint system-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -m "not solo"; parallel=$$?; \
+	$(BIN)/pytest -m solo; solo=$$?; \
+	test $$parallel -eq 0 && test $$solo -eq 0
 
 bench: install
 	@mkdir -p artifacts
