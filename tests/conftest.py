@@ -4,8 +4,12 @@ PostgreSQL in a fresh schema whenever NASTAVNIK_TEST_POSTGRES_URL is set)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
+import hashlib
 import os
 import secrets
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -60,8 +64,46 @@ def _postgres_admin_url() -> sa.URL:
     return url.set(drivername="postgresql+psycopg")
 
 
+#: Tests that open many PostgreSQL connections at once (service processes, replicas, a system
+#: per fault): each runs with the database to itself, so that two test processes (``make test``
+#: runs two) or two runs on one machine stay within its ``max_connections``.
+MANY_CONNECTIONS = ("fault", "many_connections")
+
+
+@contextlib.contextmanager
+def postgres_turn(exclusive: bool) -> Iterator[None]:
+    """A turn at the test database, shared by ordinary tests and alone for the heavy ones."""
+    digest = hashlib.sha256(POSTGRES_URL.encode()).hexdigest()[:12]
+    with open(Path(tempfile.gettempdir()) / f"nastavnik-tests-{digest}.lock", "a") as file:
+        fcntl.flock(file, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)
+
+
+def _needs_the_database_alone(request: pytest.FixtureRequest) -> bool:
+    return any(request.node.get_closest_marker(name) for name in MANY_CONNECTIONS)
+
+
+@pytest.fixture(autouse=True)
+def _heavy_postgres_user(request: pytest.FixtureRequest) -> Iterator[None]:
+    if POSTGRES_URL and _needs_the_database_alone(request):
+        with postgres_turn(exclusive=True):
+            yield
+    else:
+        yield
+
+
 @pytest.fixture
-def postgres_schema() -> Iterator[str]:
+def postgres_schema(request: pytest.FixtureRequest) -> Iterator[str]:
+    with contextlib.ExitStack() as turn:
+        if not _needs_the_database_alone(request):  # the heavy ones hold it alone already
+            turn.enter_context(postgres_turn(exclusive=False))
+        yield from _fresh_schema()
+
+
+def _fresh_schema() -> Iterator[str]:
     schema = f"t_{uuid.uuid4().hex[:12]}"
     engine = sa.create_engine(_postgres_admin_url())
     with engine.begin() as conn:

@@ -12,9 +12,13 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from benchmarks.suite import GOALS
 from benchmarks.system import SERVICES
 from tests.e2e.test_processes import CLI
+
+pytestmark = pytest.mark.many_connections  # service processes or replicas on one database
 
 
 def test_small_bench_reports_every_figure_with_its_goal(tmp_path: Path) -> None:

@@ -24,6 +24,8 @@ from shared.settings import Settings
 from shared.store import view_engine
 from tests.conftest import TEST_SECRET, wait_until
 
+pytestmark = pytest.mark.many_connections  # service processes or replicas on one database
+
 CLI = str(Path(sys.executable).with_name("nastavnik"))
 
 counts = sa.MetaData()
@@ -60,7 +62,8 @@ def registry_process(settings: Settings, fresh_nats: EmbeddedNats) -> Iterator[s
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: healthy(url), message="registry process healthy")
+        # A cold start imports every library: on a busy machine (two test processes) that takes a while.
+        wait_until(lambda: healthy(url), timeout=90, message="registry process healthy")
         yield url
     finally:
         process.send_signal(signal.SIGTERM)

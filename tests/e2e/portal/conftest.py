@@ -11,10 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.conftest import wait_until
 from tests.e2e.portal.helpers import CHROMIUM, CHROMIUM_ARGS, CLI, SCREENSHOTS, SECRET, System
+
+# Assertions wait as long as actions do: a refused import is answered by a worker process, which
+# on a machine busy with two test processes takes longer than Playwright's default 5 s.
+expect.set_options(timeout=20_000)
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ import re
 from collections import Counter
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from services.pairing import views as pairing_views
@@ -24,6 +25,8 @@ from services.registry import views as registry_views
 from shared.auth import Actor, OrgPath, Role, issue_token
 from tests.integration.pairing.conftest import SCHOOL_A, System
 from tests.integration.pairing.replicas import Attempt, run_replica
+
+pytestmark = pytest.mark.many_connections  # service processes or replicas on one database
 
 REPLICAS = 4
 MENTORS, PLACES, MENTEES = 4, 2, 12
