@@ -10,7 +10,8 @@ with a body may be refused for its size (413, ``InputGuardMiddleware``).
 Free text is stated as the API takes it: ``InputGuardMiddleware`` refuses a NUL anywhere in a
 path, a query or a JSON or form body, so every string without a format, a pattern or a list of
 values says so, and so does every object's free keys (stripped bodies say more,
-``shared.inputs``). A multipart upload is the file's own business: its fields stay as they are.
+``shared.inputs``). That is said of requests only; a multipart upload is the file's own
+business: its fields stay as they are.
 """
 
 from __future__ import annotations
@@ -104,22 +105,37 @@ def _refuse_nul(node: Any) -> None:
         _refuse_nul(value)
 
 
+def _refs(node: Any) -> set[str]:
+    """The components ``node`` names directly."""
+    if isinstance(node, list):
+        return set().union(*map(_refs, node)) if node else set()
+    if not isinstance(node, dict):
+        return set()
+    found = {node["$ref"].rsplit("/", 1)[-1]} if isinstance(node.get("$ref"), str) else set()
+    return found.union(*map(_refs, node.values()))
+
+
 def _state_refused_characters(schema: dict[str, Any]) -> None:
+    """What a request may carry (its parameters and JSON or form body, and every component
+    they reach); a response is not the middleware's business, nor is a multipart upload."""
     components = schema.get("components", {}).get("schemas", {})
-    uploads = {body["schema"]["$ref"].rsplit("/", 1)[-1]
-               for operations in schema.get("paths", {}).values()
-               for operation in operations.values()
-               for media, body in operation.get("requestBody", {}).get("content", {}).items()
-               if media.startswith("multipart/") and "$ref" in body.get("schema", {})}
-    for name, component in components.items():
-        if name not in uploads:
-            _refuse_nul(component)
+    requests: list[Any] = []
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
-            _refuse_nul(operation.get("parameters", []))
-            for media, body in operation.get("requestBody", {}).get("content", {}).items():
-                if not media.startswith("multipart/"):
-                    _refuse_nul(body.get("schema"))
+            requests.append(operation.get("parameters", []))
+            requests += [body.get("schema") for media, body in
+                         operation.get("requestBody", {}).get("content", {}).items()
+                         if not media.startswith("multipart/")]
+    reached: set[str] = set()
+    pending = _refs(requests)
+    while pending:
+        name = pending.pop()
+        if name not in reached and name in components:
+            reached.add(name)
+            pending |= _refs(components[name])
+    for name in reached:
+        _refuse_nul(components[name])
+    _refuse_nul(requests)
 
 
 def document_errors(app: FastAPI) -> None:
