@@ -6,6 +6,12 @@ from what it is: any route may be refused a malformed request (400/422), be thro
 ``RateLimitMiddleware``) or meet an unavailable database (503); one that needs a bearer may
 answer 401/403; one that names a record by path, or acts on records, may answer 404/409; one
 with a body may be refused for its size (413, ``InputGuardMiddleware``).
+
+Free text is stated as the API takes it: ``InputGuardMiddleware`` refuses a NUL anywhere in a
+path, a query or a JSON or form body, so every string without a format, a pattern or a list of
+values says so, and so does every object's free keys (stripped bodies say more,
+``shared.inputs``). That is said of requests only; a multipart upload is the file's own
+business: its fields stay as they are.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from shared.inputs import NUL_FREE
 from shared.middlewares import EXEMPT_FROM_RATE_LIMIT
 
 ERROR_SCHEMA: dict[str, Any] = {
@@ -80,6 +87,57 @@ def _not_null(schema: dict[str, Any]) -> None:
             schema["anyOf"] = rest
 
 
+def _refuse_nul(node: Any) -> None:
+    """Every free string under ``node`` (not a header's) gets the NUL-free pattern."""
+    if isinstance(node, list):
+        for item in node:
+            _refuse_nul(item)
+        return
+    if not isinstance(node, dict) or node.get("in") == "header":
+        return
+    if node.get("type") == "string" and not {"pattern", "format", "enum", "const",
+                                              "contentMediaType"} & node.keys():
+        node["pattern"] = NUL_FREE
+    if node.get("type") == "object" and node.get("additionalProperties", True) is not False \
+            and "propertyNames" not in node:
+        node["propertyNames"] = {"pattern": NUL_FREE}  # a key is text of the body too
+    for value in list(node.values()):
+        _refuse_nul(value)
+
+
+def _refs(node: Any) -> set[str]:
+    """The components ``node`` names directly."""
+    if isinstance(node, list):
+        return set().union(*map(_refs, node)) if node else set()
+    if not isinstance(node, dict):
+        return set()
+    found = {node["$ref"].rsplit("/", 1)[-1]} if isinstance(node.get("$ref"), str) else set()
+    return found.union(*map(_refs, node.values()))
+
+
+def _state_refused_characters(schema: dict[str, Any]) -> None:
+    """What a request may carry (its parameters and JSON or form body, and every component
+    they reach); a response is not the middleware's business, nor is a multipart upload."""
+    components = schema.get("components", {}).get("schemas", {})
+    requests: list[Any] = []
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            requests.append(operation.get("parameters", []))
+            requests += [body.get("schema") for media, body in
+                         operation.get("requestBody", {}).get("content", {}).items()
+                         if not media.startswith("multipart/")]
+    reached: set[str] = set()
+    pending = _refs(requests)
+    while pending:
+        name = pending.pop()
+        if name not in reached and name in components:
+            reached.add(name)
+            pending |= _refs(components[name])
+    for name in reached:
+        _refuse_nul(components[name])
+    _refuse_nul(requests)
+
+
 def document_errors(app: FastAPI) -> None:
     """Make ``app.openapi()`` list each route's error statuses with the one error schema."""
 
@@ -106,6 +164,7 @@ def document_errors(app: FastAPI) -> None:
                 for parameter in operation.get("parameters", []):
                     if parameter.get("in") == "header":
                         _not_null(parameter.get("schema", {}))
+        _state_refused_characters(schema)
         app.openapi_schema = schema
         return schema
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from services.documents.domain import ItemStatus, NominationDecision, NominationStage
 from services.documents.render import Requisites, Signatory
@@ -23,6 +23,7 @@ from services.documents.roadmap import Roadmap, RoadmapParseError, parse_roadmap
 from services.documents.roadmap.reading import convert_to_docx, sniff
 from shared.auth import OrgPath
 from shared.errors import DomainError
+from shared.inputs import WHITESPACE, StrippedInput
 from shared.isolation import run_isolated
 from shared.uploads import MAX_UPLOAD_BYTES, check_zip_bomb
 from shared.values import WorkDate
@@ -35,8 +36,14 @@ def parse_path(text: str) -> OrgPath:
         raise DomainError("INVALID_PATH", "Неверный путь организации", 422) from exc
 
 
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class Body(StrippedInput):
+    pass
+
+
+_LINK_CHAR = f"[^{WHITESPACE}\\u0000]"
+#: A web address of at most 500 characters, without spaces: the length is in the pattern, as
+#: the model checks it on the stripped text (``shared.inputs``).
+LINK_PATTERN = f"^(?:http://{_LINK_CHAR}{{1,493}}|https://{_LINK_CHAR}{{1,492}})$"
 
 
 # --- issued documents ------------------------------------------------------------------------------
@@ -249,4 +256,4 @@ class TrainingMaterialIn(Body):
     form: str = Field(min_length=2, max_length=100)
     title: str = Field(min_length=3, max_length=300)
     description: str = Field(min_length=10, max_length=20000)
-    link: str | None = Field(default=None, max_length=500, pattern=r"^https?://\S+$")
+    link: str | None = Field(default=None, pattern=LINK_PATTERN)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from services.documents.roadmap import Period, Roadmap, RoadmapItem
 from services.documents.roadmap.deadlines import looks_like_deadline
 from shared.errors import DomainError
+from shared.inputs import StrippedInput
 
 #: What the user may correct, in the order the review table shows them.
 REVIEWED_FIELDS = ("section", "activity", "due_dates", "continuous", "responsible", "result")
@@ -25,10 +26,8 @@ REVIEWED_FIELDS = ("section", "activity", "due_dates", "continuous", "responsibl
 LONG_ACTIVITY = 600
 
 
-class ReviewedItemIn(BaseModel):
+class ReviewedItemIn(StrippedInput):
     """One item as the user confirmed it (in the order of the parse)."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     section: str | None = Field(default=None, max_length=1000)
     activity: str = Field(min_length=1, max_length=5000)

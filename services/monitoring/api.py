@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from services.monitoring.application import MonitoringService
-from services.monitoring.commands import MAX_RESPONDENTS, SurveyAnswers
+from services.monitoring.commands import MAX_RESPONDENTS, CalendarIn, SurveyAnswers
 from shared.web import Context, CurrentActor
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"])
@@ -101,10 +101,10 @@ def calendar_state(actor: CurrentActor, service: Monitoring, org: str | None = N
 
 
 @router.put("/calendar")
-def configure_calendar(body: dict[str, Any], actor: CurrentActor,
+def configure_calendar(body: CalendarIn, actor: CurrentActor,
                        service: Monitoring) -> dict[str, Any]:
     """The region sets its deadlines and reminders (per level)."""
-    return service.configure_calendar(actor, body)
+    return service.configure_calendar(actor, body.model_dump(mode="json", exclude_unset=True))
 
 
 @router.get("/reports/overdue")

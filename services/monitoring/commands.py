@@ -1,13 +1,18 @@
 """What a user may ask of the monitoring service, validated (pydantic).
 
-The calendar's body is validated by ``calendar.parse_calendar`` (its Russian messages name the
-field at fault), so ``PUT /monitoring/calendar`` takes a plain object.
+``PUT /monitoring/calendar`` takes the calendar's shape (``CalendarIn``), so the OpenAPI document
+states it; ``calendar.parse_calendar`` then checks the rules between its values.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from uuid import UUID
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.monitoring.calendar import Level
+from services.monitoring.schedule import LevelSchedule
 from services.monitoring.surveys import AnswerSet
 from shared.errors import DomainError
 
@@ -19,6 +24,18 @@ MAX_RESPONDENTS = 200
 # it would become the schema's description in the OpenAPI document, which stays as clients know it.
 class SurveyAnswers(AnswerSet):
     organisation: str
+
+
+class CalendarIn(BaseModel):
+    """A region's reporting calendar as its operator sends it: the region is the caller's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: str = Field(default="Europe/Moscow", min_length=1, max_length=64,
+                          description="Часовой пояс IANA, например Europe/Moscow")
+    levels: dict[Level, LevelSchedule] = Field(default_factory=dict)
+    start: date | None = None
+    overdue_horizon_days: int = Field(default=366, ge=1)
 
 
 def respondent_item(text: str) -> tuple[UUID, UUID | None]:

@@ -13,11 +13,14 @@ No I/O here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, field_validator, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from shared import periods
 from shared.errors import DomainError
@@ -32,13 +35,16 @@ PART_NAMES = {"year": "учебный год", "1": "1-е полугодие", "
 ON_THE_DAY = 0
 
 
+#: A day of a year without 29 February, as ``MM-DD`` (the OpenAPI document's statement of it).
+MONTH_DAY_PATTERN = ("^(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)"
+                     "|(?:0[13578]|1[02])-31)$")
+
+
 def parse_month_day(text: str) -> tuple[int, int]:
     """``"12-20"`` → (12, 20). 29 February is refused: most years have no such deadline."""
-    try:
-        month, day = (int(part) for part in text.split("-"))
-        date(2001, month, day)
-    except ValueError:
-        raise ValueError(f"срок «{text}» должен быть датой вида ММ-ДД (например, 12-20)") from None
+    if not re.fullmatch(MONTH_DAY_PATTERN, text):
+        raise ValueError(f"срок «{text}» должен быть датой вида ММ-ДД (например, 12-20)")
+    month, day = (int(part) for part in text.split("-"))
     return month, day
 
 
@@ -52,8 +58,14 @@ class Deadline(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    due: str
+    due: str = Field(json_schema_extra={"pattern": MONTH_DAY_PATTERN})
     period: Part
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        """Either form a client may send (``_plain``): ``MM-DD``, or ``{due, period}``."""
+        return {"anyOf": [{"type": "string", "pattern": MONTH_DAY_PATTERN}, handler(core_schema)]}
 
     @model_validator(mode="before")
     @classmethod
@@ -99,7 +111,8 @@ class LevelSchedule(BaseModel):
     #: Each yearly report: ``MM-DD`` (the half containing it) or {due, period}.
     deadlines: tuple[Deadline, ...] = Field(min_length=1)
     #: Days before a deadline a reminder goes out; one also goes out on the day.
-    reminders: tuple[int, ...] = (14, 7, 1)
+    reminders: tuple[int, ...] = Field(default=(14, 7, 1), json_schema_extra={
+        "items": {"type": "integer", "minimum": 0, "maximum": 180}})
 
     @field_validator("deadlines")
     @classmethod

@@ -134,7 +134,9 @@ class AnswerSet(BaseModel):
     respondent_id: UUID | None = None
     pair_id: UUID | None = None
     form: str | None = None
-    answers: dict[str, Any]
+    # Scores are whole numbers, and the schema says so; the questionnaire's own keys and scales
+    # (and a non-number, with its question named for the form) are checked by validate_answers.
+    answers: dict[str, Any] = Field(json_schema_extra={"additionalProperties": {"type": "integer"}})
 
 
 def _answer_problem(key: str, code: str, message: str) -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from services.pairing.domain import (
     MAX_DURATION,
@@ -16,13 +16,14 @@ from services.pairing.domain import (
     MeetingFormat,
     MeetingKind,
 )
+from shared.inputs import StrippedInput
 from shared.values import Whole, WorkDate
 
 OrderRef = Field(min_length=1, max_length=100, description="Номер и дата приказа")
 
 
-class Command(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class Command(StrippedInput):
+    pass
 
 
 class GroupChoice(Command):

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from services.registry.domain import ConsentGiver
 from services.registry.validation import (
@@ -21,6 +21,7 @@ from services.registry.validation import (
     validate_snils,
 )
 from shared.events import OrganisationKind
+from shared.inputs import StrippedInput
 from shared.localtime import local_today
 from shared.mentorship_forms import MAX_DESCRIPTION, METHODOLOGY_FORMS
 from shared.values import Whole
@@ -50,8 +51,8 @@ SchoolYear = Annotated[str, Field(json_schema_extra={"pattern": SCHOOL_YEAR_PATT
 ListItem = Annotated[str, Field(min_length=1, max_length=MAX_LIST_ITEM_LENGTH)]
 
 
-class Command(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class Command(StrippedInput):
+    pass
 
 
 class RegisterOrganisation(Command):
