@@ -7,6 +7,7 @@ are created and each signs in once. Every step is timed from outside: commands p
 latency's p50 and p99, and CPU per command summed over every process of the system (measured
 from the step's start until the system is quiet again, so the consumers' share is counted).
 Each round works in a school of its own, so every round starts from the same state.
+``--accounts-only`` runs the last two steps alone (passwords: creation and sign-in).
 """
 
 from __future__ import annotations
@@ -135,7 +136,9 @@ class Workflow:
             time.sleep(0.1)
         raise TimeoutError("the pairing did not learn the bench school's people")
 
-    def round(self, code: str, size: int, clients: int) -> list[dict[str, Any]]:
+    def round(self, code: str, size: int, clients: int, accounts_only: bool = False) -> list[dict[str, Any]]:
+        if accounts_only:
+            return self.accounts(code, size, clients)
         school_id, programme_id, curator = self.school(code)
         half = size // 2
         mentor_rows, mentee_rows = teachers_and_pupils(sum(map(ord, code)), half)
@@ -165,6 +168,11 @@ class Workflow:
                 "kind": kind, "date": date.today().isoformat(), "duration_minutes": 45,
                 "missing_feedback_reason": "Отзывы обсудили устно"}) for kind in ("intro", "trial")],
             pair_ids)[0])
+        return figures + self.accounts(code, size, clients)
+
+    def accounts(self, code: str, size: int, clients: int) -> list[dict[str, Any]]:
+        """``size`` curator accounts of the school ``code`` created, then each signs in once."""
+        figures = []
         logins = [f"{code}-{i}" for i in range(size)]
         scope = f"{REGION}/{MUNICIPALITY}/{code}"
         figures.append(self.step("create_account", clients, lambda login: self._post(
@@ -185,7 +193,7 @@ class Workflow:
 
 
 def run(people_count: int, client_counts: Sequence[int], demo: bool = False, idle_seconds: float = 30.0,
-        progress: Callable[[str], None] = print) -> dict[str, Any]:
+        progress: Callable[[str], None] = print, accounts_only: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-workflow-") as workdir, \
             embedded(Path(workdir), demo=demo) as system:
         system.wait_quiet()
@@ -196,7 +204,7 @@ def run(people_count: int, client_counts: Sequence[int], demo: bool = False, idl
         try:
             for n, clients in enumerate(client_counts):
                 progress(f"раунд {n + 1}: {clients} клиентов, {people_count} человек")
-                steps.extend(workflow.round(f"wf{n}-{clients}", people_count, clients))
+                steps.extend(workflow.round(f"wf{n}-{clients}", people_count, clients, accounts_only))
         finally:
             workflow.close()
         return {"people": people_count, "demo": demo, "rss_after_start_mb": round(started_rss, 1),
@@ -225,13 +233,16 @@ def workflow_command(
             help="Клиентов в раундах, через запятую (пусто: только запуск, память и простой)")] = "1,16",
         demo: Annotated[bool, typer.Option(help="С демонстрационным регионом")] = False,
         idle_seconds: Annotated[float, typer.Option(help="Сколько секунд мерить простой")] = 30.0,
+        accounts_only: Annotated[bool, typer.Option(
+            "--accounts-only", help="Только создание учётных записей и вход (без людей и пар)")] = False,
         json_file: Annotated[Path | None, typer.Option("--json", help="Куда записать цифры")] = None
 ) -> None:
     """Измерить рабочий процесс наставничества через API встроенной системы."""
     counts = [int(c) for c in clients.split(",") if c.strip()]
     if people_count < 2:
         raise typer.BadParameter("нужно хотя бы 2 человека")
-    result = run(people_count, counts, demo, idle_seconds, progress=typer.echo)
+    result = run(people_count, counts, demo, idle_seconds, progress=typer.echo,
+                 accounts_only=accounts_only)
     typer.echo(report(result))
     if json_file:
         json_file.write_text(json.dumps(result, ensure_ascii=False, indent=2))

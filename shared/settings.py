@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     login_delay_base_seconds: float = 2.0
     #: Password hashes computed at once (argon2: 19 MiB, ~25 ms of CPU); 0: one fewer than the cores.
     login_hash_concurrency: int = 0
+    #: Nice value of the hashing threads (Linux): other requests first during a flood of
+    #: sign-ins (tests/security/test_sign_in_attacks.py); 0 gives them the process's priority.
+    login_hash_nice: int = 10
     #: Sign-in attempts one client address may make per window, whatever the login.
     login_address_attempts: int = 30
     login_address_window_seconds: int = 5 * 60

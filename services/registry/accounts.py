@@ -33,6 +33,7 @@ import pyotp
 import sqlalchemy as sa
 
 from services.registry.credentials import (
+    SessionSweeper,
     SharedDelays,
     TotpSealer,
     accounts,
@@ -146,6 +147,7 @@ class AccountService(TotpCodes):
         self.delays = SharedDelays(engine, self.settings, lambda: self.clock())
         self.totp = TotpSealer(secrets_dir)
         self._lock = threading.Lock()
+        self._sweeper = SessionSweeper()
         #: Told of every logout's revoked tokens (``jti -> exp``): the runtime announces them to
         #: the other processes (``shared.revocations``).
         self.on_revoked: Callable[[dict[str, float]], None] | None = None
@@ -376,8 +378,7 @@ class AccountService(TotpCodes):
         refresh = secrets.token_urlsafe(32)
         with self.engine.begin() as conn:
             now = self.clock()
-            conn.execute(refresh_tokens.delete().where(refresh_tokens.c.expires_at <= now))
-            conn.execute(session_tokens.delete().where(session_tokens.c.expires_at <= now))
+            self._sweeper.sweep(conn, now)
             conn.execute(refresh_tokens.insert().values(
                 token_hash=_digest(refresh), login=account.login, family=family,
                 expires_at=now + self.settings.refresh_token_hours * 3600, used=False))

@@ -16,7 +16,6 @@ from services.registry.second_factor import enrolment_login
 from services.registry.validation.fields import validate_email
 from shared.auth import Actor, Role
 from shared.middlewares import client_address
-from shared.settings import Settings
 from shared.web import CurrentActor, current_actor
 
 
@@ -133,8 +132,11 @@ SetupCaller = Annotated[Actor | str, Depends(setup_caller)]
 
 #: Sign-ins run in at most this many worker threads; the rest wait on the event loop (costing
 #: nothing), so a flood of sign-ins queues behind the password hashing instead of taking every
-#: thread of the pool the other routes run in.
-_SIGN_IN_SLOTS = anyio.CapacityLimiter(hashing_slots(Settings().login_hash_concurrency))
+#: thread of the pool the other routes run in. A few per hashing thread: while one sign-in's hash
+#: runs, the others read the account and store their sessions, so the hashing threads never
+#: wait for a sign-in's own database work (with one per thread they idled through it).
+SIGN_INS_PER_HASHING_SLOT = 4
+_SIGN_IN_SLOTS = anyio.CapacityLimiter(SIGN_INS_PER_HASHING_SLOT * hashing_slots())
 
 
 #: Sign-in refusals the document lists beside the platform's (shared/openapi.py).

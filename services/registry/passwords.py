@@ -15,6 +15,8 @@ from typing import TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from shared.settings import Settings
+
 #: argon2id at OWASP's Password Storage Cheat Sheet floor (19 MiB, 2 passes, 1 lane). Measured
 #: on the 2-core machine of issue 24, one hash costs ~25 ms of CPU against ~175 ms for the
 #: library's default RFC 9106 "low memory" profile (64 MiB, 3 passes, 4 lanes): sign-in goes from
@@ -32,32 +34,43 @@ T = TypeVar("T")
 MAX_PASSWORD_LENGTH = 256
 
 
-def hashing_slots(configured: int = 0) -> int:
-    """How many hashes may run at once: configured, else one fewer than this process's CPU cores
-    (at least one), so a flood of sign-ins leaves a core to every other request."""
+def hashing_slots(configured: int | None = None) -> int:
+    """How many hashes may run at once: configured (``login_hash_concurrency``), else one fewer
+    than this process's CPU cores (at least one), so a flood of sign-ins leaves a core to every
+    other request."""
+    if configured is None:
+        configured = Settings().login_hash_concurrency
     if configured > 0:
         return configured
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(1, cores - 1)
 
 
-def _lower_priority() -> None:
-    """Hashing threads yield the CPU to everything else (Linux: a nice value per thread), so
-    the requests that need no hash keep their latency while sign-ins queue."""
+def _lower_priority(nice: int) -> None:
+    """Hashing threads yield the CPU to the process's other threads (Linux: a nice value per
+    thread), so the requests that need no hash keep their latency while sign-ins queue. The
+    price: on a machine busy with other processes a niced thread gets little CPU, and sign-ins
+    wait for it (``login_hash_nice``; 0 turns it off)."""
+    if nice <= 0:
+        return
     # Not Linux, or not allowed: the few threads still bound the hashing.
     with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
-#: Each argon2 hash takes 19 MiB and ~25 ms of CPU: it runs on one of these few low-priority
-#: threads, and beyond them hashes wait their turn.
-_HASHING = ThreadPoolExecutor(max_workers=hashing_slots(), thread_name_prefix="argon2",
-                              initializer=_lower_priority)
+@lru_cache(maxsize=1)
+def _hashing() -> ThreadPoolExecutor:
+    """Each argon2 hash takes 19 MiB and ~17 ms of CPU: it runs on one of these few threads, and
+    beyond them hashes wait their turn."""
+    settings = Settings()
+    return ThreadPoolExecutor(max_workers=hashing_slots(settings.login_hash_concurrency),
+                              thread_name_prefix="argon2", initializer=_lower_priority,
+                              initargs=(settings.login_hash_nice,))
 
 
 def _hashed(work: Callable[[], T]) -> T:
     """``work`` run on a hashing thread; the caller waits for it."""
-    return _HASHING.submit(work).result()
+    return _hashing().submit(work).result()
 
 
 def hash_password(password: str) -> str:
