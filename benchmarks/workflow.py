@@ -135,7 +135,10 @@ class Workflow:
             time.sleep(0.1)
         raise TimeoutError("the pairing did not learn the bench school's people")
 
-    def round(self, code: str, size: int, clients: int) -> list[dict[str, Any]]:
+    def round(self, code: str, size: int, clients: int,
+              steps: Sequence[str] = STEPS) -> list[dict[str, Any]]:
+        """The workflow's steps in their order; the later ones of ``STEPS`` left out when
+        ``steps`` stops short (each step needs the ones before it)."""
         school_id, programme_id, curator = self.school(code)
         half = size // 2
         mentor_rows, mentee_rows = teachers_and_pupils(sum(map(ord, code)), half)
@@ -153,6 +156,8 @@ class Workflow:
         formed, pair_answers = self.step("form_pair", clients,
                                          lambda b: self._post(curator, "/pairing/pairs", b), pairs_body)
         figures.append(formed)
+        if "add_goal" not in steps:
+            return figures
         pair_ids = [str(a["id"]) for a in pair_answers]
         due = (date.today() + timedelta(days=60)).isoformat()
         goals = [(p, n) for p in pair_ids for n in range(3)]
@@ -165,6 +170,8 @@ class Workflow:
                 "kind": kind, "date": date.today().isoformat(), "duration_minutes": 45,
                 "missing_feedback_reason": "Отзывы обсудили устно"}) for kind in ("intro", "trial")],
             pair_ids)[0])
+        if "create_account" not in steps:
+            return figures
         logins = [f"{code}-{i}" for i in range(size)]
         scope = f"{REGION}/{MUNICIPALITY}/{code}"
         figures.append(self.step("create_account", clients, lambda login: self._post(
@@ -185,7 +192,7 @@ class Workflow:
 
 
 def run(people_count: int, client_counts: Sequence[int], demo: bool = False, idle_seconds: float = 30.0,
-        progress: Callable[[str], None] = print) -> dict[str, Any]:
+        progress: Callable[[str], None] = print, only: Sequence[str] = STEPS) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-workflow-") as workdir, \
             embedded(Path(workdir), demo=demo) as system:
         system.wait_quiet()
@@ -196,7 +203,7 @@ def run(people_count: int, client_counts: Sequence[int], demo: bool = False, idl
         try:
             for n, clients in enumerate(client_counts):
                 progress(f"раунд {n + 1}: {clients} клиентов, {people_count} человек")
-                steps.extend(workflow.round(f"wf{n}-{clients}", people_count, clients))
+                steps.extend(workflow.round(f"wf{n}-{clients}", people_count, clients, only))
         finally:
             workflow.close()
         return {"people": people_count, "demo": demo, "rss_after_start_mb": round(started_rss, 1),
@@ -225,13 +232,19 @@ def workflow_command(
             help="Клиентов в раундах, через запятую (пусто: только запуск, память и простой)")] = "1,16",
         demo: Annotated[bool, typer.Option(help="С демонстрационным регионом")] = False,
         idle_seconds: Annotated[float, typer.Option(help="Сколько секунд мерить простой")] = 30.0,
-        json_file: Annotated[Path | None, typer.Option("--json", help="Куда записать цифры")] = None
+        json_file: Annotated[Path | None, typer.Option("--json", help="Куда записать цифры")] = None,
+        until: Annotated[str, typer.Option(
+            help="Последний шаг: register, form_pair, add_goal, record_meeting, create_account, "
+                 "sign_in (раньше — быстрее, без паролей)")] = "sign_in",
 ) -> None:
     """Измерить рабочий процесс наставничества через API встроенной системы."""
     counts = [int(c) for c in clients.split(",") if c.strip()]
     if people_count < 2:
         raise typer.BadParameter("нужно хотя бы 2 человека")
-    result = run(people_count, counts, demo, idle_seconds, progress=typer.echo)
+    if until not in STEPS:
+        raise typer.BadParameter(f"нет шага {until}")
+    result = run(people_count, counts, demo, idle_seconds, progress=typer.echo,
+                 only=STEPS[:STEPS.index(until) + 1])
     typer.echo(report(result))
     if json_file:
         json_file.write_text(json.dumps(result, ensure_ascii=False, indent=2))
