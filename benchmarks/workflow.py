@@ -136,7 +136,10 @@ class Workflow:
             time.sleep(0.1)
         raise TimeoutError("the pairing did not learn the bench school's people")
 
-    def round(self, code: str, size: int, clients: int, accounts_only: bool = False) -> list[dict[str, Any]]:
+    def round(self, code: str, size: int, clients: int, steps: Sequence[str] = STEPS,
+              accounts_only: bool = False) -> list[dict[str, Any]]:
+        """The workflow's steps in their order; the later ones of ``STEPS`` left out when
+        ``steps`` stops short (each step needs the ones before it)."""
         if accounts_only:
             return self.accounts(code, size, clients)
         school_id, programme_id, curator = self.school(code)
@@ -156,6 +159,8 @@ class Workflow:
         formed, pair_answers = self.step("form_pair", clients,
                                          lambda b: self._post(curator, "/pairing/pairs", b), pairs_body)
         figures.append(formed)
+        if "add_goal" not in steps:
+            return figures
         pair_ids = [str(a["id"]) for a in pair_answers]
         due = (date.today() + timedelta(days=60)).isoformat()
         goals = [(p, n) for p in pair_ids for n in range(3)]
@@ -168,6 +173,8 @@ class Workflow:
                 "kind": kind, "date": date.today().isoformat(), "duration_minutes": 45,
                 "missing_feedback_reason": "Отзывы обсудили устно"}) for kind in ("intro", "trial")],
             pair_ids)[0])
+        if "create_account" not in steps:
+            return figures
         return figures + self.accounts(code, size, clients)
 
     def accounts(self, code: str, size: int, clients: int) -> list[dict[str, Any]]:
@@ -193,7 +200,8 @@ class Workflow:
 
 
 def run(people_count: int, client_counts: Sequence[int], demo: bool = False, idle_seconds: float = 30.0,
-        progress: Callable[[str], None] = print, accounts_only: bool = False) -> dict[str, Any]:
+        progress: Callable[[str], None] = print, only: Sequence[str] = STEPS,
+        accounts_only: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-workflow-") as workdir, \
             embedded(Path(workdir), demo=demo) as system:
         system.wait_quiet()
@@ -204,7 +212,8 @@ def run(people_count: int, client_counts: Sequence[int], demo: bool = False, idl
         try:
             for n, clients in enumerate(client_counts):
                 progress(f"раунд {n + 1}: {clients} клиентов, {people_count} человек")
-                steps.extend(workflow.round(f"wf{n}-{clients}", people_count, clients, accounts_only))
+                steps.extend(workflow.round(f"wf{n}-{clients}", people_count, clients, only,
+                                            accounts_only))
         finally:
             workflow.close()
         return {"people": people_count, "demo": demo, "rss_after_start_mb": round(started_rss, 1),
@@ -235,14 +244,19 @@ def workflow_command(
         idle_seconds: Annotated[float, typer.Option(help="Сколько секунд мерить простой")] = 30.0,
         accounts_only: Annotated[bool, typer.Option(
             "--accounts-only", help="Только создание учётных записей и вход (без людей и пар)")] = False,
-        json_file: Annotated[Path | None, typer.Option("--json", help="Куда записать цифры")] = None
+        json_file: Annotated[Path | None, typer.Option("--json", help="Куда записать цифры")] = None,
+        until: Annotated[str, typer.Option(
+            help="Последний шаг: register, form_pair, add_goal, record_meeting, create_account, "
+                 "sign_in (раньше — быстрее, без паролей)")] = "sign_in",
 ) -> None:
     """Измерить рабочий процесс наставничества через API встроенной системы."""
     counts = [int(c) for c in clients.split(",") if c.strip()]
     if people_count < 2:
         raise typer.BadParameter("нужно хотя бы 2 человека")
+    if until not in STEPS:
+        raise typer.BadParameter(f"нет шага {until}")
     result = run(people_count, counts, demo, idle_seconds, progress=typer.echo,
-                 accounts_only=accounts_only)
+                 only=STEPS[:STEPS.index(until) + 1], accounts_only=accounts_only)
     typer.echo(report(result))
     if json_file:
         json_file.write_text(json.dumps(result, ensure_ascii=False, indent=2))

@@ -27,6 +27,7 @@ from shared.loops import supervise
 from shared.middlewares import InputGuardMiddleware, RateLimitMiddleware, SecurityHeadersMiddleware
 from shared.openapi import document_errors
 from shared.relay import OutboxRelay
+from shared.routing import index_routes
 from shared.settings import Settings
 from shared.web import install_error_handlers
 
@@ -118,6 +119,7 @@ def create_app(settings: Settings, runtimes: Sequence[ServiceRuntime]) -> FastAP
     app.include_router(diagnostics.router)
     for runtime in runtimes:
         app.include_router(runtime.router)
+    index_routes(app)
 
     # Beside /openapi.json, and like it outside the HTTP API it describes.
     @app.get("/asyncapi.json", include_in_schema=False)

@@ -172,22 +172,36 @@ class EventSourcedService:
         self.on_stored: Callable[[], None] = lambda: None
         self._lock = threading.RLock()
         self._held = threading.local()
+        # The view's position when this process last caught it up: it only grows (another
+        # replica's catch-up moves it further), so a command whose events lie at or below it
+        # finds them applied without a transaction of its own.
+        self._view_position = 0
 
     def close(self) -> None:
         self.events.close()
         self.engine.dispose()
 
-    def catch_up(self) -> None:
-        with self._lock, self.engine.begin() as conn:
-            self._exclude_other_replicas(conn)
-            position = self.view.current_position(conn)
-            while True:
-                notifications = self.events.notifications_after(position, 1000)
-                if not notifications:
-                    return
-                events = [(n.id, self.events.mapper.to_domain_event(n)) for n in notifications]
-                self.view.apply_events(conn, events)
-                position = notifications[-1].id
+    def catch_up(self, to: int | None = None) -> None:
+        """Apply to the view what the store holds beyond it; ``to``: done once the view holds
+        that position. Commands finishing together then share one catch-up: the first applies
+        every event stored so far, the others find theirs applied when the lock comes free."""
+        if to is not None and self._view_position >= to:
+            return
+        with self._lock:
+            if to is not None and self._view_position >= to:
+                return
+            with self.engine.begin() as conn:
+                self._exclude_other_replicas(conn)
+                position = self.view.current_position(conn)
+                while True:
+                    notifications = self.events.notifications_after(position, 1000)
+                    if not notifications:
+                        break
+                    events = [(n.id, self.events.mapper.to_domain_event(n)) for n in notifications]
+                    self.view.apply_events(conn, events)
+                    position = notifications[-1].id
+            # Committed: only now may a command count on the rows.
+            self._view_position = max(self._view_position, position)
 
     def _exclude_other_replicas(self, conn: sa.Connection) -> None:
         """Replicas sharing one PostgreSQL view would otherwise both apply the same events and the
@@ -195,10 +209,10 @@ class EventSourcedService:
         engine_locks(conn).lock_view(conn, f".{self.events.source}.view")
 
     def _save(self, *aggregates: Any) -> None:
-        self.events.save(*aggregates)
-        self._after_stored()
+        recordings = self.events.save(*aggregates)
+        self._after_stored(max((r.notification.id for r in recordings), default=0))
 
-    def _after_stored(self) -> None:
+    def _after_stored(self, position: int | None = None) -> None:
         """Once events are stored the command has happened, whatever the view does next.
 
         A failing catch-up must not answer the client with an error: it would retry a command
@@ -206,7 +220,7 @@ class EventSourcedService:
         retries the catch-up, and the relay is woken either way.
         """
         try:
-            self.catch_up()
+            self.catch_up(to=position)
         except Exception as exc:  # noqa: BLE001 - logged and counted; the events are stored
             log.error("store.catch_up_failed", source=self.events.source, error=repr(exc))
             error("catch_up", exc)

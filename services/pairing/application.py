@@ -295,12 +295,11 @@ class PairingService(PairingQueries, EventSourcedService):
         return self.retrying(lambda: self._set_goal(ctx, pair_id, cmd, goal_id))
 
     def _set_goal(self, ctx: CommandContext, pair_id: UUID, cmd: SetGoal, goal_id: UUID) -> UUID:
-        with self._lock:
-            pair, path = self._pair_for_writing(ctx, pair_id)
-            pair.set_goal(goal_id, cmd.title, cmd.due, cmd.status, meta=ctx.meta(path),
-                          seal=self._sealer(pair))
-            self._save(pair)
-            return goal_id
+        pair, path = self._pair_for_writing(ctx, pair_id)
+        pair.set_goal(goal_id, cmd.title, cmd.due, cmd.status, meta=ctx.meta(path),
+                      seal=self._sealer(pair))
+        self._save(pair)
+        return goal_id
 
     def mark_goal(self, ctx: CommandContext, pair_id: UUID, goal_id: UUID,
                   cmd: GoalProgress) -> None:
@@ -310,56 +309,53 @@ class PairingService(PairingQueries, EventSourcedService):
 
     def _mark_goal(self, ctx: CommandContext, pair_id: UUID, goal_id: UUID,
                    cmd: GoalProgress) -> None:
-        with self._lock:
-            row = self._pair_row(pair_id)
-            path = OrgPath.parse(row.path)
-            pair: Pair = self.events.repository.get(pair_id)
-            require_pair_member_or_keeper(ctx.actor, path, [pair.mentor_id, *pair.mentee_ids],
-                                          not_found("Пара", "PAIR_NOT_FOUND"))
-            pair.mark_goal(goal_id, cmd.status, meta=ctx.meta(path))
-            self._save(pair)
+        row = self._pair_row(pair_id)
+        path = OrgPath.parse(row.path)
+        pair: Pair = self.events.repository.get(pair_id)
+        require_pair_member_or_keeper(ctx.actor, path, [pair.mentor_id, *pair.mentee_ids],
+                                      not_found("Пара", "PAIR_NOT_FOUND"))
+        pair.mark_goal(goal_id, cmd.status, meta=ctx.meta(path))
+        self._save(pair)
 
     def hold_meeting(self, ctx: CommandContext, pair_id: UUID, cmd: HoldMeeting) -> int:
         return self.retrying(lambda: self._hold_meeting(ctx, pair_id, cmd))
 
     def _hold_meeting(self, ctx: CommandContext, pair_id: UUID, cmd: HoldMeeting) -> int:
-        with self._lock:
-            pair, path = self._pair_for_writing(ctx, pair_id)
-            number = pair.hold_meeting(cmd.kind, cmd.date, cmd.duration_minutes, cmd.format,
-                                       self.today(), meta=ctx.meta(path),
-                                       missing_feedback_reason=cmd.missing_feedback_reason,
-                                       seal=self._sealer(pair))
-            self._save(pair)
-            return number
+        pair, path = self._pair_for_writing(ctx, pair_id)
+        number = pair.hold_meeting(cmd.kind, cmd.date, cmd.duration_minutes, cmd.format,
+                                   self.today(), meta=ctx.meta(path),
+                                   missing_feedback_reason=cmd.missing_feedback_reason,
+                                   seal=self._sealer(pair))
+        self._save(pair)
+        return number
 
     def submit_feedback(self, ctx: CommandContext, pair_id: UUID, cmd: SubmitFeedback) -> str:
         return self.retrying(lambda: self._submit_feedback(ctx, pair_id, cmd))
 
     def _submit_feedback(self, ctx: CommandContext, pair_id: UUID, cmd: SubmitFeedback) -> str:
-        with self._lock:
-            row = self._pair_row(pair_id)
-            path = OrgPath.parse(row.path)
-            actor = ctx.actor
-            participant = participant_id(actor)
-            if participant is not None:
-                # Membership is the participant's right here: a mentor from a partner
-                # organisation answers about a school's pair.
-                respondent = participant
-                if cmd.respondent_id not in (None, respondent):
-                    raise forbidden("Участник отвечает только за себя")
-            else:
-                actor.require_record_write(path, not_found("Пара", "PAIR_NOT_FOUND"))
-                if cmd.respondent_id is None:
-                    raise DomainError("RESPONDENT_REQUIRED", "Укажите, чей это отзыв", 422)
-                respondent = cmd.respondent_id
-            pair: Pair = self.events.repository.get(pair_id)
-            if participant is not None and pair.side_of(respondent) is None:
-                raise not_found("Пара", "PAIR_NOT_FOUND")
-            side = pair.submit_feedback(cmd.meeting_number, respondent, cmd.satisfaction,
-                                        cmd.went_well, cmd.to_change, meta=ctx.meta(path),
-                                        seal=self._sealer(pair))
-            self._save(pair)
-            return side
+        row = self._pair_row(pair_id)
+        path = OrgPath.parse(row.path)
+        actor = ctx.actor
+        participant = participant_id(actor)
+        if participant is not None:
+            # Membership is the participant's right here: a mentor from a partner
+            # organisation answers about a school's pair.
+            respondent = participant
+            if cmd.respondent_id not in (None, respondent):
+                raise forbidden("Участник отвечает только за себя")
+        else:
+            actor.require_record_write(path, not_found("Пара", "PAIR_NOT_FOUND"))
+            if cmd.respondent_id is None:
+                raise DomainError("RESPONDENT_REQUIRED", "Укажите, чей это отзыв", 422)
+            respondent = cmd.respondent_id
+        pair: Pair = self.events.repository.get(pair_id)
+        if participant is not None and pair.side_of(respondent) is None:
+            raise not_found("Пара", "PAIR_NOT_FOUND")
+        side = pair.submit_feedback(cmd.meeting_number, respondent, cmd.satisfaction,
+                                    cmd.went_well, cmd.to_change, meta=ctx.meta(path),
+                                    seal=self._sealer(pair))
+        self._save(pair)
+        return side
 
     def complete(self, ctx: CommandContext, pair_id: UUID) -> None:
         def attempt() -> None:

@@ -164,7 +164,7 @@ class RegistryService(DocumentNames, PairedMentors, EventSourcedService):
         after all (a commit whose answer was lost). The view's catch-up errors no longer matter
         here: the command has happened once its events are stored."""
         try:
-            self.events.save(*aggregates)
+            recordings = self.events.save(*aggregates)
         except Exception:
             try:
                 if not self._stored(aggregates[0].id):
@@ -173,7 +173,7 @@ class RegistryService(DocumentNames, PairedMentors, EventSourcedService):
             except Exception as exc:  # noqa: BLE001 - the start-up clean-up removes them later
                 log.warning("registry.undo_failed", error=repr(exc))
             raise
-        self._after_stored()
+        self._after_stored(max((r.notification.id for r in recordings), default=0))
 
     # --- organisations ------------------------------------------------------------------------
 
