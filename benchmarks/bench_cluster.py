@@ -118,6 +118,7 @@ class Replicated:
     processes: dict[str, list[ServiceProcess]] = field(default_factory=dict)
     samples: list[Sample] = field(default_factory=list)
     _pg_cpu: dict[int, float] = field(default_factory=dict)
+    _lock_names: dict[int, str] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     #: Advanced at every 503 a client sends again (atomic for the workflow's threads).
     retried: Iterator[int] = field(default_factory=itertools.count)
@@ -169,16 +170,35 @@ class Replicated:
                 raise TimeoutError(f"the cluster did not settle: {events} stored, {health}")
             time.sleep(0.05)
 
+    def lock_names(self, conn: sa.Connection) -> dict[int, str]:
+        """The advisory locks of ``shared.databases`` (``hashtext(schema || key)``) by their
+        number: each service's view catch-up and start-up; any other is a command's scope."""
+        if not self._lock_names:
+            for service in SERVICES:
+                for kind in ("view", "start"):
+                    key = conn.execute(sa.text("SELECT hashtext(:k)::bigint"),
+                                       {"k": f"{self.schema}.{service}.{kind}"}).scalar_one()
+                    self._lock_names[int(key)] = f"{service}.{kind}"
+        return self._lock_names
+
     def _pg(self) -> tuple[int, dict[str, int], int]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.text(
                 "SELECT pid, state, wait_event_type, wait_event FROM pg_stat_activity "
                 "WHERE application_name = :s AND pid <> pg_backend_pid()"), {"s": self.schema}).all()
+            advisory = conn.execute(sa.text(
+                "SELECT (l.classid::bigint << 32) | l.objid::bigint FROM pg_locks l "
+                "JOIN pg_stat_activity a ON a.pid = l.pid WHERE a.application_name = :s "
+                "AND l.locktype = 'advisory' AND NOT l.granted"), {"s": self.schema}).scalars().all()
+            names = self.lock_names(conn)
         waits: dict[str, int] = {}
         for row in rows:
             self._pg_cpu[row.pid] = cpu_seconds(row.pid) or self._pg_cpu.get(row.pid, 0.0)
-            if row.wait_event_type == "Lock":
+            if row.wait_event_type == "Lock" and row.wait_event != "advisory":
                 waits[row.wait_event] = waits.get(row.wait_event, 0) + 1
+        for key in advisory:
+            name = f"advisory:{names.get(int(key), 'scope')}"
+            waits[name] = waits.get(name, 0) + 1
         return sum(r.state == "active" for r in rows), waits, len(rows)
 
     def sample(self, every: float = 0.1) -> None:
@@ -360,6 +380,17 @@ def report(result: dict[str, Any]) -> str:
             ratios = [f"{name} {_ratio(by_count[n]['steps'][i]['per_s'], by_count[1]['steps'][i]['per_s'])}"
                       for i, name in enumerate(STEPS)]
             lines.append(f"  {n} против 1: " + ", ".join(ratios))
+    lines.append("где время (за команды шага): ядер машины занято; ядер по процессам; сессий "
+                 "PostgreSQL в среднем активно / ждут блокировку (по виду)")
+    for s_index, name in enumerate(STEPS):
+        for run_ in runs:
+            s = run_["steps"][s_index]
+            if "cores_by_process" not in s:
+                continue
+            cores = " ".join(f"{k} {v}" for k, v in s["cores_by_process"].items())
+            waits = " ".join(f"{k} {v}" for k, v in s["pg_lock_waiting"].items()) or "нет"
+            lines.append(f"  {name:<15}{run_['replicas']:>2}: машина {s['machine_cores_busy']}; {cores}; "
+                         f"PG активно {s['pg_active']}, ждут {waits}")
     for r in runs:
         lines.append(f"{r['replicas']} реплик(и): сохранено {r['stored']} (ожидалось "
                      f"{result['expected']}), событий {r['events']}, повторов после 503: "
