@@ -18,6 +18,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -137,8 +138,17 @@ class Replicated:
     def cpu_seconds(self) -> float:
         return sum(self.cpu_by_service().values())
 
-    def stored(self) -> dict[str, int]:
-        """Events in each service's store, counted (positions may skip a number on PostgreSQL)."""
+    def stored(self, attempts: int = 60) -> dict[str, int]:
+        """Events in each service's store, counted (positions may skip a number on PostgreSQL);
+        read again while the shared server has no connection free."""
+        for _ in range(attempts - 1):
+            try:
+                return self._stored()
+            except sa.exc.OperationalError:
+                time.sleep(0.5)
+        return self._stored()
+
+    def _stored(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             tables = conn.execute(sa.text(
                 "SELECT table_name FROM information_schema.columns WHERE table_schema = :s "
@@ -285,11 +295,25 @@ def replicated(workdir: Path, replicas: int, postgres_url: str) -> Iterator[Repl
             if sampler is not None:
                 sampler.join()
             stop_all([p for group in system.processes.values() for p in group])
-        with admin.begin() as conn:
-            conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                 "WHERE application_name = :s AND pid <> pg_backend_pid()"), {"s": schema})
-        admin.dispose()
-        drop_postgres_schema(postgres_url, schema)
+        drop_patiently(admin, postgres_url, schema)
+
+
+def drop_patiently(admin: sa.Engine, postgres_url: str, schema: str, attempts: int = 30) -> None:
+    """End the run's sessions and drop its schema, waiting out a server whose connections are
+    all taken at that moment (it is shared): a schema left behind is never cleaned by anyone."""
+    for attempt in range(attempts):
+        try:
+            with admin.begin() as conn:
+                conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                     "WHERE application_name = :s AND pid <> pg_backend_pid()"),
+                             {"s": schema})
+            drop_postgres_schema(postgres_url, schema)
+            break
+        except sa.exc.OperationalError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(1)
+    admin.dispose()
 
 
 def stored_by_api(workflow: Workflow, code: str, pairs: int) -> dict[str, int]:
@@ -415,6 +439,8 @@ def cluster_command(
     if people_count < 2:
         raise typer.BadParameter("нужно хотя бы 2 человека")
     counts = [int(c) for c in replicas.split(",") if c.strip()]
+    # Stopped by SIGTERM (a timeout, a CI job), still stop every process and drop the schema.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     result = run(people_count, clients, counts, postgres, progress=typer.echo, keep=keep)
     typer.echo(report(result))
     if json_file:
