@@ -58,6 +58,11 @@ class Embedded:
     peak_rss_mb: float = 0.0
     _stop: threading.Event = field(default_factory=threading.Event)
 
+    def http(self, headers: dict[str, str]) -> httpx.Client:
+        """A client of the one API address, as the workflow's many threads share it."""
+        return httpx.Client(base_url=self.api, timeout=120, headers=headers,
+                            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64))
+
     def cpu_seconds(self) -> float:
         return sum(cpu_seconds(pid) for pid in tree(self.process.pid))
 

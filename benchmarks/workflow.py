@@ -19,12 +19,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import httpx
 import typer
 
-from benchmarks.embedded import Embedded, embedded
+from benchmarks.embedded import embedded
 from benchmarks.load import token_for
 from benchmarks.measure import current_school_year, mentee_body, people, percentile
 from benchmarks.system import SECRET
@@ -56,25 +56,39 @@ def teachers_and_pupils(seed: int, count: int) -> tuple[list[dict[str, str]], li
         size *= 2
 
 
-class Workflow:
-    """The clients of one embedded system: its region's operator sets the scene, a school's
-    curator does the school's work, and the regional administrator creates accounts."""
+class Measured(Protocol):
+    """What the workflow drives and measures: the embedded system, or a cluster of replicas
+    (``benchmarks.bench_cluster``)."""
 
-    def __init__(self, system: Embedded) -> None:
+    def http(self, headers: dict[str, str]) -> httpx.Client: ...
+
+    def cpu_seconds(self) -> float: ...
+
+    def wait_quiet(self) -> Any: ...
+
+
+class Workflow:
+    """The clients of one system: its region's operator sets the scene, a school's curator does
+    the school's work, and the regional administrator creates accounts."""
+
+    def __init__(self, system: Measured) -> None:
         self.system = system
         self.tokens = token_for()
         self.clients: dict[str, httpx.Client] = {}
         self.latencies: list[float] | None = None
+        #: Each step's name and its commands' start and end (``time.monotonic``), for whoever
+        #: samples the system meanwhile.
+        self.windows: list[tuple[str, float, float]] = []
+        #: The school each round worked in, by its code.
+        self.schools: dict[str, str] = {}
         regional = Actor(user="bench-admin", role=Role.REGIONAL, scope=OrgPath.parse(REGION))
         self.admin = self.client(REGION, issue_token(regional, SECRET))
         self.municipality_id = self._municipality()
 
     def client(self, path: str, token: str | None = None) -> httpx.Client:
         if path not in self.clients:
-            self.clients[path] = httpx.Client(
-                base_url=self.system.api, timeout=120,
-                headers={"Authorization": f"Bearer {token or self.tokens(path)}"},
-                limits=httpx.Limits(max_connections=64, max_keepalive_connections=64))
+            self.clients[path] = self.system.http(
+                {"Authorization": f"Bearer {token or self.tokens(path)}"})
         return self.clients[path]
 
     def _municipality(self) -> str:
@@ -114,9 +128,11 @@ class Workflow:
         self.latencies = []
         cpu_before = self.system.cpu_seconds()
         started = time.perf_counter()
+        window_start = time.monotonic()
         with ThreadPoolExecutor(clients) as pool:
             results = list(pool.map(work, items))
         seconds = time.perf_counter() - started
+        self.windows.append((name, window_start, time.monotonic()))
         self.system.wait_quiet()
         cpu = self.system.cpu_seconds() - cpu_before
         latencies, self.latencies = self.latencies, None
@@ -143,6 +159,7 @@ class Workflow:
         if accounts_only:
             return self.accounts(code, size, clients)
         school_id, programme_id, curator = self.school(code)
+        self.schools[code] = school_id
         half = size // 2
         mentor_rows, mentee_rows = teachers_and_pupils(sum(map(ord, code)), half)
         bodies = [("/registry/mentors", mentor_body(school_id, r)) for r in mentor_rows[:half]] + \
@@ -185,7 +202,7 @@ class Workflow:
         figures.append(self.step("create_account", clients, lambda login: self._post(
             self.admin, "/auth/accounts", {"login": login, "password": PASSWORD.format(login),
                                            "role": "curator", "scope": scope}), logins)[0])
-        anonymous = httpx.Client(base_url=self.system.api, timeout=120)
+        anonymous = self.system.http({})
         try:
             figures.append(self.step("sign_in", clients, lambda login: self._post(
                 anonymous, "/auth/login", {"login": login, "password": PASSWORD.format(login)}),

@@ -52,11 +52,11 @@ from shared.auth import Actor, OrgPath, Role, issue_token
 from shared.bus import connect
 from shared.consumer import ConsumerRunner
 from shared.contracts import MESSAGE_ID_HEADER, SOURCES, Envelope, stream_name, stream_subjects
+from shared.nats_cluster import NatsCluster
 from shared.nats_server import free_port
 from shared.settings import Settings
 from shared.store import ServiceApplication, view_engine
 from tests.conftest import POSTGRES_URL, TEST_SECRET, wait_until
-from tests.fault.cluster import NatsCluster
 
 CLI = str(Path(sys.executable).with_name("nastavnik"))
 REGION = "fault"

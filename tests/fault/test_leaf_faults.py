@@ -10,8 +10,9 @@ import pytest
 
 from shared.bus import connect, edge_stream_config
 from shared.contracts import stream_name
+from shared.nats_cluster import NatsCluster
 from tests.conftest import wait_until
-from tests.fault.cluster import LeafNode, LinkProxy, NatsCluster
+from tests.fault.cluster import LeafNode, LinkProxy
 from tests.fault.conftest import Deployment, assert_exact, stop_all, stored_count, stream_messages
 
 pytestmark = pytest.mark.fault

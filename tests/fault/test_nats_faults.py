@@ -7,8 +7,8 @@ import time
 import pytest
 
 from shared.contracts import SOURCES, stream_name
+from shared.nats_cluster import NatsCluster
 from tests.conftest import wait_until
-from tests.fault.cluster import NatsCluster
 from tests.fault.conftest import Deployment, assert_exact, stored_count, stream_messages
 
 pytestmark = pytest.mark.fault
