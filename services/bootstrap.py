@@ -61,10 +61,15 @@ def embedded_settings(data_dir: Path, **overrides: Any) -> Settings:
 
     Every service stores its events in this process and wakes its relay when it does: the
     relays' look at the store is only a fallback here, every ``EMBEDDED_RELAY_FALLBACK_SECONDS``
-    (five looks a second at each of four stores and streams were most of an idle system's CPU).
+    (five looks a second at each of four stores and streams were most of an idle system's CPU),
+    less often while none come. One relay per store, so no lease: it would only cost a JetStream
+    write every few seconds per service; the expected-sequence guard still holds against a
+    ``nastavnik relay`` run meanwhile.
     """
     if "relay_idle_seconds" not in overrides and "NASTAVNIK_RELAY_IDLE_SECONDS" not in os.environ:
         overrides["relay_idle_seconds"] = EMBEDDED_RELAY_FALLBACK_SECONDS
+    if "relay_lease_seconds" not in overrides and "NASTAVNIK_RELAY_LEASE_SECONDS" not in os.environ:
+        overrides["relay_lease_seconds"] = 0
     return settings_for(data_dir, **overrides)
 
 
