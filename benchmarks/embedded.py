@@ -48,6 +48,13 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def process_name(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except FileNotFoundError:
+        return str(pid)
+
+
 @dataclass
 class Embedded:
     """A running ``nastavnik up``: where its API answers, its CPU and its memory."""
@@ -97,9 +104,20 @@ class Embedded:
 
     def idle_cpu_percent(self, seconds: float) -> float:
         """Share of one core the quiet system uses over ``seconds``."""
-        before, started = self.cpu_seconds(), time.perf_counter()
+        return sum(self.idle_cpu_by_process(seconds).values())
+
+    def idle_cpu_by_process(self, seconds: float) -> dict[str, float]:
+        """Share of one core each process of the quiet system uses over ``seconds``, by its
+        name (the services' Python process, ``nats-server``): which of them burns it."""
+        pids = tree(self.process.pid)
+        before, started = {pid: cpu_seconds(pid) for pid in pids}, time.perf_counter()
         time.sleep(seconds)
-        return 100 * (self.cpu_seconds() - before) / (time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        shares: dict[str, float] = {}
+        for pid in pids:
+            name = process_name(pid)
+            shares[name] = shares.get(name, 0.0) + 100 * (cpu_seconds(pid) - before[pid]) / elapsed
+        return shares
 
 
 def bench_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -223,7 +223,7 @@ def run(people_count: int, client_counts: Sequence[int], demo: bool = False, idl
             embedded(Path(workdir), demo=demo) as system:
         system.wait_quiet()
         started_rss = system.rss_mb()
-        idle = system.idle_cpu_percent(idle_seconds) if idle_seconds > 0 else None
+        idle = system.idle_cpu_by_process(idle_seconds) if idle_seconds > 0 else None
         workflow = Workflow(system)
         steps: list[dict[str, Any]] = []
         try:
@@ -234,7 +234,9 @@ def run(people_count: int, client_counts: Sequence[int], demo: bool = False, idl
         finally:
             workflow.close()
         return {"people": people_count, "demo": demo, "rss_after_start_mb": round(started_rss, 1),
-                "idle_cpu_percent": None if idle is None else round(idle, 2),
+                "idle_cpu_percent": None if idle is None else round(sum(idle.values()), 2),
+                "idle_cpu_by_process": None if idle is None else {
+                    name: round(share, 2) for name, share in idle.items()},
                 "peak_rss_mb": round(max(system.peak_rss_mb, system.rss_mb()), 1), "steps": steps}
 
 
@@ -249,7 +251,8 @@ def report(result: dict[str, Any]) -> str:
     lines.append(f"память: после запуска {result['rss_after_start_mb']} МБ, пик (сумма процессов) "
                  f"{result['peak_rss_mb']} МБ")
     if result["idle_cpu_percent"] is not None:
-        lines.append(f"простой: {result['idle_cpu_percent']} % одного ядра")
+        shares = ", ".join(f"{name} {share} %" for name, share in result["idle_cpu_by_process"].items())
+        lines.append(f"простой: {result['idle_cpu_percent']} % одного ядра ({shares})")
     return "\n".join(lines)
 
 

@@ -15,6 +15,7 @@ import socket
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -27,6 +28,7 @@ from services.pairing.runtime import PairingRuntime
 from services.portal.runtime import PortalRuntime
 from services.registry.runtime import RegistryRuntime
 from shared.host import ServiceRuntime, create_app
+from shared.loops import wait_any
 from shared.mailcatcher import MailCatcher
 from shared.nats_server import EmbeddedNats, free_port
 from shared.resilience import DATABASE_UNAVAILABLE, STORE_TRANSIENT, retry_sync
@@ -61,10 +63,15 @@ def embedded_settings(data_dir: Path, **overrides: Any) -> Settings:
 
     Every service stores its events in this process and wakes its relay when it does: the
     relays' look at the store is only a fallback here, every ``EMBEDDED_RELAY_FALLBACK_SECONDS``
-    (five looks a second at each of four stores and streams were most of an idle system's CPU).
+    (five looks a second at each of four stores and streams were most of an idle system's CPU),
+    less often while none come. One relay per store, so no lease: it would only cost a JetStream
+    write every few seconds per service; the expected-sequence guard still holds against a
+    ``nastavnik relay`` run meanwhile.
     """
     if "relay_idle_seconds" not in overrides and "NASTAVNIK_RELAY_IDLE_SECONDS" not in os.environ:
         overrides["relay_idle_seconds"] = EMBEDDED_RELAY_FALLBACK_SECONDS
+    if "relay_lease_seconds" not in overrides and "NASTAVNIK_RELAY_LEASE_SECONDS" not in os.environ:
+        overrides["relay_lease_seconds"] = 0
     return settings_for(data_dir, **overrides)
 
 
@@ -97,11 +104,32 @@ def read_run_info(data_dir: Path) -> dict[str, str]:
     return json.loads(path.read_text())
 
 
+class QuietServer(uvicorn.Server):
+    """uvicorn's server, whose main loop wakes once a second (the Date header) rather than ten
+    times a second to look for an exit asked: that was a tenth of a core's percent idle. An exit
+    asked by a signal still ends the wait at once."""
+
+    _asked: asyncio.Event | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    async def main_loop(self) -> None:
+        self._asked, self._loop = asyncio.Event(), asyncio.get_running_loop()
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 10) % 864000  # each tick refreshes the Date header
+            await wait_any(self._asked, timeout=1.0)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        if self._asked is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._asked.set)
+
+
 async def serve_until_stopped(settings: Settings, runtimes: list[ServiceRuntime],
                               after_start: Callable[[], Any] | None = None) -> None:
     config = uvicorn.Config(create_app(settings, runtimes), host=settings.api_host,
                             port=settings.api_port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
+    server = QuietServer(config)
     serving = asyncio.create_task(server.serve())
     while not server.started:
         if serving.done():

@@ -42,9 +42,8 @@ from shared.pull import DurablePull, _nak, _wait, durable_for
 
 log = get_logger(__name__)
 
-#: Past it, a batch not acknowledged goes to another replica: what a dead replica held waits
-#: this long. A batch still being applied then is harmless: its second commit waits on the
-#: position row and applies nothing.
+#: Past it, a batch not acknowledged goes to another replica: what a dead replica held waits this
+#: long. A batch still being applied then is harmless: its second commit applies nothing.
 ACK_WAIT_SECONDS = 10.0
 #: How long a replica holding a batch out of turn waits for the batch before it to be committed.
 GAP_WAIT_SECONDS = 1.0
@@ -190,6 +189,9 @@ class ConsumerRunner:
                 # Another replica named it at the same moment: the next round reads theirs.
         raise AssertionError("unreachable")
 
+    def _alive(self) -> None:  # the server answered a pull, if only to say it still waits
+        self.progress_at = time.monotonic()
+
     def stalled(self, after: float) -> str | None:
         """Why this consumer is stuck, once it made no progress for ``after`` seconds."""
         if time.monotonic() - self.progress_at < after:
@@ -302,7 +304,7 @@ class ConsumerRunner:
                 ahead = info.ack_floor is not None and info.ack_floor.stream_seq > position
                 if not ahead and not self._differs(info.config, subject):
                     self._set_lag(stream, info)
-                    return await DurablePull(self.js, stream, durable).open(), durable
+                    return await DurablePull(self.js, stream, durable, self._alive).open(), durable
                 log.info("consumer.recreate", consumer=self.projection.name, stream=stream,
                          durable=durable, position=position, ahead=ahead)
                 with contextlib.suppress(NotFoundError):
@@ -317,7 +319,7 @@ class ConsumerRunner:
                     raise
                 continue
             self._set_lag(stream, info)
-            return await DurablePull(self.js, stream, durable).open(), durable
+            return await DurablePull(self.js, stream, durable, self._alive).open(), durable
         raise AssertionError("unreachable")
 
     async def _await_stream(self, stream: str, stop: asyncio.Event | None) -> bool:
@@ -443,14 +445,16 @@ class ConsumerRunner:
             pull, durable = await self._bind(source)
             lag_at = time.monotonic()
             backoff = TURNED_AWAY_SECONDS
+            # Caught up is known from a request that ends soon; others wait for the next message.
+            expires = FETCH_SECONDS if until_caught_up else None
+            interrupting = asyncio.create_task(pull.interrupt_on(stop))
             try:
                 while stop is None or not stop.is_set():
-                    messages, turned_away = await pull.fetch(self.batch, FETCH_SECONDS)
+                    messages, turned_away = await pull.fetch(self.batch, expires)
                     self.progress_at, self.failing = time.monotonic(), None
                     if not messages:
                         if turned_away:
-                            # Another replica's request waits and gets whatever comes; ask again
-                            # soon (under load that request ends at once), less often when idle.
+                            # Another replica's request waits: ask again soon, less often idle.
                             with contextlib.suppress(TimeoutError):
                                 await asyncio.wait_for(_wait(stop), timeout=backoff)
                             backoff = min(backoff * 2, FETCH_SECONDS)
@@ -476,6 +480,7 @@ class ConsumerRunner:
                     if until_caught_up and outcome == "ok" and messages[-1].metadata.num_pending == 0:
                         return applied
             finally:
+                interrupting.cancel()
                 await pull.close()
         return applied
 

@@ -7,7 +7,8 @@ import contextlib
 import json
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import nats.errors
 from nats.aio.msg import Msg
@@ -17,6 +18,18 @@ from nats.js.api import Header, StatusCode
 
 #: A pull request ends on the server at its expiry; the client waits this much longer for the end.
 PULL_MARGIN_SECONDS = 0.2
+#: A request that heard nothing (no message, no heartbeat) for this many heartbeats is taken for
+#: lost (the server restarted, the consumer's leader moved) and asked again.
+HEARTBEATS_MISSED = 2
+#: How long a running consumer's pull waits on the server for the next message. A request ends
+#: the moment it is dealt anything, so this bounds only an idle wait, which costs nothing: the
+#: next event is handed over as it comes, not at the next poll.
+IDLE_PULL_SECONDS = 60.0
+#: While a pull waits, the server says so this often; when it falls silent (a restart, a lost
+#: connection, a moved leader) the request is asked again after ``HEARTBEATS_MISSED`` of these.
+PULL_HEARTBEAT_SECONDS = 10.0
+#: How long ``close`` waits for the server to confirm it deals the subscription nothing more.
+CLOSE_SECONDS = 2.0
 
 
 async def _wait(stop: asyncio.Event | None) -> None:
@@ -42,18 +55,27 @@ class DurablePull:
     in turn) while the rest cannot come (``max_ack_pending``), and every hand-over stalled a whole
     fetch timeout. The durable admits one waiting request (``max_waiting=1``), so one replica at
     a time is dealt messages, always in stream order; the others are turned away and ask again.
+
+    Since a request ends the moment it is dealt anything, its expiry bounds only how long an idle
+    durable waits: a long one costs nothing while it waits (no client wake-ups), the server's
+    idle heartbeats tell that it is still there. The server deals nothing to a request whose
+    reply subject nobody listens to any more, and drops such a request when another one asks
+    (``max_waiting`` is no obstacle then), so a replica that stops leaves nothing behind.
     """
 
-    def __init__(self, js: JetStreamContext, stream: str, durable: str) -> None:
+    def __init__(self, js: JetStreamContext, stream: str, durable: str,
+                 heard: Callable[[], None] = lambda: None) -> None:
         # nats-py keeps the connection and the API prefix (which carries a JetStream domain)
         # private; both have been there since 2.0.
         self.nc = js._nc
         self.subject = f"{js._prefix}.CONSUMER.MSG.NEXT.{stream}.{durable}"
         self.inbox = self.nc.new_inbox()
-        self.queue: asyncio.Queue[Msg] = asyncio.Queue()
+        self.queue: asyncio.Queue[Msg | None] = asyncio.Queue()
         self.sub: Subscription | None = None
         self.requests = 0
-        self.open_request: tuple[str, float] | None = None  # reply subject, when it surely ended
+        #: Called whenever the server answers a request, a heartbeat included: the consumer is
+        #: alive however long it has been idle.
+        self.heard = heard
 
     async def open(self) -> DurablePull:
         self.sub = await self.nc.subscribe(f"{self.inbox}.*", cb=self._received)
@@ -62,35 +84,55 @@ class DurablePull:
     async def _received(self, message: Msg) -> None:
         self.queue.put_nowait(message)
 
-    async def fetch(self, batch: int, timeout: float) -> tuple[list[Msg], bool]:
-        """Up to ``batch`` messages (none when idle), and whether the server turned the request
-        away (another replica's request is waiting, the durable is gone or moving)."""
+    def interrupt(self) -> None:
+        """End the ``fetch`` under way at once (the consumer is stopping)."""
+        self.queue.put_nowait(None)
+
+    async def interrupt_on(self, stop: asyncio.Event | None) -> None:
+        """A stop ends the pull waiting for the next message at once, not at its expiry."""
+        await _wait(stop)
+        self.interrupt()
+
+    async def fetch(self, batch: int, timeout: float | None = None) -> tuple[list[Msg], bool]:
+        """Up to ``batch`` messages (none when idle or interrupted), and whether the server turned
+        the request away (another replica's request is waiting, the durable is gone or moving).
+
+        Without ``timeout`` the request waits ``IDLE_PULL_SECONDS`` with heartbeats, and is given
+        up before its expiry when the server falls silent.
+        """
+        heartbeat = PULL_HEARTBEAT_SECONDS if timeout is None else None
+        timeout = IDLE_PULL_SECONDS if timeout is None else timeout
         self.requests += 1
         reply = f"{self.inbox}.{self.requests}"
-        body = {"batch": batch, "expires": int(timeout * 1e9), "no_wait": True}
-        deadline = time.monotonic() + timeout + PULL_MARGIN_SECONDS
-        self.open_request = (reply, deadline)
+        body: dict[str, Any] = {"batch": batch, "expires": int(timeout * 1e9), "no_wait": True}
+        started = time.monotonic()
+        end = started + timeout + PULL_MARGIN_SECONDS
+        silence = timeout + PULL_MARGIN_SECONDS
+        if heartbeat:
+            body["idle_heartbeat"] = int(heartbeat * 1e9)
+            silence = HEARTBEATS_MISSED * heartbeat + PULL_MARGIN_SECONDS
         await self.nc.publish(self.subject, json.dumps(body).encode(), reply=reply)
+        deadline = min(end, started + silence)
         messages: list[Msg] = []
         while len(messages) < batch:
             message = await self._next(deadline)
             if message is None:
-                break
+                break  # silent past the deadline, or interrupted
+            deadline = min(end, time.monotonic() + silence)  # heard from: still there
+            self.heard()
             status = message.headers.get(Header.STATUS) if message.headers else None
             if status is None:
                 messages.append(message)  # late ones of an earlier request are ours as well
                 continue
             if message.subject != reply or status == StatusCode.CONTROL_MESSAGE:
                 continue  # the end of an earlier request, or a heartbeat
-            self.open_request = None
             description = str((message.headers or {}).get(Header.DESCRIPTION, ""))
             # 404 and 408 "Request Timeout": nothing (more) to hand over. Anything else (408
             # "Requests Pending", 409 "Exceeded MaxWaiting", "Consumer Deleted", 503) turns away.
             ended = status == StatusCode.NO_MESSAGES or (
                 status == StatusCode.REQUEST_TIMEOUT and "Pending" not in description)
             return messages, not messages and not ended
-        self.open_request = None  # full (the server ends it silently) or past its expiry
-        return messages, False
+        return messages, False  # full (the server ends it silently), silent or interrupted
 
     async def _next(self, deadline: float) -> Msg | None:
         with contextlib.suppress(asyncio.QueueEmpty):
@@ -103,26 +145,21 @@ class DurablePull:
     async def close(self) -> None:
         """Stop pulling; whatever arrived unread goes back for another replica at once.
 
-        A request cut short (a cancelled task) stays waiting on the server, which does not check
-        for a listener before dealing it messages: those would be lost to the void until
-        ``ack_wait``. So its end is awaited here, briefly, and what it brought given back.
+        The subscription is drained: the server is told to deal it nothing more, and whatever it
+        dealt before that arrives before the round trip ends and is given back here; a request
+        still waiting is dropped by the server. Only a lost connection leaves messages to come
+        back after ``ack_wait``.
         """
-        left: list[Msg] = []
-        if self.open_request is not None and self.nc.is_connected:
-            reply, deadline = self.open_request
-            with contextlib.suppress(Exception):
-                while (message := await self._next(deadline)) is not None:
-                    headers = message.headers or {}
-                    if Header.STATUS not in headers:
-                        left.append(message)
-                    elif message.subject == reply:
-                        break
         if self.sub is not None:
-            with contextlib.suppress(nats.errors.Error):
-                await self.sub.unsubscribe()
+            with contextlib.suppress(nats.errors.Error, TimeoutError, ConnectionError):
+                if self.nc.is_connected:
+                    await asyncio.wait_for(self.sub.drain(), CLOSE_SECONDS)
+                else:
+                    await self.sub.unsubscribe()
+        left: list[Msg] = []
         while not self.queue.empty():
             message = self.queue.get_nowait()
-            if Header.STATUS not in (message.headers or {}):
+            if message is not None and Header.STATUS not in (message.headers or {}):
                 left.append(message)
         await _nak(left)
 

@@ -34,6 +34,7 @@ from shared.contracts import (
     stream_name,
 )
 from shared.logging import get_logger
+from shared.loops import wait_any
 from shared.memory import bulk_work
 from shared.metrics import EVENTS_PUBLISHED, RELAY_LEASE_HELD, RELAY_PUBLISHED_POSITION, error, watch_stored
 from shared.store import ServiceApplication
@@ -131,6 +132,8 @@ class RelayLease:
 
 #: Publishes awaiting their acks at once (see ``publish_pending``).
 PUBLISH_WINDOW = 100
+#: The longest an idle relay waits before looking at its store unwoken (``_next_wait``).
+RELAY_IDLE_MAX_SECONDS = 30.0
 
 
 class OutboxRelay:
@@ -275,9 +278,27 @@ class OutboxRelay:
         """Called after a command stored events, so they leave at once rather than at the next poll."""
         self.wake.set()
 
+    def _next_wait(self, waited: float, published: int) -> float:
+        """How long to wait for a wake-up before looking at the store again.
+
+        Every command of this process wakes the relay; the look is only for events stored by
+        another process (a replica, an operator's command), so the wait doubles while nothing
+        comes, up to ``RELAY_IDLE_MAX_SECONDS``, and stays within the lease's refresh.
+        """
+        if published:
+            return self.idle_seconds
+        longest = RELAY_IDLE_MAX_SECONDS
+        if self.lease is not None:  # refreshed on a pass: due every third of its TTL
+            longest = min(longest, self.lease.ttl / 3)
+        return max(self.idle_seconds, min(waited * 2, longest))
+
     async def run(self, stop: asyncio.Event) -> None:
+        wait = self.idle_seconds
         try:
             while not stop.is_set():
+                # Cleared before the pass: a command stored during it wakes the next one.
+                self.wake.clear()
+                count = 0
                 try:
                     if self.lease is not None and not await self.lease.acquire():
                         RELAY_LEASE_HELD.labels(self.app.source).set(0)
@@ -314,9 +335,8 @@ class OutboxRelay:
                     error("relay", exc)
                     await asyncio.sleep(0.5)
                     continue
-                self.wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), timeout=self.idle_seconds)
+                wait = self._next_wait(wait, count)
+                await wait_any(stop, self.wake, timeout=wait)
         finally:
             if self.lease is not None:
                 await self.lease.release()

@@ -10,6 +10,7 @@ its decisions, so no winner is typed twice; the winners are open to everyone, as
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from uuid import UUID, uuid4
@@ -115,13 +116,20 @@ class BankDesk(EventSourcedService):
         person = found.people.get(str(offer.mentor_id))
         if person is None or person.role != "mentor":
             raise DomainError("PERSON_NOT_FOUND", "Наставник не найден в базе вашей организации", 404)
-        if self._nominated(path, offer.mentor_id, offer.school_year):
-            raise DomainError("ALREADY_NOMINATED",
-                              "Этот наставник уже выдвинут на конкурс этого учебного года", 409)
-        nomination = Nomination(nomination_id=uuid4(), mentor_id=offer.mentor_id,
-                                school_year=offer.school_year, justification=offer.justification,
-                                meta=ctx.meta(path))
-        with self._lock:
+        return await asyncio.to_thread(self._nominate_once, ctx, path, offer)
+
+    def _nominate_once(self, ctx: CommandContext, path: OrgPath, offer: NominationIn) -> dict[str, Any]:
+        """One nomination of a mentor a school year: the view is checked and the nomination
+        saved under one lock on exactly that (school, mentor, year), so a second attempt at once
+        (another request, another replica) waits, then finds the first and is refused."""
+        scope = f"{path}/nominations/{offer.mentor_id}/{offer.school_year}"
+        with self.exclusive(scope):
+            if self._nominated(path, offer.mentor_id, offer.school_year):
+                raise DomainError("ALREADY_NOMINATED",
+                                  "Этот наставник уже выдвинут на конкурс этого учебного года", 409)
+            nomination = Nomination(nomination_id=uuid4(), mentor_id=offer.mentor_id,
+                                    school_year=offer.school_year,
+                                    justification=offer.justification, meta=ctx.meta(path))
             self._save(nomination)
         return self.get_nomination(ctx.actor, nomination.id)
 

@@ -31,11 +31,14 @@ class DashboardTail:
     """The dashboards follow the audit log: whatever it appended is folded at once.
 
     The feeder's runner calls ``wake`` after each commit; without one the log is looked at
-    every ``fallback`` seconds, for entries appended elsewhere (another replica's feeder)."""
+    every ``fallback`` seconds, for entries appended elsewhere (another replica's feeder), and
+    less often while none come, up to ``longest``."""
 
-    def __init__(self, projector: DashboardProjector, fallback: float = 1.0) -> None:
+    def __init__(self, projector: DashboardProjector, fallback: float = 1.0,
+                 longest: float = 8.0) -> None:
         self.projector = projector
         self.fallback = fallback
+        self.longest = longest
         self._woken = asyncio.Event()
 
     def wake(self) -> None:
@@ -48,6 +51,7 @@ class DashboardTail:
 
     async def run(self, stop: asyncio.Event) -> None:
         frozen = False
+        wait = self.fallback
         while not stop.is_set():
             # Cleared before the fold: an append committed during it wakes the next one.
             self._woken.clear()
@@ -68,4 +72,7 @@ class DashboardTail:
                 gc.freeze()
                 frozen = True
             if not folded:
-                await wait_any(stop, self._woken, timeout=self.fallback)
+                await wait_any(stop, self._woken, timeout=wait)
+                wait = min(wait * 2, self.longest)
+            else:
+                wait = self.fallback

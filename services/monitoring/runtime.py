@@ -122,7 +122,7 @@ class MonitoringRuntime:
         loop = asyncio.get_running_loop()
         self.notifications.nc = nc
         wake = self.mail_wake
-        self.notifications.inbox.on_applied = lambda: loop.call_soon_threadsafe(wake.set)
+        self.notifications.on_added = lambda: loop.call_soon_threadsafe(wake.set)
         self.relay = OutboxRelay(self.store, js, self.settings.relay_batch,
                                  self.settings.relay_idle_seconds)
         relay = self.relay
@@ -135,12 +135,15 @@ class MonitoringRuntime:
         self.calendar.on_stored = notify_relay
         tasks: list[asyncio.Task[Any]] = [asyncio.create_task(relay.run(stop),
                                                               name="monitoring-relay")]
+        # Called on the loop once a runner's batch is committed, never before: whatever the
+        # feeder appended to the audit log, the dashboards fold at once; the notifications the
+        # inbox stored, the mailer sends at once. Each wakes only its own follower.
+        on_commit = {self.notifications.inbox.name: wake.set if self.settings.mails else None}
         for projection in self.projections:
-            # A pull waiting for messages returns when its batch is full or it expires (0.5 s):
-            # a small batch keeps an event's way to the dashboards short at a steady rate.
-            # Whatever the feeder appended to the audit log, the dashboards fold at once.
+            # A small batch keeps an event's way to the dashboards short at a steady rate.
             runner = ConsumerRunner(self.engine, js, projection, batch=CONSUMER_BATCH,
-                                    service=SERVICE, on_commit=self._appended)
+                                    service=SERVICE,
+                                    on_commit=on_commit.get(projection.name, self._appended))
             self.runners[projection.name] = runner
             tasks.append(asyncio.create_task(supervise(f"monitoring-{projection.name}", runner.run,
                                                        stop),

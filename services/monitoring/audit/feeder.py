@@ -25,7 +25,7 @@ from nats.aio.client import Client
 from shared.bus import AUDIT_HEADS_SUBJECT
 from shared.contracts import SOURCES, Envelope
 from shared.logging import get_logger
-from shared.loops import periodic
+from shared.loops import periodic, wait_any
 from shared.settings import Settings
 from shared.store import view_engine
 
@@ -328,6 +328,10 @@ class HeadSigningLoop:
                 log.warning("audit.checkpoint_publish_failed", error=repr(exc))
 
 
+#: An idle log is checkpointed this often at most (writes wake the checkpointer).
+IDLE_CHECKPOINT_SECONDS = 3600.0
+
+
 class WalCheckpointer:
     """Copies SQLite's write-ahead log into the database file from a loop of its own.
 
@@ -343,13 +347,14 @@ class WalCheckpointer:
     def __init__(self, interval: float) -> None:
         self.interval = interval
         self.checkpoints = 0
-        #: Something was written since the last round: an idle log is not looked at (twice a
-        #: second, a thread and a connection each, were a good part of an idle system's CPU).
-        self.dirty = True
+        #: Something was written since the last round: an idle log is neither looked at nor
+        #: woken for (a look twice a second was a good part of an idle system's CPU).
+        self.dirty = asyncio.Event()
+        self.dirty.set()
 
     def written(self) -> None:
-        """The writers committed (called on the loop); the next round copies it."""
-        self.dirty = True
+        """The writers committed (called on the loop); a round copies it ``interval`` later."""
+        self.dirty.set()
 
     @classmethod
     def of(cls, engine: sa.Engine, interval: float = 0.5) -> WalCheckpointer | None:
@@ -369,11 +374,11 @@ class WalCheckpointer:
         self.checkpoints += 1
 
     async def run(self, stop: asyncio.Event, engine: sa.Engine) -> None:
-        """Every ``interval`` until ``stop``; a failed round (say, busy) is copied by the next."""
-        async def round_if_written() -> None:
-            if self.dirty:
-                self.dirty = False
-                await asyncio.to_thread(self.checkpoint, engine)
+        """A round ``interval`` after the first write since the last one, until ``stop``; a
+        failed round (say, busy) is copied by the next."""
+        async def round_after_writes() -> None:
+            await wait_any(stop, timeout=self.interval)  # later writes go in the same round
+            await asyncio.to_thread(self.checkpoint, engine)
 
-        await periodic("monitoring-checkpoint", round_if_written, self.interval, stop,
-                       first_wait=True)
+        await periodic("monitoring-checkpoint", round_after_writes, IDLE_CHECKPOINT_SECONDS, stop,
+                       self.dirty)

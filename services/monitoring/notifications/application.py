@@ -38,6 +38,9 @@ class Notifications:
         self.mailer = Mailer(engine, settings, self._resolve)
         #: The reporting calendar, for «напомнить» about a late report.
         self.calendar: ReportingCalendarService | None = None
+        #: Wakes the mailer after a notification was committed outside the inbox (a reminder);
+        #: thread-safe. The inbox's own commits wake it through its ConsumerRunner's on_commit.
+        self.on_added: Callable[[], None] = lambda: None
 
     async def _resolve(self, audiences: list[str]) -> dict[str, list[dict[str, str]]]:
         reply = await rpc.request(self.nc, CONTACTS, {"audiences": audiences},
@@ -81,7 +84,7 @@ class Notifications:
         with self.engine.begin() as conn:
             added = store.insert_new(conn, found, self.settings.mails, self.clock())
         if added:
-            self.inbox.on_applied()
+            self.on_added()
         return bool(added)
 
     def mark_read(self, actor: Actor, ids: list[UUID] | None) -> int:

@@ -97,10 +97,10 @@ class NotificationInbox:
 
     def __init__(self, mail: bool) -> None:
         self.mail = mail
-        self.on_applied = lambda: None
 
     def apply(self, conn: sa.Connection, envelopes: Sequence[Envelope]) -> None:
-        added = 0
+        # Nothing is woken from here: the caller's transaction has not committed yet, and a
+        # mailer woken now could find no row. The runner's ``on_commit`` wakes it.
         known: Mapping[str, Mapping[str, Any]] | None = None
 
         def name_of(path: str) -> str | None:
@@ -112,10 +112,8 @@ class NotificationInbox:
 
         for envelope in envelopes:
             members = self._track(conn, envelope)
-            added += insert_new(conn, rules.from_event(envelope, members, name_of), self.mail,
-                                envelope.occurred_at)
-        if added:
-            self.on_applied()
+            insert_new(conn, rules.from_event(envelope, members, name_of), self.mail,
+                       envelope.occurred_at)
 
     @staticmethod
     def _track(conn: sa.Connection, envelope: Envelope) -> list[str]:

@@ -4,12 +4,23 @@ bus carry ids, never the justification; a confirmed training is the curator's to
 
 from __future__ import annotations
 
+import asyncio
 import io
+import re
+import threading
+from typing import Any
+from uuid import UUID
 
+import pytest
 from docx import Document
 
-from shared.auth import Role
+from services.documents.application import DocumentsService
+from services.documents.commands import NominationIn
+from shared.auth import Actor, OrgPath, Role
+from shared.errors import DomainError
+from shared.store import CommandContext
 from tests.integration.documents.conftest import ISSUER, SCHOOL_A, System, register
+from tests.unit.documents.fakes import FakePeers, person
 
 WHY = "Создала клуб «Старший друг»: сорок пятиклассников прошли адаптацию"
 
@@ -54,3 +65,61 @@ def test_a_mentors_training_is_confirmed_by_the_curator_of_the_school(system: Sy
     assert confirmed.status_code == 200 and confirmed.json()["confirmed"] is True
     on_bus = [e.type for e in system.published() if e.type.startswith("Training")]
     assert on_bus == ["TrainingMaterialPublished", "TrainingCompleted", "TrainingConfirmed"]
+
+
+def test_two_replicas_nominating_one_mentor_at_once_make_one(
+        system: System, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A replica of the documents service on the same stores, nominating the same mentor while
+    this one has checked for an earlier nomination and not yet saved its own."""
+    mentor = register(system, "mentor", "school-a", "Кузнецова", "Мария", "Андреевна", "1980-03-04")
+    school = UUID(system.ids["school-a"])
+    replica = DocumentsService(system.settings, peers=FakePeers(people={
+        UUID(mentor): person("Кузнецова Мария Андреевна", school)}))
+    service = system.documents.service
+    first_checked, release, second_checked = threading.Event(), threading.Event(), threading.Event()
+    check = service._nominated
+
+    def checked_then_held(*args: Any) -> bool:
+        found = check(*args)
+        first_checked.set()  # found none and about to save: held there
+        assert release.wait(20)
+        return found
+
+    def checked(*args: Any) -> bool:
+        second_checked.set()
+        return replica_check(*args)
+
+    replica_check = replica._nominated
+    monkeypatch.setattr(service, "_nominated", checked_then_held)
+    monkeypatch.setattr(replica, "_nominated", checked)
+    answers: dict[str, Any] = {}
+    offer = {"org": SCHOOL_A, "mentor_id": mentor, "school_year": "2023-2024", "justification": WHY}
+
+    def on_replica() -> None:
+        ctx = CommandContext(Actor(user="tester", role=Role.CURATOR, scope=OrgPath.parse(SCHOOL_A)))
+        try:
+            answers["second"] = asyncio.run(replica.nominate(ctx, NominationIn.model_validate(offer)))
+        except DomainError as exc:
+            answers["second"] = exc
+
+    first = threading.Thread(target=lambda: answers.update(
+        first=system.post("/documents/nominations", offer)))
+    second = threading.Thread(target=on_replica)
+    try:
+        first.start()
+        assert first_checked.wait(20)
+        second.start()
+        second_checked.wait(1.0)  # without one step the replica finds no nomination either
+        release.set()
+        first.join(30)
+        second.join(30)
+    finally:
+        replica.close()
+
+    assert answers["first"].status_code == 201, answers["first"].text
+    refused = answers["second"]
+    assert isinstance(refused, DomainError), refused
+    assert (refused.status, refused.code) == (409, "ALREADY_NOMINATED")
+    assert re.search("[а-яА-Я]", refused.message)
+    listed = system.get("/documents/nominations", school_year="2023-2024").json()
+    assert [n["id"] for n in listed] == [answers["first"].json()["id"]]

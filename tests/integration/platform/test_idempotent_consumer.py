@@ -264,3 +264,38 @@ async def test_a_durable_named_before_services_named_theirs_is_replaced_from_the
         assert conn.execute(sa.select(consumer_durables.c.durable)).scalars().all() == [
             "pairing_test_recorder"]
     await nc.close()
+
+
+async def waiting_requests(js: JetStreamContext, durable: str) -> int:
+    with contextlib.suppress(nats.js.errors.NotFoundError):
+        return (await js.consumer_info(stream_name("registry"), durable)).num_waiting or 0
+    return 0
+
+
+async def test_a_replica_stopped_while_its_pull_waits_leaves_what_comes_next_to_the_other(
+        settings: Settings, engine: sa.Engine, second_engine: sa.Engine, fresh_nats: EmbeddedNats) -> None:
+    """An idle replica's pull waits on the server for the next message; a replica that stops
+    meanwhile stops promptly, and what comes after goes to the other at once, not after ack_wait."""
+    nc, nc_a, nc_b = [await nats.connect(fresh_nats.url) for _ in range(3)]
+    await ensure_streams(nc.jetstream())
+    # Longer than the test's patience: nothing may wait for a redelivery.
+    a = ConsumerRunner(engine, nc_a.jetstream(), Recorder(replica="a"), batch=50, ack_wait=600.0)
+    b = ConsumerRunner(second_engine, nc_b.jetstream(), Recorder(replica="b"), batch=50, ack_wait=600.0)
+    stop_a, stop_b = asyncio.Event(), asyncio.Event()
+    task_a = asyncio.create_task(a.run(stop_a))
+    durable = await asyncio.to_thread(a.durable_name, "registry")
+    for _ in range(400):  # until a's pull waits on the server
+        if await waiting_requests(nc.jetstream(), durable):
+            break
+        await asyncio.sleep(0.05)
+    task_b = asyncio.create_task(b.run(stop_b))
+    try:
+        await stop_all(stop_a, [task_a])
+        await publish(settings, fresh_nats.url, 120)
+        await async_wait_until(lambda: count(engine) >= 120, timeout=60, message="b applied all")
+    finally:
+        await stop_all(stop_b, [task_b])
+    assert positions(engine) == list(range(1, 121))
+    assert per_replica(engine) == {"b": 120}
+    for client in (nc, nc_a, nc_b):
+        await client.close()

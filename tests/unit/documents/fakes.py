@@ -15,7 +15,7 @@ from eventsourcing.application import Application
 from sqlalchemy.pool import StaticPool
 
 from services.documents.application import DocumentsService, DocumentsStore
-from shared.auth import Actor
+from shared.auth import Actor, OrgPath, Role
 from shared.contracts import (
     DashboardReply,
     NamesReply,
@@ -25,6 +25,7 @@ from shared.contracts import (
 )
 from shared.errors import DomainError
 from shared.settings import Settings
+from shared.store import CommandContext
 
 SECRET = "test-secret-of-at-least-thirty-two-bytes"
 
@@ -92,3 +93,12 @@ def memory_service(data_dir: Path, peers: FakePeers, today: date = date(2025, 9,
                               connect_args={"check_same_thread": False})
     return DocumentsService(Settings(data_dir=data_dir, token_secret=SECRET), lambda: today,
                             peers, events=MemoryStore(), engine=engine)
+
+
+#: The one school's mentor and mentee of the ``documents`` fixture (conftest).
+MENTOR, MENTEE = UUID("0d7c5c4e-8b7e-4f0e-9a51-3c1f6a2b9e01"), UUID("0d7c5c4e-8b7e-4f0e-9a51-3c1f6a2b9e02")
+
+
+def as_(role: Role, scope: str, user: str = "tester") -> CommandContext:
+    """A command by ``user`` acting as ``role`` over ``scope``."""
+    return CommandContext(Actor(user=user, role=role, scope=OrgPath.parse(scope)))

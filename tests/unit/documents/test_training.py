@@ -4,8 +4,6 @@ mentor count as trained in monitoring's fold."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
@@ -13,27 +11,11 @@ import pytest
 from services.documents.application import DocumentsService
 from services.documents.commands import TrainingMaterialIn
 from services.monitoring.dashboards import DashboardFold
-from shared.auth import Actor, OrgPath, Role
+from shared.auth import Role
 from shared.errors import DomainError
-from shared.store import CommandContext
-from tests.unit.documents.fakes import FakePeers, memory_service, person
+from tests.unit.documents.fakes import MENTEE, MENTOR, as_
 
 SCHOOL, OTHER_SCHOOL, MUNICIPALITY = "demo/m1/school-a", "demo/m2/school-c", "demo/m1"
-MENTOR, MENTEE = uuid4(), uuid4()
-
-
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[DocumentsService]:
-    school = uuid4()
-    documents = memory_service(tmp_path, FakePeers(people={
-        MENTOR: person("Кузнецова Мария Андреевна", school),
-        MENTEE: person("Орлов Егор Ильич", school, "mentee")}))
-    yield documents
-    documents.close()
-
-
-def as_(role: Role, scope: str, user: str = "tester") -> CommandContext:
-    return CommandContext(Actor(user=user, role=role, scope=OrgPath.parse(scope)))
 
 
 def material(org: str = MUNICIPALITY) -> TrainingMaterialIn:
@@ -42,50 +24,50 @@ def material(org: str = MUNICIPALITY) -> TrainingMaterialIn:
                               link="https://example.org/lecture")
 
 
-def test_a_territory_publishes_for_its_own_mentors(service: DocumentsService) -> None:
+def test_a_territory_publishes_for_its_own_mentors(documents: DocumentsService) -> None:
     for ctx, org in ((as_(Role.CURATOR, SCHOOL), SCHOOL), (as_(Role.MUNICIPAL, "demo/m2"), MUNICIPALITY)):
         with pytest.raises(DomainError) as refused:
-            service.publish_material(ctx, material(org))
+            documents.publish_material(ctx, material(org))
         assert refused.value.status == 403
-    published = service.publish_material(as_(Role.MUNICIPAL, MUNICIPALITY), material())
+    published = documents.publish_material(as_(Role.MUNICIPAL, MUNICIPALITY), material())
     mentor = as_(Role.PARTICIPANT, SCHOOL, str(MENTOR)).actor
-    assert [m["id"] for m in service.materials(mentor)] == [published["id"]]
-    assert service.materials(as_(Role.PARTICIPANT, OTHER_SCHOOL, str(uuid4())).actor) == []
-    assert service.materials(as_(Role.REGIONAL, "demo").actor)[0]["title"] == "Как провести первую встречу"
+    assert [m["id"] for m in documents.materials(mentor)] == [published["id"]]
+    assert documents.materials(as_(Role.PARTICIPANT, OTHER_SCHOOL, str(uuid4())).actor) == []
+    assert documents.materials(as_(Role.REGIONAL, "demo").actor)[0]["title"] == "Как провести первую встречу"
 
 
-async def test_a_mentor_marks_and_the_curator_confirms_once(service: DocumentsService) -> None:
-    material_id = UUID(service.publish_material(as_(Role.MUNICIPAL, MUNICIPALITY), material())["id"])
+async def test_a_mentor_marks_and_the_curator_confirms_once(documents: DocumentsService) -> None:
+    material_id = UUID(documents.publish_material(as_(Role.MUNICIPAL, MUNICIPALITY), material())["id"])
     with pytest.raises(DomainError) as refused:  # nobody marks for the mentor
-        service.complete_training(as_(Role.CURATOR, SCHOOL), material_id)
+        documents.complete_training(as_(Role.CURATOR, SCHOOL), material_id)
     assert refused.value.status == 403
     with pytest.raises(DomainError) as refused:  # another territory's mentor does not see it
-        service.complete_training(as_(Role.PARTICIPANT, OTHER_SCHOOL, str(uuid4())), material_id)
+        documents.complete_training(as_(Role.PARTICIPANT, OTHER_SCHOOL, str(uuid4())), material_id)
     assert refused.value.code == "MATERIAL_NOT_FOUND"
     mentor = as_(Role.PARTICIPANT, SCHOOL, str(MENTOR))
-    marked = service.complete_training(mentor, material_id)
-    assert service.complete_training(mentor, material_id) == marked and not marked["confirmed"]
+    marked = documents.complete_training(mentor, material_id)
+    assert documents.complete_training(mentor, material_id) == marked and not marked["confirmed"]
     completion = UUID(marked["id"])
     for ctx in (as_(Role.MUNICIPAL, MUNICIPALITY), as_(Role.AUDITOR, "demo")):
         with pytest.raises(DomainError) as refused:
-            await service.confirm_training(ctx, completion)
+            await documents.confirm_training(ctx, completion)
         assert refused.value.status == 403
     with pytest.raises(DomainError) as refused:
-        await service.confirm_training(as_(Role.CURATOR, OTHER_SCHOOL), completion)
+        await documents.confirm_training(as_(Role.CURATOR, OTHER_SCHOOL), completion)
     assert refused.value.code == "COMPLETION_NOT_FOUND"
-    confirmed = await service.confirm_training(as_(Role.CURATOR, SCHOOL), completion)
+    confirmed = await documents.confirm_training(as_(Role.CURATOR, SCHOOL), completion)
     assert confirmed["confirmed"] is True
-    assert [c["mentor_id"] for c in service.completions(mentor.actor)] == [str(MENTOR)]
+    assert [c["mentor_id"] for c in documents.completions(mentor.actor)] == [str(MENTOR)]
     with pytest.raises(DomainError) as refused:
-        await service.confirm_training(as_(Role.CURATOR, SCHOOL), completion)
+        await documents.confirm_training(as_(Role.CURATOR, SCHOOL), completion)
     assert refused.value.code == "TRAINING_ALREADY_CONFIRMED"
 
 
-async def test_a_mentee_is_never_confirmed_as_a_trained_mentor(service: DocumentsService) -> None:
-    material_id = UUID(service.publish_material(as_(Role.MUNICIPAL, MUNICIPALITY), material())["id"])
-    marked = service.complete_training(as_(Role.PARTICIPANT, SCHOOL, str(MENTEE)), material_id)
+async def test_a_mentee_is_never_confirmed_as_a_trained_mentor(documents: DocumentsService) -> None:
+    material_id = UUID(documents.publish_material(as_(Role.MUNICIPAL, MUNICIPALITY), material())["id"])
+    marked = documents.complete_training(as_(Role.PARTICIPANT, SCHOOL, str(MENTEE)), material_id)
     with pytest.raises(DomainError) as refused:
-        await service.confirm_training(as_(Role.CURATOR, SCHOOL), UUID(marked["id"]))
+        await documents.confirm_training(as_(Role.CURATOR, SCHOOL), UUID(marked["id"]))
     assert refused.value.code == "NOT_A_MENTOR"
 
 

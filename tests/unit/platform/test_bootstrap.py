@@ -30,3 +30,11 @@ def test_the_caller_decides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_every_service_has_a_runtime() -> None:
     assert set(SERVICES) == {"registry", "pairing", "monitoring", "documents", "portal"}
+
+
+def test_embedded_relays_hold_no_lease_unless_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One process, one relay per store: the lease would only cost idle time."""
+    monkeypatch.delenv("NASTAVNIK_RELAY_LEASE_SECONDS", raising=False)
+    assert embedded_settings(tmp_path).relay_lease_seconds == 0
+    monkeypatch.setenv("NASTAVNIK_RELAY_LEASE_SECONDS", "4")
+    assert embedded_settings(tmp_path).relay_lease_seconds == 4
