@@ -73,9 +73,15 @@ class NatsCluster:
     # --- life cycle ---------------------------------------------------------------------------
 
     def start(self, timeout: float = 30.0) -> NatsCluster:
-        for node in self.nodes:
-            node.start(timeout)
-        self.wait_healthy(timeout)
+        """Every node, healthy; on failure none is left running (``with`` calls no ``__exit__``
+        when ``__enter__`` raises, and a node that timed out is still running)."""
+        try:
+            for node in self.nodes:
+                node.start(timeout)
+            self.wait_healthy(timeout)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
