@@ -266,35 +266,38 @@ def replicated(workdir: Path, replicas: int, postgres_url: str) -> Iterator[Repl
     sampler: threading.Thread | None = None
     try:
         with NatsCluster(workdir / "nats") as nats:
-            data_dir = workdir / "data"
-            data_dir.mkdir(parents=True, exist_ok=True)
-            # The deployment's explicit step: the monitoring service never makes its log's key.
-            init_audit_key(Settings(data_dir=data_dir), exist_ok=True)
-            env = bench_env({"NASTAVNIK_NATS_URL": nats.urls, "NASTAVNIK_DATABASE_URL": database_url,
-                             "NASTAVNIK_STREAM_REPLICAS": "3", "NASTAVNIK_REGION": REGION,
-                             "NASTAVNIK_DB_POOL_SIZE": POOL_SIZE,
-                             # libpq names every session after the schema: the sampler finds
-                             # this run's sessions, and the clean-up ends them and no others.
-                             "PGAPPNAME": schema})
-            system = Replicated(replicas, nats, admin, schema)
-            for service in SERVICES:
-                system.processes[service] = []
-                for n in range(replicas):
-                    log_dir = workdir / "logs" / str(n)
-                    log_dir.mkdir(parents=True, exist_ok=True)
-                    system.processes[service].append(ServiceProcess(service, data_dir, env, log_dir))
-            for group in system.processes.values():
-                for process in group:
-                    process.wait_started(timeout=300)
-            sampler = threading.Thread(target=system.sample, daemon=True)
-            sampler.start()
-            yield system
+            try:
+                data_dir = workdir / "data"
+                data_dir.mkdir(parents=True, exist_ok=True)
+                # The deployment's explicit step: the monitoring service never makes its log's key.
+                init_audit_key(Settings(data_dir=data_dir), exist_ok=True)
+                env = bench_env({"NASTAVNIK_NATS_URL": nats.urls, "NASTAVNIK_DATABASE_URL": database_url,
+                                 "NASTAVNIK_STREAM_REPLICAS": "3", "NASTAVNIK_REGION": REGION,
+                                 "NASTAVNIK_DB_POOL_SIZE": POOL_SIZE,
+                                 # libpq names every session after the schema: the sampler finds
+                                 # this run's sessions, and the clean-up ends them and no others.
+                                 "PGAPPNAME": schema})
+                system = Replicated(replicas, nats, admin, schema)
+                for service in SERVICES:
+                    system.processes[service] = []
+                    for n in range(replicas):
+                        log_dir = workdir / "logs" / str(n)
+                        log_dir.mkdir(parents=True, exist_ok=True)
+                        system.processes[service].append(ServiceProcess(service, data_dir, env, log_dir))
+                for group in system.processes.values():
+                    for process in group:
+                        process.wait_started(timeout=300)
+                sampler = threading.Thread(target=system.sample, daemon=True)
+                sampler.start()
+                yield system
+            finally:
+                # The services first, while NATS still runs: they drain what they hold.
+                if system is not None:
+                    system._stop.set()
+                    if sampler is not None:
+                        sampler.join()
+                    stop_all([p for group in system.processes.values() for p in group])
     finally:
-        if system is not None:
-            system._stop.set()
-            if sampler is not None:
-                sampler.join()
-            stop_all([p for group in system.processes.values() for p in group])
         drop_patiently(admin, postgres_url, schema)
 
 
