@@ -53,6 +53,16 @@ def _day_month(text: str) -> str:
     return f"{day:02d}.{month:02d}"
 
 
+def padded_month_day(text: str) -> str:
+    """``"5-31"`` → ``"05-31"``: a deadline as the calendar took it before it had to be ``MM-DD``
+    (a calendar saved then keeps that form); anything else is returned as it is."""
+    try:
+        month, day = (int(part) for part in text.split("-"))
+    except ValueError:
+        return text
+    return f"{month:02d}-{day:02d}"
+
+
 class Deadline(BaseModel):
     """One yearly report of a level: when it is due and which period it covers."""
 

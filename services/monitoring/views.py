@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from services.monitoring.calendar import CalendarConfig
 from services.monitoring.dashboards import counts_table, pair_members, read_scope, state_table
+from services.monitoring.schedule import padded_month_day
 
 calendar_metadata = sa.MetaData()
 calendar_configs = sa.Table(
@@ -36,7 +37,7 @@ class CalendarConfigs:
         with self.engine.connect() as conn:
             value = conn.execute(sa.select(calendar_configs.c.config).where(
                 calendar_configs.c.region == region)).scalar()
-        return CalendarConfig.model_validate(orjson.loads(value)) if value else None
+        return CalendarConfig.model_validate(_padded(orjson.loads(value))) if value else None
 
     def put(self, config: CalendarConfig) -> None:
         data = orjson.dumps(config.model_dump(mode="json"))
@@ -45,6 +46,16 @@ class CalendarConfigs:
                 calendar_configs.c.region == config.region).values(config=data))
             if updated.rowcount == 0:
                 conn.execute(calendar_configs.insert().values(region=config.region, config=data))
+
+
+def _padded(config: dict[str, Any]) -> dict[str, Any]:
+    """A saved calendar with its deadlines as ``MM-DD``, however they were saved: one saved
+    before the form was strict (``5-31``) would otherwise fail every read of the calendar."""
+    for schedule in (config.get("levels") or {}).values():
+        for deadline in schedule.get("deadlines", []):  # saved as {due, period}
+            if isinstance(deadline, dict) and isinstance(deadline.get("due"), str):
+                deadline["due"] = padded_month_day(deadline["due"])
+    return config
 
 
 class DashboardViews:

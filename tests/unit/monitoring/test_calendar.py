@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import orjson
 import pytest
+import sqlalchemy as sa
 
 from services.monitoring import calendar as cal
 from services.monitoring.calendar import CalendarConfig, CalendarTicker, MonitoringCalendarStore
+from services.monitoring.views import CalendarConfigs, calendar_configs
 from shared.errors import DomainError
 from shared.settings import Settings
 
@@ -221,3 +224,19 @@ def test_ticker_stores_notices_once_even_across_restarts(tmp_path: Path) -> None
     assert types == ["ReportingCalendarOpened", "ReportDue", "ReportDue", "ReportDue",
                      "ReportDue", "ReportDue"]
     store.close()
+
+
+def test_a_calendar_stored_with_unpadded_deadlines_still_reads(tmp_path: Path) -> None:
+    """Before deadlines had to be ``MM-DD`` the region could save ``5-31``: the saved calendar
+    keeps working (its reminders, its page) rather than failing on every read."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'calendar.db'}")
+    configs = CalendarConfigs(engine)
+    saved = CalendarConfig(region="demo").model_dump(mode="json")
+    saved["levels"]["organisation"]["deadlines"] = [{"due": "12-9", "period": "1"},
+                                                    {"due": "5-31", "period": "2"}]
+    with engine.begin() as conn:
+        conn.execute(calendar_configs.insert().values(region="demo", config=orjson.dumps(saved)))
+    config = configs.get("demo")
+    assert config is not None
+    assert [d.due for d in config.levels["organisation"].deadlines] == ["12-09", "05-31"]
+    engine.dispose()
