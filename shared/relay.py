@@ -282,15 +282,14 @@ class OutboxRelay:
         """How long to wait for a wake-up before looking at the store again.
 
         Every command of this process wakes the relay; the look is only for events stored by
-        another process (a replica, an operator's command), so the wait doubles while nothing
-        comes, up to ``RELAY_IDLE_MAX_SECONDS``, and stays within the lease's refresh.
+        another process. Alone on its store (no lease) those are rare (an operator's command),
+        so the wait doubles while nothing comes, up to ``RELAY_IDLE_MAX_SECONDS``. Sharing the
+        store with replicas (a lease), their commands never wake this relay, and a user's next
+        request may go to another service that must already see them: the look stays frequent.
         """
-        if published:
+        if published or self.lease is not None:
             return self.idle_seconds
-        longest = RELAY_IDLE_MAX_SECONDS
-        if self.lease is not None:  # refreshed on a pass: due every third of its TTL
-            longest = min(longest, self.lease.ttl / 3)
-        return max(self.idle_seconds, min(waited * 2, longest))
+        return max(self.idle_seconds, min(waited * 2, RELAY_IDLE_MAX_SECONDS))
 
     async def run(self, stop: asyncio.Event) -> None:
         wait = self.idle_seconds
