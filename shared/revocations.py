@@ -9,7 +9,8 @@ other services learn it from the JetStream key-value bucket :data:`BUCKET`:
 - :class:`RevocationFeed` (the registry) puts each logout's tokens at once, and at start every
   row not yet expired, so an announcement lost while the bus was away is made again;
 - :func:`follow` (every process, ``shared.host``) reads the bucket's current entries at start and
-  then each new one live, onto the process's ``REVOKED``;
+  then each new one live, onto the process's ``REVOKED``, through a pull consumer that costs
+  no wake-ups while nothing is revoked;
 - entries leave the bucket after an access token's lifetime (the bucket's TTL): by then the
   token they name has expired anyway.
 
@@ -20,22 +21,24 @@ NATS permissions (``deploy/tools/nats_auth.py``): only the registry's user may p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from collections.abc import Callable, Mapping
 
-import nats.errors
 from cryptography.exceptions import InvalidSignature
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import KeyValueConfig, StorageType
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig, StorageType
 from nats.js.errors import BucketNotFoundError
-from nats.js.kv import KeyValue
+from nats.js.kv import KV_MARKER_REASON, KV_OP, KeyValue
 
 from shared import signing
 from shared.contracts import REVOCATIONS_BUCKET
 from shared.logging import get_logger
 from shared.loops import wait_any
 from shared.metrics import security_event
+from shared.pull import DurablePull
 from shared.settings import Settings
 from shared.signing import Keyring
 from shared.tokens import REVOKED, RevokedTokens
@@ -46,6 +49,10 @@ BUCKET = REVOCATIONS_BUCKET
 LABEL = b"nastavnik-revocation/v1\n"
 #: The one service whose announcements count: it ends sessions.
 PUBLISHER = "registry"
+#: How long the server keeps a follower's consumer with no pull request waiting (a process gone
+#: or away from the bus); one back sooner resumes where it was.
+FOLLOWER_INACTIVE_SECONDS = 300.0
+FOLLOW_BATCH = 256
 
 
 def _signed_bytes(jti: str, expires_at: float) -> bytes:
@@ -139,22 +146,49 @@ class RevocationFeed:
 async def follow(js: JetStreamContext, settings: Settings, stop: asyncio.Event,
                  revoked: RevokedTokens = REVOKED, keyring: Keyring | None = None) -> None:
     """Every process: the bucket's entries onto ``revoked``, those present at start and each new
-    one, until ``stop`` (raises when the bus fails: run it under ``shared.loops.supervise``)."""
-    kv = await bucket(js, settings)
-    watcher = await kv.watchall(ignore_deletes=True)
+    one, until ``stop`` (raises when the bus fails: run it under ``shared.loops.supervise``).
+
+    An ephemeral pull consumer rather than nats-py's watcher: the watcher's ordered push consumer
+    wakes the process every 0.25 s for flow control, idle or not. A pull request waits on the
+    server for the next entry (``shared.pull``: one heartbeat every 10 s while idle). The
+    consumer keeps its position across a short break in the connection; when the server falls
+    silent or no longer knows the consumer (a restart, a longer break) ``follow`` raises and,
+    started again once the bus is back, reads the whole bucket anew (revoking is idempotent),
+    so nothing revoked meanwhile is missed."""
+    await bucket(js, settings)
+    stream = f"KV_{BUCKET}"
+    info = await js.add_consumer(stream, ConsumerConfig(
+        deliver_policy=DeliverPolicy.LAST_PER_SUBJECT, ack_policy=AckPolicy.NONE,
+        filter_subject=f"$KV.{BUCKET}.>", inactive_threshold=FOLLOWER_INACTIVE_SECONDS,
+        mem_storage=True, num_replicas=1))
+    pull = await DurablePull(js, stream, info.name).open()
+    interrupting = asyncio.create_task(pull.interrupt_on(stop))
     try:
         while not stop.is_set():
-            try:
-                update = await watcher.updates(timeout=1.0)
-            except nats.errors.TimeoutError:
-                continue
-            if update is None or not update.value:
-                continue  # the end of the entries present at start
-            try:
-                jti, expires_at = read_entry(keyring or signing.current(), update.value)
-            except ValueError:
-                security_event("revocation_refused", reason="BAD_SIGNATURE", target=update.key[:80])
-                continue
-            revoked.revoke(jti, expires_at)
+            messages, turned_away = await pull.fetch(FOLLOW_BATCH)
+            if turned_away:
+                raise ConnectionError("the revocations' consumer is gone")
+            if not messages and not stop.is_set():
+                # Idle (or the server silent): make sure the consumer is still there.
+                await js.consumer_info(stream, info.name)
+            for message in messages:
+                _apply(message, revoked, keyring)
     finally:
-        await watcher.stop()
+        interrupting.cancel()
+        await pull.close()
+        if js._nc.is_connected:
+            with contextlib.suppress(Exception):
+                await js.delete_consumer(stream, info.name)
+
+
+def _apply(message: Msg, revoked: RevokedTokens, keyring: Keyring | None) -> None:
+    headers = message.headers or {}
+    if not message.data or KV_OP in headers or KV_MARKER_REASON in headers:
+        return  # a deletion, a purge or an expiry marker: nothing to revoke
+    try:
+        jti, expires_at = read_entry(keyring or signing.current(), message.data)
+    except ValueError:
+        security_event("revocation_refused", reason="BAD_SIGNATURE",
+                       target=message.subject[len(f"$KV.{BUCKET}."):][:80])
+        return
+    revoked.revoke(jti, expires_at)

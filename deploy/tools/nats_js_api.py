@@ -112,6 +112,7 @@ def service_js_api(service: str, edges: Sequence[str] = ()) -> tuple[str, ...]:
             api += js_own_durables(edge_stream_name(source, domain), durables_on(service, source))
     for bucket in SHARED_BUCKETS:
         stream = f"KV_{bucket}"
-        # A watcher is an ordered consumer; the bucket's changes come by the KV subjects.
+        # Followers (``shared.revocations``) pull from ephemeral consumers; the bucket's changes
+        # come by the KV subjects.
         api += [f"$JS.API.STREAM.CREATE.{stream}", *js_read_stream(stream), *js_consume_stream(stream)]
     return tuple(dict.fromkeys(api))

@@ -6,7 +6,7 @@ redelivered notice is kept once); ``DocumentsService.prepare_drafts`` turns them
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 
@@ -20,9 +20,6 @@ class ReportDueInbox:
     name = "documents-report-due"
     sources = ("monitoring",)
 
-    def __init__(self, on_applied: Callable[[], None] = lambda: None) -> None:
-        self.on_applied = on_applied
-
     def apply(self, conn: sa.Connection, envelopes: Sequence[Envelope]) -> None:
         rows = [{"event_id": e.event_id, "envelope": e.model_dump(mode="json")}
                 for e in envelopes if e.type == "ReportDue"]
@@ -31,5 +28,3 @@ class ReportDueInbox:
                 views.report_inbox.c.event_id == row["event_id"])).first()
             if not exists:
                 conn.execute(views.report_inbox.insert().values(**row))
-        if rows:
-            self.on_applied()

@@ -13,7 +13,7 @@ registration (number, date, SHA-256, the subjects' ids): a download answers 410
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -38,9 +38,6 @@ class ConsentWithdrawnInbox:
     name = "documents-consent-erasure"
     sources = ("registry",)
 
-    def __init__(self, on_applied: Callable[[], None] = lambda: None) -> None:
-        self.on_applied = on_applied
-
     def apply(self, conn: sa.Connection, envelopes: Sequence[Envelope]) -> None:
         rows = [{"event_id": e.event_id, "person_id": e.aggregate_id}
                 for e in envelopes if e.type == "ConsentWithdrawn"]
@@ -49,8 +46,6 @@ class ConsentWithdrawnInbox:
                 erasure_inbox.c.event_id == row["event_id"])).first()
             if seen is None:
                 conn.execute(erasure_inbox.insert().values(**row, done=False))
-        if rows:
-            self.on_applied()
 
 
 class Erasure:

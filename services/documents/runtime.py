@@ -54,14 +54,13 @@ class DocumentsRuntime:
                                          self.settings.relay_idle_seconds)
         self.service.on_stored = lambda: loop.call_soon_threadsafe(relay.notify)
         drafts_wake = asyncio.Event()
-        inbox = ReportDueInbox(lambda: loop.call_soon_threadsafe(drafts_wake.set))
-        self.consumer = ConsumerRunner(self.service.engine, js, inbox, service=self.name,
+        # Woken after the consumer's commit, when the notices it wrote can be read.
+        self.consumer = ConsumerRunner(self.service.engine, js, ReportDueInbox(), service=self.name,
                                        on_commit=drafts_wake.set)
         erasure_wake = asyncio.Event()
         self.erasure_consumer = ConsumerRunner(
-            self.service.engine, js,
-            ConsentWithdrawnInbox(lambda: loop.call_soon_threadsafe(erasure_wake.set)),
-            filter_subject=CONSENT_WITHDRAWN_FILTER, service=self.name, on_commit=erasure_wake.set)
+            self.service.engine, js, ConsentWithdrawnInbox(), filter_subject=CONSENT_WITHDRAWN_FILTER,
+            service=self.name, on_commit=erasure_wake.set)
         return [asyncio.create_task(relay.run(stop), name="documents-relay"),
                 asyncio.create_task(self.consumer.run(stop), name="documents-report-due"),
                 asyncio.create_task(periodic("documents-drafts", self.service.prepare_drafts,

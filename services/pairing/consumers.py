@@ -92,15 +92,11 @@ class PoolsProjection:
     name = "pairing-pools"
     sources = ("registry",)
 
-    def __init__(self, on_applied: Callable[[], None] = lambda: None) -> None:
-        self.on_applied = on_applied
-
     def apply(self, conn: sa.Connection, envelopes: Sequence[Envelope]) -> None:
         for envelope in envelopes:
             handler = HANDLERS.get(envelope.type)
             if handler is not None:
                 handler(conn, envelope)
-        self.on_applied()
 
 
 class ConsentWatch:
@@ -109,16 +105,12 @@ class ConsentWatch:
     name = "pairing-consent-watch"
     sources = ("registry",)
 
-    def __init__(self, on_applied: Callable[[], None]) -> None:
-        self.on_applied = on_applied
-
     def apply(self, conn: sa.Connection, envelopes: Sequence[Envelope]) -> None:
         rows = [{"event_id": e.event_id, "person_id": e.aggregate_id, "region": e.org.region,
                  "correlation_id": e.correlation_id}
                 for e in envelopes if e.type == "ConsentWithdrawn"]
         if rows:
             record_consent_withdrawals(conn, rows)
-            self.on_applied()
 
 
 def record_consent_withdrawals(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:

@@ -54,8 +54,8 @@ class PairingRuntime:
         wake = self.consent_wake
         self.pools = ConsumerRunner(self.service.engine, js, PoolsProjection(), service=self.name)
         self.consent = ConsumerRunner(
-            self.service.engine, js, ConsentWatch(lambda: loop.call_soon_threadsafe(wake.set)),
-            filter_subject=CONSENT_WITHDRAWN_FILTER, service=self.name, on_commit=wake.set)
+            self.service.engine, js, ConsentWatch(), filter_subject=CONSENT_WITHDRAWN_FILTER,
+            service=self.name, on_commit=wake.set)
         # The documents service asks which pairs exist before it lists them in an order, for a
         # user its signed claims name; the answer is what that user may read of them, sealed.
         await serve_pairs(nc, self.service)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -88,6 +89,40 @@ async def test_a_revocation_reaches_other_processes_at_start_and_live(
     finally:
         stop.set()
         for client in (portal, pairing, registry):
+            await client.close()
+
+
+# SIGTERM: the server tells waiting pull requests it shuts down; SIGKILL: it falls silent.
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
+async def test_a_follower_catches_up_on_what_was_revoked_while_the_bus_was_away(
+        secured: tuple[EmbeddedNats, Settings], sig: signal.Signals) -> None:
+    """The server restarts (the followers' consumers, kept in memory, are gone with it) and a
+    logout is announced meanwhile: every follower has it once the bus is back."""
+    server, settings = secured
+    registry = await bus.connect(server.url, "registry", settings, service="registry")
+    pairing = await bus.connect(server.url, "pairing", settings, service="pairing")
+    stop = asyncio.Event()
+    feed = revocations.RevocationFeed(lambda: KEYS)
+    later = time.time() + 600
+    try:
+        announcing = asyncio.create_task(feed.run(registry.jetstream(), settings, stop,
+                                                  retry_seconds=0.5))
+        pairing_deny, pairing_task = await following(pairing, settings, stop)
+        feed.announce({"before": later})
+        await async_wait_until(lambda: "before" in pairing_deny, message="the first logout")
+
+        await asyncio.to_thread(server.stop, sig)
+        feed.announce({"while-away": later})
+        await asyncio.to_thread(server.start)
+        # The follower is told, or notices the silence after two missed heartbeats
+        # (shared.pull), and reads the bucket anew.
+        await async_wait_until(lambda: "while-away" in pairing_deny, timeout=60,
+                               message="the logout made while the bus was away")
+        stop.set()
+        await asyncio.gather(announcing, pairing_task)
+    finally:
+        stop.set()
+        for client in (pairing, registry):
             await client.close()
 
 

@@ -60,7 +60,7 @@ class FakeRegistry:
             payload=public_payload(event_type, fields))
         with self.service.engine.begin() as conn:
             PoolsProjection().apply(conn, [envelope])
-            ConsentWatch(lambda: None).apply(conn, [envelope])
+            ConsentWatch().apply(conn, [envelope])
 
     def organisation(self, path: OrgPath, kind: str = "school") -> UUID:
         organisation_id = self.ids[path] = uuid4()
