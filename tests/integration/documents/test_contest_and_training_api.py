@@ -90,8 +90,15 @@ def test_two_replicas_nominating_one_mentor_at_once_make_one(
         return replica_check(*args)
 
     replica_check = replica._nominated
+    replica_exclusive = replica.exclusive
+
+    def asking_for_the_lock(*scopes: str) -> Any:
+        second_checked.set()  # about to wait for the first's lock (with the rule kept under it)
+        return replica_exclusive(*scopes)
+
     monkeypatch.setattr(service, "_nominated", checked_then_held)
     monkeypatch.setattr(replica, "_nominated", checked)
+    monkeypatch.setattr(replica, "exclusive", asking_for_the_lock)
     answers: dict[str, Any] = {}
     offer = {"org": SCHOOL_A, "mentor_id": mentor, "school_year": "2023-2024", "justification": WHY}
 
@@ -109,7 +116,9 @@ def test_two_replicas_nominating_one_mentor_at_once_make_one(
         first.start()
         assert first_checked.wait(20)
         second.start()
-        second_checked.wait(1.0)  # without one step the replica finds no nomination either
+        # The replica has reached the rule (its lock or, without one, its check) before the
+        # first may save: without the lock it finds no nomination either.
+        assert second_checked.wait(20)
         release.set()
         first.join(30)
         second.join(30)
