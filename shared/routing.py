@@ -42,9 +42,11 @@ def _filtered(router: Any) -> Callable[[Scope], tuple[Match, Scope]]:
     def matches(scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http":
             return original(scope)
-        version = _version(router)
+        lists = _candidate_lists(router)
+        version = tuple(map(id, lists))
         if built["version"] != version:
-            built.update(version=version, filter=_path_filter(router))
+            # The lists are kept with the filter: an id is unique only among living objects.
+            built.update(version=version, lists=lists, filter=_path_filter(router))
         paths, methods = built["filter"]
         if (paths is not None and paths.match(get_route_path(scope))) \
                 or ANY in methods or scope.get("method") in methods:
@@ -54,12 +56,12 @@ def _filtered(router: Any) -> Callable[[Scope], tuple[Match, Scope]]:
     return matches
 
 
-def _version(router: Any) -> tuple[int, ...]:
-    """Changes when any router below ``router`` gets new routes: FastAPI then builds a new list
-    of candidates (and keeps the same one while nothing changed)."""
+def _candidate_lists(router: Any) -> list[list[Any]]:
+    """The lists of candidates of ``router`` and every router below it: FastAPI builds a new one
+    when a router gets new routes, and keeps the same one while nothing changed."""
     candidates = router.effective_candidates()
-    return (id(candidates), *(i for c in candidates if hasattr(c, "effective_candidates")
-                              for i in _version(c)))
+    return [candidates, *(nested for c in candidates if hasattr(c, "effective_candidates")
+                          for nested in _candidate_lists(c))]
 
 
 def _leaves(router: Any) -> Iterator[Any]:
