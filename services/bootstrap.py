@@ -178,6 +178,9 @@ def run_embedded(settings: Settings, after_start: Callable[[str, str], None]) ->
             settings.smtp_host, settings.smtp_port = "127.0.0.1", catcher.port
         settings.nats_url = nats.url
         api = f"http://127.0.0.1:{settings.api_port}"
+        # The portal is served at this same address: the letters' links lead here unless the
+        # region named its public address.
+        settings.portal_url = settings.portal_url or api
 
         def announce() -> None:
             # Written aside and renamed, so a reader never sees a half-written file.

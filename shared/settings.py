@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     smtp_sender: str = "Наставник <nastavnik@localhost>"
     #: Seconds between two looks at the mail outbox (new notifications also wake it at once).
     mail_interval: float = 10.0
+    #: The portal's public address (``https://nastavnik.region.ru``): each letter links to the
+    #: page it is about there. Empty: ``nastavnik up`` uses its own API address; elsewhere the
+    #: letters carry no link, as a guessed one could lead nowhere (or somewhere else).
+    portal_url: str = ""
     #: A curator hears of a pair without meetings for this many days, and of a meeting whose
     #: feedback is still missing after ``feedback_reminder_days``.
     inactive_pair_days: int = 30
@@ -151,6 +155,19 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"NASTAVNIK_NAMES_VISIBLE_TO: неизвестные роли {unknown}")
         return roles
+
+    @field_validator("portal_url")
+    @classmethod
+    def _portal_address(cls, value: str) -> str:
+        # Checked here so a typo stops the start instead of mailing links that lead nowhere.
+        value = value.strip().rstrip("/")
+        if not value:
+            return ""
+        url = urlparse(value)
+        if url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment:
+            raise ValueError(f"NASTAVNIK_PORTAL_URL: нужен адрес вида https://портал.регион.ru, "
+                             f"а не {value!r}")
+        return value
 
     @field_validator("time_zone")
     @classmethod

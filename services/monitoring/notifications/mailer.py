@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
+from urllib.parse import quote
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -36,7 +37,9 @@ log = get_logger(__name__)
 #: Audience → the accounts to mail: ``[{"login", "email"}]`` (the registry's answer).
 Resolve = Callable[[list[str]], Awaitable[dict[str, list[dict[str, str]]]]]
 FOOTER = ("\n\n—\nЭто письмо отправила система «Наставник». Письма можно отключить на странице "
-          "«Учётная запись» портала.")
+          "«Учётная запись» портала{account}.")
+#: A notification with no page of its own is read in the portal's list of notifications.
+NOTIFICATIONS_PAGE = "/notifications"
 #: Said in the letter only: the portal shows the same notification with no attachment.
 ATTACHED = " Встреча во вложении — для вашего календаря."
 BATCH = 50
@@ -74,14 +77,33 @@ def meeting_calendar(meeting: dict[str, Any], title: str, body: str, zone: ZoneI
     return calendar.to_ical()
 
 
-def compose(row: sa.Row[Any], login: str, address: str, sender: str, zone: ZoneInfo) -> EmailMessage:
+def portal_link(portal_url: str, path: str) -> str:
+    """``path`` (a page of the portal) at its public address; "" with no address known."""
+    if not portal_url:
+        return ""
+    # Ids and fixed words only today, but a path is quoted so a letter never carries a broken URL.
+    return portal_url + quote(path if path.startswith("/") else "/" + path, safe="/#?=&-_.~")
+
+
+def letter(row: sa.Row[Any], portal_url: str) -> str:
+    """The letter's text: what the bell says, the page to deal with it and the footer."""
+    text = row.body + (ATTACHED if row.meeting else "")
+    page = portal_link(portal_url, row.link or NOTIFICATIONS_PAGE)
+    if page:
+        text += f"\n\nОткрыть в портале: {page}"
+    account = portal_link(portal_url, "/account")
+    return text + FOOTER.format(account=f": {account}" if account else "")
+
+
+def compose(row: sa.Row[Any], login: str, address: str, sender: str, zone: ZoneInfo,
+            portal_url: str = "") -> EmailMessage:
     message = EmailMessage()
     message["Subject"] = row.title
     message["From"] = sender
     message["To"] = address
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = message_id(row.id, login)
-    message.set_content(row.body + (ATTACHED if row.meeting else "") + FOOTER)
+    message.set_content(letter(row, portal_url))
     if row.meeting:
         message.add_attachment(meeting_calendar(row.meeting, row.title, row.body, zone),
                                maintype="text", subtype="calendar", filename="meeting.ics",
@@ -160,7 +182,8 @@ class Mailer:
                     smtp = smtp or self._connect()
                     try:
                         smtp.send_message(compose(row, account["login"], account["email"],
-                                                  self.settings.smtp_sender, self.settings.zone))
+                                                  self.settings.smtp_sender, self.settings.zone,
+                                                  self.settings.portal_url))
                         sent += 1
                     except smtplib.SMTPRecipientsRefused:
                         # The server will never take this address: said (without it) and

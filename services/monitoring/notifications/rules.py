@@ -80,7 +80,7 @@ def notification_id(key: str, audience: str) -> UUID:
 
 #: Where each kind is dealt with in the portal (``{pair}``: the pair's id).
 LINKS = {"report_due": "/reports", "report_overdue": "/reports", "report_overdue_below": "/reports",
-         "report_reminder": "/reports", "pair_formed": "/my", "meeting": "/my/pairs/{pair}/feedback",
+         "report_reminder": "/reports", "pair_formed": "/my", "meeting": "/my#pair-{pair}",
          "pair_inactive": "/pairs/{pair}", "feedback_missing": "/pairs/{pair}"}
 
 

@@ -35,6 +35,7 @@ from tests.conftest import wait_until
 
 SCHOOL = "demo/m1/school-a"
 PASSWORD = "Zorkiy-lis-na-rassvete-42"
+PORTAL = "https://nastavnik.demo-region.ru"
 CURATORS = {"curator-a1": "a1@school-a.ru", "curator-a2": "a2@school-a.ru", "curator-a3": None}
 
 
@@ -88,6 +89,7 @@ def mail_settings(settings: Settings, fresh_nats: EmbeddedNats, catcher: MailCat
     settings.smtp_host, settings.smtp_port = "127.0.0.1", catcher.port
     # Far off: a mail leaves because the inbox's commit woke the mailer, not on its clock.
     settings.mail_interval = 3600
+    settings.portal_url = PORTAL
     return settings
 
 
@@ -137,6 +139,9 @@ def test_a_report_due_mails_each_recipient_once_across_a_restart(
         assert {m["Subject"] for m in first} == {"Срок сдачи отчёта — 20.12.2025"}
         assert ("Отчёт за 1-е полугодие 2025/26 учебного года нужно сдать до 20.12.2025: "
                 "до срока осталось 14 дней.") in text(first[0])
+        # The letter leads to the page where the report is sent, on the portal's public address.
+        assert f"Открыть в портале: {PORTAL}/reports\n" in text(first[0])
+        assert f"«Учётная запись» портала: {PORTAL}/account." in text(first[0])
         bell = system.client.get("/monitoring/notifications", headers=system.as_(
             "curator-a3", Role.CURATOR, SCHOOL)).json()
         assert bell["unread"] == 1 and bell["items"][0]["title"] == "Срок сдачи отчёта — 20.12.2025"
@@ -219,6 +224,8 @@ def test_a_meeting_reaches_the_pair_as_a_calendar_entry_in_local_time(
         invited = [m for m in catcher.messages() if m["Subject"].startswith("Вы приглашены")]
         assert to(invited) == ["petrov@mail.ru", "smirnova@mail.ru"]
         assert "Встреча во вложении — для вашего календаря." in text(meetings[0])
+        # The participant's page, at the pair the meeting was held in.
+        assert f"Открыть в портале: {PORTAL}/my#pair-{pair}\n" in text(meetings[0])
         ics = next(p for p in meetings[0].walk() if p.get_content_type() == "text/calendar")
         event = Calendar.from_ical(ics.get_payload(decode=True)).walk("VEVENT")[0]
         start = event.decoded("dtstart")

@@ -5,13 +5,17 @@ never take is passed over without holding up the others."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from email import message_from_bytes
+from email.policy import default
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Mailbox
+from pydantic import ValidationError
 
 from services.monitoring.notifications import rules
 from services.monitoring.notifications.mailer import Mailer
@@ -59,3 +63,62 @@ async def test_each_account_is_mailed_once_and_a_refused_address_holds_up_nobody
         assert len(caught) == 1 and "good@school.ru" in caught[0].read_text()
     finally:
         controller.stop()
+
+
+async def test_a_letter_links_to_its_page_only_when_the_portal_address_is_known(
+        tmp_path: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'n.db'}")
+    create_tables(engine)
+    pair = uuid4()
+    inactive = rules.pair_inactive(pair, "demo/m1/s1", None, 30)
+    port = free_port()
+    controller = Controller(Mailbox(str(tmp_path / "mail")), hostname="127.0.0.1", port=port)
+    controller.start()
+
+    async def resolve(audiences: list[str]) -> dict[str, list[dict[str, str]]]:
+        return {a: [{"login": "curator", "email": "curator@school.ru"}] for a in audiences}
+
+    def letters() -> list[str]:
+        """The plain text of every letter the server took."""
+        found = []
+        for path in (tmp_path / "mail" / "new").iterdir():
+            part = message_from_bytes(path.read_bytes(), policy=default).get_body(("plain",))
+            assert part is not None
+            found.append(str(part.get_content()))  # type: ignore[attr-defined]
+        return found
+
+    try:
+        with engine.begin() as conn:
+            insert_new(conn, inactive, mail=True, now=datetime.now(UTC))
+        # No address set (a service run on its own): no link at all, never a guessed one.
+        unknown = Settings(data_dir=tmp_path, smtp_host="127.0.0.1", smtp_port=port)
+        assert await Mailer(engine, unknown, resolve).send_pending() == 1
+        (body,) = letters()
+        assert "Открыть в портале" not in body and "http" not in body
+        assert body.rstrip().endswith("«Учётная запись» портала.")
+
+        # The public address, as typed with a trailing slash: one link to the pair's page.
+        notice = rules.Notification(uuid4(), AUDIENCE, "report_due", "Срок", "Сдайте отчёт.",
+                                    "demo/m1/s1", uuid4(), link="")
+        with engine.begin() as conn:
+            insert_new(conn, [notice, *rules.pair_inactive(uuid4(), "demo/m1/s1", None, 60)],
+                       mail=True, now=datetime.now(UTC))
+        known = Settings(data_dir=tmp_path, smtp_host="127.0.0.1", smtp_port=port,
+                         portal_url="https://nastavnik.region.ru/")
+        assert await Mailer(engine, known, resolve).send_pending() == 2
+        linked = [b for b in letters() if "Открыть в портале" in b]
+        assert len(linked) == 2
+        assert any("Открыть в портале: https://nastavnik.region.ru/pairs/" in b for b in linked)
+        # A notification with no page of its own leads to the list of notifications.
+        assert any("Открыть в портале: https://nastavnik.region.ru/notifications\n" in b
+                   for b in linked)
+        assert all("«Учётная запись» портала: https://nastavnik.region.ru/account." in b
+                   for b in linked)
+    finally:
+        controller.stop()
+
+
+def test_a_mistyped_portal_address_stops_the_start(tmp_path: Path) -> None:
+    for wrong in ("nastavnik.region.ru", "ftp://nastavnik.region.ru", "https://"):
+        with pytest.raises(ValidationError, match="NASTAVNIK_PORTAL_URL"):
+            Settings(data_dir=tmp_path, portal_url=wrong)

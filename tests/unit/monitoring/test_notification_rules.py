@@ -84,7 +84,8 @@ def test_pairs_and_meetings_go_to_their_members_and_nobody_else_gets_them() -> N
     # The portal shows this text too, with no attachment: only the letter mentions one.
     assert "вложени" not in meeting[0].body
     assert meeting[0].meeting is not None and meeting[0].meeting["duration_minutes"] == 45
-    assert meeting[0].link == f"/my/pairs/{held.aggregate_id}/feedback"  # where feedback is given
+    # The participant's page at this pair, where feedback is given (a page one can open).
+    assert meeting[0].link == f"/my#pair-{held.aggregate_id}"
     assert rules.from_event(held, []) == []  # a pair never seen: nobody to tell
 
 

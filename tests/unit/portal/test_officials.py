@@ -155,8 +155,12 @@ def test_a_roadmap_keeps_its_sections_and_expected_results() -> None:
     assert view["has_results"]
 
 
-def test_the_evidence_offered_is_the_roadmaps_own_organisations(portal: PortalUnderTest) -> None:
-    roadmap = {"id": "00000000-0000-0000-0000-0000000000aa", "path": MUNICIPALITY["path"], "title": "Карта",
+ROADMAP_ID = "00000000-0000-0000-0000-0000000000aa"
+
+
+def municipal_roadmap_api(portal: PortalUnderTest) -> str:
+    """The municipality's one roadmap (one item in a section); its page's address."""
+    roadmap = {"id": ROADMAP_ID, "path": MUNICIPALITY["path"], "title": "Карта",
                "period": {"start": "2025-09-01", "end": "2026-08-31"},
                "items": [{"id": "1", "section": "Раздел I", "activity": "Совещание", "result": "Протокол",
                           "status": "planned", "deadline_text": "сентябрь", "due_dates": []}]}
@@ -164,11 +168,16 @@ def test_the_evidence_offered_is_the_roadmaps_own_organisations(portal: PortalUn
     portal.api.on("GET", f"/registry/organisations/{municipality['id']}", municipality)
     portal.api.on("GET", "/documents/roadmaps", [roadmap])
     portal.api.on("GET", f"/documents/roadmaps/{roadmap['id']}", roadmap)
+    return f"/organisations/{municipality['id']}/roadmap"
+
+
+def test_the_evidence_offered_is_the_roadmaps_own_organisations(portal: PortalUnderTest) -> None:
+    url = municipal_roadmap_api(portal)
     portal.api.on("GET", "/documents", [
         {"id": "d1", "path": "demo/m1", "number": "1-од", "date": "2025-09-01", "title": "Приказ округа"},
         {"id": "d2", "path": "demo/m1/school-5", "number": "7", "date": "2025-09-02",
          "title": "Приказ школы"}])
-    page = portal.client(Role.MUNICIPAL, "demo/m1").get(f"/organisations/{municipality['id']}/roadmap")
+    page = portal.client(Role.MUNICIPAL, "demo/m1").get(url)
     assert page.status_code == 200
     assert "Приказ округа" in page.text and "Приказ школы" not in page.text
     assert "Раздел I" in page.text and "Ожидаемый результат" in page.text and "Протокол" in page.text
