@@ -237,7 +237,8 @@ class MonitoringService:
         reach = max(max(s.notice_days) for s in config.levels.values())
         sent = ticker.notices_sent(today)
         reports = []
-        for report in cal.reports_around(config, ticker.organisations(), today):
+        for report in cal.reports_around(config, ticker.organisations(), today,
+                                         ticker.registered()):
             if not _visible(report.path, report.reported_to, scope):
                 continue
             days_left = (report.deadline - today).days
