@@ -274,8 +274,10 @@ class DashboardFold:
         if len(mentees) > 1:
             c["pairs.groups"] += 1
         c["pairs.mentees"] += len(mentees)
-        # members, form, month of the last meeting, mentor, mentees
-        self._put("pair", envelope["aggregate_id"], [1 + len(mentees), form, None, p["mentor_id"], mentees])
+        # members, form, month of the last meeting, mentor, mentees, and the pair's organisation
+        # (a partner organisation's mentor answers the pair's questionnaires there)
+        self._put("pair", envelope["aggregate_id"],
+                  [1 + len(mentees), form, None, p["mentor_id"], mentees, _key_text(org)])
         self._active(org, [p["mentor_id"], *mentees], envelope["occurred_at"])
         seen_before = self.state["part"]
         for side, person in (("mentors", p["mentor_id"]), *(("mentees", m) for m in mentees)):
