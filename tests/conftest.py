@@ -13,9 +13,12 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
+import eventsourcing.domain
 import pytest
 import sqlalchemy as sa
 
@@ -152,6 +155,15 @@ def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Se
     # test and the service processes it starts on this folder sign and check with the same keys.
     signing.install(signing.load_keyring(settings))
     return settings
+
+
+@contextlib.contextmanager
+def events_at(now: Callable[[], datetime]) -> Iterator[None]:
+    """Events created inside carry ``now()`` as their moment, not the machine's: a test whose
+    clock is in the past registers its organisations then, as the reporting calendar needs
+    (it asks no report of a period that ended before an organisation was registered)."""
+    with mock.patch.object(eventsourcing.domain, "datetime_now_with_tzinfo", now):
+        yield
 
 
 def signed_headers(envelope: Envelope) -> dict[str, str]:

@@ -29,6 +29,7 @@ from services.documents import recipes, review, templates, views
 from services.documents.bank import BankDesk
 from services.documents.commands import (
     ConfirmRoadmap,
+    GivenRequisitesIn,
     ImportRoadmap,
     IssueIn,
     ItemUpdateIn,
@@ -92,8 +93,10 @@ class DocumentsService(BankDesk, TrainingDesk):
     async def issue(self, ctx: CommandContext, kind: str, body: IssueIn) -> dict[str, Any]:
         """Rights (a refusal costs no peer a call), what peers hold (a plan's goals), names."""
         path = issuer_path(ctx.actor, body.org)
+        given = body if isinstance(body, GivenRequisitesIn) else GivenRequisitesIn()
+        self._refuse_future(given.date)
         recipe = await recipes.prepare(kind, body, self.peers, ctx.actor, path)
-        return await self._issue_named(ctx, path, kind, recipe)
+        return await self._issue_named(ctx, path, kind, recipe, given.number, given.date)
 
     async def issue_pairs_order(self, ctx: CommandContext, order: PairsOrderIn) -> dict[str, Any]:
         """Rights, the pairs as pairing has them (any unknown, foreign, closed or misdescribed pair
@@ -102,9 +105,12 @@ class DocumentsService(BankDesk, TrainingDesk):
         refuse_repeated_pairs(order)
         found = await self.peers.pairs(ctx.actor, [p.pair_id for p in order.pairs])
         recipe = order_recipe(order, path, found.pairs, found.missing)
-        if order.date is not None and order.date > self.today():
-            raise DomainError("DATE_IN_FUTURE", "Дата приказа ещё не наступила", 422)
+        self._refuse_future(order.date)
         return await self._issue_named(ctx, path, "pairs_order", recipe, order.number, order.date)
+
+    def _refuse_future(self, day: date | None) -> None:
+        if day is not None and day > self.today():
+            raise DomainError("DATE_IN_FUTURE", "Дата приказа ещё не наступила", 422)
 
     async def _issue_named(self, ctx: CommandContext, path: OrgPath, kind: str,
                            body: recipes.Body, number: str | None = None,

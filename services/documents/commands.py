@@ -7,6 +7,7 @@ their JSON, are the recipes of the documents they issue (``recipes``).
 
 from __future__ import annotations
 
+import re
 import tempfile
 from dataclasses import dataclass
 from datetime import date
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 from uuid import UUID
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from services.documents.domain import ItemStatus, NominationDecision, NominationStage
 from services.documents.render import Requisites, Signatory
@@ -82,22 +83,35 @@ class PairIn(Body):
     form: str | None = Field(default=None, min_length=2, max_length=100)
 
 
-class PairsOrderIn(IssueIn):
-    school_year: str = Field(pattern=r"^\d{4}-\d{4}$")
-    pairs: list[PairIn] = Field(min_length=1, max_length=2000)
+#: An organisation's own order number: letters, digits and - / . between them («112-о», «45/2-од»).
+ORDER_NUMBER_PATTERN = r"^[0-9A-Za-zА-Яа-яЁё](?:[0-9A-Za-zА-Яа-яЁё./ -]*[0-9A-Za-zА-Яа-яЁё.])?$"
+
+
+class GivenRequisitesIn(Body):
+    """The number and date the organisation gives an order in its own journal; without them the
+    register numbers it in its series and dates it today."""
+
     number: str | None = Field(default=None, max_length=32, examples=["112-о"], description=(
         "Номер приказа, как его даёт организация; без него — следующий номер по журналу"))
     date: WorkDate | None = Field(default=None, description="Дата приказа; без неё — сегодня")
 
-    @model_validator(mode="after")
-    def _bare_number(self) -> PairsOrderIn:
+    @field_validator("number")
+    @classmethod
+    def _bare_number(cls, value: str | None) -> str | None:
         # «№ 112-о» is printed as «№ 112-о»: the sign is the template's, not the number's.
-        if self.number is not None:
-            self.number = self.number.lstrip("№N ").strip() or None
-        return self
+        number = value.lstrip("№N ").strip() if value is not None else ""
+        if number and not re.fullmatch(ORDER_NUMBER_PATTERN, number):
+            raise ValueError(f"«{number}» — не номер приказа: допустимы буквы, цифры, дефис, "
+                             "точка и косая черта, например «112-о»")
+        return number or None
 
 
-class CuratorOrderIn(IssueIn):
+class PairsOrderIn(GivenRequisitesIn, IssueIn):
+    school_year: str = Field(pattern=r"^\d{4}-\d{4}$")
+    pairs: list[PairIn] = Field(min_length=1, max_length=2000)
+
+
+class CuratorOrderIn(GivenRequisitesIn, IssueIn):
     school_year: str = Field(pattern=r"^\d{4}-\d{4}$")
     curator_name: str = Field(min_length=3, max_length=200)
     curator_position: str = Field(min_length=2, max_length=200)

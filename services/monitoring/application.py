@@ -181,9 +181,9 @@ class MonitoringService:
         """A participant answers only for themselves, as the side they are in their own pair: one
         answer per pair and questionnaire (a later one replaces it), so nobody can stuff a
         school's satisfaction with anonymous answers or answer as its curator."""
-        if not actor.in_scope(org):
-            raise forbidden("Анкета вне вашей организации")
         own = _uuid_or_none(actor.user)
+        if not actor.in_scope(org) and not self._member_of_pair_at(own, answers.pair_id, org):
+            raise forbidden("Анкета вне вашей организации")
         if own is None or answers.respondent_id not in (None, own):
             raise forbidden("Участник отвечает на анкету только за себя")
         if answers.respondent_role not in PARTICIPANT_ROLES:
@@ -201,6 +201,14 @@ class MonitoringService:
                                   f"{'наставник' if side == 'mentor' else 'наставляемый'}", 422)
         return answers.model_copy(update={"respondent_id": own})
 
+    def _member_of_pair_at(self, person: UUID | None, pair_id: UUID | None, org: OrgPath) -> bool:
+        """A mentor of a partner organisation answers about their pair where the pair is
+        counted — at the mentees' organisation — so that its curator sees the answer."""
+        if person is None or pair_id is None:
+            return False
+        found = self.views.pair_record(pair_id)
+        return found is not None and found[2] == str(org) and str(person) in (found[0], *found[1])
+
     def answered_surveys(self, actor: Actor, respondents: list[str],
                          org: str | None) -> list[dict[str, Any]]:
         """Which questionnaires these respondents answered (never the scores). Read from the
@@ -211,7 +219,8 @@ class MonitoringService:
         items = [respondent_item(text) for text in respondents]
         if auth.answers_only_for_self(actor):
             auth.require_own_respondents(actor, [str(r) for r, _ in items])
-            scope = actor.scope
+            # Only their own answers, wherever recorded (a partner mentor's are at the pair's).
+            scope = OrgPath(region=actor.scope.region)
         else:
             scope = readable_scope(actor, org)
         codes = {kind: [q.code for q in self.questionnaires.values() if q.stage == kind]
@@ -237,7 +246,8 @@ class MonitoringService:
         reach = max(max(s.notice_days) for s in config.levels.values())
         sent = ticker.notices_sent(today)
         reports = []
-        for report in cal.reports_around(config, ticker.organisations(), today):
+        for report in cal.reports_around(config, ticker.organisations(), today,
+                                         ticker.registered()):
             if not _visible(report.path, report.reported_to, scope):
                 continue
             days_left = (report.deadline - today).days

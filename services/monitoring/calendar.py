@@ -47,6 +47,8 @@ Level = Literal["organisation", "municipality", "region"]
 LEVEL_PREFIX: Mapping[Level, str] = {"organisation": "org", "municipality": "mun", "region": "reg"}
 PREFIX_LEVEL: Mapping[str, Level] = {v: k for k, v in LEVEL_PREFIX.items()}
 CALENDAR_NAMESPACE = UUID("6f1c3a52-4d1e-5b7a-9c36-0e8f2b7d4a11")
+#: Organisation path → when it was registered (timezone-aware).
+Registered = Mapping[str, datetime]
 
 
 # --- configuration --------------------------------------------------------------------------
@@ -136,8 +138,11 @@ def period_of(deadline: date) -> str:
 
 
 def reports_around(config: CalendarConfig, organisations_by_level: Mapping[Level, Iterable[str]],
-                   today: date) -> Iterator[Report]:
-    """Every report whose deadline is within reminder reach ahead or the overdue horizon behind."""
+                   today: date, registered: Registered | None = None) -> Iterator[Report]:
+    """Every report whose deadline is within reminder reach ahead or the overdue horizon behind,
+    except those of a period that ended before its organisation was registered (``registered``:
+    path → moment of registration; an organisation missing from it owes every report)."""
+    registered_on = {path: config.today(at) for path, at in (registered or {}).items()}
     oldest = today - timedelta(days=config.overdue_horizon_days)
     if config.start is not None:
         oldest = max(oldest, config.start)
@@ -153,9 +158,13 @@ def reports_around(config: CalendarConfig, organisations_by_level: Mapping[Level
                 deadline = entry.date_in(start_year)
                 if not oldest <= deadline <= newest:
                     continue
-                period = entry.period_in(start_year).code
+                period = entry.period_in(start_year)
                 for path in paths:
-                    yield Report(report_id_of(level, path, deadline), level, path, deadline, period)
+                    since = registered_on.get(path)
+                    if since is not None and period.end < since:
+                        continue  # it did not exist during that period: nothing to report
+                    yield Report(report_id_of(level, path, deadline), level, path, deadline,
+                                 period.code)
 
 
 @dataclass(frozen=True)
@@ -180,13 +189,13 @@ def parse_notice_key(key: str) -> tuple[str, int | None]:
 
 def due_notices(config: CalendarConfig, organisations_by_level: Mapping[Level, Iterable[str]],
                 submitted: set[str] | frozenset[str], already_emitted: set[str] | frozenset[str],
-                now: datetime) -> list[Notice]:
+                now: datetime, registered: Registered | None = None) -> list[Notice]:
     """The notices due at ``now`` and not yet emitted: for each unsubmitted report, the latest
     reminder whose day has come (so a ticker that was down sends one, not a burst of stale
     ones), or the overdue notice once past the deadline."""
     today = config.today(now)
     notices: list[Notice] = []
-    for report in reports_around(config, organisations_by_level, today):
+    for report in reports_around(config, organisations_by_level, today, registered):
         if report.report_id in submitted:
             continue
         days_left = (report.deadline - today).days
@@ -221,13 +230,13 @@ class OverdueReport:
 
 def overdue(config: CalendarConfig, organisations_by_level: Mapping[Level, Iterable[str]],
             submitted: set[str] | frozenset[str], now: datetime,
-            under: str | None = None) -> list[OverdueReport]:
+            under: str | None = None, registered: Registered | None = None) -> list[OverdueReport]:
     """Unsubmitted reports past their deadline, as the level above sees them: ``under`` keeps
     those reported to a unit inside that path (a municipality sees its schools' reports)."""
     today = config.today(now)
     scope = OrgPath.parse(under) if under else None
     found = []
-    for report in reports_around(config, organisations_by_level, today):
+    for report in reports_around(config, organisations_by_level, today, registered):
         if report.report_id in submitted or report.deadline >= today:
             continue
         receiver = report.reported_to
@@ -286,8 +295,10 @@ class CalendarTicker:
                  organisations: Callable[[], OrganisationsByLevel],
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  on_stored: Callable[[], None] = lambda: None,
-                 submitted: Iterable[str] = ()) -> None:
+                 submitted: Iterable[str] = (),
+                 registered: Callable[[], Registered] = dict) -> None:
         self.store = store
+        self.registered = registered
         self.config = config
         self.organisations = organisations
         self.clock = clock
@@ -341,7 +352,7 @@ class CalendarTicker:
         now = self.clock()
         organisations = self.organisations()
         notices = due_notices(self.config, organisations, self.submitted,
-                              self.emitted(self.config.today(now)), now)
+                              self.emitted(self.config.today(now)), now, self.registered())
         if not notices:
             return []
         ctx = CommandContext(system_actor(self.config.region))
@@ -372,7 +383,8 @@ class CalendarTicker:
 
     def overdue(self, under: str | None = None) -> list[OverdueReport]:
         with self._lock:
-            return overdue(self.config, self.organisations(), self.submitted, self.clock(), under)
+            return overdue(self.config, self.organisations(), self.submitted, self.clock(), under,
+                           self.registered())
 
     async def run(self, stop: asyncio.Event, interval: float = 60.0) -> None:
         """Tick every ``interval`` until ``stop``; a store outage must not end the calendar, the

@@ -62,6 +62,13 @@ class ReportingCalendarService:
                 found["municipality"].append(scope)
         return found
 
+    def registered(self) -> dict[str, datetime]:
+        """When each organisation was registered, as far as the dashboards know (state folded
+        before they kept it has none: such an organisation owes every report in the window)."""
+        return {scope: datetime.fromisoformat(info["registered"])
+                for scope, info in self.projector.organisations().items()
+                if info.get("registered") and scope.split("/")[0] == self.region}
+
     def stored_config(self) -> CalendarConfig | None:
         try:
             return self.configs.get(self.region)
@@ -95,7 +102,8 @@ class ReportingCalendarService:
     def _ticker(self, config: CalendarConfig) -> CalendarTicker:
         return CalendarTicker(self.store, config, self.organisations, clock=self.clock,
                               on_stored=lambda: self.on_stored(),
-                              submitted=self.projector.submitted_reports())
+                              submitted=self.projector.submitted_reports(),
+                              registered=self.registered)
 
     def current(self) -> CalendarTicker | None:
         with self._lock:

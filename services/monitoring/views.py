@@ -15,7 +15,13 @@ import orjson
 import sqlalchemy as sa
 
 from services.monitoring.calendar import CalendarConfig
-from services.monitoring.dashboards import counts_table, pair_members, read_scope, state_table
+from services.monitoring.dashboards import (
+    counts_table,
+    pair_members,
+    pair_record,
+    read_scope,
+    state_table,
+)
 from services.monitoring.schedule import padded_month_day
 
 calendar_metadata = sa.MetaData()
@@ -101,6 +107,10 @@ class DashboardViews:
     def pair_members(self, pair_id: UUID) -> tuple[str, list[str]] | None:
         with self.engine.connect() as conn:
             return pair_members(conn, pair_id)
+
+    def pair_record(self, pair_id: UUID) -> tuple[str, list[str], str | None] | None:
+        with self.engine.connect() as conn:
+            return pair_record(conn, pair_id)
 
     def fold_state(self, wanted: dict[str, set[str]]) -> list[tuple[str, str, Any]]:
         """(kind, key, decoded value) of the fold-state rows asked for by exact key."""

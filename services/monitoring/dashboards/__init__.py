@@ -34,6 +34,7 @@ from .tables import (
     level_of,
     org_names,
     pair_members,
+    pair_record,
     progress_table,
     read_progress,
     read_scope,
@@ -47,7 +48,8 @@ from .tables import (
 __all__ = [
     "HEADLINE", "PROJECTOR", "REPORTING_KINDS", "STATE_KINDS", "DashboardFold", "DashboardProjector",
     "FoldSettings", "Replayed", "children_of", "counts_table", "create_tables", "level_of",
-    "org_names", "pair_members", "progress_table", "read_progress", "read_scope", "render_dashboard",
+    "org_names", "pair_members", "pair_record", "progress_table", "read_progress", "read_scope",
+    "render_dashboard",
     "replay_as_of", "rolled_counts", "scope_key", "state_table", "write_counts", "write_progress",
     "write_state",
 ]

@@ -205,9 +205,13 @@ class DashboardFold:
         kind = p["kind"]
         self._add(org, "organisations")
         self._add(org, f"organisations.{kind}")
+        demo = envelope["actor"]["user"] == DEMO_LOADER
         self._put("org", _key_text(org), {
-            "kind": kind, "name": p["name"], "code": p["code"], "mentors": 0,
-            "demo": envelope["actor"]["user"] == DEMO_LOADER})
+            "kind": kind, "name": p["name"], "code": p["code"], "mentors": 0, "demo": demo,
+            # The reporting calendar asks no report for a period that ended before this. The
+            # demonstration's schools stand for ones that existed long before it was loaded
+            # (its calendar starts a half-year back to show a late report): no date for them.
+            "registered": None if demo else envelope["occurred_at"]})
 
     def _contingent(self, org: OrgKey, _envelope: dict[str, Any], p: dict[str, Any]) -> None:
         key = _key_text(org)
@@ -270,8 +274,10 @@ class DashboardFold:
         if len(mentees) > 1:
             c["pairs.groups"] += 1
         c["pairs.mentees"] += len(mentees)
-        # members, form, month of the last meeting, mentor, mentees
-        self._put("pair", envelope["aggregate_id"], [1 + len(mentees), form, None, p["mentor_id"], mentees])
+        # members, form, month of the last meeting, mentor, mentees, and the pair's organisation
+        # (a partner organisation's mentor answers the pair's questionnaires there)
+        self._put("pair", envelope["aggregate_id"],
+                  [1 + len(mentees), form, None, p["mentor_id"], mentees, _key_text(org)])
         self._active(org, [p["mentor_id"], *mentees], envelope["occurred_at"])
         seen_before = self.state["part"]
         for side, person in (("mentors", p["mentor_id"]), *(("mentees", m) for m in mentees)):

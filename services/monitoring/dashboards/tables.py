@@ -204,12 +204,21 @@ def read_scope(conn: sa.Connection, scope: str) -> tuple[dict[str, float], dict[
 
 def pair_members(conn: sa.Connection, pair_id: UUID) -> tuple[str, list[str]] | None:
     """(mentor id, mentee ids) of a pair the dashboards have seen formed, else None."""
+    found = pair_record(conn, pair_id)
+    return (found[0], found[1]) if found is not None else None
+
+
+def pair_record(conn: sa.Connection, pair_id: UUID) -> tuple[str, list[str], str | None] | None:
+    """(mentor id, mentee ids, the pair's organisation path — None if folded before it was
+    kept) of a pair the dashboards have seen formed, else None."""
     value = conn.execute(sa.select(state_table.c.value).where(
         state_table.c.kind == "pair", state_table.c.key == str(pair_id))).scalar()
     if value is None:
         return None
     pair = orjson.loads(value)
-    return (pair[3], list(pair[4])) if len(pair) > 4 else None
+    if len(pair) <= 4:
+        return None
+    return pair[3], list(pair[4]), pair[5] if len(pair) > 5 else None
 
 
 def org_names(conn: sa.Connection) -> dict[str, str]:

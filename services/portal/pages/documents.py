@@ -3,8 +3,9 @@ documents service issued them; the curator-appointment order issued from the doc
 a person's consent form from their card. The roadmap has a page group of its own
 (``roadmaps.py``).
 
-The documents service numbers and dates each document itself (its register): the forms take
-what it accepts — school year, forms of mentorship, curator, signatory.
+The documents service numbers and dates each document itself (its register), unless an order is
+given the number and date of the organisation's own journal: the forms take what it accepts —
+school year, forms of mentorship, curator, signatory, the order's number and date.
 
 URLs: ``/organisations/{id}/documents``, ``/organisations/{id}/curator-order``,
 ``/people/{id}/consent-form``, ``/files/{document_id}/{docx|pdf}``.
@@ -22,7 +23,7 @@ from fastapi import Form, Request, Response
 
 from services.portal.client import ApiError
 from services.portal.collation import ru_sorted
-from services.portal.frame import Signed, page_router, render, see_other
+from services.portal.frame import Signed, page_router, render, said_well, see_other
 from services.portal.lookups import current_school_year, date_today
 from shared.auth import OrgPath
 from shared.titles import form_title
@@ -30,6 +31,23 @@ from shared.titles import form_title
 router = page_router()
 Position = Annotated[str, Form(min_length=2, max_length=200)]
 FullName = Annotated[str, Form(min_length=3, max_length=200)]
+
+
+#: The order's own fields as its forms label them (the service names them ``number``, ``date``).
+ORDER_FIELDS = {"number": "номер приказа", "date": "дата приказа"}
+
+
+def given_requisites(order_number: str, order_date: str) -> dict[str, str]:
+    """The number and date the curator typed, when given (else the register's)."""
+    return {**({"number": order_number.strip()} if order_number.strip() else {}),
+            **({"date": order_date.strip()} if order_date.strip() else {})}
+
+
+def order_refusal(exc: ApiError) -> str:
+    """An order's refusal in the form's words: a bad number or date named as the form labels it."""
+    named = [f"{ORDER_FIELDS[d['field']]} — {d['message']}" for d in exc.details
+             if isinstance(d, dict) and d.get("field") in ORDER_FIELDS and "message" in d]
+    return "; ".join(named) if named else said_well(exc.code, exc.message)
 
 
 @router.get("/organisations/{organisation_id}/documents")
@@ -53,7 +71,9 @@ async def issue_curator_order(request: Request, organisation_id: UUID, s: Signed
                               school_year: Annotated[str, Form(pattern=r"^\d{4}-\d{4}$")],
                               curator_name: FullName, curator_position: Position,
                               signatory_position: Position, signatory_name: FullName,
-                              forms: Annotated[list[str] | None, Form()] = None) -> Response:
+                              forms: Annotated[list[str] | None, Form()] = None,
+                              order_number: Annotated[str, Form(max_length=32)] = "",
+                              order_date: Annotated[str, Form(max_length=10)] = "") -> Response:
     org = await s.api.get(f"/registry/organisations/{organisation_id}")
     page = f"/organisations/{organisation_id}/documents"
     try:
@@ -61,11 +81,13 @@ async def issue_curator_order(request: Request, organisation_id: UUID, s: Signed
             "org": org["path"], "organisation_name": org["name"], "school_year": school_year,
             "curator_name": curator_name, "curator_position": curator_position,
             "forms": forms or [],
-            "signatory": {"position": signatory_position, "full_name": signatory_name}})
+            "signatory": {"position": signatory_position, "full_name": signatory_name},
+            **given_requisites(order_number, order_date)})
     except ApiError as exc:
         if exc.status in (401, 403):
             raise
-        return see_other(request, page + "?error=" + quote("Приказ не сформирован: " + exc.message))
+        return see_other(request, page + "?error=" + quote("Приказ не сформирован: "
+                                                           + order_refusal(exc)))
     return see_other(request, f"{page}?issued={issued['id']}")
 
 

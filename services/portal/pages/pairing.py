@@ -24,6 +24,7 @@ from services.portal.client import ApiError
 from services.portal.collation import ru_key
 from services.portal.frame import Signed, page_router, render, see_other
 from services.portal.lookups import current_school_year, date_today, name_paired_mentors, names_of
+from services.portal.pages.documents import given_requisites, order_refusal
 from services.portal.templating import templates
 from shared.auth import OrgPath
 from shared.errors import DomainError
@@ -192,13 +193,12 @@ async def issue_pairs_order(request: Request, organisation_id: UUID, s: Signed,
             "pairs": [{"pair_id": p["id"], "mentor_id": p["mentor_id"], "mentee_ids": p["mentee_ids"],
                        "form": p["form"]}
                       for p in pairs],
-            # The curator's number and date of the order, when given (else the register's).
-            **({"number": order_number.strip()} if order_number.strip() else {}),
-            **({"date": order_date} if order_date else {})})
+            **given_requisites(order_number, order_date)})
     except ApiError as exc:
         if exc.status == 401:
             raise
         # e.g. a pair with a mentor from another organisation, whose name this user may not read
-        return see_other(request, page + "?error=" + quote("Приказ не сформирован: " + exc.message))
+        return see_other(request, page + "?error=" + quote("Приказ не сформирован: "
+                                                           + order_refusal(exc)))
     return see_other(request, f"/organisations/{organisation_id}/documents?issued={issued['id']}")
 

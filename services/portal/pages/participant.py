@@ -146,16 +146,15 @@ async def my_goal(pair_id: UUID, goal_id: UUID, s: Signed,
 
 
 async def my_target(s: Session, pair_id: UUID, code: str, stage: str) -> Target:
-    """One of the participant's own questionnaires, answered in their own organisation."""
+    """One of the participant's own questionnaires, answered in the pair's organisation (the
+    mentees'): a partner organisation's mentor is counted there, where the curator sees it."""
     pair, wanted = await asyncio.gather(s.api.get(f"/pairing/pairs/{pair_id}"),
                                         questionnaire(s, code))
     me = s.actor.user
     match = next((e for e in my_surveys(pair, [wanted], me) if e.stage == stage), None)
     if match is None:
         raise DomainError("SURVEY_NOT_EXPECTED", "Эта анкета не предназначена вам", 404)
-    mentor_elsewhere = pair["mentor_id"] == me and pair.get("cross_organisation")
-    name = pair["mentor_organisation_name"] if mentor_elsewhere else pair["organisation_name"]
-    return Target({"path": str(s.actor.scope), "name": name}, wanted, match, pair, "/my",
+    return Target({"path": pair["path"], "name": pair["organisation_name"]}, wanted, match, pair, "/my",
                   action=my_survey_url(match), own=True)
 
 

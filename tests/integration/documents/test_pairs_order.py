@@ -31,6 +31,18 @@ def order(*pairs: dict[str, Any], org: str = SCHOOL_A) -> dict[str, Any]:
     return {**ISSUER, "org": org, "school_year": "2023-2024", "pairs": list(pairs)}
 
 
+def issued_as(system: System, tmp_path: Path, url: str, body: dict[str, Any],
+              registered: tuple[str, str]) -> str:
+    """Issue an order; it is registered under ``registered`` (number, date); its printed text."""
+    issued = system.post(url, body)
+    assert issued.status_code == 201, issued.text
+    document = issued.json()
+    assert (document["number"], document["date"]) == registered
+    docx = system.get(document["docx_url"])
+    assert docx.status_code == 200, docx.text
+    return read_documents({"order": docx.content}, tmp_path / "docs", tmp_path / "profile")["order"]
+
+
 def test_an_order_for_people_never_paired_is_refused_and_nothing_is_issued(system: System) -> None:
     ids = people(system)  # registered, never paired
     stored, registry = system.stored(), system.registry.service.events.max_position()
@@ -125,14 +137,9 @@ def test_the_order_carries_the_number_and_date_the_curator_gives(system: System,
                                                                  tmp_path: Path) -> None:
     ids = paired(system, people(system))
     system.clock.today = date(2023, 9, 15)
-    issued = system.post("/documents/pairs-order", {
-        **order({"pair_id": ids["pair-1"]}), "number": "№ 112-о", "date": "2023-09-12"})
-    assert issued.status_code == 201, issued.text
-    document = issued.json()
-    assert (document["number"], document["date"]) == ("112-о", "2023-09-12")
-    docx = system.get(document["docx_url"])
-    assert docx.status_code == 200, docx.text
-    text = read_documents({"order": docx.content}, tmp_path / "docs", tmp_path / "profile")["order"]
+    text = issued_as(system, tmp_path, "/documents/pairs-order", {
+        **order({"pair_id": ids["pair-1"]}), "number": "№ 112-о", "date": "2023-09-12"},
+        ("112-о", "2023-09-12"))
     assert "№ 112-о" in text and "12.09.2023" in text and "1-н" not in text
     # The number is the organisation's own: given twice, the second order is refused.
     again = system.post("/documents/pairs-order", {
@@ -179,3 +186,36 @@ def test_a_confirmed_pair_with_another_schools_mentor_is_in_the_order_by_name_an
         assert expected in text, expected
     # The pair grants the name alone: the mentor's card stays closed to the other school.
     assert system.get(f"/registry/people/{mentor}").status_code == 404
+
+
+def test_the_curator_order_carries_the_number_and_date_the_curator_gives(
+        system: System, tmp_path: Path) -> None:
+    system.clock.today = date(2026, 10, 5)
+    curator = {**ISSUER, "org": SCHOOL_A, "school_year": "2026-2027",
+               "curator_name": "Волкова Елена Викторовна", "curator_position": "учителя истории",
+               "forms": ["учитель – ученик"]}
+    text = issued_as(system, tmp_path, "/documents/curator-order",
+                     {**curator, "number": "№ 112-о", "date": "2026-10-02"}, ("112-о", "2026-10-02"))
+    assert "№ 112-о" in text and "02.10.2026" in text and "1-к" not in text
+    # The organisation's number is its own, a date not yet come and a number that is not one
+    # are refused in Russian, and nothing is issued for them.
+    stored = system.stored()
+    again = system.post("/documents/curator-order", {**curator, "number": "112-О"})
+    assert (again.status_code, again.json()["code"]) == (409, "DOCUMENT_NUMBER_TAKEN")
+    future = system.post("/documents/curator-order", {**curator, "date": "2026-10-06"})
+    assert (future.status_code, future.json()["code"]) == (422, "DATE_IN_FUTURE")
+    assert future.json()["message"] == "Дата приказа ещё не наступила"
+    bad_number = system.post("/documents/curator-order", {**curator, "number": "12<script>"})
+    assert bad_number.status_code == 422, bad_number.text
+    assert bad_number.json()["details"] == [{
+        "field": "number", "code": "value_error",
+        "message": "«12<script>» — не номер приказа: допустимы буквы, цифры, дефис, точка и "
+                   "косая черта, например «112-о»"}]
+    bad_date = system.post("/documents/curator-order", {**curator, "date": "02.10.2026"})
+    assert bad_date.status_code == 422, bad_date.text
+    assert [(d["field"], d["message"]) for d in bad_date.json()["details"]] == [
+        ("date", "нужна дата в виде ГГГГ-ММ-ДД")]
+    assert system.stored() == stored
+    # Without them the register numbers it in its series and dates it today.
+    numbered = system.post("/documents/curator-order", curator)
+    assert (numbered.json()["number"], numbered.json()["date"]) == ("1-к", "2026-10-05")

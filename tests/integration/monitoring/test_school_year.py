@@ -40,7 +40,7 @@ from shared.events import ReportSubmitted
 from shared.host import create_app
 from shared.nats_server import EmbeddedNats
 from shared.settings import Settings
-from tests.conftest import signed_headers, wait_until
+from tests.conftest import events_at, signed_headers, wait_until
 
 A, B, C = "demo/m1/school-a", "demo/m1/school-b", "demo/m2/school-c"
 SURNAMES = ("Орлов", "Белов", "Зайцев", "Лебедев", "Волков", "Соколов", "Морозов", "Новиков")
@@ -87,7 +87,8 @@ class Year:
     def organisation(self, code: str, kind: str, parent: str | None) -> str:
         body = {"code": code, "name": f"Организация {code}", "kind": kind,
                 **({"parent_id": self.org[parent]} if parent else {})}
-        self.org[code] = self.post("/registry/organisations", body, "demo", Role.REGIONAL)["id"]
+        with events_at(self.clock):  # registered on the day the test's clock says
+            self.org[code] = self.post("/registry/organisations", body, "demo", Role.REGIONAL)["id"]
         return self.org[code]
 
     def person(self, role: str, path: str, category: str, birth: str, **extra: Any) -> str:
@@ -572,6 +573,44 @@ def test_the_calendar_emits_and_clears_report_due(year: Year) -> None:
     late = y.get("/monitoring/reports/overdue", "demo").json()
     assert [r["report_id"] for r in late] == ["org:demo/m2/school-c:2025-12-20",
                                               "mun:demo/m1:2025-12-25", "mun:demo/m2:2025-12-25"]
+
+
+def test_a_school_owes_no_report_for_a_period_that_ended_before_it_was_registered(
+        year: Year) -> None:
+    y = year
+    y.organisation("demo", "region", None)
+    y.organisation("m1", "municipality", "demo")
+    y.organisation("school-a", "school", "m1")
+    y.clock.set_day(date(2025, 12, 30))  # after the deadline, but the half is not over yet
+    y.organisation("school-b", "school", "m1")
+    y.clock.set_day(date(2026, 2, 10))  # a school opened in the second half
+    y.organisation("school-new", "school", "m1")
+    y.settle()
+    new = "demo/m1/school-new"
+
+    before = y.monitoring.store.max_position()
+    y.monitoring.calendar.tick()
+    y.settle()
+    events = asyncio.run(stream_events(y.settings.nats_url, "monitoring"))
+    assert sorted(e.payload["report_id"] for e in events[before:] if e.type == "ReportDue") == [
+        "mun:demo/m1:2025-12-25", "org:demo/m1/school-a:2025-12-20",
+        "org:demo/m1/school-b:2025-12-20"]
+    # The municipality does not see the new school as late with the first half's report.
+    late = y.get("/monitoring/reports/overdue", "demo/m1", Role.MUNICIPAL).json()
+    assert [r["path"] for r in late] == [A, B, "demo/m1"]
+    # The calendar its curator's worklist reads: nothing due yet for the new school (its first
+    # report, 31.05, is beyond reminder reach), the first half's report overdue for school B.
+    state = y.get("/monitoring/calendar", new, Role.CURATOR).json()
+    assert state["reports"] == []
+    state = y.get("/monitoring/calendar", B, Role.CURATOR).json()
+    assert {r["report_id"]: r["status"] for r in state["reports"]} == {
+        "org:demo/m1/school-b:2025-12-20": "overdue"}
+    # Nor can anyone be reminded of a report it never owed.
+    response = y.client.post("/monitoring/notifications/remind",
+                             json={"report_id": "org:demo/m1/school-new:2025-12-20"},
+                             headers=y.headers(Role.MUNICIPAL, "demo/m1"))
+    assert response.status_code == 409, response.text
+    assert response.json()["code"] == "REPORT_NOT_OVERDUE"
 
 
 def test_a_participant_answers_only_for_themselves_in_their_own_pair(year: Year) -> None:

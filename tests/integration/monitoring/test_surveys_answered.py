@@ -90,3 +90,49 @@ def test_answered_surveys_by_respondent_and_pair_within_reach(
     too_many = client.get("/monitoring/surveys/answered", params={"respondent": [mentor] * 201},
                           headers=headers(settings, Role.CURATOR, A))
     assert too_many.status_code == 422
+
+
+def test_a_partner_mentor_answers_about_the_pair_where_it_is_counted(
+        monitoring: tuple[TestClient, MonitoringRuntime], settings: Settings) -> None:
+    """A mentor of another organisation (a confirmed cross-organisation pair) answers about the
+    pair at the mentees' school: its curator sees the answer, the mentor does too; anyone else
+    of the partner organisation may not answer there."""
+    client, runtime = monitoring
+    mentor, mentee, colleague, pair = (str(uuid4()) for _ in range(4))
+    partner = "demo/m1/employer-1"
+    fold = DashboardFold(runtime.fold_settings)
+    fold.apply({"type": "PairProposalConfirmed", "schema_version": 1,
+                "org": OrgPath.parse(A).model_dump(), "aggregate_id": pair,
+                "occurred_at": "2026-10-01T09:00:00+00:00",
+                "payload": {"mentor_id": mentor, "mentee_ids": [mentee],
+                            "form": "employer-student"}})
+    with runtime.engine.begin() as conn:
+        write_state(conn, fold.take_dirty())
+    questions = next(q for q in client.get("/monitoring/questionnaires", headers=headers(
+        settings, Role.CURATOR, A)).json() if q["code"] == "quality-mentor")["question"]
+
+    def answer(user: str) -> Any:
+        token = issue_token(Actor(user=user, role=Role.PARTICIPANT, scope=OrgPath.parse(partner)),
+                            settings.signing_secret)
+        return client.post("/monitoring/surveys", headers={"Authorization": f"Bearer {token}"},
+                           json={"organisation": A, "survey": "quality-mentor", "stage": "quality",
+                                 "respondent_role": "mentor", "pair_id": pair,
+                                 "answers": {q["key"]: 8 for q in questions}})
+
+    refused = answer(colleague)
+    assert (refused.status_code, refused.json()["message"]) == (403, "Анкета вне вашей организации")
+    assert answer(mentor).status_code == 201
+    for envelope in runtime.store.envelopes_after(0, 10):
+        fold.apply(envelope.model_dump(mode="json"))
+    with runtime.engine.begin() as conn:
+        write_state(conn, fold.take_dirty())
+
+    expected = [{"respondent_id": mentor, "survey": "quality-mentor", "stage": "quality",
+                 "pair_id": pair}]
+    asked = {"respondent": [f"{mentor}:{pair}"]}
+    assert client.get("/monitoring/surveys/answered", params={**asked, "org": A},
+                      headers=headers(settings, Role.CURATOR, A)).json() == expected
+    own = issue_token(Actor(user=mentor, role=Role.PARTICIPANT, scope=OrgPath.parse(partner)),
+                      settings.signing_secret)
+    assert client.get("/monitoring/surveys/answered", params={**asked, "org": partner},
+                      headers={"Authorization": f"Bearer {own}"}).json() == expected

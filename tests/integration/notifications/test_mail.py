@@ -31,7 +31,7 @@ from shared.localtime import local_today
 from shared.mailcatcher import MailCatcher
 from shared.nats_server import EmbeddedNats
 from shared.settings import Settings
-from tests.conftest import wait_until
+from tests.conftest import events_at, wait_until
 
 SCHOOL = "demo/m1/school-a"
 PASSWORD = "Zorkiy-lis-na-rassvete-42"
@@ -49,6 +49,7 @@ class Clock:
 class Running:
     def __init__(self, settings: Settings, clock: Clock) -> None:
         init_key(settings, exist_ok=True)
+        self.clock = clock
         self.settings = settings
         self.registry = RegistryRuntime(settings)
         self.pairing = PairingRuntime(settings)
@@ -105,12 +106,14 @@ def text(message: EmailMessage) -> str:
 
 def set_up_region(system: Running) -> None:
     regional = system.as_("regional", Role.REGIONAL, "demo")
-    region = system.post("/registry/organisations",
-                         {"code": "demo", "name": "Демо-регион", "kind": "region"}, regional)["id"]
-    m1 = system.post("/registry/organisations", {"code": "m1", "name": "Округ", "kind": "municipality",
-                                                 "parent_id": region}, regional)["id"]
-    system.post("/registry/organisations", {"code": "school-a", "name": "Школа А", "kind": "school",
-                                            "parent_id": m1}, regional)
+    # Registered on the clock's day: the calendar asks no report of a period before it.
+    with events_at(system.clock):
+        region = system.post("/registry/organisations",
+                             {"code": "demo", "name": "Демо-регион", "kind": "region"}, regional)["id"]
+        m1 = system.post("/registry/organisations", {"code": "m1", "name": "Округ", "kind": "municipality",
+                                                     "parent_id": region}, regional)["id"]
+        system.post("/registry/organisations", {"code": "school-a", "name": "Школа А", "kind": "school",
+                                                "parent_id": m1}, regional)
     officials = [*((login, Role.CURATOR, SCHOOL, email) for login, email in CURATORS.items()),
                  ("municipal-m1", Role.MUNICIPAL, "demo/m1", "otdel@m1.ru")]
     for login, role, scope, email in officials:

@@ -151,6 +151,21 @@ def test_without_a_start_date_the_past_year_is_overdue_for_a_new_region() -> Non
     assert cal.overdue(started, ORGS, set(), moscow_noon(date(2025, 9, 15))) == []
 
 
+def test_a_period_that_ended_before_an_organisation_was_registered_is_not_owed() -> None:
+    config = CalendarConfig(region="demo")
+    # s2 registered on 31.12.2024 at 22:00 Moscow time (19:00 UTC): that half is still its own;
+    # the municipality was registered after the first half ended, in the region's time.
+    registered = {"demo/m1/s2": datetime(2024, 12, 31, 19, tzinfo=UTC),
+                  "demo/m1": datetime(2024, 12, 31, 21, 30, tzinfo=UTC)}
+    late = cal.overdue(config, ORGS, set(), moscow_noon(date(2025, 9, 15)), registered=registered)
+    assert [o.report.report_id for o in late] == [
+        "org:demo/m1/s1:2024-12-20", "org:demo/m1/s2:2024-12-20",
+        "org:demo/m1/s1:2025-05-31", "org:demo/m1/s2:2025-05-31", "mun:demo/m1:2025-06-30"]
+    notices = cal.due_notices(config, ORGS, set(), set(), moscow_noon(date(2025, 9, 15)),
+                              registered)
+    assert "mun:demo/m1:2024-12-25:overdue" not in {n.key for n in notices}
+
+
 def test_each_level_is_configurable() -> None:
     config = cal.parse_calendar({
         "region": "demo", "start": "2025-09-01",

@@ -299,6 +299,39 @@ def test_the_curator_order_prints_the_forms_in_russian(portal: PortalUnderTest) 
     assert portal.api.sent("POST", "/documents/curator-order")[0]["forms"] == ["Ученик – ученик"]
 
 
+def test_the_curator_order_takes_the_number_and_date_the_curator_gives(
+        portal: PortalUnderTest) -> None:
+    school_api(portal)
+    portal.api.on("GET", "/documents", [])
+    portal.api.on("GET", f"/registry/organisations/{SCHOOL['id']}/programmes", [])
+    page = portal.client().get(f"/organisations/{SCHOOL['id']}/documents").text
+    form = page[page.index('action="/organisations/' + SCHOOL["id"] + '/curator-order"'):]
+    assert '<label for="o-number">Номер приказа</label>' in form
+    assert '<label for="o-date">Дата приказа</label>' in form and 'name="order_date" type="date"' in form
+    fields = {"school_year": "2026-2027", "curator_name": "Волкова Елена Викторовна",
+              "curator_position": "учитель", "signatory_position": "Директор",
+              "signatory_name": "Смирнова Ирина Петровна"}
+    portal.api.on("POST", "/documents/curator-order", {"id": "o-1"}, status=201)
+    issued = portal.client().post(f"/organisations/{SCHOOL['id']}/curator-order", data={
+        **fields, "order_number": " 112-о ", "order_date": "2026-10-02"})
+    assert issued.headers["location"].endswith("/documents?issued=o-1")
+    sent = portal.api.sent("POST", "/documents/curator-order")[0]
+    assert (sent["number"], sent["date"]) == ("112-о", "2026-10-02")
+    # A bad date is refused by the service; the page names the field as the form does.
+    portal.api.on("POST", "/documents/curator-order", {
+        "code": "VALIDATION_ERROR", "message": "Проверьте данные: date: нужна дата в виде ГГГГ-ММ-ДД",
+        "status": 422, "details": [{"field": "date", "code": "date_from_datetime_parsing",
+                                    "message": "нужна дата в виде ГГГГ-ММ-ДД"}]}, status=422)
+    refused = portal.client().post(f"/organisations/{SCHOOL['id']}/curator-order", data={
+        **fields, "order_date": "02.10.2026"})
+    page = portal.client().get(refused.headers["location"]).text
+    assert "Приказ не сформирован: дата приказа — нужна дата в виде ГГГГ-ММ-ДД" in page
+    # Without them nothing is sent: the register numbers and dates the order.
+    portal.api.on("POST", "/documents/curator-order", {"id": "o-2"}, status=201)
+    portal.client().post(f"/organisations/{SCHOOL['id']}/curator-order", data=fields)
+    assert {"number", "date"}.isdisjoint(portal.api.sent("POST", "/documents/curator-order")[-1])
+
+
 def test_a_meeting_saved_is_confirmed_on_the_pair_page(portal: PortalUnderTest) -> None:
     portal.api.on("POST", f"/pairing/pairs/{PAIR}/meetings", {"number": 1}, status=201)
     saved = portal.client().post(f"/pairs/{PAIR}/meetings", data={

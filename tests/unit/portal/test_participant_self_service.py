@@ -29,7 +29,7 @@ def me(portal: PortalUnderTest) -> TestClient:
 
 def my_api(portal: PortalUnderTest, answered: list[dict[str, Any]] | None = None) -> None:
     pair = {"id": PAIR, "mentor_id": MENTOR, "mentee_ids": [MENTEE], "status": "active",
-            "form": "teacher-student", "organisation_name": SCHOOL["name"],
+            "form": "teacher-student", "organisation_name": SCHOOL["name"], "path": SCHOOL["path"],
             "mentor_organisation_name": SCHOOL["name"], "cross_organisation": False,
             "formed_on": "2026-10-01", "meetings": [],
             "goals": [{"goal_id": GOAL, "title": "Подготовиться к олимпиаде", "due": None,
@@ -100,6 +100,28 @@ def test_a_participant_answers_their_own_questionnaire(portal: PortalUnderTest) 
     assert (body["organisation"], body["respondent_id"], body["respondent_role"], body["stage"]) \
         == (SCHOOL["path"], MENTEE, "mentee", "growth_entry")
     assert "Анкета сохранена" in me(portal).get("/my?recorded=growth-student").text
+
+
+def test_a_partner_mentor_answers_where_the_pair_is_counted(portal: PortalUnderTest) -> None:
+    """A mentor of another organisation answers about the pair at the mentees' school, whose
+    curator sees what is answered and what is not."""
+    my_api(portal)
+    partner = "demo/m1/employer-1"
+    mentor = portal.client(None)
+    mentor.cookies.set(COOKIE, issue_token(Actor(user=MENTOR, role=Role.PARTICIPANT,
+                                                 scope=OrgPath.parse(partner)), SECRET))
+    portal.api.on("GET", "/auth/me", {"user": MENTOR, "role": "participant", "scope": partner,
+                                      "holder": "person"})
+    portal.api.on("POST", "/monitoring/surveys", {"id": "x"}, status=201)
+    portal.api.on("GET", "/monitoring/surveys/answered", [{
+        "respondent_id": MENTOR, "survey": "quality-mentor", "stage": "quality", "pair_id": PAIR}])
+    url = f"/my/pairs/{PAIR}/surveys/quality-mentor?stage=quality"
+    questions = next(q for q in QUESTIONNAIRES if q["code"] == "quality-mentor")["question"]
+    sent = mentor.post(url, data={f"q_{q['key']}": "8" for q in questions})
+    assert (sent.status_code, sent.headers["location"]) == (303, "/my?recorded=quality-mentor")
+    [body] = portal.api.sent("POST", "/monitoring/surveys")
+    assert (body["organisation"], body["respondent_id"], body["pair_id"]) == (
+        SCHOOL["path"], MENTOR, PAIR)
 
 
 def test_a_questionnaire_not_meant_for_me_is_not_found(portal: PortalUnderTest) -> None:
