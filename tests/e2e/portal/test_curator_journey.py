@@ -47,6 +47,7 @@ def letter_place(name: str) -> int:
 
 def test_curator_runs_a_year_from_an_empty_school_to_a_submitted_report(
         browser: Browser, system: System) -> None:
+    schools_reminded_half_a_year_ahead(system)
     school = new_school(system, "school-12", SCHOOL_NAME, "curator-school-12")
     with phone(browser) as page:
         sign_in(page, system, "curator-school-12")
@@ -58,6 +59,18 @@ def test_curator_runs_a_year_from_an_empty_school_to_a_submitted_report(
         a_proposal_from_another_school(page, system, school)
         the_rest_of_the_menu(page, system, school)
         where_a_curator_may_not_go(page, system)
+
+
+def schools_reminded_half_a_year_ahead(system: System) -> None:
+    """The region reminds its schools 180 days ahead. A school registered today owes no report for
+    a half that ended before it existed, so with the usual 14 days the journey would find a report
+    to prepare only in the weeks before 20.12 and 31.05; now it does on any day of the year (the
+    current half's report is due within 180 days, or, in June, already late)."""
+    with system.api() as api:
+        config = api.get("/monitoring/calendar").json()["config"]
+        config.pop("region")
+        config["levels"]["organisation"]["reminders"] = [180, 14, 7, 1]
+        api.put("/monitoring/calendar", json=config).raise_for_status()
 
 
 def base_by_form_and_file(page: Page, system: System, school: dict[str, Any]) -> None:
