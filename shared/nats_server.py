@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import http.client
 import json
 import os
 import secrets
@@ -192,9 +193,12 @@ class EmbeddedNats:
                 raise RuntimeError(f"nats-server exited with {self.process.returncode}: {tail}")
             try:
                 with urllib.request.urlopen(health, timeout=1) as response:
-                    if response.status == 200:
+                    if response.status == 200 and self.process is not None \
+                            and self.process.poll() is None:
                         return
-            except OSError:
+            except (OSError, http.client.HTTPException):
+                # Not up yet; or the port was taken between picking and binding it, and another
+                # server (its NATS port: "INFO {...}", not HTTP) answers there while this one exits.
                 pass
             time.sleep(0.05)
         raise TimeoutError(f"nats-server not healthy after {timeout}s")

@@ -170,11 +170,13 @@ async def test_a_failed_batch_leaves_neither_rows_nor_position(settings: Setting
 
 async def test_two_replicas_share_the_stream_each_event_applied_once_in_order(
         settings: Settings, engine: sa.Engine, second_engine: sa.Engine, fresh_nats: EmbeddedNats) -> None:
-    total = 600
+    # Small batches, many of them: a replica turned away asks again within FETCH_SECONDS, and
+    # must find the other one busy with a batch (not waiting) before the stream is drained.
+    total = 1200
     await publish(settings, fresh_nats.url, total)
     nc_a, nc_b = await nats.connect(fresh_nats.url), await nats.connect(fresh_nats.url)
-    a = ConsumerRunner(engine, nc_a.jetstream(), Recorder(replica="a"), batch=50)
-    b = ConsumerRunner(second_engine, nc_b.jetstream(), Recorder(replica="b"), batch=50)
+    a = ConsumerRunner(engine, nc_a.jetstream(), Recorder(replica="a"), batch=10)
+    b = ConsumerRunner(second_engine, nc_b.jetstream(), Recorder(replica="b"), batch=10)
     assert a.durable_name("registry") == b.durable_name("registry")  # one durable, shared
     stop = asyncio.Event()
     tasks = [asyncio.create_task(a.run(stop)), asyncio.create_task(b.run(stop))]
