@@ -165,6 +165,9 @@ class EmbeddedNats:
         log_file.close()
         try:
             self.wait_healthy(timeout)
+        except TimeoutError:
+            self.stop(signal.SIGKILL)  # never left running unhealthy behind a caller that gave up
+            raise
         except RuntimeError:
             if not (self._ports_picked and attempts > 1 and self._lost_a_port()):
                 raise
