@@ -35,6 +35,7 @@ from nats.js.errors import APIError, NotFoundError
 
 from shared import signing
 from shared.contracts import Envelope, publisher_of, stream_name, stream_subjects
+from shared.databases import create_tables
 from shared.logging import get_logger
 from shared.memory import bulk_work
 from shared.metrics import CONSUMER_LAG, EVENTS_CONSUMED, error
@@ -141,15 +142,14 @@ class ConsumerRunner:
         self.js = js
         self.projection = projection
         self.batch = batch
-        # Two batches out at most: one being applied, the next fetched whole by another replica,
-        # which applies it the moment the first is committed. With one, the next replica's
-        # request would be dealt the first batch's slots one by one as they are acknowledged.
+        # Two batches out at most: one being applied, the next fetched whole by another replica
+        # (with one, it would be dealt the first batch's slots one by one as they are acked).
         self.window = 2 * batch
         self.filter_subject = filter_subject
         self.ack_wait = ack_wait
         self.gap_wait = gap_wait
         self.applied_total = 0
-        metadata.create_all(engine)
+        create_tables(metadata, engine)
 
     def position(self, source: str) -> int:
         with self.engine.connect() as conn:

@@ -205,3 +205,14 @@ ENGINE_LOCKS: dict[str, EngineLocks] = {"sqlite": Sqlite, "postgresql": Postgres
 
 def engine_locks(engine: sa.Engine | sa.Connection) -> EngineLocks:
     return ENGINE_LOCKS[engine.dialect.name]
+
+
+def create_tables(metadata: sa.MetaData, engine: sa.Engine) -> None:
+    """``metadata``'s tables, created where missing, also while other processes (other services
+    sharing one PostgreSQL schema, starting together) create the same ones."""
+    try:
+        metadata.create_all(engine)
+    except (sa.exc.IntegrityError, sa.exc.ProgrammingError):
+        # The other CREATE won between this one's look and its own, and has committed by the time
+        # this one is refused: a second look finds the tables.
+        metadata.create_all(engine)
