@@ -24,6 +24,7 @@ from services.documents.domain import Mark, item_due_dates, item_summary, resolv
 from shared.auth import OrgPath, path_text
 from shared.consumer import metadata as positions_metadata
 from shared.consumer import read_position, write_position
+from shared.databases import create_tables as create_shared_tables
 from shared.store import dispatch
 
 metadata = sa.MetaData()
@@ -166,7 +167,7 @@ erasure_inbox = sa.Table(
 
 def create_tables(engine: sa.Engine) -> None:
     metadata.create_all(engine)
-    positions_metadata.create_all(engine)
+    create_shared_tables(positions_metadata, engine)
 
 
 def current_position(conn: sa.Connection) -> int:

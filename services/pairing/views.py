@@ -18,6 +18,7 @@ from services.pairing import pools
 from shared.auth import path_text
 from shared.consumer import metadata as positions_metadata
 from shared.consumer import read_position, write_position
+from shared.databases import create_tables as create_shared_tables
 from shared.store import dispatch
 
 metadata = sa.MetaData()
@@ -65,7 +66,7 @@ consent_inbox = sa.Table(
 
 def create_tables(engine: sa.Engine) -> None:
     metadata.create_all(engine)
-    positions_metadata.create_all(engine)
+    create_shared_tables(positions_metadata, engine)
     # Views made before pairs knew their mentor's organisation: the columns are added and
     # filled from the pools (``fill_mentor_organisations``).
     present = {c["name"] for c in sa.inspect(engine).get_columns(pairs.name)}

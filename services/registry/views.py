@@ -16,6 +16,7 @@ from services.registry.vault import person_claims, person_keys
 from shared.auth import path_text
 from shared.consumer import consumer_positions, read_position, write_position
 from shared.consumer import metadata as positions_metadata
+from shared.databases import create_tables as create_shared_tables
 from shared.store import dispatch
 
 metadata = sa.MetaData()
@@ -67,7 +68,7 @@ programmes = sa.Table(
 
 def create_tables(engine: sa.Engine) -> None:
     metadata.create_all(engine)
-    positions_metadata.create_all(engine)
+    create_shared_tables(positions_metadata, engine)
 
 
 def current_position(conn: sa.Connection) -> int:
