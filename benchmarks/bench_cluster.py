@@ -42,13 +42,13 @@ from benchmarks.system import (
 )
 from benchmarks.workflow import MUNICIPALITY, REGION, STEPS, Workflow
 from services.monitoring.audit.feeder import init_key as init_audit_key
+from shared.contracts import API_PREFIXES
 from shared.nats_cluster import NatsCluster
 from shared.settings import Settings
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 #: The gateway's routing (deploy/kubernetes/gateway.conf): URL prefix → service.
-PREFIXES = {"registry": "registry", "auth": "registry", "pairing": "pairing",
-            "monitoring": "monitoring", "audit": "monitoring", "documents": "documents"}
+PREFIXES = {prefix: service for service, prefixes in API_PREFIXES.items() for prefix in prefixes}
 #: Sixteen service processes share PostgreSQL's 100 connections with other users of the server.
 POOL_SIZE = "2"
 #: Times a request refused with 503 (the database's connections all taken) is sent again.

@@ -38,12 +38,15 @@ def tree(pid: int) -> list[int]:
     return found
 
 
-def rss_mb(pid: int) -> float:
+def memory_mb(pid: int) -> float:
+    """The process's proportional share of memory (PSS): a page it shares with others (a forked
+    service process shares the modules imported before the fork) counts a part for each, so
+    the sum over a tree is the memory the tree holds; VmRSS would count it once per process."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
                 return int(line.split()[1]) / 1024
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
         pass
     return 0.0
 
@@ -62,7 +65,7 @@ class Embedded:
     process: subprocess.Popen[bytes]
     api: str
     data_dir: Path
-    peak_rss_mb: float = 0.0
+    peak_memory_mb: float = 0.0
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def http(self, headers: dict[str, str]) -> httpx.Client:
@@ -73,14 +76,14 @@ class Embedded:
     def cpu_seconds(self) -> float:
         return sum(cpu_seconds(pid) for pid in tree(self.process.pid))
 
-    def rss_mb(self) -> float:
-        return sum(rss_mb(pid) for pid in tree(self.process.pid))
+    def memory_mb(self) -> float:
+        return sum(memory_mb(pid) for pid in tree(self.process.pid))
 
     def watch_memory(self, every: float = 0.2) -> None:
         """Samples the tree's total resident memory until stopped: the peak of the sum, which the
         processes' own high-water marks (reached at different moments) would overstate."""
         while not self._stop.wait(every):
-            self.peak_rss_mb = max(self.peak_rss_mb, self.rss_mb())
+            self.peak_memory_mb = max(self.peak_memory_mb, self.memory_mb())
 
     def health(self) -> dict[str, Any]:
         return dict(httpx.get(f"{self.api}/health", timeout=30).raise_for_status().json()["services"])

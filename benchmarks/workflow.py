@@ -222,7 +222,7 @@ def run(people_count: int, client_counts: Sequence[int], demo: bool = False, idl
     with tempfile.TemporaryDirectory(prefix="bench-workflow-") as workdir, \
             embedded(Path(workdir), demo=demo) as system:
         system.wait_quiet()
-        started_rss = system.rss_mb()
+        started_memory = system.memory_mb()
         idle = system.idle_cpu_by_process(idle_seconds) if idle_seconds > 0 else None
         workflow = Workflow(system)
         steps: list[dict[str, Any]] = []
@@ -233,11 +233,11 @@ def run(people_count: int, client_counts: Sequence[int], demo: bool = False, idl
                                             accounts_only))
         finally:
             workflow.close()
-        return {"people": people_count, "demo": demo, "rss_after_start_mb": round(started_rss, 1),
+        return {"people": people_count, "demo": demo, "memory_after_start_mb": round(started_memory, 1),
                 "idle_cpu_percent": None if idle is None else round(sum(idle.values()), 2),
                 "idle_cpu_by_process": None if idle is None else {
                     name: round(share, 2) for name, share in idle.items()},
-                "peak_rss_mb": round(max(system.peak_rss_mb, system.rss_mb()), 1), "steps": steps}
+                "peak_memory_mb": round(max(system.peak_memory_mb, system.memory_mb()), 1), "steps": steps}
 
 
 def report(result: dict[str, Any]) -> str:
@@ -248,8 +248,8 @@ def report(result: dict[str, Any]) -> str:
     for s in result["steps"]:
         lines.append(f"{s['step']:<16}{s['clients']:>8}{s['commands']:>8}{s['per_s']:>10}"
                      f"{s['p50_ms']:>10}{s['p99_ms']:>10}{s['cpu_ms_per_command']:>16}")
-    lines.append(f"память: после запуска {result['rss_after_start_mb']} МБ, пик (сумма процессов) "
-                 f"{result['peak_rss_mb']} МБ")
+    lines.append(f"память (PSS, сумма процессов): после запуска {result['memory_after_start_mb']} МБ, "
+                 f"пик {result['peak_memory_mb']} МБ")
     if result["idle_cpu_percent"] is not None:
         shares = ", ".join(f"{name} {share} %" for name, share in result["idle_cpu_by_process"].items())
         lines.append(f"простой: {result['idle_cpu_percent']} % одного ядра ({shares})")

@@ -21,6 +21,15 @@ SOURCES = ("registry", "pairing", "monitoring", "documents")
 MESSAGE_ID_HEADER = "Nats-Msg-Id"
 POSITION_HEADER = "Nastavnik-Position"
 EXPECTED_LAST_SEQUENCE_HEADER = "Nats-Expected-Last-Sequence"
+#: Each service's part of the one API, by first path segment (``/audit/...`` is the audit API,
+#: ``/auditor`` a portal page). The gateway (``deploy/kubernetes/gateway.conf``) routes by it,
+#: and so does the API's address in ``nastavnik up`` when services run in processes of their own.
+API_PREFIXES: dict[str, tuple[str, ...]] = {
+    "registry": ("registry", "auth"),
+    "pairing": ("pairing",),
+    "documents": ("documents",),
+    "monitoring": ("monitoring", "audit"),
+}
 
 
 class Envelope(BaseModel):

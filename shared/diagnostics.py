@@ -10,9 +10,11 @@ internet anyway (deploy/kubernetes/gateway.conf).
 
 from __future__ import annotations
 
+import copy
 import hmac
 from typing import Annotated
 
+import httpx
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import JSONResponse
@@ -43,8 +45,19 @@ def metrics() -> Response:
 
 @router.get("/openapi.json")
 def openapi(request: Request) -> JSONResponse:
+    """The whole API's document, the operations of services run in processes apart included:
+    each is asked for its own with the caller's credentials."""
     app: FastAPI = request.app
-    return JSONResponse(app.openapi())
+    document = copy.deepcopy(app.openapi())
+    for url in getattr(app.state, "elsewhere", {}).values():
+        answer = httpx.get(f"{url}/openapi.json", timeout=10.0,
+                           headers={"Authorization": request.headers.get("authorization", "")})
+        answer.raise_for_status()
+        theirs = answer.json()
+        document["paths"].update(theirs.get("paths", {}))
+        for kind, items in theirs.get("components", {}).items():
+            document.setdefault("components", {}).setdefault(kind, {}).update(items)
+    return JSONResponse(document)
 
 
 @router.get("/docs")

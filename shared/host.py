@@ -1,7 +1,8 @@
 """Runs services: one FastAPI app, one NATS connection, each service's background loops.
 
-``nastavnik serve registry`` hosts one service; ``nastavnik up`` hosts them all in one process.
-Either way they meet only over NATS: a service's runtime gets the bus, never another service.
+``nastavnik serve registry`` hosts one service; ``nastavnik up`` hosts them all, in one process
+or with some in processes of their own behind its address (``shared.forwarding``). Either way
+they meet only over NATS: a service's runtime gets the bus, never another service.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
+import httpx
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, Response
 from nats.aio.client import Client
@@ -22,6 +24,7 @@ from shared import diagnostics, metrics, revocations, signing
 from shared.asyncapi import asyncapi_json
 from shared.bus import connect, ensure_streams
 from shared.consumer import running_consumers
+from shared.forwarding import ForwardingMiddleware
 from shared.logging import configure_logging, get_logger
 from shared.loops import supervise
 from shared.middlewares import InputGuardMiddleware, RateLimitMiddleware, SecurityHeadersMiddleware
@@ -58,8 +61,13 @@ class ServiceRuntime(Protocol):
     def close(self) -> None: ...
 
 
-def create_app(settings: Settings, runtimes: Sequence[ServiceRuntime]) -> FastAPI:
+def create_app(settings: Settings, runtimes: Sequence[ServiceRuntime],
+               elsewhere: Mapping[str, str] | None = None) -> FastAPI:
+    """The API of ``runtimes``; with ``elsewhere`` (service name → base URL of the process that
+    runs it) also the API's one address for those services: their requests are passed on, and
+    health, readiness and the API's document include them."""
     configure_logging(settings.log_level, settings.log_format)
+    elsewhere = dict(elsewhere or {})
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -109,6 +117,7 @@ def create_app(settings: Settings, runtimes: Sequence[ServiceRuntime]) -> FastAP
     app = FastAPI(title="Наставник", version="0.1.0", lifespan=lifespan,
                   openapi_url=None, docs_url=None, redoc_url=None)
     app.state.settings = settings
+    app.state.elsewhere = elsewhere
     install_error_handlers(app)
     document_errors(app)
     app.add_middleware(metrics.RequestMetrics)
@@ -116,6 +125,10 @@ def create_app(settings: Settings, runtimes: Sequence[ServiceRuntime]) -> FastAP
     app.add_middleware(InputGuardMiddleware)
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
+    if elsewhere:  # outermost: the process behind applies its own limits, guards and headers
+        app.add_middleware(ForwardingMiddleware, elsewhere=elsewhere,
+                           secret=settings.signing_secret,
+                           trusted_proxies=tuple(settings.trusted_proxies))
     app.include_router(diagnostics.router)
     for runtime in runtimes:
         app.include_router(runtime.router)
@@ -129,15 +142,20 @@ def create_app(settings: Settings, runtimes: Sequence[ServiceRuntime]) -> FastAP
     @app.get("/health", tags=["health"])
     def health() -> dict[str, Any]:
         nc: Client | None = getattr(app.state, "nats", None)
-        return {"status": "ok" if nc is not None and nc.is_connected else "degraded",
-                "nats": bool(nc and nc.is_connected),
-                "services": {r.name: r.health() for r in runtimes}}
+        services = {r.name: r.health() for r in runtimes}
+        apart = {name: _ask(url, "/health") for name, url in elsewhere.items()}
+        services.update({name: body["services"][name] if body else {"status": "unreachable"}
+                         for name, body in apart.items()})
+        ok = nc is not None and nc.is_connected and all(apart.values())
+        return {"status": "ok" if ok else "degraded", "nats": bool(nc and nc.is_connected),
+                "services": services}
 
     @app.get("/live", tags=["health"])
     def live() -> JSONResponse:
         """Dead when a background loop (relay, consumer) ended while the process should run."""
         tasks: list[asyncio.Task[Any]] = getattr(app.state, "tasks", [])
         dead = [t.get_name() for t in tasks if t.done()]
+        dead += [f"process:{name}" for name, url in elsewhere.items() if not _ask(url, "/live")]
         return JSONResponse({"live": not dead, "dead_tasks": dead}, status_code=503 if dead else 200)
 
     @app.get("/ready", tags=["health"])
@@ -152,6 +170,8 @@ def create_app(settings: Settings, runtimes: Sequence[ServiceRuntime]) -> FastAP
                 checks[f"store:{runtime.name}"] = True
             except Exception:  # noqa: BLE001 - any failure means not ready
                 checks[f"store:{runtime.name}"] = False
+        for name, url in elsewhere.items():
+            checks[f"process:{name}"] = await asyncio.to_thread(_ask, url, "/ready") is not None
         lag = metrics.max_consumer_lag()
         checks["consumer_lag"] = lag
         stalled = stalled_loops(runtimes, settings.ready_stall_seconds)
@@ -163,6 +183,15 @@ def create_app(settings: Settings, runtimes: Sequence[ServiceRuntime]) -> FastAP
         return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
 
     return app
+
+
+def _ask(base_url: str, path: str) -> dict[str, Any] | None:
+    """The JSON a process apart answers at ``path`` with a 2xx; None when it does not."""
+    try:
+        answer = httpx.get(base_url + path, timeout=2.0)
+    except httpx.HTTPError:
+        return None
+    return answer.json() if answer.is_success else None
 
 
 def stalled_loops(runtimes: Sequence[ServiceRuntime], after: float) -> dict[str, str]:

@@ -202,7 +202,7 @@ def bearer_token(scope: Scope) -> str | None:
 
 
 
-def _error_response(status: int, code: str, message: str) -> list[MutableMapping[str, Any]]:
+def error_messages(status: int, code: str, message: str) -> list[MutableMapping[str, Any]]:
     payload = orjson.dumps({"code": code, "message": message, "status": status})
     return [{"type": "http.response.start", "status": status,
              "headers": [(b"content-type", b"application/json"),
@@ -234,11 +234,11 @@ class InputGuardMiddleware:
         if multipart:
             security_event("upload_refused", reason="FILE_TOO_LARGE", address=_address_of(scope),
                            target=f"{scope.get('method', '')} {scope.get('path', '')}")
-            return _error_response(413, "FILE_TOO_LARGE",
+            return error_messages(413, "FILE_TOO_LARGE",
                                    f"Файл больше {MAX_UPLOAD_BYTES // (1024 * 1024)} МБ")
         limit = self.max_body_bytes
         size = f"{limit // (1024 * 1024)} МБ" if limit >= 1024 * 1024 else f"{max(limit // 1024, 1)} КБ"
-        return _error_response(413, "REQUEST_TOO_LARGE", f"Запрос слишком большой: не более {size}")
+        return error_messages(413, "REQUEST_TOO_LARGE", f"Запрос слишком большой: не более {size}")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -318,7 +318,7 @@ class InputGuardMiddleware:
 
     @staticmethod
     def _nul() -> list[MutableMapping[str, Any]]:
-        return _error_response(422, "INVALID_CHARACTERS",
+        return error_messages(422, "INVALID_CHARACTERS",
                                "Запрос содержит недопустимый нулевой символ (NUL)")
 
     @staticmethod

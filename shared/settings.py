@@ -12,8 +12,10 @@ from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlparse
 from zoneinfo import ZoneInfo
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from shared.contracts import API_PREFIXES
 
 
 class Settings(BaseSettings):
@@ -35,6 +37,10 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     #: Secret for signing access tokens; read from ``<data_dir>/secrets/token.key`` when unset.
     token_secret: str = ""
+    #: Services ``nastavnik up`` runs in processes of their own behind its one address, comma
+    #: separated. ``auto``: monitoring, which consumes every service's events, when this process
+    #: may use more than one core; empty: every service in one process.
+    run_apart: Annotated[list[str], NoDecode, Field(validate_default=True)] = ["auto"]
     relay_batch: int = 1000
     relay_idle_seconds: float = 0.2
     # --- monitoring ---
@@ -144,6 +150,18 @@ class Settings(BaseSettings):
         items = value.split(",") if isinstance(value, str) else list(value)
         # Checked here so a typo stops the start instead of silently trusting nobody.
         return [str(ipaddress.ip_network(i.strip(), strict=False)) for i in items if i.strip()]
+
+    @field_validator("run_apart", mode="before")
+    @classmethod
+    def _services_apart(cls, value: Any) -> list[str]:
+        items = value.split(",") if isinstance(value, str) else list(value)
+        names = [str(i).strip().lower() for i in items if str(i).strip()]
+        if names == ["auto"]:
+            return ["monitoring"] if len(os.sched_getaffinity(0)) > 1 else []
+        unknown = sorted(set(names) - set(API_PREFIXES))
+        if unknown:  # a typo must stop the start, not quietly run everything in one process
+            raise ValueError(f"NASTAVNIK_RUN_APART: неизвестные сервисы {unknown}")
+        return names
 
     @field_validator("names_visible_to", mode="before")
     @classmethod

@@ -30,5 +30,5 @@ def test_tiny_workflow_bench_reports_every_step_at_each_client_count(tmp_path: P
         assert step["per_s"] > 0 and step["cpu_ms_per_command"] > 0, step
         assert step["p99_ms"] >= step["p50_ms"] > 0, step
         assert f"{step['step']:<16}{step['clients']:>8}" in run.stdout
-    assert result["peak_rss_mb"] >= result["rss_after_start_mb"] > 0
+    assert result["peak_memory_mb"] >= result["memory_after_start_mb"] > 0
     assert result["idle_cpu_percent"] is not None and "простой" in run.stdout

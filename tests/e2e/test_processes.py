@@ -100,10 +100,21 @@ async def test_registry_in_its_own_process_feeds_a_consumer_in_another(
     engine.dispose()
 
 
+def children_of(pid: int) -> dict[int, str]:
+    """The processes ``pid`` started, by process id, with the names they go by in ``ps``."""
+    found: dict[int, str] = {}
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        for child in (task / "children").read_text().split():
+            found[int(child)] = Path(f"/proc/{child}/comm").read_text().strip()
+    return found
+
+
 def test_up_with_demo_brings_the_whole_system_up_and_stops_cleanly(tmp_path: Path) -> None:
+    """With monitoring in a process of its own, as on any machine with several cores."""
     data_dir = tmp_path / "var"
     process = subprocess.Popen([CLI, "up", "--demo", "--data-dir", str(data_dir), "--port", "0"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                               env={**os.environ, "NASTAVNIK_RUN_APART": "monitoring"})
     try:
         wait_until(lambda: (data_dir / "run.json").exists(), timeout=60, message="run.json")
         info = json.loads((data_dir / "run.json").read_text())
@@ -128,8 +139,19 @@ def test_up_with_demo_brings_the_whole_system_up_and_stops_cleanly(tmp_path: Pat
                           headers={"Authorization": f"Bearer {regional}"}).json()
         assert len(pairs) == sum(len(plan_groups(m)) for m in plan.municipalities)
         assert all(p["meetings"] >= 2 for p in pairs)
+        apart = [pid for pid, name in children_of(process.pid).items() if name == "nastavnik-monit"]
+        assert len(apart) == 1
+        # The monitoring API answers at the one address, from its own process.
+        calendar = httpx.get(f"{info['api']}/monitoring/calendar",
+                             headers={"Authorization": f"Bearer {regional}"})
+        assert calendar.status_code == 200 and "reports" in calendar.json()
+        # The API's document is the whole API's, the operations served apart included.
+        paths = httpx.get(f"{info['api']}/openapi.json",
+                          headers={"Authorization": f"Bearer {regional}"}).json()["paths"]
+        assert "/audit/verify" in paths and "/registry/organisations" in paths
         health = httpx.get(f"{info['api']}/health").json()
-        assert health["nats"] is True
+        assert health["nats"] is True and health["status"] == "ok"
+        assert health["services"]["monitoring"]["log_size"] > 0
         wait_until(lambda: httpx.get(f"{info['api']}/health").json()["services"]["registry"][
             "published"] == health["services"]["registry"]["stored"], message="all published")
         events = subprocess.run([CLI, "events", "--source", "registry", "--data-dir", str(data_dir)],
@@ -142,3 +164,4 @@ def test_up_with_demo_brings_the_whole_system_up_and_stops_cleanly(tmp_path: Pat
         process.wait(timeout=30)
     assert process.returncode == 0
     assert not (data_dir / "run.json").exists()
+    assert not Path(f"/proc/{apart[0]}").exists()

@@ -27,7 +27,8 @@ from services.cli import app
 from shared import claims, sealed
 from shared.auth import Actor, OrgPath, Role
 from shared.bus import edge_stream_config
-from shared.contracts import NAMES, SOURCES
+from shared.contracts import API_PREFIXES, NAMES, SOURCES
+from shared.forwarding import first_segment
 from shared.nats_server import nats_server_binary
 from shared.signing import Keyring
 from tests.integration.deploy.conftest import (
@@ -282,6 +283,11 @@ def test_the_gateway_sends_every_api_route_to_its_service_and_the_rest_to_the_po
     pages = route_paths(PortalRuntime.router)
     assert "/auditor" in pages
     assert {p: routed_to(p) for p in pages} == dict.fromkeys(pages, "portal")
+    # `nastavnik up` routes the same way to the services it runs in processes of their own.
+    owner = {prefix: service for service, prefixes in API_PREFIXES.items() for prefix in prefixes}
+    for service, paths in apis.items():
+        assert {p: owner.get(first_segment(p)) for p in paths} == dict.fromkeys(paths, service)
+    assert {p: owner.get(first_segment(p)) for p in pages} == dict.fromkeys(pages)
     text = (KUBERNETES / "gateway.conf").read_text()
     assert "location ~ ^/(metrics|health|ready|live)$ { return 404; }" in text
 

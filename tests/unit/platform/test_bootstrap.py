@@ -52,12 +52,13 @@ def test_nastavnik_up_links_letters_to_itself_unless_the_region_named_its_portal
     mailer its own API address, where the portal is served, or keeps the address the region set."""
     seen: dict[str, str] = {}
 
-    async def serve(settings: Settings, runtimes: list[Any], after_start: Any) -> None:
+    async def serve(settings: Settings, runtimes: list[Any], after_start: Any,
+                    elsewhere: dict[str, str]) -> None:
         await asyncio.to_thread(after_start)
 
-    monkeypatch.setattr(bootstrap, "runtimes_for", lambda settings: [])
+    monkeypatch.setattr(bootstrap, "runtimes_for", lambda settings, names: [])
     monkeypatch.setattr(bootstrap, "serve_until_stopped", serve)
-    settings = embedded_settings(tmp_path, api_port=0, portal_url=given)
+    settings = embedded_settings(tmp_path, api_port=0, portal_url=given, run_apart=[])
     bootstrap.run_embedded(settings, lambda api, nats: seen.update(api=api))
     assert seen["api"].startswith("http://127.0.0.1:")
     assert settings.portal_url == (expected or seen["api"])
