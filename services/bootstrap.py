@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+import uvloop
 
 from services.documents.runtime import DocumentsRuntime
 from services.monitoring.audit.embedded_witness import init_embedded_witness
@@ -171,8 +172,9 @@ def run_stoppable(main: Coroutine[Any, Any, None]) -> None:
     SystemExit here means the embedded nats-server is stopped rather than orphaned.
     """
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    with contextlib.suppress(KeyboardInterrupt, SystemExit):
-        asyncio.run(main)
+    with contextlib.suppress(KeyboardInterrupt, SystemExit), \
+            asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
 
 
 def serve_one(settings: Settings, service: str) -> None:

@@ -41,7 +41,7 @@ from shared.web import Context, CurrentActor
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
-def documents_service(request: Request) -> DocumentsService:
+async def documents_service(request: Request) -> DocumentsService:
     return request.app.state.documents
 
 

@@ -15,7 +15,7 @@ from shared.web import Context, CurrentActor
 router = APIRouter(prefix="/monitoring", tags=["monitoring"])
 
 
-def monitoring_service(request: Request) -> MonitoringService:
+async def monitoring_service(request: Request) -> MonitoringService:
     return request.app.state.monitoring.service
 
 

@@ -26,7 +26,7 @@ from shared.errors import DomainError
 from shared.web import Context, CurrentActor
 
 
-def pairing_service(request: Request) -> PairingService:
+async def pairing_service(request: Request) -> PairingService:
     return request.app.state.pairing
 
 
@@ -34,7 +34,7 @@ Pairing = Annotated[PairingService, Depends(pairing_service)]
 router = APIRouter(prefix="/pairing", tags=["pairing"])
 
 
-def scope_query(programme_id: UUID | None = None, municipality_id: UUID | None = None,
+async def scope_query(programme_id: UUID | None = None, municipality_id: UUID | None = None,
                 form: Annotated[str | None, Query(min_length=2, max_length=64)] = None) -> Scope:
     if programme_id is None and (municipality_id is None or form is None):
         raise DomainError("SCOPE_REQUIRED", "Укажите программу (programme_id) или муниципалитет "

@@ -229,7 +229,7 @@ class Portal:
     scope_names: dict[str, tuple[float, str]] = field(default_factory=dict)
 
 
-def portal(request: Request) -> Portal:
+async def portal(request: Request) -> Portal:
     return request.app.state.portal
 
 

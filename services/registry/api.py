@@ -24,7 +24,7 @@ from shared.uploads import MAX_UPLOAD_BYTES
 from shared.web import Context, CurrentActor
 
 
-def registry_service(request: Request) -> RegistryService:
+async def registry_service(request: Request) -> RegistryService:
     return request.app.state.registry
 
 

@@ -19,15 +19,16 @@ from shared.middlewares import client_address
 from shared.web import CurrentActor, current_actor
 
 
-def registry_service(request: Request) -> Any:
+async def registry_service(request: Request) -> Any:
     return request.app.state.registry
 
 
-def account_service(request: Request) -> AccountService:
+async def account_service(request: Request) -> AccountService:
     return request.app.state.registry.accounts
 
 
 Accounts = Annotated[AccountService, Depends(account_service)]
+Registry = Annotated[Any, Depends(registry_service)]
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
@@ -210,15 +211,14 @@ class MailSettings(Body):
 
 
 @router.get("/notifications")
-def mail_settings(actor: CurrentActor, request: Request) -> MailSettings:
+def mail_settings(actor: CurrentActor, registry: Registry) -> MailSettings:
     """One's own e-mail for notifications and whether to get them by mail."""
-    return MailSettings(**registry_service(request).contacts.settings_of(actor))
+    return MailSettings(**registry.contacts.settings_of(actor))
 
 
 @router.put("/notifications")
-def change_mail_settings(body: MailSettings, actor: CurrentActor, request: Request) -> MailSettings:
-    return MailSettings(**registry_service(request).contacts.update(actor, body.email,
-                                                                     body.email_enabled))
+def change_mail_settings(body: MailSettings, actor: CurrentActor, registry: Registry) -> MailSettings:
+    return MailSettings(**registry.contacts.update(actor, body.email, body.email_enabled))
 
 
 @router.post("/accounts", status_code=201)

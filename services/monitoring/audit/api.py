@@ -15,7 +15,7 @@ from services.monitoring.audit.checked import Checked
 from shared.web import CurrentActor
 
 
-def audit_service(request: Request) -> AuditService:
+async def audit_service(request: Request) -> AuditService:
     return request.app.state.monitoring.audit_service
 
 

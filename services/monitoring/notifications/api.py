@@ -14,7 +14,7 @@ from shared.web import CurrentActor
 router = APIRouter(prefix="/monitoring/notifications", tags=["notifications"])
 
 
-def notifications_service(request: Request) -> Notifications:
+async def notifications_service(request: Request) -> Notifications:
     return request.app.state.monitoring.notifications
 
 
