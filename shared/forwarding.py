@@ -32,11 +32,11 @@ __all__ = ["ForwardingMiddleware", "first_segment"]
 
 log = get_logger(__name__)
 
-#: Headers about one hop, not the request: never passed on (RFC 9110, 7.6.1), and the ones this
-#: hop writes itself.
+#: Headers about one hop, not the request: never passed on (RFC 9110, 7.6.1; ``Expect`` was
+#: answered by this hop's server already), and the ones this hop writes itself.
 HOP_BY_HOP = frozenset({
     b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te",
-    b"trailer", b"transfer-encoding", b"upgrade", b"host", b"x-forwarded-for",
+    b"trailer", b"transfer-encoding", b"upgrade", b"expect", b"host", b"x-forwarded-for",
     FORWARDED_BY_HEADER.encode(),
 })
 #: Written by this hop's own server, so not copied from the answer behind.
