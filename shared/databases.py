@@ -8,10 +8,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import psycopg
 import sqlalchemy as sa
@@ -60,6 +61,10 @@ def private_sqlite(path: Path) -> Path:
     return path
 
 
+#: How long a writer waits for another one before its request is refused as "database is locked".
+SQLITE_LOCK_TIMEOUT_SECONDS = 30
+
+
 class Sqlite:
     """SQLite files in ``<data_dir>/<service>/``: processes on one machine, file locks."""
 
@@ -70,7 +75,7 @@ class Sqlite:
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(private_sqlite(self.settings.service_dir(service) / "events.sqlite")),
-            "SQLITE_LOCK_TIMEOUT": "30",
+            "SQLITE_LOCK_TIMEOUT": str(SQLITE_LOCK_TIMEOUT_SECONDS),
         }
 
     @contextlib.contextmanager
@@ -82,7 +87,8 @@ class Sqlite:
 
     def view_engine(self, service: str, secure_delete: bool) -> sa.Engine:
         path = private_sqlite(self.settings.service_dir(service) / "views.sqlite")
-        engine = sa.create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
+        engine = sa.create_engine(f"sqlite:///{path}",
+                                  connect_args={"timeout": SQLITE_LOCK_TIMEOUT_SECONDS})
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -93,7 +99,7 @@ class Sqlite:
                 cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
-        WriterGate().install(engine)
+        WriterGate.of(path).install(engine)
         return engine
 
     @staticmethod
@@ -133,18 +139,30 @@ class WriterGate:
     """
 
     WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "BEGIN IMMEDIATE", "BEGIN EXCLUSIVE")
+    #: One gate per file, whatever the number of engines on it (monitoring has two).
+    _by_file: ClassVar[dict[Path, WriterGate]] = {}
+    _made = threading.Lock()
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, path: Path) -> WriterGate:
+        with cls._made:
+            return cls._by_file.setdefault(path.resolve(), cls())
 
     def install(self, engine: sa.Engine) -> None:
         sa.event.listen(engine, "before_cursor_execute", self._before_execute)
         sa.event.listen(engine, "checkin", self._checkin)
 
-    def _before_execute(self, conn: sa.Connection, _cursor: Any, statement: str, *_: Any) -> None:
+    def _before_execute(self, conn: sa.Connection, _cursor: Any, statement: str,
+                        parameters: Any, *_: Any) -> None:
         if conn.info.get("writer_gate") or not statement.lstrip()[:15].upper().startswith(self.WRITES):
             return
-        self._lock.acquire()
+        # As long as SQLite itself would wait, and then the same refusal (a 503 to a request).
+        if not self._lock.acquire(timeout=SQLITE_LOCK_TIMEOUT_SECONDS):
+            raise sa.exc.OperationalError(statement, parameters,
+                                          sqlite3.OperationalError("database is locked"))
         conn.info["writer_gate"] = True
 
     def _checkin(self, _dbapi_connection: Any, record: Any) -> None:
