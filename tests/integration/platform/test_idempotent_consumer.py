@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import nats
 import pytest
@@ -21,7 +22,7 @@ from shared.nats_server import EmbeddedNats
 from shared.relay import OutboxRelay
 from shared.settings import Settings
 from shared.store import view_engine
-from tests.conftest import async_wait_until
+from tests.conftest import async_wait_until, wait_until
 from tests.integration.platform.test_outbox_relay import store_organisations
 
 seen = sa.MetaData()
@@ -48,12 +49,18 @@ class Recorder:
     name = "test-recorder"
     sources = ("registry",)
 
-    def __init__(self, fail_at: int | None = None, replica: str = "a", hold: Hold | None = None) -> None:
+    def __init__(self, fail_at: int | None = None, replica: str = "a", hold: Hold | None = None,
+                 first_waits: Callable[[], None] | None = None) -> None:
         self.fail_at = fail_at
         self.replica = replica
         self.hold = hold
+        #: Called once, before the first batch is applied.
+        self.first_waits = first_waits
 
     def apply(self, conn: sa.Connection, envelopes: Sequence[Envelope]) -> None:
+        if self.first_waits is not None:
+            waits, self.first_waits = self.first_waits, None
+            waits()
         hold = self.hold
         if hold is not None and envelopes[0].source_position > hold.after and not hold.holding.is_set():
             hold.holding.set()
@@ -170,13 +177,33 @@ async def test_a_failed_batch_leaves_neither_rows_nor_position(settings: Setting
 
 async def test_two_replicas_share_the_stream_each_event_applied_once_in_order(
         settings: Settings, engine: sa.Engine, second_engine: sa.Engine, fresh_nats: EmbeddedNats) -> None:
-    # Small batches, many of them: a replica turned away asks again within FETCH_SECONDS, and
-    # must find the other one busy with a batch (not waiting) before the stream is drained.
+    # Small batches, many of them. Each replica applies its first batch only once the other has
+    # been given one too: the other then has its share whatever the timing, and must apply it
+    # in order, after (or before) the first.
     total = 1200
     await publish(settings, fresh_nats.url, total)
     nc_a, nc_b = await nats.connect(fresh_nats.url), await nats.connect(fresh_nats.url)
-    a = ConsumerRunner(engine, nc_a.jetstream(), Recorder(replica="a"), batch=10)
-    b = ConsumerRunner(second_engine, nc_b.jetstream(), Recorder(replica="b"), batch=10)
+    given = {"a": threading.Event(), "b": threading.Event()}
+
+    class Announcing(ConsumerRunner):
+        """A replica that says when the server gave it a batch."""
+
+        def __init__(self, replica: str, other: str, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.replica, self.other = replica, other
+
+        async def _handle(self, source: str, durable: str, messages: list[Any],
+                          stop: asyncio.Event | None) -> tuple[int, str]:
+            given[self.replica].set()
+            return await super()._handle(source, durable, messages, stop)
+
+    def after(other: str) -> Callable[[], None]:
+        return lambda: wait_until(given[other].is_set, timeout=30, message=f"a batch for {other}")
+
+    a = Announcing("a", "b", engine, nc_a.jetstream(),
+                   Recorder(replica="a", first_waits=after("b")), batch=10)
+    b = Announcing("b", "a", second_engine, nc_b.jetstream(),
+                   Recorder(replica="b", first_waits=after("a")), batch=10)
     assert a.durable_name("registry") == b.durable_name("registry")  # one durable, shared
     stop = asyncio.Event()
     tasks = [asyncio.create_task(a.run(stop)), asyncio.create_task(b.run(stop))]
