@@ -6,11 +6,12 @@ API, and every kind of security event leaves a log line."""
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import statistics
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -186,19 +187,17 @@ def test_a_flood_of_sign_ins_leaves_the_api_responsive(system: System) -> None:
             during.append(me())
             flooding.wait(0.02)
 
-    def flood(i: int) -> int:
-        with system.client(f"192.0.2.{i % 250 + 1}") as client:
-            return sign_in(client, "municipal-berezovsky", DEMO_PASSWORD if i % 2 else
-                           f"неверный-пароль-{i}").status_code
-
-    watcher = threading.Thread(target=measure)
-    watcher.start()
-    started = time.perf_counter()
-    with ThreadPoolExecutor(32) as pool:
-        statuses = list(pool.map(flood, range(64)))
-    took = time.perf_counter() - started
-    flooding.set()
-    watcher.join()
+    # The attackers are another process: their 32 threads would otherwise take turns at this
+    # process's interpreter lock with the server's, and time their own waits as the server's.
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as attackers:
+        assert attackers.submit(_flood, system, 0).result() == []  # started, modules imported
+        watcher = threading.Thread(target=measure)
+        watcher.start()
+        started = time.perf_counter()
+        statuses = attackers.submit(_flood, system, 64).result()
+        took = time.perf_counter() - started
+        flooding.set()
+        watcher.join()
     assert sorted(set(statuses)) == [200, 401]
     during.sort()
     p99 = during[max(0, int(len(during) * 0.99) - 1)]
@@ -208,6 +207,18 @@ def test_a_flood_of_sign_ins_leaves_the_api_responsive(system: System) -> None:
           f"max {during[-1] * 1000:.1f} ms")
     assert len(during) >= 20
     assert p99 < 0.2
+
+
+def _flood(system: System, count: int) -> list[int]:
+    """``count`` sign-ins to one account, 32 at once from as many addresses, half with a wrong
+    password: the statuses."""
+    def one(i: int) -> int:
+        with system.client(f"192.0.2.{i % 250 + 1}") as client:
+            return sign_in(client, "municipal-berezovsky", DEMO_PASSWORD if i % 2 else
+                           f"неверный-пароль-{i}").status_code
+
+    with ThreadPoolExecutor(32) as pool:
+        return list(pool.map(one, range(count)))
 
 
 def _count(kind: str) -> float:
