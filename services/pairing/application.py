@@ -150,7 +150,7 @@ class PairingService(PairingQueries, EventSourcedService):
                 mentee_rows = {r.id: r for r in conn.execute(
                     sa.select(pools.mentees).where(pools.mentees.c.id.in_(mentee_ids)))}
                 paired = self._paired(conn, mentee_ids)
-                loads = self._loads(conn)
+                loads = self._loads(conn, mentor_ids)
                 profiles = self._profiles(conn, mentor_ids + mentee_ids)
                 withdrawn = self._withdrawn(conn, mentor_ids + mentee_ids)
             today = (formed_on or self.today()).isoformat()
@@ -394,7 +394,7 @@ class PairingService(PairingQueries, EventSourcedService):
                 with self.engine.connect() as conn:
                     mentor_row = conn.execute(sa.select(pools.mentors).where(
                         pools.mentors.c.id == pair.mentor_id)).first()
-                    load = self._loads(conn).get(pair.mentor_id, 0)
+                    load = self._loads(conn, [pair.mentor_id]).get(pair.mentor_id, 0)
                     withdrawn = self._withdrawn(conn, people)
                 if mentor_row is None or mentor_row.withdrawn or withdrawn:
                     raise conflict("CONSENT_WITHDRAWN", "Участник пары отозвал согласие на "

@@ -3,7 +3,7 @@ mentees and mentors as the matching core takes them, loads and who is already pa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -17,6 +17,14 @@ from services.pairing.matching import Form, MenteeProfile, MentorProfile, Unmatc
 from services.pairing.matching.domain import CATEGORY_NOT_ALLOWED
 from shared.auth import OrgPath
 from shared.errors import DomainError, not_found
+
+#: People by id: listed, or a query selecting them (a whole organisation or municipality: the
+#: database selects them, rather than a statement carrying tens of thousands of ids).
+Ids = Iterable[UUID] | sa.Select[Any]
+
+
+def _listed(ids: Ids) -> list[UUID] | sa.Select[Any]:
+    return ids if isinstance(ids, sa.Select) else list(ids)
 
 
 @dataclass(frozen=True)
@@ -85,26 +93,29 @@ class PoolReader:
 
     # --- the pools --------------------------------------------------------------------------
 
-    def _loads(self, conn: sa.Connection) -> dict[UUID, int]:
-        rows = conn.execute(sa.select(views.pairs.c.mentor_id, sa.func.sum(views.pairs.c.size))
-                            .where(views.pairs.c.status == "active")
-                            .group_by(views.pairs.c.mentor_id)).all()
-        return {r[0]: int(r[1]) for r in rows}
+    def _loads(self, conn: sa.Connection, mentor_ids: Ids | None = None) -> dict[UUID, int]:
+        """Places taken per mentor: of ``mentor_ids`` only (a command's or a page's mentors,
+        so its cost does not grow with the region's pairs), or of every mentor."""
+        query = (sa.select(views.pairs.c.mentor_id, sa.func.sum(views.pairs.c.size))
+                 .where(views.pairs.c.status == "active").group_by(views.pairs.c.mentor_id))
+        if mentor_ids is not None:
+            query = query.where(views.pairs.c.mentor_id.in_(_listed(mentor_ids)))
+        return {r[0]: int(r[1]) for r in conn.execute(query).all()}
 
-    def _paired(self, conn: sa.Connection, mentee_ids: Iterable[UUID] | None = None) -> set[UUID]:
+    def _paired(self, conn: sa.Connection, mentee_ids: Ids | None = None) -> set[UUID]:
         query = sa.select(views.pair_mentees.c.mentee_id).where(views.pair_mentees.c.active.is_(True))
         if mentee_ids is not None:
-            query = query.where(views.pair_mentees.c.mentee_id.in_(list(mentee_ids)))
+            query = query.where(views.pair_mentees.c.mentee_id.in_(_listed(mentee_ids)))
         return set(conn.execute(query).scalars())
 
-    def _withdrawn(self, conn: sa.Connection, ids: Sequence[UUID]) -> set[UUID]:
+    def _withdrawn(self, conn: sa.Connection, ids: Ids) -> set[UUID]:
         """Withdrawals the pools may not have applied yet, seen by the consent watcher."""
         return set(conn.execute(sa.select(views.consent_inbox.c.person_id)
-                                .where(views.consent_inbox.c.person_id.in_(list(ids)))).scalars())
+                                .where(views.consent_inbox.c.person_id.in_(_listed(ids)))).scalars())
 
-    def _profiles(self, conn: sa.Connection, ids: Sequence[UUID]) -> dict[UUID, sa.Row[Any]]:
+    def _profiles(self, conn: sa.Connection, ids: Ids) -> dict[UUID, sa.Row[Any]]:
         rows = conn.execute(sa.select(pools.profiles)
-                            .where(pools.profiles.c.person_id.in_(list(ids)))).all()
+                            .where(pools.profiles.c.person_id.in_(_listed(ids)))).all()
         return {r.person_id: r for r in rows}
 
     def _mentee_profile(self, row: sa.Row[Any], profile: sa.Row[Any] | None,
@@ -153,18 +164,20 @@ class PoolReader:
                     pools.mentees.c.organisation_id == scope.organisation_id)
             elif municipality is not None:
                 mentee_query = mentee_query.where(pools.mentees.c.municipality == municipality)
+            mentor_query = sa.select(pools.mentors).where(
+                pools.mentors.c.withdrawn.is_(False), pools.mentors.c.region == region,
+                sa.or_(pools.mentors.c.municipality == municipality,
+                       pools.mentors.c.municipality.is_(None)))
             mentee_rows = conn.execute(mentee_query.order_by(pools.mentees.c.id)).all()
-            mentor_rows = conn.execute(
-                sa.select(pools.mentors).where(
-                    pools.mentors.c.withdrawn.is_(False), pools.mentors.c.region == region,
-                    sa.or_(pools.mentors.c.municipality == municipality,
-                           pools.mentors.c.municipality.is_(None)))
-                .order_by(pools.mentors.c.id)).all()
-            paired = self._paired(conn)
-            loads = self._loads(conn)
-            ids = [r.id for r in mentee_rows] + [r.id for r in mentor_rows]
-            profiles = self._profiles(conn, ids)
-            withdrawn = self._withdrawn(conn, ids)
+            mentor_rows = conn.execute(mentor_query.order_by(pools.mentors.c.id)).all()
+            # The same people as queries, not lists: a municipality's tens of thousands of ids
+            # would otherwise be written into each statement.
+            mentee_ids = mentee_query.with_only_columns(pools.mentees.c.id)
+            mentor_ids = mentor_query.with_only_columns(pools.mentors.c.id)
+            paired = self._paired(conn, mentee_ids)
+            loads = self._loads(conn, mentor_ids)
+            profiles = {**self._profiles(conn, mentee_ids), **self._profiles(conn, mentor_ids)}
+            withdrawn = self._withdrawn(conn, mentee_ids) | self._withdrawn(conn, mentor_ids)
         unknown: list[Unmatched] = []
         mentees: list[MenteeProfile] = []
         for row in mentee_rows:

@@ -286,8 +286,10 @@ class PairingQueries(PoolReader):
                 pools.mentors.c.organisation_id == organisation_id)).all()
             mentee_rows = conn.execute(sa.select(pools.mentees).where(
                 pools.mentees.c.organisation_id == organisation_id)).all()
-            loads = self._loads(conn)
-            paired = self._paired(conn)
+            loads = self._loads(conn, sa.select(pools.mentors.c.id).where(
+                pools.mentors.c.organisation_id == organisation_id))
+            paired = self._paired(conn, sa.select(pools.mentees.c.id).where(
+                pools.mentees.c.organisation_id == organisation_id))
         return {
             "mentors": [{"id": str(r.id), "category": r.category, "birth_year": r.birth_year,
                          "competencies": r.competencies, "capacity": r.capacity,
