@@ -231,9 +231,12 @@ async def test_a_replica_dying_with_a_batch_leaves_it_to_the_other(
     b = ConsumerRunner(second_engine, nc_b.jetstream(), Recorder(replica="b"), batch=50, ack_wait=2.0)
     stop = asyncio.Event()
     task_a = asyncio.create_task(a.run(stop))
-    task_b = asyncio.create_task(b.run(stop))
+    others: list[asyncio.Task[None]] = []
     try:
+        # Alone, replica a surely gets a batch past ``after``; with b beside it, b could take
+        # every such batch first and a would never hold one.
         await async_wait_until(hold.holding.is_set, timeout=60, message="replica a holds a batch")
+        others.append(asyncio.create_task(b.run(stop)))
         # The process dies: its connection goes first, so nothing is handed back by a nak —
         # only the expiry of ack_wait returns the batch.
         await nc_a.close()
@@ -244,7 +247,8 @@ async def test_a_replica_dying_with_a_batch_leaves_it_to_the_other(
         await async_wait_until(lambda: count(engine) >= total, timeout=60, message="b finished")
     finally:
         hold.release.set()
-        await stop_all(stop, [task_b])
+        task_a.cancel()
+        await stop_all(stop, others)
     assert positions(engine) == list(range(1, total + 1))
     assert per_replica(engine)["b"] > 0
     await nc_b.close()
