@@ -21,6 +21,7 @@ import httpx
 from benchmarks.system import REGION, System
 from services.demo import plan_region, to_csv
 from services.demo_activity import Clients
+from shared.localtime import local_today
 
 FORM = "student-student"
 
@@ -122,7 +123,7 @@ def lag_pairs(system: System, schools: BenchSchools, mentors: int) -> tuple[list
         client.post(f"/registry/organisations/{school_id}/import", params={"role": role},
                     files={"file": (f"{role}.csv", to_csv(rows))}).raise_for_status()
     programme = str(client.post("/registry/programmes", json={
-        "organisation_id": school_id, "form": FORM, "school_year": current_school_year(date.today()),
+        "organisation_id": school_id, "form": FORM, "school_year": current_school_year(local_today()),
         "curator": "bench"}).raise_for_status().json()["id"])
     deadline = time.monotonic() + 600
     while True:  # the pairing learns the school's people from the registry's events
@@ -156,7 +157,7 @@ def pipeline_lag(system: System, schools: BenchSchools, dashboard: httpx.Client,
     being stored (the API answered) to being counted in the region's figure, read through the
     monitoring API."""
     pair_ids, client = lag_pairs(system, schools, pairs)
-    today = date.today().isoformat()
+    today = local_today().isoformat()
     kinds = ("intro", "trial", "planning")
 
     def held() -> int:

@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 
@@ -29,6 +29,7 @@ from benchmarks.load import token_for
 from benchmarks.measure import current_school_year, mentee_body, people, percentile
 from benchmarks.system import SECRET
 from shared.auth import Actor, OrgPath, Role, issue_token
+from shared.localtime import local_today
 
 REGION = "demo"
 MUNICIPALITY = "bench"
@@ -118,7 +119,7 @@ class Workflow:
         curator = self.client(f"{REGION}/{MUNICIPALITY}/{code}")
         programme_id = str(self._post(curator, "/registry/programmes", {
             "organisation_id": school_id, "form": FORM,
-            "school_year": current_school_year(date.today()), "curator": "bench"})["id"])
+            "school_year": current_school_year(local_today()), "curator": "bench"})["id"])
         return school_id, programme_id, curator
 
     def step(self, name: str, clients: int, work: Callable[[Any], Any],
@@ -179,7 +180,7 @@ class Workflow:
         if "add_goal" not in steps:
             return figures
         pair_ids = [str(a["id"]) for a in pair_answers]
-        due = (date.today() + timedelta(days=60)).isoformat()
+        due = (local_today() + timedelta(days=60)).isoformat()
         goals = [(p, n) for p in pair_ids for n in range(3)]
         figures.append(self.step("add_goal", clients, lambda g: self._post(
             curator, f"/pairing/pairs/{g[0]}/goals", {"title": f"Цель {g[1] + 1}", "due": due}),
@@ -187,7 +188,7 @@ class Workflow:
         # A pair's meetings come in their order (an introduction, then a trial); pairs at once.
         figures.append(self.step("record_meeting", clients, lambda p: [self._post(
             curator, f"/pairing/pairs/{p}/meetings", {
-                "kind": kind, "date": date.today().isoformat(), "duration_minutes": 45,
+                "kind": kind, "date": local_today().isoformat(), "duration_minutes": 45,
                 "missing_feedback_reason": "Отзывы обсудили устно"}) for kind in ("intro", "trial")],
             pair_ids)[0])
         if "create_account" not in steps:

@@ -11,7 +11,6 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 from uuid import uuid4
 
@@ -21,6 +20,7 @@ from fastapi.routing import APIRoute
 
 from services.registry.accounts import DEMO_PASSWORD
 from shared.auth import Role
+from shared.localtime import local_today
 from shared.mentorship_forms import METHODOLOGY_FORMS
 from tests.security.world import ISSUER, MUNICIPALITY, REGION, SCHOOL, SURNAMES, World
 
@@ -417,7 +417,7 @@ ROUTES: dict[str, Case] = {
     "POST /pairing/pairs/{pair_id}/goals/{goal_id}/progress": Case(allowed_if(pair_member_or_keeper), send(
         f"/pairing/pairs/{{pair}}/goals/{uuid4()}/progress", lambda w: {"status": "done"})),
     "POST /pairing/pairs/{pair_id}/meetings": Case(allowed_if(write_record), send(
-        "/pairing/pairs/{pair}/meetings", lambda w: {"kind": "trial", "date": date.today().isoformat(),
+        "/pairing/pairs/{pair}/meetings", lambda w: {"kind": "trial", "date": local_today().isoformat(),
                                                      "duration_minutes": 45,
                                                      "missing_feedback_reason": "Нет отзыва"})),
     "POST /pairing/pairs/{pair_id}/feedback": Case(allowed_if(pair_feedback), lambda w: {

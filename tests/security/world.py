@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
 from shared.auth import Actor, OrgPath, Role, issue_token
+from shared.localtime import local_today
 from shared.settings import Settings
 
 SCHOOL = "demo/m1/school-a"
@@ -148,7 +148,7 @@ class World:
             "programme_id": ids["programme"], "mentor_id": ids["mentor"],
             "mentee_ids": [ids["mentee"]]}, Role.CURATOR, SCHOOL)["id"]
         self.post(f"/pairing/pairs/{ids['pair']}/meetings", {
-            "kind": "intro", "date": date.today().isoformat(), "duration_minutes": 45}, Role.CURATOR, SCHOOL)
+            "kind": "intro", "date": local_today().isoformat(), "duration_minutes": 45}, Role.CURATOR, SCHOOL)
         ids["document"] = self.post("/documents/curator-order", {
             **ISSUER, "org": SCHOOL, "school_year": "2025-2026", "curator_name": "Иванова Ольга",
             "curator_position": "Заместитель директора"}, Role.CURATOR, SCHOOL)["id"]

@@ -9,13 +9,13 @@ school. Every step is photographed and no page of the walk is wider than the scr
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
 
 from services.portal.lookups import current_school_year
 from shared.auth import Role
+from shared.localtime import local_today
 from tests.conftest import wait_until
 from tests.e2e.portal.helpers import (
     MENTEE_HEADERS,
@@ -182,7 +182,8 @@ def programme_and_pairs(page: Page, system: System) -> None:
     page.locator('section[data-section="programme"]').get_by_role("link", name=re.compile(
         "Запустить программу")).click()
     year = page.get_by_label("Учебный год").input_value()
-    assert re.fullmatch(r"\d{4}-\d{4}", year) and int(year[:4]) in (date.today().year - 1, date.today().year)
+    this_year = local_today().year
+    assert re.fullmatch(r"\d{4}-\d{4}", year) and int(year[:4]) in (this_year - 1, this_year)
     page.get_by_label("Форма наставничества").select_option("Учитель – ученик")
     page.get_by_label("Куратор программы").fill("Волкова Елена Викторовна")
     page.get_by_role("button", name="Запустить программу").click()
@@ -407,7 +408,7 @@ def a_pair_with_a_meeting(system: System, school: dict[str, Any]) -> tuple[str, 
                                       "физика", "Белова Анна Сергеевна", "да", "да"]], MENTEE_HEADERS)
         programme = api.post("/registry/programmes", json={
             "organisation_id": school["id"], "form": "Учитель – ученик",
-            "school_year": current_school_year(date.today()), "curator": "Кузнецова Мария Ивановна"})
+            "school_year": current_school_year(local_today()), "curator": "Кузнецова Мария Ивановна"})
         programme.raise_for_status()
         formed: list[str] = []
 
@@ -421,7 +422,7 @@ def a_pair_with_a_meeting(system: System, school: dict[str, Any]) -> tuple[str, 
 
         wait_until(pair, timeout=30, interval=0.3, message="the pair to be formed")
         api.post(f"/pairing/pairs/{formed[0]}/meetings", json={
-            "kind": "intro", "date": date.today().isoformat(), "duration_minutes": 45}).raise_for_status()
+            "kind": "intro", "date": local_today().isoformat(), "duration_minutes": 45}).raise_for_status()
     return mentor, mentee, formed[0]
 
 

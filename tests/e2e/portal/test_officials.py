@@ -18,6 +18,7 @@ from docx import Document
 from playwright.sync_api import Page, expect
 
 from shared.auth import Role
+from shared.localtime import local_today
 from tests.e2e.portal.helpers import System, docx_text, shot, sign_in
 from tests.e2e.portal.test_portal import form_pairs
 
@@ -170,7 +171,7 @@ def test_officials_and_the_auditor_do_their_jobs_in_russian_at_any_width(page: P
     shot(page, "44-territory-documents-filtered")
 
     # --- the municipality's roadmap: from the menu, sections and results, its own evidence -------
-    soon = date.today() + timedelta(days=5)
+    soon = local_today() + timedelta(days=5)
     menu.get_by_role("link", name="Дорожная карта").click()
     page.get_by_label("Файл DOCX или текст").set_input_files(files=[{
         "name": "карта.docx", "mimeType": "application/octet-stream",
@@ -214,7 +215,7 @@ def test_officials_and_the_auditor_do_their_jobs_in_russian_at_any_width(page: P
     with system.api(Role.CURATOR, SCHOOL_1) as api:
         pair = form_pairs(api, school, 1)[0]
         api.post(f"/pairing/pairs/{pair}/meetings", json={
-            "kind": "intro", "date": date.today().isoformat(), "duration_minutes": 45,
+            "kind": "intro", "date": local_today().isoformat(), "duration_minutes": 45,
             "format": "in_person"}).raise_for_status()
     sign_in(page, system, "auditor")
     expect(page.get_by_label("Территория или организация")).to_contain_text("Берёзовский")
@@ -223,7 +224,7 @@ def test_officials_and_the_auditor_do_their_jobs_in_russian_at_any_width(page: P
     trail = page.locator(".trail")
     expect(trail).to_contain_text("Пара сформирована")
     expect(trail).not_to_contain_text("PairFormed")
-    today = f"{date.today():%d.%m.%Y}"
+    today = f"{local_today():%d.%m.%Y}"
     expect(trail).to_contain_text(f"Встреча № 1 (знакомство) проведена {today}, очно, 45 мин.")
     when = trail.locator("time").first.inner_text()
     assert re.fullmatch(r"\d\d\.\d\d\.\d{4} \d\d:\d\d", when), when

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import re
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pyotp
@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 
 from services.portal.auth import DEMO_PASSWORD
 from shared.auth import Actor, OrgPath, Role, issue_token
+from shared.localtime import local_today
 from tests.conftest import wait_until
 from tests.e2e.portal.helpers import System, main_menu, reload_until, shot, sign_in, submit_report, xlsx
 
@@ -32,7 +33,7 @@ def test_curator_of_one_school_never_sees_another_schools_people(page: Page, sys
     assert len(names) >= 10
     victim = others[0]["id"]
     sign_in(page, system, "curator-school-1")
-    today = datetime.now(UTC).date().isoformat()
+    today = local_today().isoformat()
     with system.api() as api:
         # school 2's own pair (a pair with a mentor of school 1 would be school 1's to see too)
         their_pair = next(p for p in api.get("/pairing/pairs", params={"organisation_id": other["id"]}).json()
@@ -167,7 +168,7 @@ def test_auditor_verifies_the_log_picks_a_past_date_and_follows_a_trail(page: Pa
     expect(page.locator("#verify-result")).to_contain_text("Журнал цел")
     shot(page, "10-auditor-verify")
 
-    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    yesterday = local_today() - timedelta(days=1)
     page.get_by_label("Дата").fill(yesterday.isoformat())
     page.get_by_role("button", name="Показать", exact=True).click()
     expect(page.locator(".asof")).to_contain_text(yesterday.strftime("%d.%m.%Y"))
@@ -175,7 +176,7 @@ def test_auditor_verifies_the_log_picks_a_past_date_and_follows_a_trail(page: Pa
     assert figure(page, "mentees") == 0
 
     page.go_back()
-    page.get_by_label("Дата").fill(datetime.now(UTC).date().isoformat())
+    page.get_by_label("Дата").fill(local_today().isoformat())
     page.get_by_role("button", name="Показать", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Демонстрационная область")
     assert figure(page, "mentees") > 0
@@ -230,7 +231,7 @@ def roadmap_docx(soon: date, later: date) -> bytes:
 
 def test_curator_sees_what_is_due_on_the_roadmap_and_marks_an_item_done(page: Page, system: System) -> None:
     school = system.organisation(SCHOOL_1)
-    soon = date.today() + timedelta(days=5)
+    soon = local_today() + timedelta(days=5)
     with system.api(Role.CURATOR, SCHOOL_1) as api:  # the evidence: an issued document
         order = api.post("/documents/curator-order", json={
             "org": SCHOOL_1, "organisation_name": school["name"], "school_year": "2025-2026",
@@ -342,7 +343,7 @@ def form_pairs(api: Any, school: dict[str, Any], count: int) -> list[str]:
 
 def test_curator_completes_a_pair_fills_its_survey_and_dissolves_another(page: Page, system: System) -> None:
     school = system.organisation(SCHOOL_2)
-    today = datetime.now(UTC).date().isoformat()
+    today = local_today().isoformat()
     with system.api(Role.CURATOR, SCHOOL_2) as api:
         finishing, leaving = form_pairs(api, school, 2)
         for kind in ("intro", "trial", "planning"):

@@ -14,6 +14,7 @@ from docx import Document
 from playwright.sync_api import Page, expect
 
 from shared.auth import Role
+from shared.localtime import local_today
 from tests.e2e.portal.helpers import System, shot, sign_in
 
 MUNICIPALITY = "demo/m-berezovsky"
@@ -44,7 +45,7 @@ def word_roadmap(first: date, year: int) -> bytes:
 
 def test_a_word_roadmap_is_reviewed_corrected_confirmed_and_tracked(page: Page,
                                                                      system: System) -> None:
-    today = date.today()
+    today = local_today()
     year = today.year if today.month < 11 else today.year + 1
     first = max(today + timedelta(days=3), date(year, 1, 10))
     corrected = first + timedelta(days=20)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from services.portal.runtime import PortalRuntime
 from services.registry.runtime import RegistryRuntime
 from shared.auth import Actor, OrgPath, Role, issue_token
 from shared.host import create_app
+from shared.localtime import local_today
 from shared.nats_server import EmbeddedNats
 from shared.settings import Settings
 from tests.integration.documents.conftest import (
@@ -123,7 +123,7 @@ def populate(system: System) -> None:
 
     def meeting(school: str, pair_id: str, scores: dict[str, int]) -> None:
         number = ok(system.post(f"/pairing/pairs/{pair_id}/meetings", {
-            "kind": "intro", "date": date.today().isoformat(), "duration_minutes": 45},
+            "kind": "intro", "date": local_today().isoformat(), "duration_minutes": 45},
             Role.CURATOR, school))["number"]
         for who, satisfaction in scores.items():
             ok(system.post(f"/pairing/pairs/{pair_id}/feedback", {

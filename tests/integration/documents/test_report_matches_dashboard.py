@@ -8,11 +8,11 @@ every figure of the dashboard is looked for in the document's text as the docume
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from shared.auth import Role
+from shared.localtime import local_today
 from tests.conftest import wait_until
 from tests.integration.documents.conftest import ISSUER, SCHOOL_A, SCHOOL_B, System, register
 from tests.integration.documents.reader import read_documents
@@ -49,7 +49,7 @@ def pair(system: System, school: str, programme_id: str, mentor: str, *mentees: 
 
 def feedback(system: System, school: str, pair_id: str, scores: dict[str, int]) -> None:
     number = ok(system.post(f"/pairing/pairs/{pair_id}/meetings", {
-        "kind": "intro", "date": date.today().isoformat(), "duration_minutes": 45},
+        "kind": "intro", "date": local_today().isoformat(), "duration_minutes": 45},
         Role.CURATOR, school))["number"]
     for respondent, satisfaction in scores.items():
         ok(system.post(f"/pairing/pairs/{pair_id}/feedback", {

@@ -16,7 +16,6 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import nats
@@ -30,6 +29,7 @@ from services.pairing.domain import CONSENT_REASON
 from services.pairing.vault import TEXT_REMOVED
 from shared.auth import Role
 from shared.contracts import stream_name
+from shared.localtime import local_today
 from tests.conftest import wait_until
 from tests.integration.documents.conftest import (
     ISSUER,
@@ -165,7 +165,7 @@ def test_a_withdrawal_leaves_no_copy_of_the_name_or_the_texts(
     mentee = register(system, "mentee", "school-a", "Зильберштейн", "Евлампия", "Аполлинариевна",
                       "2012-06-21", guardian_name="Зильберштейн Аполлинарий Феоктистович")
     pair_id = form_pair(system, programme(system, "school-a"), mentor, mentee)
-    today = date.today().isoformat()
+    today = local_today().isoformat()
     for url, body in ((f"/pairing/pairs/{pair_id}/goals", {"title": GOAL}),
                       (f"/pairing/pairs/{pair_id}/meetings",
                        {"kind": "intro", "date": today, "duration_minutes": 45}),

@@ -38,6 +38,7 @@ from shared.bus import ensure_streams
 from shared.contracts import Envelope, stream_name
 from shared.events import ReportSubmitted
 from shared.host import create_app
+from shared.localtime import local_today
 from shared.nats_server import EmbeddedNats
 from shared.settings import Settings
 from tests.conftest import events_at, signed_headers, wait_until
@@ -510,11 +511,11 @@ def test_a_school_year_at_three_levels(year: Year) -> None:  # noqa: PLR0915 - o
     y.settle()
     assert numerators("2025/26") == by_hand
     # The withdrawal is stamped with this run's real date, in a school year after 2025/26.
-    current = periods.school_year_of(datetime.now(UTC).date())
+    current = periods.school_year_of(local_today())
     assert current.code > "2025/26"
     after = {A: (4, 1), B: (2, 1), "demo/m1": (6, 1), "demo": (7, 1)}
     assert numerators(current.code) == after
-    assert numerators(periods.half_of(datetime.now(UTC).date()).code) == after
+    assert numerators(periods.half_of(local_today()).code) == after
     assert numerators() == after  # the dashboard's default: the latest school year
 
 

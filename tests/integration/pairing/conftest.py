@@ -21,6 +21,7 @@ from services.registry.runtime import RegistryRuntime
 from shared.auth import Actor, OrgPath, Role, issue_token
 from shared.contracts import Envelope, stream_name
 from shared.host import create_app
+from shared.localtime import local_today
 from shared.nats_server import EmbeddedNats
 from shared.settings import Settings
 from tests.conftest import wait_until
@@ -35,7 +36,7 @@ SURNAMES = ("Орлов", "Белов", "Зайцев", "Лебедев", "Во�
 
 @dataclass
 class Clock:
-    today: date = field(default_factory=date.today)
+    today: date = field(default_factory=local_today)
 
     def __call__(self) -> date:
         return self.today
@@ -82,7 +83,7 @@ class System:
     def mentor(self, school: str = "school-a", category: str = "teacher", capacity: int = 1,
                competencies: tuple[str, ...] = ("олимпиада",), birth: str = "1985-03-01",
                grade: int | None = None) -> str:
-        minor = int(birth[:4]) > date.today().year - 18
+        minor = int(birth[:4]) > local_today().year - 18
         body = {"organisation_id": self.org[school], "category": category,
                 "consent_given_by": "guardian" if minor else "self",
                 "competencies": list(competencies), "capacity": capacity, "grade": grade,
