@@ -53,7 +53,8 @@ def message_id(notification_id: UUID, login: str) -> str:
 
 def meeting_calendar(meeting: dict[str, Any], title: str, body: str, zone: ZoneInfo) -> bytes:
     """The meeting as an iCalendar entry in the region's time: the pairing keeps the meeting's
-    date only, so a meeting recorded on its day is placed as ending when it was recorded; one
+    date only, so a meeting recorded on its day is placed as ending when it was recorded (or,
+    recorded in its day's first minutes, as starting at midnight: never on the day before); one
     recorded later is a whole-day entry."""
     held = datetime.fromisoformat(meeting["date"]).date()
     recorded = to_local(datetime.fromisoformat(meeting["recorded_at"]), zone)
@@ -63,8 +64,13 @@ def meeting_calendar(meeting: dict[str, Any], title: str, body: str, zone: ZoneI
     event.add("description", body)
     event.add("dtstamp", datetime.now(UTC))
     if recorded.date() == held:
+        length = timedelta(minutes=int(meeting["duration_minutes"]))
         end = recorded.replace(second=0, microsecond=0)
-        event.add("dtstart", end - timedelta(minutes=int(meeting["duration_minutes"])))
+        start = end - length
+        if start.date() != held:
+            start = end.replace(hour=0, minute=0)
+            end = start + length
+        event.add("dtstart", start)
         event.add("dtend", end)
     else:
         event.add("dtstart", held)

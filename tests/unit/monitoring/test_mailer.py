@@ -4,21 +4,23 @@ never take is passed over without holding up the others."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Mailbox
+from icalendar import Calendar
 from pydantic import ValidationError
 
 from services.monitoring.notifications import rules
-from services.monitoring.notifications.mailer import Mailer
+from services.monitoring.notifications.mailer import Mailer, meeting_calendar
 from services.monitoring.notifications.store import create_tables, insert_new, outbox
 from shared.nats_server import free_port
 from shared.settings import Settings
@@ -122,3 +124,19 @@ def test_a_mistyped_portal_address_stops_the_start(tmp_path: Path) -> None:
     for wrong in ("nastavnik.region.ru", "ftp://nastavnik.region.ru", "https://"):
         with pytest.raises(ValidationError, match="NASTAVNIK_PORTAL_URL"):
             Settings(data_dir=tmp_path, portal_url=wrong)
+
+
+@pytest.mark.parametrize(("recorded_utc", "starts", "ends"), [
+    ("2026-12-08T09:30:00+00:00", "11:45", "12:30"),  # 12:30 in Moscow: ends then
+    ("2026-12-07T21:20:00+00:00", "00:00", "00:45"),  # 00:20 in Moscow: kept on its own day
+])
+def test_a_meeting_recorded_on_its_day_is_placed_on_that_day(recorded_utc: str, starts: str,
+                                                             ends: str) -> None:
+    zone = ZoneInfo("Europe/Moscow")
+    meeting = {"pair_id": str(uuid4()), "number": 1, "date": "2026-12-08",
+               "recorded_at": recorded_utc, "duration_minutes": 45}
+    ics = meeting_calendar(meeting, "Встреча № 1", "Знакомство", zone)
+    event = Calendar.from_ical(ics).walk("VEVENT")[0]
+    start, end = event.decoded("dtstart"), event.decoded("dtend")
+    assert start.tzinfo is not None and start.utcoffset() == timedelta(hours=3)
+    assert (start.date().isoformat(), f"{start:%H:%M}", f"{end:%H:%M}") == ("2026-12-08", starts, ends)
