@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.sql.expression import SelectBase
 
 from services.pairing import pools, views
 from services.pairing.commands import Scope
@@ -20,11 +21,11 @@ from shared.errors import DomainError, not_found
 
 #: People by id: listed, or a query selecting them (a whole organisation or municipality: the
 #: database selects them, rather than a statement carrying tens of thousands of ids).
-Ids = Iterable[UUID] | sa.Select[Any]
+Ids = Iterable[UUID] | SelectBase
 
 
-def _listed(ids: Ids) -> list[UUID] | sa.Select[Any]:
-    return ids if isinstance(ids, sa.Select) else list(ids)
+def _listed(ids: Ids) -> list[UUID] | SelectBase:
+    return ids if isinstance(ids, SelectBase) else list(ids)
 
 
 @dataclass(frozen=True)
@@ -177,10 +178,11 @@ class PoolReader:
             # would otherwise be written into each statement.
             mentee_ids = mentee_query.with_only_columns(pools.mentees.c.id)
             mentor_ids = mentor_query.with_only_columns(pools.mentors.c.id)
+            everyone = sa.union_all(mentee_ids, mentor_ids)
             paired = self._paired(conn, mentee_ids)
             loads = self._loads(conn, mentor_ids)
-            profiles = {**self._profiles(conn, mentee_ids), **self._profiles(conn, mentor_ids)}
-            withdrawn = self._withdrawn(conn, mentee_ids) | self._withdrawn(conn, mentor_ids)
+            profiles = self._profiles(conn, everyone)
+            withdrawn = self._withdrawn(conn, everyone)
         unknown: list[Unmatched] = []
         mentees: list[MenteeProfile] = []
         for row in mentee_rows:
