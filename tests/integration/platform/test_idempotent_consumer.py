@@ -188,9 +188,9 @@ async def test_two_replicas_share_the_stream_each_event_applied_once_in_order(
     class Announcing(ConsumerRunner):
         """A replica that says when the server gave it a batch."""
 
-        def __init__(self, replica: str, other: str, *args: Any, **kwargs: Any) -> None:
+        def __init__(self, replica: str, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self.replica, self.other = replica, other
+            self.replica = replica
 
         async def _handle(self, source: str, durable: str, messages: list[Any],
                           stop: asyncio.Event | None) -> tuple[int, str]:
@@ -200,9 +200,9 @@ async def test_two_replicas_share_the_stream_each_event_applied_once_in_order(
     def after(other: str) -> Callable[[], None]:
         return lambda: wait_until(given[other].is_set, timeout=30, message=f"a batch for {other}")
 
-    a = Announcing("a", "b", engine, nc_a.jetstream(),
+    a = Announcing("a", engine, nc_a.jetstream(),
                    Recorder(replica="a", first_waits=after("b")), batch=10)
-    b = Announcing("b", "a", second_engine, nc_b.jetstream(),
+    b = Announcing("b", second_engine, nc_b.jetstream(),
                    Recorder(replica="b", first_waits=after("a")), batch=10)
     assert a.durable_name("registry") == b.durable_name("registry")  # one durable, shared
     stop = asyncio.Event()
