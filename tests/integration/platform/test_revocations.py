@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -37,6 +37,24 @@ def secured(tmp_path: Path) -> Iterator[tuple[EmbeddedNats, Settings]]:
         yield server, settings
 
 
+Connect = Callable[[str], Awaitable[Client]]
+
+
+@pytest.fixture
+async def connect(secured: tuple[EmbeddedNats, Settings]) -> AsyncIterator[Connect]:
+    """Connects to the bus as a service (its credentials, its rights); closed after the test."""
+    server, settings = secured
+    clients: list[Client] = []
+
+    async def connecting(service: str) -> Client:
+        clients.append(await bus.connect(server.url, service, settings, service=service))
+        return clients[-1]
+
+    yield connecting
+    for client in reversed(clients):
+        await client.close()
+
+
 async def following(client: Client, settings: Settings, stop: asyncio.Event,
                     keys: signing.Keyring = KEYS) -> tuple[RevokedTokens, asyncio.Task[None]]:
     """Another process's deny-list, fed from the bus."""
@@ -50,11 +68,9 @@ async def following(client: Client, settings: Settings, stop: asyncio.Event,
 
 
 async def test_a_revocation_reaches_other_processes_at_start_and_live(
-        secured: tuple[EmbeddedNats, Settings]) -> None:
-    server, settings = secured
-    registry = await bus.connect(server.url, "registry", settings, service="registry")
-    pairing = await bus.connect(server.url, "pairing", settings, service="pairing")
-    portal = await bus.connect(server.url, "portal", settings, service="portal")
+        secured: tuple[EmbeddedNats, Settings], connect: Connect) -> None:
+    _, settings = secured
+    registry, pairing, portal = [await connect(s) for s in ("registry", "pairing", "portal")]
     stop = asyncio.Event()
     feed = revocations.RevocationFeed(lambda: KEYS)
     # Taken now, not at import: the suite may run this test long after collecting it, and an
@@ -88,19 +104,16 @@ async def test_a_revocation_reaches_other_processes_at_start_and_live(
         await asyncio.gather(announcing, pairing_task, portal_task)
     finally:
         stop.set()
-        for client in (portal, pairing, registry):
-            await client.close()
 
 
 # SIGTERM: the server tells waiting pull requests it shuts down; SIGKILL: it falls silent.
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
 async def test_a_follower_catches_up_on_what_was_revoked_while_the_bus_was_away(
-        secured: tuple[EmbeddedNats, Settings], sig: signal.Signals) -> None:
+        secured: tuple[EmbeddedNats, Settings], connect: Connect, sig: signal.Signals) -> None:
     """The server restarts (the followers' consumers, kept in memory, are gone with it) and a
     logout is announced meanwhile: every follower has it once the bus is back."""
     server, settings = secured
-    registry = await bus.connect(server.url, "registry", settings, service="registry")
-    pairing = await bus.connect(server.url, "pairing", settings, service="pairing")
+    registry, pairing = await connect("registry"), await connect("pairing")
     stop = asyncio.Event()
     feed = revocations.RevocationFeed(lambda: KEYS)
     later = time.time() + 600
@@ -122,33 +135,27 @@ async def test_a_follower_catches_up_on_what_was_revoked_while_the_bus_was_away(
         await asyncio.gather(announcing, pairing_task)
     finally:
         stop.set()
-        for client in (pairing, registry):
-            await client.close()
 
 
-async def test_only_the_registry_may_write_the_revocations(secured: tuple[EmbeddedNats, Settings]) -> None:
-    server, settings = secured
-    registry = await bus.connect(server.url, "registry", settings, service="registry")
-    pairing = await bus.connect(server.url, "pairing", settings, service="pairing")
+async def test_only_the_registry_may_write_the_revocations(
+        secured: tuple[EmbeddedNats, Settings], connect: Connect) -> None:
+    _, settings = secured
+    registry, pairing = await connect("registry"), await connect("pairing")
     errors: list[str] = []
 
     async def on_error(exc: Exception) -> None:
         errors.append(str(exc))
 
     pairing._error_cb = on_error  # nats-py's own hook; bus.connect takes no callback
-    try:
-        await revocations.bucket(registry.jetstream(), settings)
-        kv = await revocations.bucket(pairing.jetstream(), settings)  # it may read the bucket
-        with pytest.raises(Exception):  # noqa: B017 - refused: no stream ever acknowledges it
-            await kv.put("forged", b"{}")
-        with pytest.raises(Exception):  # noqa: B017
-            await pairing.jetstream().purge_stream(f"KV_{revocations.BUCKET}")
-        await async_wait_until(lambda: any("permissions violation for publish" in e.lower()
-                                           and revocations.BUCKET in e for e in errors),
-                               message="the refusal")
-    finally:
-        for client in (pairing, registry):
-            await client.close()
+    await revocations.bucket(registry.jetstream(), settings)
+    kv = await revocations.bucket(pairing.jetstream(), settings)  # it may read the bucket
+    with pytest.raises(Exception):  # noqa: B017 - refused: no stream ever acknowledges it
+        await kv.put("forged", b"{}")
+    with pytest.raises(Exception):  # noqa: B017
+        await pairing.jetstream().purge_stream(f"KV_{revocations.BUCKET}")
+    await async_wait_until(lambda: any("permissions violation for publish" in e.lower()
+                                       and revocations.BUCKET in e for e in errors),
+                           message="the refusal")
 
 
 # ---- two services as processes (distributed mode): a logout at the registry ends the token at
