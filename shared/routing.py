@@ -42,11 +42,11 @@ def _filtered(router: Any) -> Callable[[Scope], tuple[Match, Scope]]:
     def matches(scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http":
             return original(scope)
-        lists = _candidate_lists(router)
-        version = tuple(map(id, lists))
+        # FastAPI's own count of changes to the router and every router below it (the one its
+        # ``effective_candidates`` rebuilds on): cheaper than walking the candidates per request.
+        version = router.original_router._get_routes_version()
         if built["version"] != version:
-            # The lists are kept with the filter: an id is unique only among living objects.
-            built.update(version=version, lists=lists, filter=_path_filter(router))
+            built.update(version=version, filter=_path_filter(router))
         paths, methods = built["filter"]
         if (paths is not None and paths.match(get_route_path(scope))) \
                 or ANY in methods or scope.get("method") in methods:
@@ -54,14 +54,6 @@ def _filtered(router: Any) -> Callable[[Scope], tuple[Match, Scope]]:
         return Match.NONE, {}
 
     return matches
-
-
-def _candidate_lists(router: Any) -> list[list[Any]]:
-    """The lists of candidates of ``router`` and every router below it: FastAPI builds a new one
-    when a router gets new routes, and keeps the same one while nothing changed."""
-    candidates = router.effective_candidates()
-    return [candidates, *(nested for c in candidates if hasattr(c, "effective_candidates")
-                          for nested in _candidate_lists(c))]
 
 
 def _leaves(router: Any) -> Iterator[Any]:
