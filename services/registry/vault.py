@@ -73,14 +73,6 @@ class Vault:
             conn.execute(person_keys.insert(), rows)
         return keys
 
-    def _key(self, conn: sa.Connection, person_id: UUID) -> bytes | None:
-        wrapped = conn.execute(
-            sa.select(person_keys.c.wrapped_key).where(person_keys.c.person_id == person_id)
-        ).scalar()
-        if wrapped is None:
-            return None
-        return self._master.unwrap(person_id, wrapped)
-
     @staticmethod
     def seal_with(key: bytes, person_id: UUID, data: dict[str, Any]) -> str:
         return sealing.seal(key, person_id.bytes, data)
@@ -89,9 +81,18 @@ class Vault:
         """The person's data, or None once their key is destroyed."""
         if sealed is None:
             return None
-        key = self._key(conn, person_id)
-        if key is None:
+        wrapped = conn.execute(
+            sa.select(person_keys.c.wrapped_key).where(person_keys.c.person_id == person_id)
+        ).scalar()
+        return self.open_wrapped(person_id, wrapped, sealed)
+
+    def open_wrapped(self, person_id: UUID, wrapped_key: bytes | None,
+                     sealed: str | None) -> dict[str, Any] | None:
+        """``open`` with the person's wrapped key already read (by a query over many people);
+        None when there is no key (destroyed) or nothing sealed."""
+        if sealed is None or wrapped_key is None:
             return None
+        key = self._master.unwrap(person_id, wrapped_key)
         opened: dict[str, Any] = sealing.unseal(key, person_id.bytes, sealed)
         return opened
 

@@ -5,6 +5,7 @@ withdrawn, and only the system (the notifications' mailer) is told any address."
 from __future__ import annotations
 
 from datetime import date
+from uuid import UUID, uuid4
 
 import pytest
 import sqlalchemy as sa
@@ -58,3 +59,41 @@ def test_a_participant_is_mailed_at_the_address_of_their_record_until_consent_en
     registry.withdraw_consent(curator, person_id, WithdrawConsent(reason="по заявлению"))
     found = registry.contacts.recipients(system_actor(REGION), [audience])["recipients"]
     assert found[audience] == []  # the key is gone, and with it the address
+
+
+def test_one_ask_answers_for_many_participants_each_as_they_chose(
+        registry: RegistryService, region: Region) -> None:
+    """The mailer asks for every audience of a mailing at once: each participant is answered
+    with their own choice (an address of their own, their record's, mail off), and an unknown
+    or malformed audience with nobody."""
+    curator = acting(Role.CURATOR, SCHOOL_A)
+
+    def person(last_name: str, email: str | None) -> str:
+        [person_id] = registry.register_people(curator, [RegisterMentor(
+            organisation_id=region.ids[SCHOOL_A], category="teacher", capacity=1,
+            consent_given_by="self", competencies=["физика"],
+            person=PersonalData(last_name=last_name, first_name="Олег",
+                                birth_date=date(1980, 1, 2), email=email))])
+        return str(person_id)
+
+    def with_account(person_id: str, login: str) -> Actor:
+        code = registry.invitations.issue(curator.actor, UUID(person_id)).code
+        registry.invitations.accept(code, login, PASSWORD, "a")
+        return Actor(user=person_id, role=Role.PARTICIPANT, scope=SCHOOL_A)
+
+    record = person("Орлов", "orlov@mail.ru")
+    with_account(record, "orlov")
+    own = person("Соколов", "sokolov@mail.ru")
+    registry.contacts.update(with_account(own, "sokolov"), "sokolov@school-a.ru", True)
+    silent = person("Волков", "volkov@mail.ru")
+    registry.contacts.update(with_account(silent, "volkov"), None, False)
+    nowhere = person("Зайцев", None)
+    asked = [f"person:{p}" for p in (record, own, silent, nowhere, uuid4())] + ["person:не-id"]
+
+    found = registry.contacts.recipients(system_actor(REGION), asked)["recipients"]
+
+    assert found == {
+        f"person:{record}": [{"login": "orlov", "email": "orlov@mail.ru"}],
+        f"person:{own}": [{"login": "sokolov", "email": "sokolov@school-a.ru"}],
+        **{audience: [] for audience in asked[2:]},
+    }
