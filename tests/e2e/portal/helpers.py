@@ -95,6 +95,30 @@ def fits_the_screen(page: Page, step: str) -> None:
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], (step, box)
 
 
+#: WCAG 2.1's contrast ratio of an element's text against the background it is drawn on (the
+#: nearest ancestor's that is not transparent).
+CONTRAST = """element => {
+    const rgba = text => text.match(/[\\d.]+/g).map(Number);
+    const luminance = ([r, g, b]) => [r, g, b].map(v => v / 255)
+        .map(v => v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4)
+        .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+    let background = [255, 255, 255];
+    for (let e = element; e; e = e.parentElement) {
+        const colour = rgba(getComputedStyle(e).backgroundColor);
+        if (colour.length < 4 || colour[3] > 0) { background = colour; break; }
+    }
+    const [light, dark] = [luminance(rgba(getComputedStyle(element).color)), luminance(background)]
+        .sort((a, b) => b - a);
+    return (light + 0.05) / (dark + 0.05);
+}"""
+
+
+def readable(locator: Locator) -> None:
+    """The element's text can be read: contrast at least 4.5:1 (WCAG 2.1 AA for normal text)."""
+    ratio = locator.evaluate(CONTRAST)
+    assert ratio >= 4.5, (locator, round(ratio, 2))
+
+
 def step(page: Page, name: str) -> None:
     """One step of a journey done: the page fits the phone, and its picture is kept."""
     fits_the_screen(page, name)

@@ -26,6 +26,7 @@ from tests.e2e.portal.helpers import (
     main_menu,
     new_school,
     phone,
+    readable,
     reload_until,
     sign_in,
     step,
@@ -97,7 +98,7 @@ def base_by_form_and_file(page: Page, system: System, school: dict[str, Any]) ->
     page.get_by_label("Компетенции").fill("олимпиада; адаптация; проект")
     page.get_by_label("Сколько наставляемых может вести").fill("3")
     page.get_by_role("button", name="Сохранить наставника").click()
-    expect(page.locator(".success")).to_contain_text(f"{MENTOR} добавлен(а) в базу")
+    expect(page.locator(".success")).to_contain_text(f"добавлен наставник: {MENTOR}")
     step(page, "y02-mentor-added-by-form")
 
     # a minor mentee: without a guardian's consent the registry refuses, at the guardian field
@@ -118,7 +119,7 @@ def base_by_form_and_file(page: Page, system: System, school: dict[str, Any]) ->
     page.get_by_label(re.compile("дано законным представителем")).check()
     guardian.fill("Абрамова Ольга Петровна")
     page.get_by_role("button", name="Сохранить наставляемого").click()
-    expect(page.locator(".success")).to_contain_text(f"{MINOR} добавлен(а) в базу")
+    expect(page.locator(".success")).to_contain_text(f"добавлен наставляемый: {MINOR}")
     expect(page.locator(".card")).to_contain_text("Абрамова Ольга Петровна")
 
     # the consent form, filled for the minor and their guardian, as a DOCX
@@ -284,6 +285,7 @@ def surveys_reminders_and_consents(page: Page, system: System, school: dict[str,
     main_menu(page, "Анкетирование")
     row = page.locator('tr[data-survey="quality-curator"]')
     expect(row.locator(".badge.bad")).to_have_text("не заполнена")
+    readable(row.locator(".badge.bad"))
     row.get_by_role("link").click()
     page.locator("form.survey").evaluate("form => { form.noValidate = true; }")
     page.get_by_role("button", name="Сохранить анкету").click()
@@ -333,7 +335,9 @@ def the_report(page: Page) -> None:
     step(page, "y19-reports-due")
     report_id = due.first.get_attribute("data-report")
     submit_report(page, due.first, "Программа запущена\nСформированы первые пары")
-    expect(page.locator(f'table.others tr[data-report="{report_id}"] .badge.ok')).to_have_text("сдан")
+    submitted = page.locator(f'table.others tr[data-report="{report_id}"] .badge.ok')
+    expect(submitted).to_have_text("сдан")
+    readable(submitted)
     step(page, "y20-report-submitted")
 
 
@@ -461,7 +465,7 @@ def test_a_guardian_and_a_mentor_sign_in_with_codes_and_answer_for_themselves(
         guardian_code = invitation_code(curator, system, mentee, "guardian")
         # a minor's code is the guardian's: they act for the child
         expect(curator.locator(".card")).to_contain_text(
-            "Для законного представителя Белова Анна Сергеевна — участника «Белова Ксения Андреевна»")
+            "Для законного представителя участника «Белова Ксения Андреевна» (Белова Анна Сергеевна)")
         mentor_code = invitation_code(curator, system, mentor, "mentor")
 
     with phone(browser) as guardian:
