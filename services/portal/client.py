@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from services.portal.fields import FIELD_TITLES
+
 
 @dataclass
 class ApiError(Exception):
@@ -72,5 +74,22 @@ def error_of(response: httpx.Response) -> ApiError:
         body = {}
     if not isinstance(body, dict):
         body = {}
-    return ApiError(response.status_code, str(body.get("code", "ERROR")),
-                    str(body.get("message", "Ошибка сервиса")), list(body.get("details") or []))
+    code, details = str(body.get("code", "ERROR")), list(body.get("details") or [])
+    message = str(body.get("message", "Ошибка сервиса"))
+    if code == "VALIDATION_ERROR":
+        message = validation_message(details) or message
+    return ApiError(response.status_code, code, message, details)
+
+
+def validation_message(details: list[Any]) -> str:
+    """A service's «Проверьте данные: satisfaction: …» with each field named as the form names
+    it («Удовлетворённость (1–10): …»); a field the forms do not have is left unnamed rather
+    than shown by its parameter's name."""
+    parts = []
+    for detail in details:
+        if not isinstance(detail, dict) or "message" not in detail:
+            continue
+        names = reversed(str(detail.get("field", "")).split("."))
+        title = next((FIELD_TITLES[name] for name in names if name in FIELD_TITLES), None)
+        parts.append(f"{title}: {detail['message']}" if title else str(detail["message"]))
+    return "Проверьте данные: " + "; ".join(parts) if parts else ""

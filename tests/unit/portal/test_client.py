@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from services.portal.client import ApiClient, ApiError
+from services.portal.client import ApiClient, ApiError, error_of
 
 
 def test_a_long_list_is_asked_in_chunks_and_joined_in_order() -> None:
@@ -45,3 +45,22 @@ def test_a_refusal_of_any_chunk_is_the_services_error() -> None:
     with pytest.raises(ApiError) as caught:
         asyncio.run(run())
     assert caught.value.status == 403 and caught.value.message == "Эти данные вне вашей зоны доступа"
+
+
+def test_a_services_validation_refusal_names_the_fields_as_the_forms_do() -> None:
+    """The service names fields by their parameters («satisfaction»); the user reads the form's
+    labels, and a field no form has is left unnamed rather than shown in English."""
+    refusal = httpx.Response(422, json={
+        "code": "VALIDATION_ERROR", "status": 422,
+        "message": "Проверьте данные: satisfaction: значение больше допустимого; "
+                   "person.snils: неверная контрольная сумма; internal_flag: обязательное поле",
+        "details": [
+            {"field": "satisfaction", "code": "less_than_equal", "message": "значение больше допустимого"},
+            {"field": "person.snils", "code": "INVALID_SNILS", "message": "неверная контрольная сумма"},
+            {"field": "internal_flag", "code": "missing", "message": "обязательное поле"}]})
+
+    error = error_of(refusal)
+
+    assert error.code == "VALIDATION_ERROR" and len(error.details) == 3
+    assert error.message == ("Проверьте данные: Удовлетворённость (1–10): значение больше "
+                             "допустимого; СНИЛС: неверная контрольная сумма; обязательное поле")
