@@ -53,6 +53,14 @@ def ru_date(value: str | None) -> str:
         return str(value)
 
 
+def order_phrase(reference: str) -> str:
+    """«приказ № 36-н» for a pair's order, however the curator typed it: «36-н», «№ 36-н» or the
+    whole «Приказ № 36-н от 24.09.2025» (never «приказ Приказ …»)."""
+    reference = reference.strip()
+    return reference if reference.lower().startswith("приказ") else f"приказ {reference}"
+
+
 templates.env.filters["ru_date"] = ru_date
+templates.env.filters["order_phrase"] = order_phrase
 
 templates.env.filters["form_title"] = form_title

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.portal.auth import ROLE_TITLES
-from services.portal.templating import KIND_TITLES, plural, ru_date
+from services.portal.templating import KIND_TITLES, order_phrase, plural, ru_date
 from shared import periods
 from shared.localtime import to_local
 from shared.titles import FORM_TITLES, MEETING_KINDS
@@ -125,7 +125,7 @@ def describe(event_type: str, p: Mapping[str, Any]) -> str:
         case "PairFormed" | "PairProposed" | "PairProposalConfirmed":
             n = len(g("mentee_ids") or [])
             group = f"группа, наставляемых {n}" if n > 1 else "пара"
-            order = f", приказ {g('order_ref')}" if g("order_ref") else ""
+            order = f", {order_phrase(g('order_ref'))}" if g("order_ref") else ""
             return f"Форма «{w(FORM_TITLES, 'form')}», {group}{order}."
         case "PlanGoalSet":
             due = f", срок {ru_date(g('due'))}" if g("due") else ""

@@ -28,7 +28,7 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     env = {**os.environ, "NASTAVNIK_TOKEN_SECRET": SECRET, "NASTAVNIK_AUDIT_HEAD_INTERVAL": "1",
            "NASTAVNIK_CALENDAR_INTERVAL": "2"}
     process = subprocess.Popen([CLI, "up", "--demo", "--data-dir", str(data_dir), "--port", "0"],
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
 
     def read() -> None:

@@ -212,7 +212,7 @@ def test_a_saved_person_is_confirmed_on_their_card(portal: PortalUnderTest) -> N
     portal.api.on("GET", f"/registry/people/{MENTOR}", {**PERSON, "id": MENTOR, "role": "mentor",
                                                         "full_name": "Ёлкин Артём Сергеевич"})
     card = portal.client().get(saved.headers["location"]).text
-    assert "Наставник Ёлкин Артём Сергеевич добавлен(а) в базу организации" in card
+    assert "В базу организации добавлен наставник: Ёлкин Артём Сергеевич" in card
 
 
 def test_a_withdrawal_names_the_person_and_needs_a_reason(portal: PortalUnderTest) -> None:

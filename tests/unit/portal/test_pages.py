@@ -6,10 +6,12 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from fastapi.dependencies.models import Dependant
 
 from services.portal.frame import FIELD_TITLES, invalid_fields
 from services.portal.routes import router
+from services.portal.templating import order_phrase
 from shared.auth import Role
 from tests.unit.portal.conftest import PortalUnderTest
 
@@ -121,3 +123,13 @@ def test_pages_with_names_are_never_kept_in_the_browsers_history_cache() -> None
     text = (TEMPLATES / "base.html").read_text(encoding="utf-8")
     config = json.loads(re.search(r'name="htmx-config" content=\'([^\']+)\'', text).group(1))  # type: ignore[union-attr]
     assert config["historyCacheSize"] == 0
+
+
+@pytest.mark.parametrize(("typed", "shown"), [
+    ("36-н", "приказ 36-н"),
+    ("№ 15-о от 01.10.2025", "приказ № 15-о от 01.10.2025"),
+    ("Приказ № 36-н от 24.09.2025", "Приказ № 36-н от 24.09.2025"),
+    (" приказ 7 ", "приказ 7"),
+])
+def test_a_pairs_order_is_named_once_however_it_was_typed(typed: str, shown: str) -> None:
+    assert order_phrase(typed) == shown
