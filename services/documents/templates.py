@@ -367,7 +367,7 @@ def analytic_report(requisites: Requisites, report: ReportContent) -> bytes:
                          format_number(totals.mentees), format_number(totals.pairs),
                          totals.satisfaction_text()])
         sheet.table(["№", report.unit_title, "Наставники", "Наставляемые",
-                     "Пары и группы: сформированы за период", report.satisfaction_title],
+                     "Пары и группы: сформированы всего", report.satisfaction_title],
                     rows, widths=[0.8, 3.6, 2.9, 3.3, 2.3, 3.6])
         if report.breakdown:
             sheet.picture(breakdown_chart(report.breakdown),
