@@ -16,6 +16,7 @@ from fastapi import Form, Request, Response
 from services.portal.frame import Signed, page_router, render, see_other
 from services.portal.pages.awards import issuer
 from shared import periods
+from shared.errors import DomainError
 from shared.localtime import local_today
 
 router = page_router()
@@ -24,32 +25,44 @@ SIGNATORIES = {"municipality": "Начальник управления обра
                "region": "Министр образования"}
 
 
-def default_period(today: datetime.date) -> str:
-    """The half of the school year under way, as people name it."""
-    return periods.half_of(today).label
+def period_choices(today: datetime.date) -> list[periods.Period]:
+    """The periods a report may cover: the school year under way and the one before, each
+    whole and by halves, most recent first; a half that has not begun is not offered."""
+    current = periods.school_year_of(today)
+    choices = []
+    for year in (current, periods.Period(current.start_year - 1)):
+        for period in (*reversed(year.halves()), year):
+            if period.start <= today:
+                choices.append(period)
+    return choices
 
 
 @router.get("/reports/upward")
 async def upward_form(request: Request, s: Signed) -> Response:
     org = await issuer(s)
+    today = local_today()
     return render(request, "report_upward.html", actor=s.actor, org=org,
-                  period=default_period(local_today()),
+                  periods=period_choices(today), chosen=periods.half_of(today).code,
                   position=SIGNATORIES.get(org["kind"], "Руководитель"))
 
 
 @router.post("/reports/upward")
 async def upward_submit(request: Request, s: Signed,
-                        period: Annotated[str, Form(min_length=4, max_length=100)],
+                        period: Annotated[str, Form(max_length=100)],
                         territory: Annotated[str, Form(min_length=2, max_length=300)],
                         signatory_position: Annotated[str, Form(min_length=2, max_length=200)],
                         signatory_name: Annotated[str, Form(min_length=3, max_length=200)],
                         place: Annotated[str, Form(max_length=200)] = "",
                         conclusions: Annotated[str, Form(max_length=20000)] = "") -> Response:
+    if period not in {p.code for p in period_choices(local_today())}:
+        # Only a period the form offers: its figures are the period's, its title says which.
+        raise DomainError("INVALID_PERIOD", "Выберите отчётный период из списка: учебный год "
+                          "или его полугодие", 422)
     org = await issuer(s)
     await s.api.post("/documents/report", json={
         "org": org["path"], "organisation_name": org["name"],
         "parent_organisation": org["parent_name"] or None, "place": place.strip(),
         "signatory": {"position": signatory_position.strip(), "full_name": signatory_name.strip()},
-        "territory": territory.strip(), "period": period.strip(),
+        "territory": territory.strip(), "period": period,
         "conclusions": [line.strip() for line in conclusions.splitlines() if line.strip()][:50]})
     return see_other(request, "/territory/documents?issued=report")

@@ -15,13 +15,15 @@ from services.portal.pages.auditor import territory_choices
 from services.portal.pages.awards import award_rows, with_organisations
 from services.portal.pages.dashboards import ranked_by_kind, ranking_charts
 from services.portal.pages.practices import split_tags
-from services.portal.pages.report_upward import default_period
+from services.portal.pages.report_upward import period_choices
 from services.portal.pages.roadmaps import roadmap_view
 from services.portal.routes import router
 from services.portal.trail_text import EVENT_TITLES, describe, local_time, trail_lines
+from shared import periods
 from shared.auth import Role
 from shared.errors import DomainError
 from shared.events import CATALOGUE
+from shared.localtime import local_today
 from tests.unit.portal.conftest import PortalUnderTest
 
 REGION = {"id": "r", "path": "demo", "name": "Демонстрационная область", "kind": "region", "parent_id": None}
@@ -284,19 +286,27 @@ def test_a_service_refusal_of_an_award_shows_its_russian_message(portal: PortalU
 
 
 def test_the_regions_report_upward_is_generated_from_its_figures(portal: PortalUnderTest) -> None:
-    assert default_period(datetime.date(2026, 3, 1)) == "2-е полугодие 2025/26 учебного года"
-    assert default_period(datetime.date(2026, 11, 1)) == "1-е полугодие 2026/27 учебного года"
+    assert [p.code for p in period_choices(datetime.date(2026, 3, 1))] == [
+        "2025/26-2", "2025/26-1", "2025/26", "2024/25-2", "2024/25-1", "2024/25"]
+    assert [p.code for p in period_choices(datetime.date(2026, 11, 1))] == [
+        "2026/27-1", "2026/27", "2025/26-2", "2025/26-1", "2025/26"]
     portal.api.on("GET", "/registry/organisations", [REGION, MUNICIPALITY])
     portal.api.on("POST", "/documents/report", {"id": "doc"}, status=201)
     regional = portal.client(Role.REGIONAL, "demo")
     form = regional.get("/reports/upward")
     assert form.status_code == 200 and "Отчёт в министерство" in form.text
-    answer = regional.post("/reports/upward", data={
-        "period": "2026 год", "territory": "Демонстрационная область", "signatory_position": "Министр",
-        "signatory_name": "Белова Ольга Ивановна", "conclusions": "Охват вырос\n\n Нужны кураторы "})
+    assert f'<option value="{periods.half_of(local_today()).code}" selected>' in form.text
+    requisites = {"territory": "Демонстрационная область", "signatory_position": "Министр",
+                  "signatory_name": "Белова Ольга Ивановна", "conclusions": "Охват вырос\n\n Нужны кураторы "}
+    refused = regional.post("/reports/upward", data={**requisites, "period": "3-е полугодие 1999 года"})
+    assert refused.status_code == 422 and "Выберите отчётный период из списка" in refused.text
+    assert portal.api.sent("POST", "/documents/report") == []
+    last_year = periods.Period(periods.school_year_of(local_today()).start_year - 1)
+    answer = regional.post("/reports/upward", data={**requisites, "period": last_year.code})
     assert answer.status_code == 303 and answer.headers["location"] == "/territory/documents?issued=report"
     body = portal.api.sent("POST", "/documents/report")[0]
     assert body["org"] == "demo" and body["conclusions"] == ["Охват вырос", "Нужны кураторы"]
+    assert body["period"] == last_year.code  # the documents service reads the period's figures
     assert body["parent_organisation"] is None  # the region reports to the ministry, not a parent
 
 
