@@ -28,6 +28,7 @@ from services.portal.pages.documents import given_requisites, order_refusal
 from services.portal.templating import templates
 from shared.auth import OrgPath
 from shared.errors import DomainError
+from shared.localtime import local_today
 
 router = page_router()
 PAIR_STATUSES = {"active": "действует", "completed": "завершена", "dissolved": "расформирована",
@@ -41,7 +42,10 @@ async def pairing_board(request: Request, organisation_id: UUID, s: Signed,
                         programme: UUID | None = None) -> Response:
     org = await s.api.get(f"/registry/organisations/{organisation_id}")
     programmes = await s.api.get(f"/registry/organisations/{organisation_id}/programmes")
-    chosen = next((p for p in programmes if p["id"] == str(programme)), programmes[0] if programmes else None)
+    # By default the programme of the school year under way, as the worklist counts it.
+    year = current_school_year(local_today())
+    chosen = next((p for p in programmes if p["id"] == str(programme)), None) or next(
+        (p for p in programmes if p["school_year"] == year), programmes[0] if programmes else None)
     suggestions, pool, names = None, None, await names_of(s, organisation_id)
     if chosen is not None:
         suggestions, pool = await asyncio.gather(
@@ -50,7 +54,7 @@ async def pairing_board(request: Request, organisation_id: UUID, s: Signed,
         for side in ("mentors", "mentees"):
             pool[side] = sorted(pool[side], key=lambda p: ru_key(names.get(p["id"])))
     return render(request, "pairing.html", actor=s.actor, org=org, programmes=programmes,
-                  programme=chosen, suggestions=suggestions, pool=pool, names=names,
+                  programme=chosen, suggestions=suggestions, pool=pool, names=names, current_year=year,
                   can_write=s.actor.can_write(OrgPath.parse(org["path"])),
                   error=request.query_params.get("error"))
 

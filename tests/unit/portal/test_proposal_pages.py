@@ -216,3 +216,23 @@ def test_a_proposal_keeps_the_other_schools_mentor_unnamed(portal: PortalUnderTe
     text = portal.client().get(f"/pairs/{PAIR}").text
     assert "Наставник участник другой организации" in text and "Петров" not in text
     assert not [c for c in portal.api.calls if c.url.path == "/registry/paired-mentors"]
+
+
+def test_pairing_opens_on_this_school_years_programme_and_warns_on_an_old_one(
+        portal: PortalUnderTest) -> None:
+    school_api(portal)
+    year = current_school_year(datetime.date.fromisoformat(date_today()))
+    start = int(year[:4])
+    old = {"id": "00000000-0000-0000-0000-0000000000a1", "form": "teacher-student", "school_year": f"{start - 1}-{start}", "curator": "К"}
+    new = {"id": "00000000-0000-0000-0000-0000000000a2", "form": "teacher-student", "school_year": year, "curator": "К"}
+    portal.api.on("GET", f"/registry/organisations/{SCHOOL['id']}/programmes", [old, new])
+    portal.api.on("GET", "/pairing/suggestions", {
+        "form": "teacher-student", "form_title": "Учитель – ученик", "paired": 0, "mentees": 0,
+        "groups": [], "unmatched": []})
+    portal.api.on("GET", f"/pairing/organisations/{SCHOOL['id']}/pool", {"mentors": [], "mentees": []})
+    client = portal.client()
+
+    page = client.get(f"/organisations/{SCHOOL['id']}/pairing").text
+    assert f"Программа: форма «Учитель – ученик», {year}" in page and "Это программа" not in page
+    page = client.get(f"/organisations/{SCHOOL['id']}/pairing?programme={old['id']}").text
+    assert f"Это программа {start - 1}-{start} учебного года, а идёт {year}" in page
