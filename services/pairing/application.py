@@ -53,6 +53,7 @@ from shared.localtime import today_in
 from shared.logging import get_logger
 from shared.settings import Settings
 from shared.store import CommandContext, EventSourcedService, ServiceApplication, view_engine
+from shared.titles import category_title
 
 log = get_logger(__name__)
 
@@ -183,7 +184,7 @@ class PairingService(PairingQueries, EventSourcedService):
                                               mentor_row.id in withdrawn)
                 if mentor is None:
                     raise DomainError(CATEGORY_NOT_ALLOWED, f"Категория наставника "
-                                      f"«{mentor_row.category}» не участвует в подборе", 422)
+                                      f"«{category_title(mentor_row.category)}» не участвует в подборе", 422)
                 total = 0
                 for row in rows:
                     if scope is not None and not self._in_scope(scope, row):
@@ -195,7 +196,7 @@ class PairingService(PairingQueries, EventSourcedService):
                     mentee = self._mentee_profile(row, profiles.get(row.id), row.id in withdrawn)
                     if mentee is None:
                         raise DomainError(CATEGORY_NOT_ALLOWED, f"Категория наставляемого "
-                                          f"«{row.category}» не участвует в подборе", 422)
+                                          f"«{category_title(row.category)}» не участвует в подборе", 422)
                     score = score_pair(mentee, mentor, form, self.config.weights)
                     if isinstance(score, Exclusion):
                         raise exclusion_error(score)

@@ -18,6 +18,7 @@ from services.pairing.matching import Form, MenteeProfile, MentorProfile, Unmatc
 from services.pairing.matching.domain import CATEGORY_NOT_ALLOWED
 from shared.auth import OrgPath
 from shared.errors import DomainError, not_found
+from shared.titles import category_title
 
 #: People by id: listed, or a query selecting them (a whole organisation or municipality: the
 #: database selects them, rather than a statement carrying tens of thousands of ids).
@@ -190,8 +191,8 @@ class PoolReader:
                 continue
             profile = self._mentee_profile(row, profiles.get(row.id))
             if profile is None:
-                unknown.append(Unmatched(str(row.id), CATEGORY_NOT_ALLOWED,
-                                         f"Категория «{row.category}» не участвует в подборе"))
+                unknown.append(Unmatched(str(row.id), CATEGORY_NOT_ALLOWED, f"Категория "
+                                         f"«{category_title(row.category)}» не участвует в подборе"))
             else:
                 mentees.append(profile)
         mentors = [p for r in mentor_rows if r.id not in withdrawn

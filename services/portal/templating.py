@@ -14,7 +14,7 @@ from fastapi.templating import Jinja2Templates
 from services.portal import auth, navigation
 from services.portal.charts import number
 from shared.localtime import format_date
-from shared.titles import form_title
+from shared.titles import CATEGORY_TITLES, form_title
 
 TEMPLATES = Path(__file__).parent / "templates"
 templates = Jinja2Templates(directory=TEMPLATES)
@@ -24,10 +24,6 @@ templates.env.globals.update(role_titles=auth.ROLE_TITLES, number=number, menu=n
 KIND_TITLES = {"region": "регион", "municipality": "муниципалитет", "school": "школа",
                "college": "колледж", "employer": "предприятие", "university": "вуз",
                "additional": "организация доп. образования", "partner": "партнёр"}
-CATEGORY_TITLES = {"student": "обучающийся", "teacher": "педагог", "young_teacher": "молодой педагог",
-                   "college_student": "студент колледжа", "university_student": "студент вуза",
-                   "employer": "представитель работодателя", "graduate": "выпускник",
-                   "parent": "родитель", "partner": "партнёр"}
 CONSENT_TITLES = {"self": "дано лично", "guardian": "дано законным представителем"}
 templates.env.globals.update(kind_titles=KIND_TITLES, category_titles=CATEGORY_TITLES,
                              consent_titles=CONSENT_TITLES)

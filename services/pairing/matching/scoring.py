@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from shared.titles import category_title
+
 from .domain import (
     CATEGORY_NOT_ALLOWED,
     CONFLICT_OF_INTEREST,
@@ -95,7 +97,7 @@ def _person_exclusion(consent: bool, category: str, allowed: Collection[str], wh
     if not consent:
         return _exclusion(NO_CONSENT, who)
     if category not in allowed:
-        return _exclusion(CATEGORY_NOT_ALLOWED, f"{who}: {category}, "
+        return _exclusion(CATEGORY_NOT_ALLOWED, f"{who}: {category_title(category)}, "
                                                 f"форма «{form.title_ru or form.code}»")
     return None
 
