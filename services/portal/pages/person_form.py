@@ -73,7 +73,10 @@ def person_body(values: dict[str, str], role: Role, organisation_id: UUID) -> di
 def form_page(request: Request, s: Session, org: dict[str, Any], role: Role, status: int = 200,
               values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
               general: list[str] | None = None) -> Response:
-    defaults = {"category": "student", "consent_given_by": "self", "capacity": "1"}
+    # A mentee is most often a student; a mentor's category is chosen, never assumed (a teacher
+    # saved as «обучающийся» would pass the checks of the wrong category).
+    defaults = {"consent_given_by": "self", "capacity": "1",
+                **({"category": "student"} if role == "mentee" else {})}
     return render(request, "person_form.html", status=status, actor=s.actor, org=org, role=role,
                   values={**defaults, **(values or {})}, errors=errors or {}, general=general or [],
                   categories=[(c, CATEGORY_TITLES[c]) for c in CATEGORIES[role]], titles=FIELD_TITLES)

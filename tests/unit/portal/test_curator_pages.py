@@ -438,3 +438,13 @@ def test_new_forms_post_json_the_api_accepts(portal: PortalUnderTest) -> None:
     assert set(body["person"]) == {"last_name", "first_name", "middle_name", "birth_date", "snils",
                                    "phone", "email", "guardian_name"}
     assert isinstance(portal.api.calls[-1], httpx.Request)
+
+
+def test_a_mentors_category_is_chosen_not_assumed(portal: PortalUnderTest) -> None:
+    school_api(portal)
+    form = portal.client().get(f"/organisations/{SCHOOL['id']}/people/new?role=mentor").text
+    chosen = re.findall(r'<option value="(\w*)" selected>', form[form.index('id="f-category"'):])
+    assert chosen[:1] == [""]  # «— выберите категорию —»
+    form = portal.client().get(f"/organisations/{SCHOOL['id']}/people/new?role=mentee").text
+    chosen = re.findall(r'<option value="(\w*)" selected>', form[form.index('id="f-category"'):])
+    assert chosen[:1] == ["student"]
