@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from collections import Counter
 from dataclasses import replace
 
@@ -223,6 +224,7 @@ def test_each_hard_rule_excludes_with_code_and_russian_reason(
     assert result.code == code
     assert result.reason_ru.startswith(EXCLUSION_REASONS[code])
     assert any("а" <= ch <= "я" for ch in result.reason_ru.lower())
+    assert not re.search(r"[a-z]{3,}", result.reason_ru)  # no code («teacher») among the words
 
 
 def test_seniority_rule_applies_to_pupils_only() -> None:
