@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 
 from services.registry.domain import ConsentGiver
 from services.registry.validation import (
@@ -92,16 +92,38 @@ class PersonalData(Command):
     email: str | None = Field(default=None, max_length=200)
     guardian_name: str | None = Field(default=None, max_length=300)
 
+    # Each field checked on its own, so one answer names every wrong field of a form at once;
+    # the name's parts are read together, once the fields pass.
+    @field_validator("birth_date")
+    @classmethod
+    def _birth_date(cls, value: date) -> date:
+        parse_birth_date(value, today=local_today())
+        return value
+
+    @field_validator("snils")
+    @classmethod
+    def _snils(cls, value: str | None) -> str | None:
+        return validate_snils(value) if value else None
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return validate_phone(value)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        return validate_email(value)
+
+    @field_validator("guardian_name")
+    @classmethod
+    def _guardian(cls, value: str | None) -> str | None:
+        return str(parse_full_name(value, "guardian_name")) if value else value
+
     @model_validator(mode="after")
     def _normalise(self) -> PersonalData:
         name = parse_full_name_parts(self.last_name, self.first_name, self.middle_name)
         self.last_name, self.first_name, self.middle_name = name.last, name.first, name.middle
-        parse_birth_date(self.birth_date, today=local_today())
-        self.snils = validate_snils(self.snils) if self.snils else None
-        self.phone = validate_phone(self.phone)
-        self.email = validate_email(self.email)
-        if self.guardian_name:
-            self.guardian_name = str(parse_full_name(self.guardian_name, "guardian_name"))
         return self
 
 

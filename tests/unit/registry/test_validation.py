@@ -7,7 +7,9 @@ from datetime import date, datetime
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
+from services.registry.commands import PersonalData
 from services.registry.validation import (
     FullName,
     SchoolClass,
@@ -409,3 +411,11 @@ def test_validation_problem_is_plain_data():
     assert first == ValidationProblem("X", "Сообщение.", "f")
     assert {first} == {ValidationProblem("X", "Сообщение.", "f")}
     assert "X" in repr(first)
+
+
+def test_every_wrong_field_of_a_person_is_named_in_one_answer() -> None:
+    """A curator corrects a form once, not once per field: SNILS, phone and e-mail together."""
+    with pytest.raises(ValidationError) as caught:
+        PersonalData(last_name="Иванов", first_name="Иван", birth_date=date(2010, 1, 1),
+                     snils="123", phone="12", email="xx")
+    assert [e["loc"] for e in caught.value.errors()] == [("snils",), ("phone",), ("email",)]
