@@ -222,7 +222,7 @@ def test_every_figure_reads_the_same_in_every_view(everything: tuple[System, Tes
     assert municipality[0][mentors] == ("0,0 %", "10,0 %", "0 из 8", "нет")
     assert school[1]["Пары и группы: активные сейчас"] == "2"
     assert school[1]["Пары и группы: сформированы всего"] == "3"
-    assert school[1]["Пары и группы: расторгнуты"] == "1"
+    assert school[1]["Пары и группы: расформированы"] == "1"
     assert school[1]["Пары и группы: завершены"] == "0"
     # 5 mentees of school-a answered (8, 7, 10, 9, 8), 1 of school-b (10): school-b's mean is
     # hidden for its small group, so school-a's goes too (complementary suppression), or the
