@@ -133,3 +133,13 @@ def test_pages_with_names_are_never_kept_in_the_browsers_history_cache() -> None
 ])
 def test_a_pairs_order_is_named_once_however_it_was_typed(typed: str, shown: str) -> None:
     assert order_phrase(typed) == shown
+
+
+def test_every_page_has_the_portals_icon(portal: PortalUnderTest) -> None:
+    """A browser asks for the tab's icon with every page: it is served, not a 404."""
+    page = portal.client().get("/login").text
+    icon = re.search(r'<link rel="icon" type="image/svg\+xml" href="([^"]+)">', page)
+    assert icon is not None
+    served = portal.client().get(icon.group(1))
+    assert served.status_code == 200 and served.headers["content-type"] == "image/svg+xml"
+    assert served.text.startswith("<svg")

@@ -223,8 +223,9 @@ def test_pairing_opens_on_this_school_years_programme_and_warns_on_an_old_one(
     school_api(portal)
     year = current_school_year(datetime.date.fromisoformat(date_today()))
     start = int(year[:4])
-    old = {"id": "00000000-0000-0000-0000-0000000000a1", "form": "teacher-student", "school_year": f"{start - 1}-{start}", "curator": "К"}
-    new = {"id": "00000000-0000-0000-0000-0000000000a2", "form": "teacher-student", "school_year": year, "curator": "К"}
+    programme = {"form": "teacher-student", "curator": "К"}
+    old = {**programme, "id": "00000000-0000-0000-0000-0000000000a1", "school_year": f"{start - 1}-{start}"}
+    new = {**programme, "id": "00000000-0000-0000-0000-0000000000a2", "school_year": year}
     portal.api.on("GET", f"/registry/organisations/{SCHOOL['id']}/programmes", [old, new])
     portal.api.on("GET", "/pairing/suggestions", {
         "form": "teacher-student", "form_title": "Учитель – ученик", "paired": 0, "mentees": 0,
