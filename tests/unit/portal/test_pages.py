@@ -11,7 +11,8 @@ from fastapi.dependencies.models import Dependant
 
 from services.portal.frame import FIELD_TITLES, invalid_fields
 from services.portal.routes import router
-from services.portal.templating import order_phrase
+from services.portal.survey_status import Expected
+from services.portal.templating import order_phrase, templates
 from shared.auth import Role
 from tests.unit.portal.conftest import PortalUnderTest
 
@@ -143,3 +144,14 @@ def test_every_page_has_the_portals_icon(portal: PortalUnderTest) -> None:
     served = portal.client().get(icon.group(1))
     assert served.status_code == 200 and served.headers["content-type"] == "image/svg+xml"
     assert served.text.startswith("<svg")
+
+
+def test_a_questionnaire_of_a_pairs_end_is_not_offered_before_it() -> None:
+    """«после завершения работы пары» with a «Заполнить» beside it contradicted itself."""
+    questionnaire = {"code": "quality-mentor", "title": "Оценка качества"}
+    rows = [Expected(questionnaire, "quality", "mentor", "m1", "Ёлкин А. С.", "p1", due=False),
+            Expected(questionnaire, "growth_entry", "mentor", "m1", "Ёлкин А. С.", "p1", due=True)]
+    html = templates.env.get_template("_survey_rows.html").render(rows=rows, writer=True)
+    later, now = html.split("<tr data-survey=")[1:]
+    assert "после завершения работы пары" in later and "Заполнить" not in later
+    assert "не заполнена" in now and ">Заполнить<" in now
