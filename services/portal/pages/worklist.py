@@ -67,10 +67,17 @@ class Section:
     lines: list[Line] = field(default_factory=list)
     more_href: str | None = None
     failed: bool = False
+    #: How many it is about, when one line stands for many («14 наставляемых без пары»): the
+    #: summary's tile then says 14, not 1.
+    about: int | None = None
 
     @property
     def late(self) -> int:
         return sum(line.late for line in self.lines)
+
+    @property
+    def count(self) -> int:
+        return len(self.lines) if self.about is None else self.about
 
 
 def pair_title(pair: dict[str, Any], names: dict[str, str]) -> str:
@@ -219,7 +226,7 @@ async def pool_section(s: Session, org: dict[str, Any], names: dict[str, str]) -
     if waiting:
         free = sum(max(0, m["capacity"] - m["load"]) for m in pool["mentors"]
                    if m["consent"] and not m["withdrawn"])
-        n = len(waiting)
+        n = section.about = len(waiting)
         section.lines.append(Line(
             f"{n} {plural(n, 'наставляемый', 'наставляемых', 'наставляемых')} без пары",
             f"свободных мест у наставников организации: {free}",

@@ -72,3 +72,15 @@ def test_the_embedded_portal_calls_its_own_application_and_gets_failures_as_answ
     assert asyncio.run(ask()) == (200, 500)
     monkeypatch.setenv("NASTAVNIK_PORTAL_API_URL", "http://gateway")  # type: ignore[attr-defined]
     assert api_transport(app) is None
+
+
+def test_the_summary_counts_the_mentees_waiting_not_the_lines_about_them(
+        portal: PortalUnderTest) -> None:
+    worklist_api(portal)
+    waiting = [{"id": f"00000000-0000-0000-0000-0000000002{i:02d}", "in_pool": True,
+                "consent": "self", "withdrawn": False} for i in range(14)]
+    portal.api.on("GET", f"/pairing/organisations/{SCHOOL['id']}/pool", {
+        "mentors": [], "mentees": waiting})
+    page = portal.client().get(f"/organisations/{SCHOOL['id']}/worklist").text
+    assert '<span class="value">14</span> <span class="label">ждут пару</span>' in page
+    assert "14 наставляемых без пары" in section(page, "pool")
