@@ -110,6 +110,12 @@ def ranked_by_kind(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def said(row: dict[str, Any]) -> str | None:
+    """A bar's text as the rating's table says it: the monitoring's own «—» for a unit without
+    the KPI (not the «0 %» its bar's length stands for)."""
+    return row["kpi"].get("display") if row.get("kpi") else "—"
+
+
 def ranking_charts(rows: list[dict[str, Any]]) -> list[tuple[str, Any]]:
     """One chart per kind of unit, drawn by the share it is ranked by."""
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -117,7 +123,8 @@ def ranking_charts(rows: list[dict[str, Any]]) -> list[tuple[str, Any]]:
         groups.setdefault(row["group"], []).append(row)
     # A kind the KPI says nothing of (an employer has no students aged 10–19) gets no chart.
     return [(group, bar_chart(f"{group}: доля обучающихся 10–19 лет в программах наставничества",
-                              [Bar(r["label"], r["share"]) for r in members], unit=" %"))
+                              [Bar(r["label"], r["share"], text=said(r)) for r in members],
+                              unit=" %"))
             for group, members in groups.items() if any(r.get("kpi") for r in members)]
 
 

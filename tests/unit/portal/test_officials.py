@@ -140,6 +140,11 @@ def test_units_are_ranked_among_their_kind_by_the_share_the_chart_draws() -> Non
     assert [r["share"] for r in no_kpi] == [2.2, 0.0]  # rounded half up, as monitoring does
     assert [group for group, _ in ranking_charts(no_kpi)] == ["Школы"]
     assert "30\u202f%" in charts["Школы"] and ">40<" not in charts["Школы"]  # the share, not mentees
+    # a unit without the KPI reads «—» on its bar, as in the table beside the chart
+    mixed = ranked_by_kind([unit(SCHOOL_5, None, 3), {**unit(SCHOOL_12, 0.25, 4),
+                                                      "kpi": {"value": 0.25, "display": "25,0 %"}}])
+    chart = dict(ranking_charts(mixed))["Школы"]
+    assert 'class="chart-value">25,0 %<' in chart and 'class="chart-value">—<' in chart
 
 
 # --- roadmaps --------------------------------------------------------------------------------
