@@ -238,6 +238,10 @@ class Pair(EventSourcedAggregate):
 
     # --- meetings ---------------------------------------------------------------------------
 
+    def next_kinds(self) -> list[str]:
+        """The kinds of meeting the methodology's order allows next (none after the final)."""
+        return list(NEXT_KINDS[self.last_kind])
+
     def feedback_missing(self) -> list[Side]:
         """The sides (mentor, mentee) that have not answered about the last meeting: feedback
         after each meeting is mandatory (one answer of the mentees' side is enough for a
@@ -264,7 +268,7 @@ class Pair(EventSourcedAggregate):
         if self.meetings and on.isoformat() < self.meetings[-1]["date"]:
             raise DomainError("MEETING_BEFORE_PREVIOUS",
                               "Дата встречи раньше даты предыдущей встречи", 422)
-        allowed = NEXT_KINDS[self.last_kind]
+        allowed = self.next_kinds()
         if kind not in allowed:
             if not allowed:
                 message = "Итоговая встреча уже проведена: новые встречи не назначаются"

@@ -170,6 +170,7 @@ class PairingQueries(PoolReader):
                          for m in pair.meetings],
             # Sides still to answer about the last meeting: the next one waits for them.
             "feedback_missing": pair.feedback_missing(),
+            "next_kinds": pair.next_kinds(),
             "close_reason": pair.close_reason if pair.close_reason == CONSENT_REASON
             else text.open(pair.close_reason_sealed, "reason", pair.close_reason),
             "decline_reason": text.open(pair.decline_reason_sealed, "reason",

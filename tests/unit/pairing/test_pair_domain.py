@@ -68,11 +68,15 @@ def test_the_methodologys_order_with_any_number_of_regular_meetings() -> None:
 
 def test_final_may_follow_planning_directly_but_not_the_trial() -> None:
     pair = new_pair()
+    assert pair.next_kinds() == ["intro"]  # what the curator's form offers first
     hold(pair, "intro")
     hold(pair, "trial")
+    assert pair.next_kinds() == ["planning"]
     assert code_of(lambda: hold(pair, "final")) == (409, "MEETING_OUT_OF_ORDER")
     hold(pair, "planning")
+    assert pair.next_kinds() == ["regular", "final"]
     assert hold(pair, "final") == 4
+    assert pair.next_kinds() == []
 
 
 def test_dates_in_the_future_before_the_pair_or_the_previous_meeting_are_refused() -> None:

@@ -349,7 +349,7 @@ def test_the_meeting_form_names_the_side_without_feedback_and_takes_a_reason(
         "formed_on": "2026-09-01", "order_ref": None, "cross_organisation": False,
         "organisation_name": SCHOOL["name"], "mentor_organisation_name": None, "goals": [],
         "close_reason": None, "decline_reason": None, "returned_mentee_ids": [],
-        "feedback_missing": ["mentee"], "meetings": [
+        "feedback_missing": ["mentee"], "next_kinds": ["planning"], "meetings": [
             {"number": 1, "kind": "intro", "date": "2026-10-01", "duration_minutes": 45,
              "format": "in_person", "feedback_from": ["mentor"],
              "missing_feedback_reason": "Наставляемый болел"},
@@ -364,6 +364,7 @@ def test_the_meeting_form_names_the_side_without_feedback_and_takes_a_reason(
     assert "Нет обратной связи по встрече № 2 от наставляемого." in page.text
     assert 'name="missing_feedback_reason"' in page.text
     assert "Причина отсутствия обратной связи: Наставляемый болел" in page.text
+    assert '<option value="planning" selected>' in page.text  # the kind the order allows next
 
     api.on("POST", f"/pairing/pairs/{PAIR}/meetings", {"number": 3}, status=201)
     portal.client().post(f"/pairs/{PAIR}/meetings", data={
