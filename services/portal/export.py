@@ -31,6 +31,13 @@ def literal(sheet: Worksheet, value: Any) -> Any:
     return cell
 
 
+#: The headline's block: the text as the screen shows it, and the number behind it.
+HEADLINE_HEADERS = ["Показатель", "Значение", "Число"]
+#: Excel's formats of the headline's numbers that are no counts (``dashboards.render.headline``).
+HEADLINE_FORMATS = {"feedback_completion": "0.0%", "satisfaction_mentors": "0.0",
+                    "satisfaction_mentees": "0.0"}
+
+
 def add_row(sheet: Worksheet, values: list[Any]) -> None:
     sheet.append([literal(sheet, v) for v in values])
 
@@ -59,8 +66,12 @@ def dashboard_xlsx(current: dict[str, Any], figures: dict[str, Any], children: l
                         None if hidden else kpi.get("numerator"),
                         None if hidden else kpi.get("denominator")])
     add_row(sheet, [])
+    # Beside each text its number, for the reader's own sums (None where it is hidden or there
+    # is no data): a count as it is, a share and a mean shown as the text shows them.
+    add_row(sheet, HEADLINE_HEADERS)
     for row in figures.get("headline", []):
-        add_row(sheet, [row["label"], row["display"]])
+        add_row(sheet, [row["label"], row["display"], row.get("value")])
+        sheet.cell(sheet.max_row, 3).number_format = HEADLINE_FORMATS.get(row.get("code"), "0")
     disclosure = figures.get("disclosure")
     if disclosure:
         add_row(sheet, [])
@@ -84,7 +95,11 @@ def dashboard_xlsx(current: dict[str, Any], figures: dict[str, Any], children: l
     for item in overdue:
         add_row(late, [item["organisation"], item["roadmap_title"], item.get("activity", ""),
                        item.get("deadline_text", "")])
-    for ws, header_row in ((sheet, 4), (ranked, 1), (late, 1)):
+    headline_header = next((r for r in range(1, sheet.max_row + 1)
+                            if sheet.cell(r, 3).value == HEADLINE_HEADERS[2]), None)
+    for ws, header_row in ((sheet, 4), (sheet, headline_header), (ranked, 1), (late, 1)):
+        if header_row is None:
+            continue
         for cell in ws[header_row]:
             cell.font = Font(bold=True)
     out = io.BytesIO()

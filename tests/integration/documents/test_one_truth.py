@@ -173,12 +173,9 @@ def from_xlsx(content: bytes) -> tuple[Shown, dict[str, str]]:
     rows = [r for r in sheet.iter_rows(values_only=True) if r and r[0] and r[0] != "Период"]
     header = rows.index(("Показатель", "Значение", "Цель", "Расчёт", "Цель достигнута",
                          "Числитель", "Знаменатель"))
-    kpis, headline = {}, {}
-    for row in rows[header + 1:]:
-        if row[2] is not None:
-            kpis[row[0]] = tuple(str(v) for v in row[1:5])
-        elif row[1] is not None:
-            headline[row[0]] = str(row[1])
+    numbers = rows.index(("Показатель", "Значение", "Число", None, None, None, None))
+    kpis = {row[0]: tuple(str(v) for v in row[1:5]) for row in rows[header + 1:numbers]}
+    headline = {row[0]: str(row[1]) for row in rows[numbers + 1:] if row[1] is not None}
     return kpis, headline
 
 

@@ -16,7 +16,13 @@ def test_texts_that_look_like_formulas_are_exported_as_strings() -> None:
                          "numerator": 5, "denominator": 10, "met": False, "display": "50,0 %",
                          "target_display": "70,0 %", "met_display": "нет",
                          "calculation": "5 из 10"}],
-               "mentees": {"total": 5}}
+               "mentees": {"total": 5},
+               "headline": [
+                   {"code": "mentees", "label": "Наставляемые", "value": 17, "display": "17"},
+                   {"code": "feedback_completion", "label": "Встречи с обратной связью",
+                    "value": 0.455, "display": "45,5 %"},
+                   {"code": "satisfaction_mentors", "label": "Удовлетворённость наставников",
+                    "value": None, "display": "скрыто: менее 5 чел."}]}
     children = [{"name": "+cmd|' /C calc'!A0", "kind": "school", "kpi": None,
                  "figures": {"mentees": 3, "mentors": 1}, "late": 1}]
     overdue = [{"organisation": "@SUM(1+1)", "roadmap_title": "-2+3",
@@ -36,3 +42,23 @@ def test_texts_that_look_like_formulas_are_exported_as_strings() -> None:
     assert book["Рейтинг"]["E2"].value == 3 and book["Рейтинг"]["E2"].data_type == "n"
     assert book["Показатели"]["B5"].value == "50,0 %"  # the one formatter's text, as on screen
     assert book["Показатели"]["F5"].value == 5 and book["Показатели"]["F5"].data_type == "n"
+
+
+
+def test_the_headline_carries_its_numbers_beside_the_texts() -> None:
+    """An official sums the counts in Excel: each headline text has its number beside it,
+    and a hidden figure has none."""
+    figures = {"kpis": [], "headline": [
+        {"code": "mentees", "label": "Наставляемые", "value": 17, "display": "17"},
+        {"code": "feedback_completion", "label": "Встречи с обратной связью", "value": 0.455,
+         "display": "45,5 %"},
+        {"code": "satisfaction_mentors", "label": "Удовлетворённость наставников", "value": None,
+         "display": "скрыто: менее 5 чел."}]}
+    sheet = load_workbook(io.BytesIO(dashboard_xlsx({"name": "Школа"}, figures, [], [], {})))["Показатели"]
+    rows = [[c for c in row] for row in sheet.iter_rows() if row[0].value]
+    header = next(i for i, row in enumerate(rows) if [c.value for c in row[:3]] == [
+        "Показатель", "Значение", "Число"])
+    mentees, share, hidden = rows[header + 1:header + 4]
+    assert (mentees[1].value, mentees[2].value, mentees[2].data_type) == ("17", 17, "n")
+    assert (share[1].value, share[2].value, share[2].number_format) == ("45,5 %", 0.455, "0.0%")
+    assert hidden[1].value == "скрыто: менее 5 чел." and hidden[2].value is None
