@@ -109,6 +109,9 @@ async def own_surveys(s: Session, pairs: list[dict[str, Any]]) -> dict[str, list
 async def my_pairs(request: Request, s: Signed) -> Response:
     pairs, account = await asyncio.gather(s.api.get("/pairing/pairs"), s.api.get("/auth/me"))
     details = await asyncio.gather(*(s.api.get(f"/pairing/pairs/{p['id']}") for p in pairs))
+    # The pair at work first, then the newest: a finished year's pair must not bury this one.
+    details = sorted(details, key=lambda p: p.get("formed_on") or "", reverse=True)
+    details.sort(key=lambda p: p["status"] != "active")
     me = s.actor.user
     surveys = await own_surveys(s, [p for p in details if p["status"] in SURVEYED])
     shown: list[dict[str, Any]] = []

@@ -143,3 +143,25 @@ def test_a_minor_mentors_guardian_is_told_they_act_for_the_mentor(portal: Portal
     assert "Вы вошли как законный представитель наставника" in page
     assert "Пара наставника — МБОУ «Школа № 1»" in page and "Я наставник" not in page
     assert "Ваш наставляемый — из организации МБОУ «Школа № 1»" in page
+
+
+def test_the_pair_at_work_comes_first_each_with_its_date_and_state(portal: PortalUnderTest) -> None:
+    """Last year's finished pair, with all its meetings, must not bury the pair at work."""
+    old_pair = "00000000-0000-0000-0000-0000000000b1"
+    client = portal.client(None)
+    client.cookies.set(COOKIE, issue_token(Actor(user=MENTOR, role=Role.PARTICIPANT,
+                                                 scope=OrgPath.parse(SCHOOL["path"])), SECRET))
+    portal.api.on("GET", "/monitoring/questionnaires", [])
+    portal.api.on("GET", "/auth/me", {"user": MENTOR, "role": "participant",
+                                      "scope": SCHOOL["path"], "holder": "person"})
+    portal.api.on("GET", "/pairing/pairs", [{"id": old_pair}, {"id": PAIR}])
+    common = {"mentor_id": MENTOR, "mentee_ids": [MENTEE], "form": "teacher-student", "goals": [],
+              "meetings": [], "organisation_name": SCHOOL["name"]}
+    portal.api.on("GET", f"/pairing/pairs/{old_pair}", {
+        **common, "id": old_pair, "status": "completed", "formed_on": "2025-09-20"})
+    portal.api.on("GET", f"/pairing/pairs/{PAIR}", {
+        **common, "id": PAIR, "status": "active", "formed_on": "2026-12-01"})
+    page = client.get("/my").text
+    assert page.index(f'id="pair-{PAIR}"') < page.index(f'id="pair-{old_pair}"')
+    assert "Пара сформирована 01.12.2026 · действует" in page
+    assert "Пара сформирована 20.09.2025 · завершена" in page
