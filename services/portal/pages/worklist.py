@@ -174,6 +174,9 @@ async def pairs_sections(s: Session, org: dict[str, Any], names: dict[str, str],
         guarded(inactive, s.api.get("/pairing/reminders")), listed)
     if pairs_listed is None:
         feedback.failed = True
+    elif not any(p["status"] == "active" for p in pairs_listed):
+        # «в порядке» with nothing to check would hide that no pair is at work at all
+        inactive.clear = feedback.clear = "Действующих пар нет: проверять нечего."
     for r in reminders or []:
         if r["organisation_id"] != org["id"]:
             continue

@@ -84,3 +84,15 @@ def test_the_summary_counts_the_mentees_waiting_not_the_lines_about_them(
     page = portal.client().get(f"/organisations/{SCHOOL['id']}/worklist").text
     assert '<span class="value">14</span> <span class="label">ждут пару</span>' in page
     assert "14 наставляемых без пары" in section(page, "pool")
+
+
+def test_with_no_pair_at_work_the_pair_sections_say_so_rather_than_all_is_well(
+        portal: PortalUnderTest) -> None:
+    worklist_api(portal)
+    portal.api.on("GET", "/pairing/pairs", [{
+        "id": PAIR, "organisation_id": SCHOOL["id"], "mentor_id": ELSEWHERE, "mentee_ids": [MENTEE],
+        "status": "completed", "form": "student-student", "meetings": 9, "path": SCHOOL["path"]}])
+    portal.api.on("GET", "/pairing/reminders", [])
+    page = portal.client().get(f"/organisations/{SCHOOL['id']}/worklist").text
+    for key in ("inactive", "feedback"):
+        assert "Действующих пар нет" in section(page, key)
