@@ -69,6 +69,7 @@ def dashboard_xlsx(current: dict[str, Any], figures: dict[str, Any], children: l
     # Beside each text its number, for the reader's own sums (None where it is hidden or there
     # is no data): a count as it is, a share and a mean shown as the text shows them.
     add_row(sheet, HEADLINE_HEADERS)
+    headline_header = sheet.max_row
     for row in figures.get("headline", []):
         add_row(sheet, [row["label"], row["display"], row.get("value")])
         sheet.cell(sheet.max_row, 3).number_format = HEADLINE_FORMATS.get(row.get("code"), "0")
@@ -95,11 +96,7 @@ def dashboard_xlsx(current: dict[str, Any], figures: dict[str, Any], children: l
     for item in overdue:
         add_row(late, [item["organisation"], item["roadmap_title"], item.get("activity", ""),
                        item.get("deadline_text", "")])
-    headline_header = next((r for r in range(1, sheet.max_row + 1)
-                            if sheet.cell(r, 3).value == HEADLINE_HEADERS[2]), None)
     for ws, header_row in ((sheet, 4), (sheet, headline_header), (ranked, 1), (late, 1)):
-        if header_row is None:
-            continue
         for cell in ws[header_row]:
             cell.font = Font(bold=True)
     out = io.BytesIO()
