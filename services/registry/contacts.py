@@ -74,21 +74,22 @@ class Contacts:
             raise forbidden("Адреса получателей выдаются только системе уведомлений")
         found: dict[str, list[dict[str, str]]] = {}
         people: dict[str, UUID] = {}
+        officials: dict[str, tuple[str, str]] = {}
         for audience in audiences:
             kind, _, rest = audience.partition(":")
             if kind == "person":
                 found[audience] = []  # unless found below
                 with contextlib.suppress(ValueError):
                     people[audience] = UUID(rest)
+            elif kind == "role":
+                role, _, path = rest.partition(":")
+                officials[audience] = (role, path)
         with self.engine.connect() as conn:
             addresses = self._people(conn, set(people.values())) if people else {}
-            for audience, person_id in people.items():
-                found[audience] = addresses.get(person_id, [])
-            for audience in audiences:
-                kind, _, rest = audience.partition(":")
-                if kind == "role":
-                    role, _, path = rest.partition(":")
-                    found[audience] = self._officials(conn, role, path)
+            found.update({audience: addresses.get(person_id, [])
+                          for audience, person_id in people.items()})
+            for audience, (role, path) in officials.items():
+                found[audience] = self._officials(conn, role, path)
         return {"recipients": found}
 
     def _officials(self, conn: sa.Connection, role: str, path: str) -> list[dict[str, str]]:
